@@ -1,0 +1,91 @@
+//! Handles' view of their cells: a pointer to the series' first cell in shard 0 and
+//! the stride between shards, so recording is one pointer add and one atomic.
+
+use std::sync::Arc;
+
+use crate::region::{Region, SINK_CELLS};
+use crate::shard;
+use crate::sync::{AtomicU64, Backoff, Ordering};
+
+/// The cells of one series, for recording. Keeps its region mapped.
+#[derive(Clone)]
+pub(crate) struct Cells {
+    region: Arc<Region>,
+    base: *const AtomicU64,
+    stride: usize,
+    mask: usize,
+}
+
+// SAFETY: `base` points into the region's mapping, which `region` keeps alive, and is
+// only used to reach `AtomicU64`s, which are shared between threads by design.
+unsafe impl Send for Cells {}
+// SAFETY: as for Send; `&Cells` only hands out `&AtomicU64`.
+unsafe impl Sync for Cells {}
+
+impl Cells {
+    /// The `n` cells from `first`, or the sink if they are not all inside a shard.
+    pub fn new(region: Arc<Region>, first: u32, n: usize) -> Cells {
+        let l = region.layout;
+        let inside = first as u64 >= SINK_CELLS && first as usize + n <= l.cells_per_shard;
+        let first = if inside { first } else { 0 };
+        let base = region.cell(0, first) as *const AtomicU64;
+        Cells {
+            region,
+            base,
+            stride: l.cells_per_shard,
+            mask: l.shards - 1,
+        }
+    }
+
+    /// The sink: cells that record but are never rendered.
+    pub fn sink(region: Arc<Region>) -> Cells {
+        Cells::new(region, 0, 0)
+    }
+
+    /// Cell `i` of this series in the calling CPU's shard. `i` is below the cell count
+    /// the series was made with (at most the sink's size).
+    #[inline(always)]
+    pub fn local(&self, i: usize) -> &AtomicU64 {
+        let shard = shard::current() & self.mask;
+        debug_assert!(i < SINK_CELLS as usize);
+        // SAFETY: `shard < shards` by the mask (shards is a power of two), and `i` is
+        // below the series' cell count, which `new` checked fits in the shard, so the
+        // word lies inside the cells area of the mapping that `self.region` keeps alive.
+        unsafe { &*self.base.add(shard * self.stride + i) }
+    }
+
+    /// Another cell of the same region in the calling CPU's shard (bounds-checked).
+    #[inline]
+    pub fn local_of(&self, cell: u32) -> &AtomicU64 {
+        self.region.cell(shard::current() & self.mask, cell)
+    }
+
+    /// Cell `i` in shard 0, for values that are not sharded (gauges, states).
+    #[inline(always)]
+    pub fn unsharded(&self, i: usize) -> &AtomicU64 {
+        // SAFETY: as in `local`, with shard 0.
+        unsafe { &*self.base.add(i) }
+    }
+
+    /// The region these cells are in.
+    pub fn region(&self) -> &Arc<Region> {
+        &self.region
+    }
+}
+
+/// Adds `v` to an `f64` kept as bits in `cell`.
+#[inline]
+pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
+    let backoff = Backoff::new();
+    let mut cur = cell.load(Ordering::Relaxed);
+    loop {
+        let new = (f64::from_bits(cur) + v).to_bits();
+        match cell.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(now) => {
+                cur = now;
+                backoff.spin();
+            }
+        }
+    }
+}

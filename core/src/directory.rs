@@ -1,0 +1,390 @@
+//! The series directory: a lock-free open-addressing table in the region that maps
+//! (family, label values, owner) to a series record.
+//!
+//! A slot is one word: `hash >> 32 << 32 | record offset`, `0` when empty and
+//! [`TOMBSTONE`] once its series was removed. A record is written to fresh arena words
+//! and published by one CAS of an empty slot, so a process killed half way leaves at
+//! most unused arena behind, never a half-made series. Two creators of one series probe
+//! the same slots in the same order; the loser of the CAS finds the winner's record in
+//! that slot and uses it.
+//!
+//! Record words: hash; `family | flags << 32`; owner; `cell | pid << 32`; float cell
+//! (`0` none, else cell + 1, allocated on first use); key length; key bytes.
+
+use crate::family::slot_word;
+use crate::key;
+use crate::region::{self, Region};
+use crate::sync::Ordering;
+
+/// A removed series' slot: skipped by lookups, never reused.
+pub(crate) const TOMBSTONE: u64 = u64::MAX;
+/// Record flag: the family's overflow series.
+pub(crate) const OVERFLOW: u32 = 1;
+/// Owner of series shared by all processes.
+pub(crate) const NO_OWNER: u64 = u64::MAX;
+
+const REC_HEAD: usize = 6;
+pub(crate) const REC_FLOAT: usize = 4;
+
+/// What identifies a series besides its label values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ident {
+    /// Family index.
+    pub family: u32,
+    /// [`OVERFLOW`] or 0.
+    pub flags: u32,
+    /// Owning process, or [`NO_OWNER`].
+    pub owner: u64,
+}
+
+/// A series found or made: its record (absolute word index) and first cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Series {
+    pub record: usize,
+    pub cell: u32,
+}
+
+/// Why a series could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The family is at its series limit.
+    Limit,
+    /// The region has no room (cells, arena or directory).
+    Full,
+}
+
+/// A record as read from the region, bounds-checked.
+pub(crate) struct Record {
+    pub at: usize,
+    pub hash: u64,
+    pub ident: Ident,
+    pub cell: u32,
+    pub pid: u32,
+    pub key_at: usize,
+    pub key_len: usize,
+}
+
+impl Record {
+    /// Reads the record a slot word points to; `None` for empty, removed or out of bounds.
+    pub fn read(region: &Region, slot: u64) -> Option<Record> {
+        if slot == 0 || slot == TOMBSTONE {
+            return None;
+        }
+        let off = slot & 0xffff_ffff;
+        let at = region.arena_span(off, REC_HEAD as u64)?;
+        let w = |i: usize| region.word(at + i).load(Ordering::Relaxed);
+        let key_len = w(5);
+        region.arena_span(off + REC_HEAD as u64, key_len.div_ceil(8))?;
+        let (fam, cell) = (w(1), w(3));
+        Some(Record {
+            at,
+            hash: w(0),
+            ident: Ident {
+                family: fam as u32,
+                flags: (fam >> 32) as u32,
+                owner: w(2),
+            },
+            cell: cell as u32,
+            pid: (cell >> 32) as u32,
+            key_at: at + REC_HEAD,
+            key_len: key_len as usize,
+        })
+    }
+
+    /// Calls `f` with the stored key.
+    pub fn with_key<R>(&self, region: &Region, f: impl FnOnce(&[u8]) -> R) -> R {
+        region.with_bytes(self.key_at, self.key_len, f)
+    }
+
+    /// The float cell, if one was allocated and is in range.
+    pub fn float_cell(region: &Region, at: usize) -> Option<u32> {
+        let f = region.word(at + REC_FLOAT).load(Ordering::Acquire);
+        (f > 0 && f <= region.layout.cells_per_shard as u64).then(|| (f - 1) as u32)
+    }
+}
+
+fn slot_index(region: &Region, hash: u64, i: usize) -> usize {
+    region.layout.dir_off + ((hash as usize).wrapping_add(i) & (region.layout.series - 1))
+}
+
+fn is_match<'a>(
+    region: &Region,
+    slot: u64,
+    hash: u64,
+    ident: Ident,
+    values: impl Iterator<Item = &'a str>,
+) -> Option<Series> {
+    if slot >> 32 != hash >> 32 {
+        return None;
+    }
+    let rec = Record::read(region, slot)?;
+    (rec.hash == hash && rec.ident == ident && rec.with_key(region, |k| key::matches(k, values)))
+        .then_some(Series {
+            record: rec.at,
+            cell: rec.cell,
+        })
+}
+
+/// Finds a series without allocating.
+#[inline]
+pub(crate) fn find<'a, I>(region: &Region, hash: u64, ident: Ident, values: I) -> Option<Series>
+where
+    I: Iterator<Item = &'a str> + Clone,
+{
+    for i in 0..region.layout.series {
+        let slot = region
+            .word(slot_index(region, hash, i))
+            .load(Ordering::Acquire);
+        if slot == 0 {
+            return None;
+        }
+        if let Some(s) = is_match(region, slot, hash, ident, values.clone()) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// Finds or inserts a series. `limit` caps the family's live series; `None` (for the
+/// overflow series) neither checks nor counts it.
+pub(crate) fn insert<'a, I>(
+    region: &Region,
+    hash: u64,
+    ident: Ident,
+    values: I,
+    cells: usize,
+    pid: u32,
+    limit: Option<u32>,
+) -> Result<Series, Refused>
+where
+    I: Iterator<Item = &'a str> + Clone,
+{
+    let live = region.word(slot_word(region, ident.family, 1));
+    // (record slot word, series) prepared for publication, and whether a limit slot
+    // was reserved for it.
+    let mut prepared: Option<(u64, Series)> = None;
+    let mut reserved = false;
+    let unreserve = |reserved: bool| {
+        if reserved {
+            live.fetch_sub(1, Ordering::Relaxed);
+        }
+    };
+    for i in 0..region.layout.series {
+        let w = region.word(slot_index(region, hash, i));
+        let mut slot = w.load(Ordering::Acquire);
+        if slot == 0 {
+            let (word, series) = match prepared {
+                Some(p) => p,
+                None => {
+                    if let Some(limit) = limit {
+                        if live.fetch_add(1, Ordering::Relaxed) >= limit as u64 {
+                            live.fetch_sub(1, Ordering::Relaxed);
+                            return Err(Refused::Limit);
+                        }
+                        reserved = true;
+                    }
+                    match make_record(region, hash, ident, values.clone(), cells, pid) {
+                        Some(p) => {
+                            prepared = Some(p);
+                            p
+                        }
+                        None => {
+                            unreserve(reserved);
+                            return Err(Refused::Full);
+                        }
+                    }
+                }
+            };
+            match w.compare_exchange(0, word, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    region.count(region::H_SERIES_LIVE);
+                    return Ok(series);
+                }
+                Err(now) => slot = now,
+            }
+        }
+        if let Some(s) = is_match(region, slot, hash, ident, values.clone()) {
+            unreserve(reserved);
+            return Ok(s);
+        }
+    }
+    unreserve(reserved);
+    Err(Refused::Full)
+}
+
+fn make_record<'a>(
+    region: &Region,
+    hash: u64,
+    ident: Ident,
+    values: impl Iterator<Item = &'a str> + Clone,
+    cells: usize,
+    pid: u32,
+) -> Option<(u64, Series)> {
+    let mut bytes = Vec::with_capacity(key::encoded_len(values.clone()));
+    key::encode(values, &mut bytes);
+    let off = region.alloc_arena(REC_HEAD + bytes.len().div_ceil(8))?;
+    let cell = region.alloc_cells(cells)?;
+    let at = region.layout.arena_off + off as usize;
+    let head = [
+        hash,
+        ident.family as u64 | (ident.flags as u64) << 32,
+        ident.owner,
+        cell as u64 | (pid as u64) << 32,
+        0,
+        bytes.len() as u64,
+    ];
+    for (i, v) in head.into_iter().enumerate() {
+        region.word(at + i).store(v, Ordering::Relaxed);
+    }
+    region.write_bytes(at + REC_HEAD, &bytes);
+    Some(((hash >> 32) << 32 | off, Series { record: at, cell }))
+}
+
+/// Removes a series; `false` if it was not there.
+pub(crate) fn remove<'a, I>(region: &Region, hash: u64, ident: Ident, values: I) -> bool
+where
+    I: Iterator<Item = &'a str> + Clone,
+{
+    for i in 0..region.layout.series {
+        let w = region.word(slot_index(region, hash, i));
+        let slot = w.load(Ordering::Acquire);
+        if slot == 0 {
+            return false;
+        }
+        if is_match(region, slot, hash, ident, values.clone()).is_some() {
+            return tombstone(region, w, slot, ident);
+        }
+    }
+    false
+}
+
+fn tombstone(region: &Region, w: &crate::sync::AtomicU64, slot: u64, ident: Ident) -> bool {
+    let done = w
+        .compare_exchange(slot, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok();
+    if done {
+        region
+            .word(region::H_SERIES_LIVE)
+            .fetch_sub(1, Ordering::Relaxed);
+        if ident.flags & OVERFLOW == 0 {
+            region
+                .word(slot_word(region, ident.family, 1))
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    done
+}
+
+/// Removes every series of `family` for which `keep` is false; returns how many.
+pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record) -> bool) -> usize {
+    let mut removed = 0;
+    for i in 0..region.layout.series {
+        let w = region.word(region.layout.dir_off + i);
+        let slot = w.load(Ordering::Acquire);
+        if let Some(rec) = Record::read(region, slot) {
+            if rec.ident.family == family && !keep(&rec) && tombstone(region, w, slot, rec.ident) {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// Calls `f` for every live record.
+pub(crate) fn for_each(region: &Region, mut f: impl FnMut(Record)) {
+    let l = &region.layout;
+    for w in &region.words()[l.dir_off..l.dir_off + l.series] {
+        if let Some(rec) = Record::read(region, w.load(Ordering::Acquire)) {
+            f(rec);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::region::Options;
+
+    fn region() -> Region {
+        Region::anonymous(&Options {
+            shards: Some(2),
+            cells_per_shard: 1024,
+            series_capacity: 16,
+            family_capacity: 4,
+            process_capacity: 4,
+            arena_bytes: 1 << 14,
+            file_mode: 0o600,
+        })
+        .unwrap()
+    }
+
+    const ID: Ident = Ident {
+        family: 1,
+        flags: 0,
+        owner: NO_OWNER,
+    };
+
+    fn h(v: &[&str]) -> u64 {
+        key::hash(ID.family, v.iter().copied())
+    }
+
+    #[test]
+    fn insert_find_remove() {
+        let r = region();
+        let v = ["gpt-4", "wechat"];
+        assert!(find(&r, h(&v), ID, v.iter().copied()).is_none());
+        let s = insert(&r, h(&v), ID, v.iter().copied(), 1, 1, Some(10)).unwrap();
+        assert_eq!(find(&r, h(&v), ID, v.iter().copied()), Some(s));
+        assert_eq!(
+            insert(&r, h(&v), ID, v.iter().copied(), 1, 1, Some(10)),
+            Ok(s)
+        );
+        let other = Ident { owner: 3, ..ID };
+        assert!(
+            find(&r, h(&v), other, v.iter().copied()).is_none(),
+            "owner is part of the key"
+        );
+        assert!(remove(&r, h(&v), ID, v.iter().copied()));
+        assert!(!remove(&r, h(&v), ID, v.iter().copied()));
+        assert!(find(&r, h(&v), ID, v.iter().copied()).is_none());
+        let again = insert(&r, h(&v), ID, v.iter().copied(), 1, 1, Some(10)).unwrap();
+        assert_ne!(
+            again.cell, s.cell,
+            "a re-made series starts from fresh cells"
+        );
+    }
+
+    #[test]
+    fn equal_hashes_are_told_apart_by_key() {
+        let r = region();
+        let (a, b) = (["a"], ["b"]);
+        let hash = 0xdead_beef_0000_0000;
+        let sa = insert(&r, hash, ID, a.iter().copied(), 1, 1, None).unwrap();
+        let sb = insert(&r, hash, ID, b.iter().copied(), 1, 1, None).unwrap();
+        assert_ne!(sa, sb);
+        assert_eq!(find(&r, hash, ID, b.iter().copied()), Some(sb));
+    }
+
+    #[test]
+    fn limit_and_full_directory_are_refused() {
+        let r = region();
+        for i in 0..3 {
+            let v = [format!("v{i}")];
+            let v: Vec<&str> = v.iter().map(String::as_str).collect();
+            insert(&r, h(&v), ID, v.iter().copied(), 1, 1, Some(3)).unwrap();
+        }
+        assert_eq!(
+            insert(&r, h(&["x"]), ID, ["x"].into_iter(), 1, 1, Some(3)),
+            Err(Refused::Limit)
+        );
+        let mut full = false;
+        for i in 0..32 {
+            let v = [format!("w{i}")];
+            if insert(&r, h(&[&v[0]]), ID, [v[0].as_str()].into_iter(), 1, 1, None).is_err() {
+                full = true;
+                break;
+            }
+        }
+        assert!(full, "a 16-slot directory refuses the 17th series");
+    }
+}

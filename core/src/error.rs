@@ -1,0 +1,127 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in metricore, each variant naming the offending input.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    InvalidMetricName(String),
+    /// A label name does not match `[a-zA-Z_][a-zA-Z0-9_]*` or starts with `__`.
+    #[error("invalid label name {0:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __")]
+    InvalidLabelName(String),
+    /// A label name appears twice in one family, or is reserved for the metric kind.
+    #[error("label name {label:?} of metric {metric:?} is duplicated or reserved")]
+    DuplicateLabel {
+        /// The metric.
+        metric: String,
+        /// The label name.
+        label: String,
+    },
+    /// More label names than [`MAX_LABELS`](crate::MAX_LABELS).
+    #[error("metric {metric:?} has {count} label names; at most {max} are allowed")]
+    TooManyLabels {
+        /// The metric.
+        metric: String,
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A family was looked up with the wrong number of label values.
+    #[error("metric {metric:?} expects {expected} label values, got {got}")]
+    LabelCount {
+        /// The metric.
+        metric: String,
+        /// Label names of the family.
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
+    /// The same name was registered before with another kind, labels, unit or buckets.
+    #[error(
+        "metric {name:?} is already registered as {existing}; cannot register it as {requested}"
+    )]
+    Conflict {
+        /// The metric.
+        name: String,
+        /// What the registry holds.
+        existing: String,
+        /// What was asked for.
+        requested: String,
+    },
+    /// A family was used as a kind it is not.
+    #[error("metric {metric:?} is a {kind}, not a {wanted}")]
+    WrongKind {
+        /// The metric.
+        metric: String,
+        /// Its kind.
+        kind: &'static str,
+        /// The kind asked for.
+        wanted: &'static str,
+    },
+    /// A counter was given a negative, NaN or infinite increment.
+    #[error("counter increment {0} refused: counters only go up by finite, non-negative amounts")]
+    InvalidIncrement(f64),
+    /// A histogram or summary was given NaN.
+    #[error("observation {0} refused: NaN cannot be observed")]
+    InvalidObservation(f64),
+    /// Histogram bounds are not finite, sorted and unique, or there are too many.
+    #[error("invalid histogram buckets: {0}")]
+    InvalidBuckets(String),
+    /// An enum (state set) was given no states, a duplicate, or an unknown state.
+    #[error("invalid state for {metric:?}: {reason}")]
+    InvalidState {
+        /// The metric.
+        metric: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Region options that cannot make a region.
+    #[error("invalid registry options: {0}")]
+    InvalidOptions(String),
+    /// The registry has no room left for another family.
+    #[error("registry is full: no room for family {0:?}")]
+    RegistryFull(String),
+    /// An I/O error on a shared registry file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The path is a symbolic link, which is refused.
+    #[error("{0}: is a symbolic link; refusing to open a registry through it")]
+    Symlink(PathBuf),
+    /// The file is not a metricore registry (bad magic or too short to hold a header).
+    #[error("{path}: not a metricore registry file ({reason})")]
+    NotARegistry {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// The file was written by another layout version.
+    #[error("{path}: registry layout version {found}, this build reads version {expected}")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u64,
+        /// Version this build writes.
+        expected: u64,
+    },
+    /// The file's header or contents do not add up (truncated, bad checksum, bad offsets).
+    #[error("{path}: corrupt registry file: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What does not add up.
+        reason: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,550 @@
+//! Exposition: Prometheus text 0.0.4 and OpenMetrics 1.0.0, chosen from an `Accept`
+//! header, and the registry's self-metrics.
+//!
+//! Output is deterministic: families sorted by name, series by label values (as
+//! tuples), per-process series by owner. One pass over the directory gathers the
+//! series; the text is written into the caller's buffer without per-series allocation.
+
+use crate::directory::{self, Record, OVERFLOW};
+use crate::family::{self, GaugeMode, Kind, Spec};
+use crate::key;
+use crate::procs::{self, ProcSlot};
+use crate::region::{self, Region};
+use crate::sync::Ordering;
+
+/// An exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Prometheus,
+    /// OpenMetrics text format 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format a scraper asks for in its `Accept` header: OpenMetrics when it lists
+    /// `application/openmetrics-text` (version 1.0.0 or unversioned) with a non-zero
+    /// quality, Prometheus text otherwise.
+    pub fn from_accept(accept: &str) -> Format {
+        let wants_om = accept.split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            if !parts
+                .next()
+                .is_some_and(|t| t.eq_ignore_ascii_case("application/openmetrics-text"))
+            {
+                return false;
+            }
+            parts.all(|p| match p.split_once('=') {
+                Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
+                    v.trim().parse::<f64>().is_ok_and(|q| q > 0.0)
+                }
+                Some((k, v)) if k.trim().eq_ignore_ascii_case("version") => {
+                    matches!(v.trim(), "1.0.0" | "0.0.1")
+                }
+                _ => true,
+            })
+        });
+        if wants_om {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        }
+    }
+
+    /// The `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Occupancy of one family.
+#[derive(Clone, Debug)]
+pub struct FamilyStats {
+    /// Family name.
+    pub name: String,
+    /// Kind name (`counter`, `gauge`, ...).
+    pub kind: &'static str,
+    /// Live series.
+    pub series: u64,
+    /// Lookups sent to the overflow series.
+    pub overflowed: u64,
+}
+
+/// Occupancy and health of a registry's region.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// The file behind the registry, if shared.
+    pub path: Option<std::path::PathBuf>,
+    /// When the region was created, in nanoseconds since the Unix epoch.
+    pub created_unix_ns: u64,
+    /// Shards (per-CPU cell slabs).
+    pub shards: usize,
+    /// Live series.
+    pub series: u64,
+    /// Series the directory can hold.
+    pub series_capacity: usize,
+    /// Cells per shard in use and in all.
+    pub cells: (u64, u64),
+    /// Arena bytes in use and in all.
+    pub arena_bytes: (u64, u64),
+    /// Region bytes in use and in all.
+    pub region_bytes: (u64, u64),
+    /// Lookups sent to an overflow series.
+    pub overflows: u64,
+    /// Refused recordings (bad increments, wrong label counts, ...).
+    pub errors: u64,
+    /// Per family, sorted by name.
+    pub families: Vec<FamilyStats>,
+    /// Attached processes: pid and whether it is still running.
+    pub processes: Vec<(u32, bool)>,
+}
+
+pub(crate) fn stats(region: &Region) -> Stats {
+    let mut families: Vec<FamilyStats> = (0..region.layout.families as u32)
+        .filter_map(|idx| {
+            let spec = family::read(region, idx)?;
+            let w = |i| {
+                region
+                    .word(family::slot_word(region, idx, i))
+                    .load(Ordering::Relaxed)
+            };
+            Some(FamilyStats {
+                name: spec.name,
+                kind: spec.kind.type_name(),
+                series: w(1),
+                overflowed: w(2),
+            })
+        })
+        .collect();
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let (arena_used, arena_all) = region.arena_use();
+    Stats {
+        path: region.path.clone(),
+        created_unix_ns: region.created_ns(),
+        shards: region.layout.shards,
+        series: region.counter(region::H_SERIES_LIVE),
+        series_capacity: region.layout.series,
+        cells: region.cell_use(),
+        arena_bytes: (arena_used * 8, arena_all * 8),
+        region_bytes: region.bytes_use(),
+        overflows: region.counter(region::H_OVERFLOWS),
+        errors: region.counter(region::H_ERRORS),
+        families,
+        processes: procs::slots(region)
+            .into_iter()
+            .filter(|s| s.pid != 0)
+            .map(|s| (s.pid, s.alive))
+            .collect(),
+    }
+}
+
+/// One series found in the directory, with what sorting needs.
+struct Entry {
+    rank: u32,
+    overflow: bool,
+    prefix: u64,
+    owner: u64,
+    record: Record,
+}
+
+/// Renders every family of `region` into `out`; `extra` appends callback text.
+pub(crate) fn render(
+    region: &Region,
+    format: Format,
+    out: &mut String,
+    extra: &mut dyn FnMut(Format, &mut String),
+) {
+    let mut fams: Vec<(u32, Spec)> = (0..region.layout.families as u32)
+        .filter_map(|idx| Some((idx, family::read(region, idx)?)))
+        .collect();
+    fams.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    let mut rank = vec![u32::MAX; region.layout.families];
+    for (r, (idx, _)) in fams.iter().enumerate() {
+        rank[*idx as usize] = r as u32;
+    }
+    let mut entries = Vec::with_capacity(region.counter(region::H_SERIES_LIVE) as usize);
+    directory::for_each(region, |record| {
+        let Some(&r) = rank.get(record.ident.family as usize) else {
+            return;
+        };
+        if r == u32::MAX
+            || record.cell as usize + fams[r as usize].1.kind.cells()
+                > region.layout.cells_per_shard
+        {
+            return;
+        }
+        entries.push(Entry {
+            rank: r,
+            overflow: record.ident.flags & OVERFLOW != 0,
+            prefix: record.with_key(region, key::prefix),
+            owner: record.ident.owner,
+            record,
+        });
+    });
+    entries.sort_unstable_by(|a, b| {
+        a.rank
+            .cmp(&b.rank)
+            .then(a.overflow.cmp(&b.overflow))
+            .then(a.prefix.cmp(&b.prefix))
+            .then_with(|| {
+                a.record
+                    .with_key(region, |ka| b.record.with_key(region, |kb| ka.cmp(kb)))
+            })
+            .then(a.owner.cmp(&b.owner))
+    });
+    let slots = if fams
+        .iter()
+        .any(|(_, s)| matches!(s.kind, Kind::Gauge(m) if m.per_process()))
+    {
+        procs::slots(region)
+    } else {
+        Vec::new()
+    };
+    let mut w = Writer {
+        region,
+        format,
+        out,
+        labels: String::new(),
+        slots: &slots,
+    };
+    let mut rest = &entries[..];
+    for (r, (_, spec)) in fams.iter().enumerate() {
+        let n = rest.iter().take_while(|e| e.rank == r as u32).count();
+        let (mine, tail) = rest.split_at(n);
+        rest = tail;
+        w.family(spec, mine);
+    }
+    w.self_metrics(&fams);
+    extra(format, w.out);
+    if format == Format::OpenMetrics {
+        w.out.push_str("# EOF\n");
+    }
+}
+
+struct Writer<'a> {
+    region: &'a Region,
+    format: Format,
+    out: &'a mut String,
+    /// The current series' labels, rendered once and reused for each of its lines.
+    labels: String,
+    slots: &'a [ProcSlot],
+}
+
+impl Writer<'_> {
+    fn header(&mut self, name: &str, suffix: &str, kind: &str, help: &str, unit: &str) {
+        let om = self.format == Format::OpenMetrics;
+        let out = &mut *self.out;
+        if !help.is_empty() {
+            out.push_str("# HELP ");
+            out.push_str(name);
+            out.push_str(suffix);
+            out.push(' ');
+            for c in help.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '"' if om => out.push_str("\\\""),
+                    c => out.push(c),
+                }
+            }
+            out.push('\n');
+        }
+        out.push_str("# TYPE ");
+        out.push_str(name);
+        out.push_str(suffix);
+        out.push(' ');
+        out.push_str(kind);
+        out.push('\n');
+        if om && !unit.is_empty() {
+            out.push_str("# UNIT ");
+            out.push_str(name);
+            out.push(' ');
+            out.push_str(unit);
+            out.push('\n');
+        }
+    }
+
+    fn family(&mut self, spec: &Spec, entries: &[Entry]) {
+        let om = self.format == Format::OpenMetrics;
+        let name = spec.name.as_str();
+        let (suffix, kind) = match (&spec.kind, om) {
+            (Kind::Counter, false) => ("_total", "counter"),
+            (Kind::Info, false) => ("_info", "gauge"),
+            (Kind::StateSet(_), false) => ("", "gauge"),
+            (k, _) => ("", k.type_name()),
+        };
+        self.header(name, suffix, kind, &spec.help, &spec.unit);
+        let mut i = 0;
+        while i < entries.len() {
+            let e = &entries[i];
+            // Per-process gauges: the run of entries with this key, one per owner.
+            let run = match spec.kind {
+                Kind::Gauge(m) if m.per_process() => {
+                    1 + entries[i + 1..]
+                        .iter()
+                        .take_while(|o| same_key(self.region, o, e))
+                        .count()
+                }
+                _ => 1,
+            };
+            self.series(spec, &entries[i..i + run]);
+            i += run;
+        }
+    }
+
+    /// Renders the labels of `e` into `self.labels`, without braces.
+    fn set_labels(&mut self, spec: &Spec, e: &Entry) {
+        self.labels.clear();
+        if e.overflow {
+            self.labels.push_str("otel_metric_overflow=\"true\"");
+        } else {
+            let region = self.region;
+            let labels = &mut self.labels;
+            e.record.with_key(region, |k| {
+                let mut values = key::values(k);
+                for n in &spec.labels {
+                    match values.next() {
+                        Some(v) => push_label(labels, n, &v),
+                        None => return,
+                    }
+                }
+                // Info series carry their own label names: pairs after the declared labels.
+                while let (Some(n), Some(v)) = (values.next(), values.next()) {
+                    push_label(labels, &n, &v);
+                }
+            });
+        }
+    }
+
+    fn line(&mut self, name: &str, suffix: &str, extra: Option<(&str, &str)>, value: Value) {
+        let out = &mut *self.out;
+        out.push_str(name);
+        out.push_str(suffix);
+        if !self.labels.is_empty() || extra.is_some() {
+            out.push('{');
+            out.push_str(&self.labels);
+            if let Some((n, v)) = extra {
+                if !self.labels.is_empty() {
+                    out.push(',');
+                }
+                out.push_str(n);
+                out.push_str("=\"");
+                escape_into(out, v);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        out.push(' ');
+        value.write(out);
+        out.push('\n');
+    }
+
+    fn series(&mut self, spec: &Spec, run: &[Entry]) {
+        let region = self.region;
+        let e = &run[0];
+        let cell = e.record.cell;
+        let name = spec.name.as_str();
+        match &spec.kind {
+            Kind::Counter => {
+                self.set_labels(spec, e);
+                let ints = region.cell_sum(cell);
+                let v = match Record::float_cell(region, e.record.at) {
+                    Some(f) => Value::F(ints as f64 + region.cell_sum_f64(f)),
+                    None => Value::U(ints),
+                };
+                self.line(name, "_total", None, v);
+            }
+            Kind::Gauge(mode) => self.gauge(spec, *mode, run),
+            Kind::Histogram(bounds) => {
+                self.set_labels(spec, e);
+                let mut cum = 0u64;
+                let mut le = ryu::Buffer::new();
+                for (i, b) in bounds.iter().enumerate() {
+                    cum += region.cell_sum(cell + i as u32);
+                    let le = le.format(*b);
+                    self.line(name, "_bucket", Some(("le", le)), Value::U(cum));
+                }
+                cum += region.cell_sum(cell + bounds.len() as u32);
+                self.line(name, "_bucket", Some(("le", "+Inf")), Value::U(cum));
+                self.line(name, "_count", None, Value::U(cum));
+                let sum = region.cell_sum_f64(cell + bounds.len() as u32 + 1);
+                self.line(name, "_sum", None, Value::F(sum));
+            }
+            Kind::Summary => {
+                self.set_labels(spec, e);
+                self.line(name, "_count", None, Value::U(region.cell_sum(cell)));
+                self.line(name, "_sum", None, Value::F(region.cell_sum_f64(cell + 1)));
+            }
+            Kind::Info => {
+                self.set_labels(spec, e);
+                self.line(name, "_info", None, Value::U(1));
+            }
+            Kind::StateSet(states) => {
+                self.set_labels(spec, e);
+                let cur = region.cell(0, cell).load(Ordering::Relaxed) as usize;
+                for (i, s) in states.iter().enumerate() {
+                    self.line(name, "", Some((name, s)), Value::U((i == cur) as u64));
+                }
+            }
+        }
+    }
+
+    fn gauge(&mut self, spec: &Spec, mode: GaugeMode, run: &[Entry]) {
+        let region = self.region;
+        let name = spec.name.as_str();
+        let value =
+            |e: &Entry| f64::from_bits(region.cell(0, e.record.cell).load(Ordering::Relaxed));
+        if !mode.per_process() {
+            self.set_labels(spec, &run[0]);
+            self.line(name, "", None, Value::F(value(&run[0])));
+            return;
+        }
+        let live: Vec<&Entry> = run
+            .iter()
+            .filter(|e| !mode.live_only() || procs::owner_alive(self.slots, e.owner))
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        match mode {
+            GaugeMode::All | GaugeMode::LiveAll => {
+                for e in live {
+                    let mut pid = itoa::Buffer::new();
+                    let pid = pid.format(e.record.pid);
+                    self.set_labels(spec, e);
+                    self.line(name, "", Some(("pid", pid)), Value::F(value(e)));
+                }
+            }
+            _ => {
+                let vals = live.iter().map(|e| value(e));
+                let v = match mode {
+                    GaugeMode::Sum | GaugeMode::LiveSum => vals.sum(),
+                    GaugeMode::Max | GaugeMode::LiveMax => vals.fold(f64::NEG_INFINITY, f64::max),
+                    GaugeMode::Min | GaugeMode::LiveMin => vals.fold(f64::INFINITY, f64::min),
+                    _ => {
+                        let stamp = |e: &&Entry| {
+                            f64::from_bits(
+                                region.cell(0, e.record.cell + 1).load(Ordering::Relaxed),
+                            )
+                        };
+                        live.iter()
+                            .max_by(|a, b| stamp(a).total_cmp(&stamp(b)))
+                            .map_or(0.0, |e| value(e))
+                    }
+                };
+                self.set_labels(spec, live[0]);
+                self.line(name, "", None, Value::F(v));
+            }
+        }
+    }
+
+    fn self_metrics(&mut self, fams: &[(u32, Spec)]) {
+        let region = self.region;
+        let (used, total) = region.bytes_use();
+        self.labels.clear();
+        let gauges = [
+            (
+                "metricore_series",
+                "Live series in the registry.",
+                region.counter(region::H_SERIES_LIVE),
+            ),
+            (
+                "metricore_region_used_bytes",
+                "Bytes of the registry region in use.",
+                used,
+            ),
+            (
+                "metricore_region_free_bytes",
+                "Bytes of the registry region still free.",
+                total - used.min(total),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            self.header(name, "", "gauge", help, "");
+            self.line(name, "", None, Value::U(v));
+        }
+        let om = self.format == Format::OpenMetrics;
+        let sfx = if om { "" } else { "_total" };
+        self.header(
+            "metricore_errors",
+            sfx,
+            "counter",
+            "Recordings refused as invalid.",
+            "",
+        );
+        self.line(
+            "metricore_errors",
+            "_total",
+            None,
+            Value::U(region.counter(region::H_ERRORS)),
+        );
+        self.header(
+            "metricore_series_overflow",
+            sfx,
+            "counter",
+            "Lookups sent to a family's overflow series (series limit reached or region full).",
+            "",
+        );
+        for (idx, spec) in fams {
+            let n = region
+                .word(family::slot_word(region, *idx, 2))
+                .load(Ordering::Relaxed);
+            if n > 0 {
+                self.labels.clear();
+                push_label(&mut self.labels, "family", &spec.name);
+                self.line("metricore_series_overflow", "_total", None, Value::U(n));
+            }
+        }
+    }
+}
+
+fn same_key(region: &Region, a: &Entry, b: &Entry) -> bool {
+    a.rank == b.rank
+        && a.overflow == b.overflow
+        && a.prefix == b.prefix
+        && a.record
+            .with_key(region, |ka| b.record.with_key(region, |kb| ka == kb))
+}
+
+fn push_label(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(',');
+    }
+    out.push_str(name);
+    out.push_str("=\"");
+    escape_into(out, value);
+    out.push('"');
+}
+
+/// Escapes a label value: `\`, `"` and newline.
+fn escape_into(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A sample value: integers as integers, floats in the shortest form that reads back.
+enum Value {
+    U(u64),
+    F(f64),
+}
+
+impl Value {
+    fn write(self, out: &mut String) {
+        match self {
+            Value::U(v) => out.push_str(itoa::Buffer::new().format(v)),
+            Value::F(v) if v.is_nan() => out.push_str("NaN"),
+            Value::F(v) if v == f64::INFINITY => out.push_str("+Inf"),
+            Value::F(v) if v == f64::NEG_INFINITY => out.push_str("-Inf"),
+            Value::F(v) => out.push_str(ryu::Buffer::new().format_finite(v)),
+        }
+    }
+}

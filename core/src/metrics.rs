@@ -1,0 +1,417 @@
+//! Typed handles for recording: [`Counter`], [`Gauge`], [`Histogram`], [`Summary`],
+//! [`StateSet`], and the families they come from ([`CounterVec`], ...).
+//!
+//! A handle is cheap to clone and stays valid as long as its region is mapped; it keeps
+//! the region mapped. Recording touches one cell of the calling CPU's shard (gauges and
+//! states: one unsharded cell) and never locks, allocates or panics.
+
+use std::sync::Arc;
+
+use crate::cells::{add_f64, Cells};
+use crate::directory::{Record, REC_FLOAT};
+use crate::error::{Error, Result};
+use crate::family::Kind;
+use crate::region::{self, Region};
+use crate::registry::{Family, Resolved};
+use crate::sync::Ordering;
+
+/// Largest integer an `f64` holds exactly; larger integral increments take the float path.
+const EXACT: f64 = (1u64 << 53) as f64;
+
+fn refuse(region: &Region, e: Error) -> Result<()> {
+    region.count(region::H_ERRORS);
+    Err(e)
+}
+
+/// A counter series: integer increments are one `fetch_add` on the CPU's shard;
+/// fractional ones go to a second, `f64`, cell made on first use.
+#[derive(Clone)]
+pub struct Counter {
+    cells: Cells,
+    /// Absolute word index of the series record; 0 for the sink.
+    record: usize,
+    /// The series' first cell.
+    first: u32,
+}
+
+impl Counter {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.cells.local(0).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        self.cells.local(0).fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds `v`, which must be finite and not negative; otherwise nothing is recorded,
+    /// the registry's error counter goes up and the error says why.
+    #[inline]
+    pub fn inc_by_f64(&self, v: f64) -> Result<()> {
+        if !(v >= 0.0 && v.is_finite()) {
+            return refuse(self.cells.region(), Error::InvalidIncrement(v));
+        }
+        if v.fract() == 0.0 && v < EXACT {
+            self.inc_by(v as u64);
+            return Ok(());
+        }
+        if self.record == 0 {
+            add_f64(self.cells.local(1), v); // the sink has room
+            return Ok(());
+        }
+        match self.float_cell() {
+            Some(c) => {
+                add_f64(self.cells.local_of(c), v);
+                Ok(())
+            }
+            None => refuse(
+                self.cells.region(),
+                Error::RegistryFull("float cell".into()),
+            ),
+        }
+    }
+
+    /// The series' float cell, made on first use.
+    fn float_cell(&self) -> Option<u32> {
+        let region = self.cells.region();
+        if let Some(c) = Record::float_cell(region, self.record) {
+            return Some(c);
+        }
+        let new = region.alloc_cells(1)?;
+        match region.word(self.record + REC_FLOAT).compare_exchange(
+            0,
+            new as u64 + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Some(new),
+            Err(_) => Record::float_cell(region, self.record),
+        }
+    }
+
+    /// The current value, summed over shards.
+    pub fn get(&self) -> f64 {
+        let region = self.cells.region();
+        if self.record == 0 {
+            return 0.0;
+        }
+        let float = Record::float_cell(region, self.record).map_or(0.0, |c| region.cell_sum_f64(c));
+        region.cell_sum(self.first) as f64 + float
+    }
+}
+
+/// A gauge series: one unsharded `f64` cell, plus the time of the last change when the
+/// family keeps a value per process.
+#[derive(Clone)]
+pub struct Gauge {
+    cells: Cells,
+    stamped: bool,
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Gauge {
+    #[inline]
+    fn touched(&self) {
+        if self.stamped {
+            self.cells
+                .unsharded(1)
+                .store(now_secs().to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the value.
+    #[inline]
+    pub fn set(&self, v: f64) {
+        self.cells
+            .unsharded(0)
+            .store(v.to_bits(), Ordering::Relaxed);
+        self.touched();
+    }
+
+    /// Adds `v` (negative to subtract).
+    #[inline]
+    pub fn add(&self, v: f64) {
+        add_f64(self.cells.unsharded(0), v);
+        self.touched();
+    }
+
+    /// Subtracts `v`.
+    #[inline]
+    pub fn sub(&self, v: f64) {
+        self.add(-v);
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1.0);
+    }
+
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1.0);
+    }
+
+    /// Sets the value to the current Unix time in seconds.
+    pub fn set_to_current_time(&self) {
+        self.set(now_secs());
+    }
+
+    /// The current value.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.cells.unsharded(0).load(Ordering::Relaxed))
+    }
+}
+
+/// A histogram series: one cell per bucket (`+Inf` last) and a sum cell, per shard.
+/// `_count` is the sum of the buckets, so it always equals the `+Inf` bucket.
+#[derive(Clone)]
+pub struct Histogram {
+    cells: Cells,
+    bounds: Arc<[f64]>,
+}
+
+impl Histogram {
+    /// Records `v`; NaN is refused (and counted in the error self-metric).
+    #[inline]
+    pub fn observe(&self, v: f64) -> Result<()> {
+        if v.is_nan() {
+            return refuse(self.cells.region(), Error::InvalidObservation(v));
+        }
+        let i = crate::buckets::index(&self.bounds, v);
+        self.cells.local(i).fetch_add(1, Ordering::Relaxed);
+        add_f64(self.cells.local(self.bounds.len() + 1), v);
+        Ok(())
+    }
+
+    /// Starts a timer that observes the elapsed seconds when dropped.
+    pub fn start_timer(&self) -> Timer<'_> {
+        Timer {
+            histogram: self,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// The bucket upper bounds, `+Inf` not included.
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+}
+
+/// Observes the time since [`Histogram::start_timer`] when dropped.
+pub struct Timer<'a> {
+    histogram: &'a Histogram,
+    start: std::time::Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        let _ = self.histogram.observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+/// A summary series: count and sum of observations, as `prometheus_client` keeps them.
+#[derive(Clone)]
+pub struct Summary {
+    cells: Cells,
+}
+
+impl Summary {
+    /// Records `v`; NaN is refused (and counted in the error self-metric).
+    #[inline]
+    pub fn observe(&self, v: f64) -> Result<()> {
+        if v.is_nan() {
+            return refuse(self.cells.region(), Error::InvalidObservation(v));
+        }
+        self.cells.local(0).fetch_add(1, Ordering::Relaxed);
+        add_f64(self.cells.local(1), v);
+        Ok(())
+    }
+}
+
+/// A state set (enum) series: which of the family's states is current.
+#[derive(Clone)]
+pub struct StateSet {
+    cells: Cells,
+    states: Arc<[String]>,
+    metric: Arc<str>,
+}
+
+impl StateSet {
+    /// Makes `state` the current state.
+    pub fn set(&self, state: &str) -> Result<()> {
+        match self.states.iter().position(|s| s == state) {
+            Some(i) => {
+                self.cells.unsharded(0).store(i as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            None => refuse(
+                self.cells.region(),
+                Error::InvalidState {
+                    metric: self.metric.to_string(),
+                    reason: format!("{state:?} is not one of {:?}", self.states),
+                },
+            ),
+        }
+    }
+
+    /// The current state.
+    pub fn get(&self) -> &str {
+        let i = self.cells.unsharded(0).load(Ordering::Relaxed) as usize;
+        self.states.get(i).map_or("", String::as_str)
+    }
+}
+
+macro_rules! family_type {
+    ($(#[$doc:meta])* $vec:ident, $handle:ident, $wanted:literal, $pat:pat) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $vec(Family);
+
+        impl TryFrom<Family> for $vec {
+            type Error = Error;
+            fn try_from(f: Family) -> Result<Self> {
+                if matches!(f.spec().kind, $pat) {
+                    Ok($vec(f))
+                } else {
+                    Err(Error::WrongKind {
+                        metric: f.spec().name.clone(),
+                        kind: f.spec().kind.type_name(),
+                        wanted: $wanted,
+                    })
+                }
+            }
+        }
+
+        impl $vec {
+            /// The series for `values` (one per label name), made if new. Past the
+            /// family's series limit, or when the region is full, this is the overflow
+            /// series. Wrong label counts are refused and counted as errors.
+            #[inline]
+            pub fn with_labels(&self, values: &[&str]) -> Result<$handle> {
+                self.0.resolve(values).map(|r| $handle::from_resolved(&self.0, r))
+            }
+
+            /// Removes the series for `values`; `false` if there was none.
+            pub fn remove(&self, values: &[&str]) -> Result<bool> {
+                self.0.remove(values)
+            }
+
+            /// Removes every series of the family.
+            pub fn clear(&self) {
+                self.0.clear()
+            }
+
+            /// The untyped family.
+            pub fn family(&self) -> &Family {
+                &self.0
+            }
+        }
+    };
+}
+
+family_type!(
+    /// A counter family with labels.
+    CounterVec, Counter, "counter", Kind::Counter
+);
+family_type!(
+    /// A gauge family with labels.
+    GaugeVec, Gauge, "gauge", Kind::Gauge(_)
+);
+family_type!(
+    /// A histogram family with labels.
+    HistogramVec, Histogram, "histogram", Kind::Histogram(_)
+);
+family_type!(
+    /// A summary family with labels.
+    SummaryVec, Summary, "summary", Kind::Summary
+);
+family_type!(
+    /// A state set (enum) family with labels.
+    StateSetVec, StateSet, "stateset", Kind::StateSet(_)
+);
+
+impl Counter {
+    fn from_resolved(_: &Family, r: Resolved) -> Counter {
+        Counter {
+            cells: r.cells,
+            record: r.record,
+            first: r.first,
+        }
+    }
+}
+
+impl Gauge {
+    fn from_resolved(f: &Family, r: Resolved) -> Gauge {
+        Gauge {
+            cells: r.cells,
+            stamped: matches!(f.spec().kind, Kind::Gauge(m) if m.per_process()),
+        }
+    }
+}
+
+impl Histogram {
+    fn from_resolved(f: &Family, r: Resolved) -> Histogram {
+        Histogram {
+            cells: r.cells,
+            bounds: f.bounds(),
+        }
+    }
+}
+
+impl Summary {
+    fn from_resolved(_: &Family, r: Resolved) -> Summary {
+        Summary { cells: r.cells }
+    }
+}
+
+impl StateSet {
+    fn from_resolved(f: &Family, r: Resolved) -> StateSet {
+        StateSet {
+            cells: r.cells,
+            states: f.states(),
+            metric: f.spec().name.as_str().into(),
+        }
+    }
+}
+
+/// An info family: each series is a set of labels with the value 1.
+#[derive(Clone)]
+pub struct InfoVec(Family);
+
+impl TryFrom<Family> for InfoVec {
+    type Error = Error;
+    fn try_from(f: Family) -> Result<Self> {
+        if f.spec().kind == Kind::Info {
+            Ok(InfoVec(f))
+        } else {
+            Err(Error::WrongKind {
+                metric: f.spec().name.clone(),
+                kind: f.spec().kind.type_name(),
+                wanted: "info",
+            })
+        }
+    }
+}
+
+impl InfoVec {
+    /// Sets the info for the series `values` to `pairs` of label name and value,
+    /// replacing what it held. Names must be valid and differ from the family's labels.
+    pub fn set(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
+        self.0.set_info(values, pairs)
+    }
+
+    /// Removes every series of the family.
+    pub fn clear(&self) {
+        self.0.clear()
+    }
+}

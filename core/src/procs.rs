@@ -1,0 +1,157 @@
+//! The process table: which processes are attached to a region, so that per-process
+//! gauge series can be told apart and those of dead processes dropped.
+//!
+//! Slot `i` is two words: `generation << 32 | pid` and the process's start time (clock
+//! ticks since boot, from `/proc/PID/stat`, to tell a reused pid from the original).
+//! A process attaches by claiming a free slot or one whose process is dead; each claim
+//! bumps the generation, so series of the earlier owner are never taken for the new
+//! one's. An owner is `generation << 32 | slot`.
+
+use crate::region::Region;
+use crate::sync::Ordering;
+
+/// An attached process's identity in its region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// `generation << 32 | slot`, as stored in series records.
+    pub id: u64,
+    /// The process id.
+    pub pid: u32,
+}
+
+/// One slot of the process table, as read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProcSlot {
+    /// The slot's owner id (generation and slot).
+    pub owner: u64,
+    /// The attached pid, 0 for never used.
+    pub pid: u32,
+    /// Whether that process is still running.
+    pub alive: bool,
+}
+
+fn slot_words(region: &Region, slot: usize) -> (usize, usize) {
+    let at = region.layout.procs_off + slot * 2;
+    (at, at + 1)
+}
+
+/// Start time of `pid` in clock ticks since boot, if it is running.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Field 22 overall is the 20th after the name.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn alive(pid: u32, started: u64) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    match start_time(pid) {
+        // A start time of 0 means the claimer has not stored it yet.
+        Some(t) => started == 0 || t == started,
+        None => false,
+    }
+}
+
+/// Attaches the calling process, returning its owner id, or `None` when every slot is
+/// held by a live process.
+pub(crate) fn attach(region: &Region) -> Option<Owner> {
+    let pid = std::process::id();
+    let started = start_time(pid).unwrap_or(0);
+    for slot in 0..region.layout.procs {
+        let (w_id, w_start) = slot_words(region, slot);
+        let cur = region.word(w_id).load(Ordering::Acquire);
+        let cur_pid = cur as u32;
+        let cur_started = region.word(w_start).load(Ordering::Acquire);
+        if cur_pid != 0 && alive(cur_pid, cur_started) {
+            continue;
+        }
+        let generation = (cur >> 32).wrapping_add(1) & 0xffff_ffff;
+        let new = generation << 32 | pid as u64;
+        if region
+            .word(w_id)
+            .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            region.word(w_start).store(started, Ordering::Release);
+            return Some(Owner {
+                id: generation << 32 | slot as u64,
+                pid,
+            });
+        }
+    }
+    None
+}
+
+/// Gives the slot back, when the process closes its last registry on this region.
+pub(crate) fn detach(region: &Region, owner: Owner) {
+    let slot = (owner.id & 0xffff_ffff) as usize;
+    let (w_id, _) = slot_words(region, slot);
+    let held = (owner.id >> 32) << 32 | owner.pid as u64;
+    // Keep the generation so a later claim moves past it; clear the pid.
+    let _ = region.word(w_id).compare_exchange(
+        held,
+        (owner.id >> 32) << 32,
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+    );
+}
+
+/// Every slot of the table, with liveness checked now.
+pub(crate) fn slots(region: &Region) -> Vec<ProcSlot> {
+    (0..region.layout.procs)
+        .map(|slot| {
+            let (w_id, w_start) = slot_words(region, slot);
+            let cur = region.word(w_id).load(Ordering::Acquire);
+            let started = region.word(w_start).load(Ordering::Acquire);
+            ProcSlot {
+                owner: (cur >> 32) << 32 | slot as u64,
+                pid: cur as u32,
+                alive: alive(cur as u32, started),
+            }
+        })
+        .collect()
+}
+
+/// Whether series of `owner` belong to a live process, given [`slots`].
+pub(crate) fn owner_alive(slots: &[ProcSlot], owner: u64) -> bool {
+    slots
+        .get((owner & 0xffff_ffff) as usize)
+        .is_some_and(|s| s.owner == owner && s.alive)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::region::Options;
+
+    #[test]
+    fn attach_reuses_dead_slots_with_a_new_generation() {
+        let opts = Options {
+            process_capacity: 2,
+            cells_per_shard: 512,
+            series_capacity: 16,
+            family_capacity: 4,
+            arena_bytes: 4096,
+            ..Options::default()
+        };
+        let r = Region::anonymous(&opts).unwrap();
+        let a = attach(&r).unwrap();
+        let b = attach(&r).unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(attach(&r).is_none(), "both slots held by this live process");
+        let s = slots(&r);
+        assert!(owner_alive(&s, a.id) && owner_alive(&s, b.id));
+        detach(&r, a);
+        let c = attach(&r).unwrap();
+        assert_eq!(c.id & 0xffff_ffff, a.id & 0xffff_ffff, "same slot");
+        assert_ne!(c.id, a.id, "new generation");
+        assert!(!owner_alive(&slots(&r), a.id));
+        // A pid that is not running is taken for dead.
+        let (w, _) = slot_words(&r, 0);
+        r.word(w).store(5 << 32 | 0x7fff_fff0, Ordering::Relaxed);
+        assert!(!slots(&r)[0].alive);
+    }
+}

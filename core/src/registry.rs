@@ -1,0 +1,511 @@
+//! The registry: families by name, scopes that add constant labels, collection
+//! callbacks, and the self-metrics.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::cells::Cells;
+use crate::directory::{self, Ident, Refused, Series, NO_OWNER, OVERFLOW};
+use crate::error::{Error, Result};
+use crate::expose::{self, Format};
+use crate::family::{self, Kind, Spec};
+use crate::key;
+use crate::metrics::{
+    Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
+    SummaryVec,
+};
+use crate::names::check_label_name;
+use crate::procs::{self, Owner};
+use crate::region::{self, Options, Region};
+
+type UpdateFn = dyn Fn() + Send + Sync;
+type TextFn = dyn Fn(Format, &mut String) + Send + Sync;
+
+/// What every scope of one registry shares.
+pub(crate) struct Shared {
+    pub region: Arc<Region>,
+    pub owner: Option<Owner>,
+    update: Mutex<Vec<Arc<UpdateFn>>>,
+    text: Mutex<Vec<Arc<TextFn>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(o) = self.owner {
+            procs::detach(&self.region, o);
+        }
+    }
+}
+
+/// A registry of metric families, in this process's memory or in a file that several
+/// processes share. Cloning is cheap and gives the same registry.
+///
+/// ```
+/// let registry = metricore::Registry::new();
+/// let requests = registry
+///     .counter_vec("requests", "Requests served.", &["model", "namespace"])
+///     .unwrap();
+/// requests.with_labels(&["gpt-4", "wechat"]).unwrap().inc();
+/// let text = registry.render(metricore::Format::Prometheus);
+/// assert!(text.contains("requests_total{model=\"gpt-4\",namespace=\"wechat\"} 1\n"));
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    shared: Arc<Shared>,
+    consts: Arc<[(String, String)]>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl Registry {
+    /// An in-process registry with the default capacities (sparse: untouched capacity
+    /// costs address space, not memory).
+    ///
+    /// # Panics
+    /// If the anonymous mapping cannot be made; [`Registry::with_options`] returns the
+    /// error instead.
+    pub fn new() -> Registry {
+        Registry::with_options(&Options::default()).expect("mapping an in-process registry")
+    }
+
+    /// An in-process registry with the given capacities.
+    pub fn with_options(options: &Options) -> Result<Registry> {
+        Ok(Registry::from_region(Region::anonymous(options)?))
+    }
+
+    /// Opens the shared registry file at `path`, creating it with `options` if absent.
+    /// Every process that opens the file records into the same cells.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("doc-{}.metricore", std::process::id()));
+    /// let a = metricore::Registry::open_shared(&path, &Default::default()).unwrap();
+    /// let b = metricore::Registry::open_shared(&path, &Default::default()).unwrap();
+    /// a.counter("jobs", "Jobs done.").unwrap().inc_by(2);
+    /// b.counter("jobs", "Jobs done.").unwrap().inc();
+    /// assert!(a.render(metricore::Format::Prometheus).contains("jobs_total 3\n"));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    #[cfg(not(loom))]
+    pub fn open_shared(path: impl AsRef<Path>, options: &Options) -> Result<Registry> {
+        Ok(Registry::from_region(Region::open_shared(
+            path.as_ref(),
+            options,
+        )?))
+    }
+
+    /// Opens an existing shared registry file; never creates one.
+    #[cfg(not(loom))]
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Registry> {
+        Ok(Registry::from_region(Region::open_existing(path.as_ref())?))
+    }
+
+    fn from_region(region: Region) -> Registry {
+        let owner = procs::attach(&region);
+        Registry {
+            shared: Arc::new(Shared {
+                region: Arc::new(region),
+                owner,
+                update: Mutex::new(Vec::new()),
+                text: Mutex::new(Vec::new()),
+            }),
+            consts: Arc::new([]),
+        }
+    }
+
+    /// A child scope whose families all carry the label `name="value"` before their
+    /// own labels. Scopes nest:
+    ///
+    /// ```
+    /// let r = metricore::Registry::new();
+    /// let endpoint = r.scope("namespace", "dynamo").unwrap()
+    ///     .scope("component", "router").unwrap()
+    ///     .scope("endpoint", "generate").unwrap();
+    /// endpoint.counter("requests", "Requests.").unwrap().inc();
+    /// assert!(r.render(metricore::Format::Prometheus).contains(
+    ///     "requests_total{namespace=\"dynamo\",component=\"router\",endpoint=\"generate\"} 1\n"));
+    /// ```
+    pub fn scope(&self, name: &str, value: &str) -> Result<Registry> {
+        check_label_name(name)?;
+        if self.consts.iter().any(|(n, _)| n == name) {
+            return Err(Error::DuplicateLabel {
+                metric: "<scope>".into(),
+                label: name.into(),
+            });
+        }
+        let mut consts = self.consts.to_vec();
+        consts.push((name.to_owned(), value.to_owned()));
+        Ok(Registry {
+            shared: self.shared.clone(),
+            consts: consts.into(),
+        })
+    }
+
+    /// Finds or creates a family. The same name with the same kind, labels, unit and
+    /// buckets or states gives the existing family; anything else is a conflict.
+    pub fn register(&self, spec: Spec) -> Result<Family> {
+        let mut spec = spec;
+        let mut labels: Vec<String> = self.consts.iter().map(|(n, _)| n.clone()).collect();
+        labels.append(&mut spec.labels);
+        spec.labels = labels;
+        if let Kind::Histogram(b) = &mut spec.kind {
+            if b.last() == Some(&f64::INFINITY) {
+                b.pop();
+            }
+        }
+        let spec = spec.normalize()?;
+        let region = &self.shared.region;
+        let idx = family::register(region, &spec)?;
+        let stored = family::read(region, idx).unwrap_or(spec);
+        let owner = match stored.kind {
+            Kind::Gauge(m) if m.per_process() => self.shared.owner.ok_or_else(|| {
+                Error::RegistryFull(format!("{} (the process table is full)", stored.name))
+            })?,
+            _ => Owner {
+                id: NO_OWNER,
+                pid: 0,
+            },
+        };
+        let family = Family(Arc::new(FamilyInner {
+            bounds: match &stored.kind {
+                Kind::Histogram(b) => b.as_slice().into(),
+                _ => Arc::new([]),
+            },
+            states: match &stored.kind {
+                Kind::StateSet(s) => s.as_slice().into(),
+                _ => Arc::new([]),
+            },
+            cells: stored.kind.cells(),
+            spec: stored,
+            shared: self.shared.clone(),
+            idx,
+            consts: self.consts.iter().map(|(_, v)| v.clone()).collect(),
+            owner,
+        }));
+        // A family without labels of its own has its one series from the start.
+        if family.0.consts.len() == family.0.spec.labels.len() && family.0.spec.kind != Kind::Info {
+            family.resolve(&[])?;
+        }
+        Ok(family)
+    }
+
+    /// A counter without labels.
+    pub fn counter(&self, name: &str, help: &str) -> Result<Counter> {
+        self.counter_vec(name, help, &[])?.with_labels(&[])
+    }
+
+    /// A counter family with labels.
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> Result<CounterVec> {
+        self.register(Spec::new(name, help, Kind::Counter).labels(labels))?
+            .try_into()
+    }
+
+    /// A gauge without labels, one value shared by all processes.
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge> {
+        self.gauge_vec(name, help, &[])?.with_labels(&[])
+    }
+
+    /// A gauge family with labels, one value per series shared by all processes.
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec> {
+        self.register(Spec::new(name, help, Kind::Gauge(Default::default())).labels(labels))?
+            .try_into()
+    }
+
+    /// A histogram without labels; `bounds` as in [`buckets`](crate::buckets).
+    pub fn histogram(&self, name: &str, help: &str, bounds: &[f64]) -> Result<Histogram> {
+        self.histogram_vec(name, help, &[], bounds)?
+            .with_labels(&[])
+    }
+
+    /// A histogram family with labels.
+    pub fn histogram_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        bounds: &[f64],
+    ) -> Result<HistogramVec> {
+        self.register(Spec::new(name, help, Kind::Histogram(bounds.to_vec())).labels(labels))?
+            .try_into()
+    }
+
+    /// A summary without labels.
+    pub fn summary(&self, name: &str, help: &str) -> Result<Summary> {
+        self.summary_vec(name, help, &[])?.with_labels(&[])
+    }
+
+    /// A summary family with labels.
+    pub fn summary_vec(&self, name: &str, help: &str, labels: &[&str]) -> Result<SummaryVec> {
+        self.register(Spec::new(name, help, Kind::Summary).labels(labels))?
+            .try_into()
+    }
+
+    /// An info family (rendered as `name_info`).
+    pub fn info_vec(&self, name: &str, help: &str, labels: &[&str]) -> Result<InfoVec> {
+        self.register(Spec::new(name, help, Kind::Info).labels(labels))?
+            .try_into()
+    }
+
+    /// A state set (enum) family over `states`; a new series starts in the first one.
+    pub fn state_set_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        states: &[&str],
+    ) -> Result<StateSetVec> {
+        let states = states.iter().map(|s| s.to_string()).collect();
+        self.register(Spec::new(name, help, Kind::StateSet(states)).labels(labels))?
+            .try_into()
+    }
+
+    /// Runs `f` before every collection, to refresh values (gauges from a callback).
+    pub fn on_collect(&self, f: impl Fn() + Send + Sync + 'static) {
+        lock(&self.shared.update).push(Arc::new(f));
+    }
+
+    /// Has `f` append its own exposition text, in the given format, to every collection.
+    pub fn on_render(&self, f: impl Fn(Format, &mut String) + Send + Sync + 'static) {
+        lock(&self.shared.text).push(Arc::new(f));
+    }
+
+    /// Renders every family of the registry (all scopes, all processes).
+    pub fn render(&self, format: Format) -> String {
+        let mut out = String::new();
+        self.render_into(format, &mut out);
+        out
+    }
+
+    /// Renders into `out`, replacing its contents but keeping its capacity.
+    pub fn render_into(&self, format: Format, out: &mut String) {
+        out.clear();
+        let update: Vec<_> = lock(&self.shared.update).clone();
+        for f in update {
+            f();
+        }
+        let text: Vec<_> = lock(&self.shared.text).clone();
+        expose::render(&self.shared.region, format, out, &mut |format, out| {
+            for f in &text {
+                f(format, out);
+            }
+        });
+    }
+
+    /// Occupancy and health of the registry's region.
+    pub fn stats(&self) -> expose::Stats {
+        expose::stats(&self.shared.region)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The process-wide default registry, in memory.
+pub fn default_registry() -> &'static Registry {
+    static DEFAULT: OnceLock<Registry> = OnceLock::new();
+    DEFAULT.get_or_init(Registry::new)
+}
+
+pub(crate) struct FamilyInner {
+    shared: Arc<Shared>,
+    idx: u32,
+    spec: Spec,
+    consts: Vec<String>,
+    owner: Owner,
+    cells: usize,
+    bounds: Arc<[f64]>,
+    states: Arc<[String]>,
+}
+
+/// A registered family of any kind; the typed families ([`CounterVec`], ...) wrap it.
+#[derive(Clone)]
+pub struct Family(Arc<FamilyInner>);
+
+/// A series resolved for recording.
+pub(crate) struct Resolved {
+    pub cells: Cells,
+    /// Absolute word index of the record, 0 for the sink.
+    pub record: usize,
+    pub first: u32,
+}
+
+impl Family {
+    /// The family's definition as registered (scope labels included).
+    pub fn spec(&self) -> &Spec {
+        &self.0.spec
+    }
+
+    pub(crate) fn bounds(&self) -> Arc<[f64]> {
+        self.0.bounds.clone()
+    }
+
+    pub(crate) fn states(&self) -> Arc<[String]> {
+        self.0.states.clone()
+    }
+
+    fn region(&self) -> &Arc<Region> {
+        &self.0.shared.region
+    }
+
+    fn ident(&self, flags: u32) -> Ident {
+        Ident {
+            family: self.0.idx,
+            flags,
+            owner: self.0.owner.id,
+        }
+    }
+
+    fn check_count(&self, got: usize) -> Result<()> {
+        let expected = self.0.spec.labels.len() - self.0.consts.len();
+        if got == expected {
+            Ok(())
+        } else {
+            self.region().count(region::H_ERRORS);
+            Err(Error::LabelCount {
+                metric: self.0.spec.name.clone(),
+                expected,
+                got,
+            })
+        }
+    }
+
+    fn resolved(&self, s: Series) -> Resolved {
+        Resolved {
+            cells: Cells::new(self.region().clone(), s.cell, self.0.cells),
+            record: s.record,
+            first: s.cell,
+        }
+    }
+
+    /// Finds or makes the series for `values` (after the scope's values).
+    #[inline]
+    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
+        self.check_count(values.len())?;
+        let all = self
+            .0
+            .consts
+            .iter()
+            .map(String::as_str)
+            .chain(values.iter().copied());
+        Ok(self.resolve_all(all))
+    }
+
+    #[inline]
+    fn resolve_all<'a>(&self, values: impl Iterator<Item = &'a str> + Clone) -> Resolved {
+        let hash = key::hash(self.0.idx, values.clone());
+        let ident = self.ident(0);
+        match directory::find(self.region(), hash, ident, values.clone()) {
+            Some(s) => self.resolved(s),
+            None => self.insert(hash, ident, values),
+        }
+    }
+
+    #[cold]
+    fn insert<'a>(
+        &self,
+        hash: u64,
+        ident: Ident,
+        values: impl Iterator<Item = &'a str> + Clone,
+    ) -> Resolved {
+        let region = self.region();
+        let made = directory::insert(
+            region,
+            hash,
+            ident,
+            values,
+            self.0.cells,
+            self.0.owner.pid,
+            Some(self.0.spec.limit),
+        );
+        match made {
+            Ok(s) => self.resolved(s),
+            Err(Refused::Limit | Refused::Full) => self.overflow(),
+        }
+    }
+
+    /// The overflow series, where label sets past the limit (or past a full region) go.
+    fn overflow(&self) -> Resolved {
+        let region = self.region();
+        region.count(region::H_OVERFLOWS);
+        region
+            .word(family::slot_word(region, self.0.idx, 2))
+            .fetch_add(1, crate::sync::Ordering::Relaxed);
+        let ident = self.ident(OVERFLOW);
+        let none = std::iter::empty::<&str>();
+        let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
+        match directory::insert(
+            region,
+            hash,
+            ident,
+            none,
+            self.0.cells,
+            self.0.owner.pid,
+            None,
+        ) {
+            Ok(s) => self.resolved(s),
+            Err(_) => Resolved {
+                cells: Cells::sink(region.clone()),
+                record: 0,
+                first: 0,
+            },
+        }
+    }
+
+    /// Removes the series for `values`.
+    pub(crate) fn remove(&self, values: &[&str]) -> Result<bool> {
+        self.check_count(values.len())?;
+        let all = self
+            .0
+            .consts
+            .iter()
+            .map(String::as_str)
+            .chain(values.iter().copied());
+        let hash = key::hash(self.0.idx, all.clone());
+        Ok(directory::remove(self.region(), hash, self.ident(0), all))
+    }
+
+    /// Removes every series of this family that this scope can see.
+    pub(crate) fn clear(&self) {
+        let mut prefix = Vec::new();
+        key::encode(self.0.consts.iter().map(String::as_str), &mut prefix);
+        let region = self.region();
+        directory::retain(region, self.0.idx, |rec| {
+            !rec.with_key(region, |k| k.starts_with(&prefix))
+        });
+    }
+
+    /// Replaces the info of series `values` with `pairs`.
+    pub(crate) fn set_info(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
+        self.check_count(values.len())?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            check_label_name(name)?;
+            if self.0.spec.labels.iter().any(|l| l == name)
+                || pairs[..i].iter().any(|(n, _)| n == name)
+            {
+                return Err(Error::DuplicateLabel {
+                    metric: self.0.spec.name.clone(),
+                    label: name.to_string(),
+                });
+            }
+        }
+        let fixed = || {
+            self.0
+                .consts
+                .iter()
+                .map(String::as_str)
+                .chain(values.iter().copied())
+        };
+        let mut prefix = Vec::new();
+        key::encode(fixed(), &mut prefix);
+        let region = self.region();
+        directory::retain(region, self.0.idx, |rec| {
+            !rec.with_key(region, |k| k.starts_with(&prefix))
+        });
+        self.resolve_all(fixed().chain(pairs.iter().flat_map(|(n, v)| [*n, *v])));
+        Ok(())
+    }
+}
