@@ -197,7 +197,9 @@ where
             };
             match w.compare_exchange(0, word, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    region.count(region::H_SERIES_LIVE);
+                    if ident.flags & OVERFLOW == 0 {
+                        region.count(region::H_SERIES_LIVE);
+                    }
                     return Ok(series);
                 }
                 Err(now) => slot = now,
@@ -262,15 +264,13 @@ fn tombstone(region: &Region, w: &crate::sync::AtomicU64, slot: u64, ident: Iden
     let done = w
         .compare_exchange(slot, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok();
-    if done {
+    if done && ident.flags & OVERFLOW == 0 {
         region
             .word(region::H_SERIES_LIVE)
             .fetch_sub(1, Ordering::Relaxed);
-        if ident.flags & OVERFLOW == 0 {
-            region
-                .word(slot_word(region, ident.family, 1))
-                .fetch_sub(1, Ordering::Relaxed);
-        }
+        region
+            .word(slot_word(region, ident.family, 1))
+            .fetch_sub(1, Ordering::Relaxed);
     }
     done
 }

@@ -176,9 +176,18 @@ pub(crate) fn render(
         {
             return;
         }
+        let overflow = record.ident.flags & OVERFLOW != 0;
+        // The overflow series exists from the start; it shows once it was used.
+        let overflowed = || {
+            let w = family::slot_word(region, record.ident.family, 2);
+            region.word(w).load(Ordering::Relaxed) > 0
+        };
+        if overflow && !overflowed() {
+            return;
+        }
         entries.push(Entry {
             rank: r,
-            overflow: record.ident.flags & OVERFLOW != 0,
+            overflow,
             prefix: record.with_key(region, key::prefix),
             owner: record.ident.owner,
             record,

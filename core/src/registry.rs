@@ -185,9 +185,17 @@ impl Registry {
             consts: self.consts.iter().map(|(_, v)| v.clone()).collect(),
             owner,
         }));
-        // A family without labels of its own has its one series from the start.
-        if family.0.consts.len() == family.0.spec.labels.len() && family.0.spec.kind != Kind::Info {
-            family.resolve(&[])?;
+        if family.0.consts.len() == family.0.spec.labels.len() {
+            // A family without labels of its own has its one series from the start.
+            if family.0.spec.kind != Kind::Info {
+                family.resolve(&[])?;
+            }
+        } else {
+            // Room for the overflow series is taken now, so that it exists when the
+            // region is full; it is rendered once something overflowed.
+            family
+                .overflow_series()
+                .ok_or_else(|| Error::RegistryFull(family.0.spec.name.clone()))?;
         }
         Ok(family)
     }
@@ -434,25 +442,23 @@ impl Family {
         region
             .word(family::slot_word(region, self.0.idx, 2))
             .fetch_add(1, crate::sync::Ordering::Relaxed);
-        let ident = self.ident(OVERFLOW);
-        let none = std::iter::empty::<&str>();
-        let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
-        match directory::insert(
-            region,
-            hash,
-            ident,
-            none,
-            self.0.cells,
-            self.0.owner.pid,
-            None,
-        ) {
-            Ok(s) => self.resolved(s),
-            Err(_) => Resolved {
+        match self.overflow_series() {
+            Some(s) => self.resolved(s),
+            None => Resolved {
                 cells: Cells::sink(region.clone()),
                 record: 0,
                 first: 0,
             },
         }
+    }
+
+    /// Finds or makes the overflow series.
+    fn overflow_series(&self) -> Option<Series> {
+        let ident = self.ident(OVERFLOW);
+        let none = std::iter::empty::<&str>();
+        let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
+        let (cells, pid) = (self.0.cells, self.0.owner.pid);
+        directory::insert(self.region(), hash, ident, none, cells, pid, None).ok()
     }
 
     /// Removes the series for `values`.
@@ -468,14 +474,24 @@ impl Family {
         Ok(directory::remove(self.region(), hash, self.ident(0), all))
     }
 
-    /// Removes every series of this family that this scope can see.
+    /// Removes every series of this family that this scope can see (the overflow
+    /// series too, when the scope sees the whole family, then makes it anew).
     pub(crate) fn clear(&self) {
         let mut prefix = Vec::new();
         key::encode(self.0.consts.iter().map(String::as_str), &mut prefix);
         let region = self.region();
+        let whole = self.0.consts.is_empty();
         directory::retain(region, self.0.idx, |rec| {
-            !rec.with_key(region, |k| k.starts_with(&prefix))
+            let overflow = rec.ident.flags & OVERFLOW != 0;
+            if overflow {
+                !whole
+            } else {
+                !rec.with_key(region, |k| k.starts_with(&prefix))
+            }
         });
+        if whole && self.0.spec.labels.len() > self.0.consts.len() {
+            self.overflow_series();
+        }
     }
 
     /// Replaces the info of series `values` with `pairs`.

@@ -1,0 +1,364 @@
+//! Behaviour of the registry and its handles, through the public API.
+
+use metricore::{buckets, Error, Format, GaugeMode, Kind, Options, Registry, Spec};
+
+fn small() -> Options {
+    Options {
+        shards: Some(4),
+        cells_per_shard: 4096,
+        series_capacity: 1024,
+        family_capacity: 64,
+        process_capacity: 16,
+        arena_bytes: 1 << 18,
+        file_mode: 0o600,
+    }
+}
+
+fn text(r: &Registry) -> String {
+    r.render(Format::Prometheus)
+}
+
+#[test]
+fn counters_sum_over_threads_exactly() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter_vec("hits", "Hits.", &["kind"]).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let c = c.clone();
+            s.spawn(move || {
+                let h = c.with_labels(&["a"]).unwrap();
+                for _ in 0..10_000 {
+                    h.inc();
+                }
+                c.with_labels(&["b"]).unwrap().inc_by(t);
+            });
+        }
+    });
+    assert_eq!(c.with_labels(&["a"]).unwrap().get(), 40_000.0);
+    let t = text(&r);
+    assert!(t.contains("hits_total{kind=\"a\"} 40000\n"), "{t}");
+    assert!(t.contains("hits_total{kind=\"b\"} 6\n"), "{t}");
+}
+
+#[test]
+fn float_increments_join_the_integer_cell() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter("cost_usd", "Cost.").unwrap();
+    c.inc_by_f64(0.25).unwrap();
+    c.inc_by_f64(2.0).unwrap();
+    c.inc();
+    assert_eq!(c.get(), 3.25);
+    assert!(text(&r).contains("cost_usd_total 3.25\n"));
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        let e = c.inc_by_f64(bad).unwrap_err();
+        assert!(matches!(e, Error::InvalidIncrement(_)), "{e}");
+    }
+    assert_eq!(c.get(), 3.25, "refused increments record nothing");
+    assert!(text(&r).contains("metricore_errors_total 3\n"));
+}
+
+#[test]
+fn gauges_and_their_operations() {
+    let r = Registry::with_options(&small()).unwrap();
+    let g = r.gauge("in_flight", "In flight.").unwrap();
+    g.inc();
+    g.inc();
+    g.dec();
+    g.add(2.5);
+    g.sub(0.5);
+    assert_eq!(g.get(), 3.0);
+    g.set(-7.0);
+    assert!(text(&r).contains("in_flight -7.0\n"));
+    g.set_to_current_time();
+    assert!(g.get() > 1.7e9);
+}
+
+#[test]
+fn histogram_buckets_are_cumulative_and_count_equals_inf() {
+    let r = Registry::with_options(&small()).unwrap();
+    let h = r
+        .histogram_vec("lat", "Latency.", &["model"], &[0.1, 1.0, f64::INFINITY])
+        .unwrap();
+    let s = h.with_labels(&["m"]).unwrap();
+    assert_eq!(
+        s.bounds(),
+        [0.1, 1.0],
+        "a trailing +Inf is implied, not stored"
+    );
+    for v in [0.05, 0.1, 0.5, 3.0, -1.0] {
+        s.observe(v).unwrap();
+    }
+    assert!(s.observe(f64::NAN).is_err());
+    let t = text(&r);
+    for line in [
+        "lat_bucket{model=\"m\",le=\"0.1\"} 3\n",
+        "lat_bucket{model=\"m\",le=\"1.0\"} 4\n",
+        "lat_bucket{model=\"m\",le=\"+Inf\"} 5\n",
+        "lat_count{model=\"m\"} 5\n",
+        "lat_sum{model=\"m\"} 2.65\n",
+    ] {
+        assert!(t.contains(line), "missing {line:?} in\n{t}");
+    }
+    assert!(r.histogram("bad", "", &[2.0, 1.0]).is_err());
+    assert!(buckets::exponential(0.001, 2.0, 10).is_ok());
+}
+
+#[test]
+fn summary_info_and_state_set() {
+    let r = Registry::with_options(&small()).unwrap();
+    let s = r.summary("req_size", "Sizes.").unwrap();
+    s.observe(3.0).unwrap();
+    s.observe(4.5).unwrap();
+    let i = r.info_vec("build", "Build.", &[]).unwrap();
+    i.set(&[], &[("version", "1.2"), ("commit", "abc")])
+        .unwrap();
+    i.set(&[], &[("version", "1.3")]).unwrap();
+    assert!(i.set(&[], &[("bad-name", "x")]).is_err());
+    let st = r
+        .state_set_vec("phase", "Phase.", &["job"], &["starting", "running"])
+        .unwrap();
+    let j = st.with_labels(&["x"]).unwrap();
+    assert_eq!(j.get(), "starting");
+    j.set("running").unwrap();
+    assert!(j.set("flying").unwrap_err().to_string().contains("flying"));
+    let t = text(&r);
+    assert!(t.contains("req_size_count 2\nreq_size_sum 7.5\n"), "{t}");
+    assert!(t.contains("build_info{version=\"1.3\"} 1\n"), "{t}");
+    assert!(!t.contains("1.2"), "info replaced: {t}");
+    assert!(
+        t.contains("phase{job=\"x\",phase=\"starting\"} 0\nphase{job=\"x\",phase=\"running\"} 1\n"),
+        "{t}"
+    );
+    let om = r.render(Format::OpenMetrics);
+    assert!(om.contains("# TYPE phase stateset\n"), "{om}");
+    assert!(om.contains("# TYPE build info\n"), "{om}");
+}
+
+#[test]
+fn registration_is_idempotent_and_conflicts_are_refused() {
+    let r = Registry::with_options(&small()).unwrap();
+    let a = r.counter_vec("req", "Requests.", &["model"]).unwrap();
+    let b = r
+        .counter_vec("req_total", "Other help.", &["model"])
+        .unwrap();
+    a.with_labels(&["x"]).unwrap().inc();
+    b.with_labels(&["x"]).unwrap().inc();
+    assert!(text(&r).contains("req_total{model=\"x\"} 2\n"));
+    let e = r
+        .gauge_vec("req", "", &["model"])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("counter") && e.contains("gauge"), "{e}");
+    assert!(r.counter_vec("req", "", &["other"]).is_err());
+    assert!(matches!(r.counter("9req", ""), Err(Error::InvalidMetricName(n)) if n == "9req"));
+    assert!(matches!(
+        r.counter_vec("x", "", &["__x"]),
+        Err(Error::InvalidLabelName(_))
+    ));
+    assert!(
+        r.counter("metricore_series", "").is_err(),
+        "reserved prefix"
+    );
+}
+
+#[test]
+fn wrong_label_counts_are_refused_and_counted() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter_vec("x", "", &["a", "b"]).unwrap();
+    c.with_labels(&["1", "2"]).unwrap().inc();
+    let e = c.with_labels(&["1"]).err().unwrap();
+    assert!(
+        matches!(
+            e,
+            Error::LabelCount {
+                expected: 2,
+                got: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        text(&r).contains("x_total{a=\"1\",b=\"2\"} 1\n"),
+        "nothing lost"
+    );
+    assert_eq!(r.stats().errors, 1);
+}
+
+#[test]
+fn remove_and_clear() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter_vec("x", "", &["a"]).unwrap();
+    for v in ["1", "2", "3"] {
+        c.with_labels(&[v]).unwrap().inc();
+    }
+    assert!(c.remove(&["2"]).unwrap());
+    assert!(!c.remove(&["2"]).unwrap());
+    let t = text(&r);
+    assert!(t.contains("a=\"1\"") && !t.contains("a=\"2\"") && t.contains("a=\"3\""));
+    c.with_labels(&["2"]).unwrap().inc();
+    assert!(
+        text(&r).contains("x_total{a=\"2\"} 1\n"),
+        "re-created from zero"
+    );
+    c.clear();
+    assert!(!text(&r).contains("x_total{"));
+    assert_eq!(r.stats().series, 0);
+}
+
+#[test]
+fn cardinality_limit_sends_new_series_to_overflow() {
+    let r = Registry::with_options(&small()).unwrap();
+    let f = r
+        .register(
+            Spec::new("users", "Per user.", Kind::Counter)
+                .labels(&["user"])
+                .limit(3),
+        )
+        .unwrap();
+    let c: metricore::CounterVec = f.try_into().unwrap();
+    for u in 0..10 {
+        c.with_labels(&[&u.to_string()]).unwrap().inc();
+    }
+    c.with_labels(&["0"]).unwrap().inc();
+    let t = text(&r);
+    assert!(t.contains("users_total{user=\"0\"} 2\n"), "{t}");
+    assert!(
+        t.contains("users_total{otel_metric_overflow=\"true\"} 7\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("metricore_series_overflow_total{family=\"users\"} 7\n"),
+        "{t}"
+    );
+    assert_eq!(
+        r.stats()
+            .families
+            .iter()
+            .find(|f| f.name == "users")
+            .unwrap()
+            .series,
+        3
+    );
+}
+
+#[test]
+fn a_full_region_records_into_overflow_not_a_crash() {
+    let opts = Options {
+        cells_per_shard: 300,
+        ..small()
+    };
+    let r = Registry::with_options(&opts).unwrap();
+    let c = r.counter_vec("x", "", &["a"]).unwrap();
+    for i in 0..100 {
+        c.with_labels(&[&i.to_string()]).unwrap().inc();
+    }
+    let t = text(&r);
+    assert!(t.contains("x_total{otel_metric_overflow=\"true\"}"), "{t}");
+    let total: u64 = t
+        .lines()
+        .filter(|l| l.starts_with("x_total"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 100, "every increment landed somewhere visible");
+}
+
+#[test]
+fn scopes_add_constant_labels_and_merge() {
+    let r = Registry::with_options(&small()).unwrap();
+    let ns = |n: &str| {
+        r.scope("namespace", n)
+            .unwrap()
+            .scope("component", "router")
+            .unwrap()
+    };
+    ns("a").counter("req", "Requests.").unwrap().inc();
+    ns("b").counter("req", "Requests.").unwrap().inc_by(2);
+    let same = ns("a").counter("req", "Requests.").unwrap();
+    same.inc();
+    let t = text(&r);
+    assert_eq!(t.matches("# TYPE req_total counter").count(), 1, "{t}");
+    assert!(
+        t.contains("req_total{namespace=\"a\",component=\"router\"} 2\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("req_total{namespace=\"b\",component=\"router\"} 2\n"),
+        "{t}"
+    );
+    assert!(r
+        .scope("namespace", "a")
+        .unwrap()
+        .scope("namespace", "b")
+        .is_err());
+    let e = ns("a").counter_vec("x", "", &["namespace"]).err().unwrap();
+    assert!(matches!(e, Error::DuplicateLabel { .. }), "{e}");
+    // A conflicting redefinition across scopes: same name, other labels.
+    assert!(r.counter("req", "").is_err());
+}
+
+#[test]
+fn callbacks_run_at_collection() {
+    let r = Registry::with_options(&small()).unwrap();
+    let g = r.gauge("queue", "Queue.").unwrap();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let n2 = n.clone();
+    r.on_collect(move || {
+        g.set(n2.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as f64 + 10.0)
+    });
+    r.on_render(|_, out| out.push_str("# TYPE backend_up gauge\nbackend_up 1\n"));
+    assert!(text(&r).contains("queue 10.0\n"));
+    let om = r.render(Format::OpenMetrics);
+    assert!(om.contains("queue 11.0\n"));
+    assert!(om.ends_with("backend_up 1\n# EOF\n"), "{om}");
+}
+
+#[test]
+fn per_process_gauge_modes_in_one_process() {
+    let r = Registry::with_options(&small()).unwrap();
+    for (mode, expect) in [
+        ("livesum", "g_livesum 5.0\n"),
+        ("max", "g_max 5.0\n"),
+        ("mostrecent", "g_mostrecent 5.0\n"),
+    ] {
+        let f = r
+            .register(Spec::new(
+                &format!("g_{mode}"),
+                "",
+                Kind::Gauge(GaugeMode::from_name(mode).unwrap()),
+            ))
+            .unwrap();
+        let g: metricore::GaugeVec = f.try_into().unwrap();
+        g.with_labels(&[]).unwrap().set(5.0);
+        assert!(text(&r).contains(expect), "{mode}: {}", text(&r));
+    }
+    let all: metricore::GaugeVec = r
+        .register(Spec::new("g_all", "", Kind::Gauge(GaugeMode::All)))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    all.with_labels(&[]).unwrap().set(1.0);
+    assert!(text(&r).contains(&format!("g_all{{pid=\"{}\"}} 1.0\n", std::process::id())));
+    assert!(GaugeMode::from_name("average").is_err());
+}
+
+#[test]
+fn output_is_sorted_and_deterministic() {
+    let r = Registry::with_options(&small()).unwrap();
+    let b = r.counter_vec("b", "", &["x"]).unwrap();
+    let a = r.counter_vec("a", "", &["x"]).unwrap();
+    for v in ["zz", "a", "a\u{0}b", "", "m"] {
+        b.with_labels(&[v]).unwrap().inc();
+        a.with_labels(&[v]).unwrap().inc();
+    }
+    let t = text(&r);
+    assert!(t.find("a_total").unwrap() < t.find("b_total").unwrap());
+    let order: Vec<&str> = t
+        .lines()
+        .filter(|l| l.starts_with("a_total"))
+        .map(|l| l.split('"').nth(1).unwrap())
+        .collect();
+    assert_eq!(order, ["", "a", "a\u{0}b", "m", "zz"]);
+    assert_eq!(t, text(&r));
+}
