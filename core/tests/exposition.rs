@@ -1,0 +1,272 @@
+//! The exposition formats, checked by `promtool` and by parsing the output back.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use metricore::{Format, GaugeMode, Kind, Options, Registry, Spec};
+use proptest::prelude::*;
+
+fn small() -> Options {
+    Options {
+        shards: Some(2),
+        cells_per_shard: 1 << 14,
+        series_capacity: 1 << 12,
+        family_capacity: 64,
+        process_capacity: 8,
+        arena_bytes: 1 << 20,
+        file_mode: 0o600,
+    }
+}
+
+/// A registry with every kind of metric and awkward label values.
+fn every_kind() -> Registry {
+    let r = Registry::with_options(&small()).unwrap();
+    let odd = ["quote\"d", "back\\slash", "new\nline", "ünïcödé ✓", ""];
+    let c = r
+        .counter_vec(
+            "requests",
+            "Requests \"served\".\nSecond line \\ end.",
+            &["model", "namespace"],
+        )
+        .unwrap();
+    for (i, v) in odd.iter().enumerate() {
+        c.with_labels(&["gpt-4", v]).unwrap().inc_by(i as u64 + 1);
+    }
+    let cost: metricore::CounterVec = r
+        .register(Spec::new("cost", "Cost.", Kind::Counter).unit("usd"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    cost.with_labels(&[]).unwrap().inc_by_f64(0.125).unwrap();
+    r.gauge_vec("in_flight", "In flight.", &["api"])
+        .unwrap()
+        .with_labels(&["chat"])
+        .unwrap()
+        .set(3.0);
+    let lat = r
+        .histogram_vec(
+            "latency_seconds",
+            "Latency.",
+            &["model"],
+            &metricore::buckets::DEFAULT_BUCKETS,
+        )
+        .unwrap();
+    for v in [0.001, 0.02, 0.3, 4.0, 20.0] {
+        lat.with_labels(&["m\"1"]).unwrap().observe(v).unwrap();
+    }
+    r.register(
+        Spec::new(
+            "ttfb",
+            "Time to first byte.",
+            Kind::Histogram(vec![0.5, 1.0]),
+        )
+        .unit("seconds"),
+    )
+    .unwrap();
+    r.summary_vec("payload_bytes", "Payload.", &["dir"])
+        .unwrap()
+        .with_labels(&["in"])
+        .unwrap()
+        .observe(512.0)
+        .unwrap();
+    r.info_vec("build", "Build.", &[])
+        .unwrap()
+        .set(&[], &[("version", "1.0 \"rc\"")])
+        .unwrap();
+    r.state_set_vec("phase", "Phase.", &[], &["idle", "busy"])
+        .unwrap()
+        .with_labels(&[])
+        .unwrap()
+        .set("busy")
+        .unwrap();
+    let g: metricore::GaugeVec = r
+        .register(Spec::new("workers", "Workers.", Kind::Gauge(GaugeMode::All)).labels(&["pool"]))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    g.with_labels(&["a"]).unwrap().set(1.0);
+    let limited: metricore::CounterVec = r
+        .register(
+            Spec::new("users", "Users.", Kind::Counter)
+                .labels(&["user"])
+                .limit(1),
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+    for u in ["a", "b", "c"] {
+        limited.with_labels(&[u]).unwrap().inc();
+    }
+    r
+}
+
+fn promtool(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool not found: the test command installs the Debian package `prometheus`");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool refused the output:\n{}{}\n---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn promtool_accepts_every_kind_in_prometheus_text() {
+    promtool(&every_kind().render(Format::Prometheus));
+}
+
+/// `promtool check metrics` reads only the Prometheus text format (it refuses the
+/// OpenMetrics `info` and `stateset` types), so OpenMetrics is checked by structure here.
+#[test]
+fn openmetrics_structure() {
+    let om = every_kind().render(Format::OpenMetrics);
+    assert!(om.ends_with("# EOF\n"));
+    assert!(
+        om.contains("# TYPE cost_usd counter\n# UNIT cost_usd usd\n"),
+        "{om}"
+    );
+    assert!(
+        om.contains("# TYPE ttfb_seconds histogram\n# UNIT ttfb_seconds seconds\n"),
+        "{om}"
+    );
+    assert!(om.contains("# TYPE requests counter\n"), "{om}");
+    assert!(
+        om.contains("# TYPE build info\nbuild_info{version=\"1.0 \\\"rc\\\"\"} 1\n"),
+        "{om}"
+    );
+    assert!(
+        om.contains("# TYPE phase stateset\nphase{phase=\"idle\"} 0\nphase{phase=\"busy\"} 1\n"),
+        "{om}"
+    );
+    assert_eq!(om.matches("# EOF").count(), 1);
+}
+
+#[test]
+fn escaping_in_both_formats() {
+    let r = every_kind();
+    let text = r.render(Format::Prometheus);
+    assert!(
+        text.contains("# HELP requests_total Requests \"served\".\\nSecond line \\\\ end.\n"),
+        "{text}"
+    );
+    assert!(text.contains(r#"namespace="quote\"d""#));
+    assert!(text.contains(r#"namespace="back\\slash""#));
+    assert!(text.contains(r#"namespace="new\nline""#));
+    assert!(text.contains("namespace=\"ünïcödé ✓\""));
+    assert!(text.contains("latency_seconds_bucket{model=\"m\\\"1\",le=\"0.005\"} 1\n"));
+    let om = r.render(Format::OpenMetrics);
+    assert!(
+        om.contains("# HELP requests Requests \\\"served\\\".\\nSecond line \\\\ end.\n"),
+        "{om}"
+    );
+    assert!(om.contains("requests_total{model=\"gpt-4\",namespace=\"\"} 5\n"));
+}
+
+#[test]
+fn negotiation_and_content_types() {
+    assert_eq!(Format::from_accept(""), Format::Prometheus);
+    assert_eq!(
+        Format::from_accept("text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+        Format::Prometheus
+    );
+    let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    assert_eq!(Format::from_accept(prom), Format::OpenMetrics);
+    assert_eq!(
+        Format::from_accept("application/openmetrics-text; q=0"),
+        Format::Prometheus
+    );
+    assert_eq!(
+        Format::from_accept("application/openmetrics-text;version=2.0.0"),
+        Format::Prometheus
+    );
+    assert_eq!(
+        Format::OpenMetrics.content_type(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert_eq!(
+        Format::Prometheus.content_type(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+}
+
+/// Parses one sample line of the text format into (name, labels, value).
+fn parse_line(line: &str) -> (String, Vec<(String, String)>, String) {
+    let (name, rest) = match line.find('{') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => {
+            let (n, v) = line.split_once(' ').unwrap();
+            return (n.into(), vec![], v.into());
+        }
+    };
+    let mut labels = Vec::new();
+    let mut chars = rest.chars();
+    loop {
+        let mut lname = String::new();
+        for c in chars.by_ref() {
+            if c == '=' {
+                break;
+            }
+            lname.push(c);
+        }
+        assert_eq!(chars.next(), Some('"'));
+        let mut v = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next().unwrap() {
+                    'n' => v.push('\n'),
+                    c => v.push(c),
+                },
+                '"' => break,
+                c => v.push(c),
+            }
+        }
+        labels.push((lname, v));
+        match chars.next() {
+            Some(',') => continue,
+            Some('}') => break,
+            other => panic!("unexpected {other:?} in {line:?}"),
+        }
+    }
+    let value = chars.as_str().trim_start().to_owned();
+    (name.into(), labels, value)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn random_label_values_render_and_parse_back(
+        values in proptest::collection::vec((any::<String>(), any::<String>(), 1u64..1000), 1..20)
+    ) {
+        let r = Registry::with_options(&small()).unwrap();
+        let c = r.counter_vec("x", "X.", &["a", "b"]).unwrap();
+        let mut expect = std::collections::BTreeMap::new();
+        for (a, b, n) in &values {
+            c.with_labels(&[a, b]).unwrap().inc_by(*n);
+            *expect.entry((a.clone(), b.clone())).or_insert(0) += n;
+        }
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let text = r.render(format);
+            let mut got = std::collections::BTreeMap::new();
+            for line in text.lines().filter(|l| l.starts_with("x_total{")) {
+                let (name, labels, value) = parse_line(line);
+                prop_assert_eq!(name, "x_total");
+                prop_assert_eq!(labels.len(), 2);
+                got.insert((labels[0].1.clone(), labels[1].1.clone()), value.parse::<u64>().unwrap());
+            }
+            prop_assert_eq!(&got, &expect);
+        }
+    }
+}

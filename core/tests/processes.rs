@@ -1,0 +1,199 @@
+//! Several processes recording into one shared file; a writer killed with SIGKILL.
+//!
+//! Child processes are this test binary run again with `METRICORE_CHILD` set, which
+//! makes the `child` test below do the child's work instead of nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use metricore::{Format, GaugeMode, Kind, Options, Registry, Spec};
+
+const PROCS: usize = 4;
+const INCS: u64 = 50_000;
+const LABEL_SETS: usize = 50;
+
+fn options() -> Options {
+    Options {
+        shards: Some(2),
+        cells_per_shard: 1 << 16,
+        series_capacity: 1 << 12,
+        family_capacity: 64,
+        process_capacity: 32,
+        arena_bytes: 1 << 20,
+        file_mode: 0o600,
+    }
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("metricore-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spawn(role: &str, path: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("METRICORE_CHILD", role)
+        .env("METRICORE_FILE", path)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The child's work; a no-op in a normal test run.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var("METRICORE_CHILD") else {
+        return;
+    };
+    let path = PathBuf::from(std::env::var("METRICORE_FILE").unwrap());
+    let r = Registry::open_shared(&path, &options()).unwrap();
+    match role.as_str() {
+        "hammer" => {
+            let c = r.counter("jobs", "Jobs.").unwrap();
+            let h = r.histogram("lat", "Latency.", &[1.0, 2.0]).unwrap();
+            let fam = r.counter_vec("by_model", "By model.", &["model"]).unwrap();
+            let g: metricore::GaugeVec = r
+                .register(Spec::new(
+                    "busy",
+                    "Busy workers.",
+                    Kind::Gauge(GaugeMode::LiveSum),
+                ))
+                .unwrap()
+                .try_into()
+                .unwrap();
+            g.with_labels(&[]).unwrap().set(1.0);
+            for i in 0..INCS {
+                c.inc();
+                h.observe((i % 3) as f64).unwrap();
+                let m = format!("m{}", i as usize % LABEL_SETS);
+                fam.with_labels(&[&m]).unwrap().inc();
+            }
+        }
+        "forever" => {
+            let c = r.counter("ticks", "Ticks.").unwrap();
+            let fam = r.counter_vec("made", "Made.", &["n"]).unwrap();
+            let g: metricore::GaugeVec = r
+                .register(Spec::new(
+                    "inprogress",
+                    "In progress.",
+                    Kind::Gauge(GaugeMode::LiveSum),
+                ))
+                .unwrap()
+                .try_into()
+                .unwrap();
+            g.with_labels(&[]).unwrap().inc();
+            for i in 0u64.. {
+                c.inc();
+                if i % 64 == 0 {
+                    fam.with_labels(&[&(i / 64 % 1500).to_string()])
+                        .unwrap()
+                        .inc();
+                }
+            }
+        }
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn processes_that_create_and_record_at_once_get_exact_totals() {
+    let dir = tempdir("shared");
+    let path = dir.join("shared.metricore");
+    // All children start before the file exists: they race to create it.
+    let children: Vec<Child> = (0..PROCS).map(|_| spawn("hammer", &path)).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let r = Registry::open_existing(&path).unwrap();
+    let t = r.render(Format::Prometheus);
+    let n = (PROCS as u64 * INCS) as f64;
+    assert_eq!(value(&t, "jobs_total"), Some(n), "{t}");
+    assert_eq!(value(&t, "lat_count"), Some(n));
+    assert_eq!(value(&t, "lat_bucket{le=\"+Inf\"}"), Some(n));
+    assert_eq!(
+        t.matches("by_model_total{").count(),
+        LABEL_SETS,
+        "one series per label set"
+    );
+    let per_set = n / LABEL_SETS as f64;
+    for m in 0..LABEL_SETS {
+        assert_eq!(
+            value(&t, &format!("by_model_total{{model=\"m{m}\"}}")),
+            Some(per_set)
+        );
+    }
+    assert_eq!(
+        value(&t, "busy"),
+        None,
+        "exited workers leave a livesum gauge"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_writer_killed_with_sigkill_loses_nothing_recorded() {
+    let dir = tempdir("killed");
+    let path = dir.join("killed.metricore");
+    let mut child = spawn("forever", &path);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let r = loop {
+        if let Ok(r) = Registry::open_existing(&path) {
+            if value(&r.render(Format::Prometheus), "ticks_total").unwrap_or(0.0) > 200_000.0 {
+                break r;
+            }
+        }
+        assert!(Instant::now() < deadline, "the writer never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let t = r.render(Format::Prometheus);
+    assert_eq!(
+        value(&t, "inprogress"),
+        Some(1.0),
+        "live writer counted: {t}"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = r.render(Format::Prometheus);
+    let ticks = value(&before, "ticks_total").unwrap();
+    assert!(ticks >= 200_000.0);
+    assert_eq!(
+        value(&before, "inprogress"),
+        None,
+        "a dead writer drops out of livesum"
+    );
+
+    // Open anew, record, render: the file is whole and nothing was lost.
+    let again = Registry::open_shared(&path, &options()).unwrap();
+    again.counter("ticks", "Ticks.").unwrap().inc_by(5);
+    let made = again.counter_vec("made", "Made.", &["n"]).unwrap();
+    made.with_labels(&["0"]).unwrap().inc();
+    let after = again.render(Format::Prometheus);
+    assert_eq!(value(&after, "ticks_total"), Some(ticks + 5.0));
+    let series = after.matches("made_total{").count();
+    let stats = again.stats();
+    assert_eq!(
+        stats
+            .families
+            .iter()
+            .find(|f| f.name == "made")
+            .unwrap()
+            .series as usize,
+        series
+    );
+    for line in after.lines().filter(|l| l.starts_with("made_total{")) {
+        let v: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(v >= 1.0, "{line}");
+    }
+    assert!(after.contains("made_total{n=\"0\"}"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
