@@ -32,7 +32,7 @@ pub fn check(bounds: &[f64]) -> Result<()> {
 
 /// `count` bounds `start, start + width, ...`.
 pub fn linear(start: f64, width: f64, count: usize) -> Result<Vec<f64>> {
-    if count == 0 || !(width > 0.0) {
+    if count == 0 || width.is_nan() || width <= 0.0 {
         return Err(Error::InvalidBuckets(format!(
             "linear buckets need count >= 1 and width > 0, got count {count}, width {width}"
         )));
@@ -44,7 +44,7 @@ pub fn linear(start: f64, width: f64, count: usize) -> Result<Vec<f64>> {
 
 /// `count` bounds `start, start * factor, ...`.
 pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Vec<f64>> {
-    if count == 0 || !(start > 0.0) || !(factor > 1.0) {
+    if count == 0 || start.is_nan() || start <= 0.0 || factor.is_nan() || factor <= 1.0 {
         return Err(Error::InvalidBuckets(format!(
             "exponential buckets need count >= 1, start > 0 and factor > 1, \
              got count {count}, start {start}, factor {factor}"

@@ -229,7 +229,7 @@ impl Spec {
         let reserved: &[&str] = match &self.kind {
             Kind::Histogram(_) => &["le"],
             Kind::Summary => &["quantile"],
-            Kind::Gauge(m) if matches!(m, GaugeMode::All | GaugeMode::LiveAll) => &["pid"],
+            Kind::Gauge(GaugeMode::All | GaugeMode::LiveAll) => &["pid"],
             _ => &[],
         };
         for (i, l) in self.labels.iter().enumerate() {

@@ -45,3 +45,8 @@ pub use metrics::{
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctest;

@@ -20,7 +20,9 @@
 //!          cells + s * cells_per_shard + c
 //! ```
 
-use std::path::{Path, PathBuf};
+#[cfg(not(loom))]
+use std::path::Path;
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::sync::{AtomicU64, Backoff, Ordering};

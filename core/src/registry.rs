@@ -1,6 +1,7 @@
 //! The registry: families by name, scopes that add constant labels, collection
 //! callbacks, and the self-metrics.
 
+#[cfg(not(loom))]
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 

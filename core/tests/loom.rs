@@ -1,0 +1,125 @@
+//! Loom models of the lock-free paths. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p metricore --test loom --release`.
+#![cfg(loom)]
+
+use loom::thread;
+use metricore::{Format, Options, Registry};
+
+/// The smallest region the layout allows: every word is a loom atomic.
+fn tiny() -> Registry {
+    Registry::with_options(&Options {
+        shards: Some(1),
+        cells_per_shard: 260,
+        series_capacity: 4,
+        family_capacity: 2,
+        process_capacity: 1,
+        arena_bytes: 512,
+        file_mode: 0o600,
+    })
+    .unwrap()
+}
+
+fn sample(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Interleavings explored by the current model.
+static EXPLORED: AtomicUsize = AtomicUsize::new(0);
+
+/// Explores every interleaving of `f` (no preemption bound) and reports how many.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    EXPLORED.store(0, Ordering::Relaxed);
+    loom::model::Builder::new().check(move || {
+        EXPLORED.fetch_add(1, Ordering::Relaxed);
+        f()
+    });
+    let n = EXPLORED.load(Ordering::Relaxed);
+    eprintln!("explored {n} interleavings");
+    assert!(n > 1, "the model ran concurrently");
+}
+
+#[test]
+fn increments_race_with_reads() {
+    model(|| {
+        let r = tiny();
+        let c = r.counter("c", "").unwrap();
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let c = c.clone();
+                thread::spawn(move || c.inc())
+            })
+            .collect();
+        let seen = c.get();
+        assert!((0.0..=2.0).contains(&seen));
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(c.get(), 2.0);
+    });
+}
+
+#[test]
+fn two_creators_of_one_label_set_get_one_series() {
+    model(|| {
+        let r = tiny();
+        let v = r.counter_vec("c", "", &["a"]).unwrap();
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let v = v.clone();
+                thread::spawn(move || v.with_labels(&["x"]).unwrap().inc())
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(r.stats().series, 1);
+        let text = r.render(Format::Prometheus);
+        assert_eq!(sample(&text, "c_total{a=\"x\"}"), Some(2), "{text}");
+    });
+}
+
+#[test]
+fn histogram_count_equals_inf_bucket_during_observation() {
+    model(|| {
+        let r = tiny();
+        let h = r.histogram("h", "", &[1.0]).unwrap();
+        let h2 = h.clone();
+        let t = thread::spawn(move || {
+            h2.observe(0.5).unwrap();
+            h2.observe(2.0).unwrap();
+        });
+        let text = r.render(Format::Prometheus);
+        let (low, inf, count) = (
+            sample(&text, "h_bucket{le=\"1.0\"}").unwrap(),
+            sample(&text, "h_bucket{le=\"+Inf\"}").unwrap(),
+            sample(&text, "h_count").unwrap(),
+        );
+        assert!(low <= inf && inf == count, "{text}");
+        t.join().unwrap();
+        let text = r.render(Format::Prometheus);
+        assert_eq!(sample(&text, "h_count"), Some(2));
+    });
+}
+
+#[test]
+fn concurrent_families_share_the_string_area() {
+    model(|| {
+        let r = tiny();
+        let r2 = r.clone();
+        let t = thread::spawn(move || r2.gauge("left", "L").unwrap().set(1.0));
+        r.gauge("right", "R").unwrap().set(2.0);
+        t.join().unwrap();
+        let text = r.render(Format::Prometheus);
+        assert!(
+            text.contains("# HELP left L\n# TYPE left gauge\nleft 1.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP right R\n# TYPE right gauge\nright 2.0\n"),
+            "{text}"
+        );
+    });
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, when they are missing (Debian 12).
+set -euo pipefail
+
+need=()
+command -v promtool >/dev/null || need+=(prometheus)
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v gcc >/dev/null || need+=(gcc)
+command -v g++ >/dev/null || need+=(g++)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${need[*]}"
+  $sudo apt-get update -qq
+  # --no-install-recommends: the prometheus package otherwise pulls an exporter whose
+  # setup fails in containers.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
