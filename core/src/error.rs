@@ -61,6 +61,14 @@ pub enum Error {
         /// The kind asked for.
         wanted: &'static str,
     },
+    /// A custom collector's family names a type that does not exist.
+    #[error("metric {metric:?} has unknown type {kind:?}")]
+    UnknownType {
+        /// The metric.
+        metric: String,
+        /// The type given.
+        kind: String,
+    },
     /// A counter was given a negative, NaN or infinite increment.
     #[error("counter increment {0} refused: counters only go up by finite, non-negative amounts")]
     InvalidIncrement(f64),

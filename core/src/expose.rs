@@ -244,47 +244,12 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn header(&mut self, name: &str, suffix: &str, kind: &str, help: &str, unit: &str) {
-        let om = self.format == Format::OpenMetrics;
-        let out = &mut *self.out;
-        if !help.is_empty() {
-            out.push_str("# HELP ");
-            out.push_str(name);
-            out.push_str(suffix);
-            out.push(' ');
-            for c in help.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '"' if om => out.push_str("\\\""),
-                    c => out.push(c),
-                }
-            }
-            out.push('\n');
-        }
-        out.push_str("# TYPE ");
-        out.push_str(name);
-        out.push_str(suffix);
-        out.push(' ');
-        out.push_str(kind);
-        out.push('\n');
-        if om && !unit.is_empty() {
-            out.push_str("# UNIT ");
-            out.push_str(name);
-            out.push(' ');
-            out.push_str(unit);
-            out.push('\n');
-        }
+        write_header(self.out, self.format, name, suffix, kind, help, unit);
     }
 
     fn family(&mut self, spec: &Spec, entries: &[Entry]) {
-        let om = self.format == Format::OpenMetrics;
         let name = spec.name.as_str();
-        let (suffix, kind) = match (&spec.kind, om) {
-            (Kind::Counter, false) => ("_total", "counter"),
-            (Kind::Info, false) => ("_info", "gauge"),
-            (Kind::StateSet(_), false) => ("", "gauge"),
-            (k, _) => ("", k.type_name()),
-        };
+        let (suffix, kind) = type_line(self.format, spec.kind.type_name());
         self.header(name, suffix, kind, &spec.help, &spec.unit);
         let mut i = 0;
         while i < entries.len() {
@@ -329,26 +294,7 @@ impl Writer<'_> {
     }
 
     fn line(&mut self, name: &str, suffix: &str, extra: Option<(&str, &str)>, value: Value) {
-        let out = &mut *self.out;
-        out.push_str(name);
-        out.push_str(suffix);
-        if !self.labels.is_empty() || extra.is_some() {
-            out.push('{');
-            out.push_str(&self.labels);
-            if let Some((n, v)) = extra {
-                if !self.labels.is_empty() {
-                    out.push(',');
-                }
-                out.push_str(n);
-                out.push_str("=\"");
-                escape_into(out, v);
-                out.push('"');
-            }
-            out.push('}');
-        }
-        out.push(' ');
-        value.write(out);
-        out.push('\n');
+        write_line(self.out, name, suffix, &self.labels, extra, value);
     }
 
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
@@ -475,8 +421,7 @@ impl Writer<'_> {
             self.header(name, "", "gauge", help, "");
             self.line(name, "", None, Value::U(v));
         }
-        let om = self.format == Format::OpenMetrics;
-        let sfx = if om { "" } else { "_total" };
+        let (sfx, _) = type_line(self.format, "counter");
         self.header(
             "metricore_errors",
             sfx,
@@ -484,12 +429,8 @@ impl Writer<'_> {
             "Recordings refused as invalid.",
             "",
         );
-        self.line(
-            "metricore_errors",
-            "_total",
-            None,
-            Value::U(region.counter(region::H_ERRORS)),
-        );
+        let errors = Value::U(region.counter(region::H_ERRORS));
+        self.line("metricore_errors", "_total", None, errors);
         self.header(
             "metricore_series_overflow",
             sfx,
@@ -508,6 +449,170 @@ impl Writer<'_> {
             }
         }
     }
+}
+
+fn write_header(
+    out: &mut String,
+    format: Format,
+    name: &str,
+    suffix: &str,
+    kind: &str,
+    help: &str,
+    unit: &str,
+) {
+    let om = format == Format::OpenMetrics;
+    if !help.is_empty() {
+        out.push_str("# HELP ");
+        out.push_str(name);
+        out.push_str(suffix);
+        out.push(' ');
+        for c in help.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '"' if om => out.push_str("\\\""),
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str("# TYPE ");
+    out.push_str(name);
+    out.push_str(suffix);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+    if om && !unit.is_empty() {
+        out.push_str("# UNIT ");
+        out.push_str(name);
+        out.push(' ');
+        out.push_str(unit);
+        out.push('\n');
+    }
+}
+
+fn write_line(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &str,
+    extra: Option<(&str, &str)>,
+    value: Value,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if !labels.is_empty() || extra.is_some() {
+        out.push('{');
+        out.push_str(labels);
+        if let Some((n, v)) = extra {
+            if !labels.is_empty() {
+                out.push(',');
+            }
+            out.push_str(n);
+            out.push_str("=\"");
+            escape_into(out, v);
+            out.push('"');
+        }
+        out.push('}');
+    }
+    out.push(' ');
+    value.write(out);
+    out.push('\n');
+}
+
+/// The suffix of a family's name in its `# TYPE` line, and the type named there: the
+/// Prometheus text format names counters `_total` and info `_info`, and has no info or
+/// state set types (they are gauges there).
+fn type_line(format: Format, type_name: &'static str) -> (&'static str, &'static str) {
+    match (type_name, format) {
+        ("counter", Format::Prometheus) => ("_total", "counter"),
+        ("info", Format::Prometheus) => ("_info", "gauge"),
+        ("stateset", Format::Prometheus) => ("", "gauge"),
+        (t, _) => ("", t),
+    }
+}
+
+/// A family made outside the registry, by a custom collector, to be rendered by the
+/// same rules as the registry's own.
+#[derive(Clone, Debug)]
+pub struct ExternalFamily<'a> {
+    /// Family name (for counters without `_total`, for info without `_info`).
+    pub name: &'a str,
+    /// Help text.
+    pub help: &'a str,
+    /// Unit, or empty.
+    pub unit: &'a str,
+    /// `counter`, `gauge`, `histogram`, `summary`, `info`, `stateset` or `unknown`.
+    pub kind: &'a str,
+    /// The samples, in order.
+    pub samples: &'a [ExternalSample<'a>],
+}
+
+/// One sample of an [`ExternalFamily`].
+#[derive(Clone, Debug)]
+pub struct ExternalSample<'a> {
+    /// Full sample name (`x_total`, `x_bucket`, ...).
+    pub name: &'a str,
+    /// Label names and values.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// The value.
+    pub value: f64,
+}
+
+/// Checks and renders an external family into `out`.
+pub fn render_external(
+    format: Format,
+    family: &ExternalFamily,
+    out: &mut String,
+) -> crate::Result<()> {
+    const KINDS: [&str; 7] = [
+        "counter",
+        "gauge",
+        "histogram",
+        "summary",
+        "info",
+        "stateset",
+        "unknown",
+    ];
+    let kind =
+        KINDS
+            .iter()
+            .find(|k| **k == family.kind)
+            .ok_or_else(|| crate::Error::UnknownType {
+                metric: family.name.to_owned(),
+                kind: family.kind.to_owned(),
+            })?;
+    crate::names::check_metric_name(family.name)?;
+    let mut labels = String::new();
+    for s in family.samples {
+        crate::names::check_metric_name(s.name)?;
+        for (n, _) in s.labels {
+            crate::names::check_label_name(n)?;
+        }
+    }
+    let (suffix, type_name) = type_line(format, kind);
+    let type_name = if format == Format::Prometheus && *kind == "unknown" {
+        "untyped"
+    } else {
+        type_name
+    };
+    write_header(
+        out,
+        format,
+        family.name,
+        suffix,
+        type_name,
+        family.help,
+        family.unit,
+    );
+    for s in family.samples {
+        labels.clear();
+        for (n, v) in s.labels {
+            push_label(&mut labels, n, v);
+        }
+        write_line(out, s.name, "", &labels, None, Value::F(s.value));
+    }
+    Ok(())
 }
 
 fn same_key(region: &Region, a: &Entry, b: &Entry) -> bool {

@@ -270,3 +270,51 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn external_families_follow_the_same_rules() {
+    use metricore::expose::{render_external, ExternalFamily, ExternalSample};
+    let samples = [ExternalSample {
+        name: "backend_jobs_total",
+        labels: &[("queue", "a\"b")],
+        value: 3.0,
+    }];
+    let fam = ExternalFamily {
+        name: "backend_jobs",
+        help: "Jobs.",
+        unit: "",
+        kind: "counter",
+        samples: &samples,
+    };
+    let mut out = String::new();
+    render_external(Format::Prometheus, &fam, &mut out).unwrap();
+    assert_eq!(
+        out,
+        "# HELP backend_jobs_total Jobs.\n# TYPE backend_jobs_total counter\nbackend_jobs_total{queue=\"a\\\"b\"} 3.0\n"
+    );
+    promtool(&out);
+    out.clear();
+    render_external(Format::OpenMetrics, &fam, &mut out).unwrap();
+    assert!(
+        out.starts_with("# HELP backend_jobs Jobs.\n# TYPE backend_jobs counter\n"),
+        "{out}"
+    );
+    let bad = ExternalFamily {
+        kind: "bogus",
+        ..fam.clone()
+    };
+    assert!(render_external(Format::Prometheus, &bad, &mut out)
+        .unwrap_err()
+        .to_string()
+        .contains("bogus"));
+    let bad_label = [ExternalSample {
+        name: "x",
+        labels: &[("1a", "v")],
+        value: 1.0,
+    }];
+    let bad = ExternalFamily {
+        samples: &bad_label,
+        ..fam
+    };
+    assert!(render_external(Format::Prometheus, &bad, &mut out).is_err());
+}
