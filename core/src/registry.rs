@@ -106,6 +106,7 @@ impl Registry {
 
     fn from_region(region: Region) -> Registry {
         let owner = procs::attach(&region);
+        sweep_dead(&region);
         Registry {
             shared: Arc::new(Shared {
                 region: Arc::new(region),
@@ -306,6 +307,25 @@ impl Registry {
     /// Occupancy and health of the registry's region.
     pub fn stats(&self) -> expose::Stats {
         expose::stats(&self.shared.region)
+    }
+}
+
+/// Removes the series that exited processes left in `live*` gauge families: they are
+/// never shown again, and would otherwise take room from the family's series limit.
+fn sweep_dead(region: &Region) {
+    let slots = procs::slots(region);
+    for idx in 0..region.layout.families as u32 {
+        if let Some(Spec {
+            kind: Kind::Gauge(m),
+            ..
+        }) = family::read(region, idx)
+        {
+            if m.live_only() {
+                directory::retain(region, idx, |rec| {
+                    procs::owner_alive(&slots, rec.ident.owner)
+                });
+            }
+        }
     }
 }
 

@@ -112,6 +112,18 @@ fn processes_that_create_and_record_at_once_get_exact_totals() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
+    let before = Registry::open_existing(&path).unwrap();
+    let dead: u64 = before
+        .stats()
+        .families
+        .iter()
+        .filter(|f| f.name == "busy")
+        .map(|f| f.series)
+        .sum();
+    assert_eq!(
+        dead, 0,
+        "opening the file swept the exited workers' livesum series"
+    );
     let r = Registry::open_existing(&path).unwrap();
     let t = r.render(Format::Prometheus);
     let n = (PROCS as u64 * INCS) as f64;
