@@ -1,0 +1,115 @@
+"""Registries: where metrics live (this process's memory, or a file that several
+processes share) and the custom collectors rendered with them."""
+
+import os
+from abc import ABC, abstractmethod
+from typing import Dict, Iterable, Iterator, Optional, Union
+
+from . import _metricore
+from .metrics_core import Metric
+from .parser import text_string_to_metric_families
+
+_METRIC_TYPES = (
+    _metricore.Counter,
+    _metricore.Gauge,
+    _metricore.Histogram,
+    _metricore.Summary,
+    _metricore.Info,
+    _metricore.Enum,
+)
+
+
+class Collector(ABC):
+    """A custom collector: ``collect()`` yields metric families at each scrape."""
+
+    @abstractmethod
+    def collect(self) -> Iterable[Metric]:
+        """The families to render now."""
+
+    def describe(self) -> Iterable[Metric]:
+        """The families this collector yields, without samples (optional)."""
+        return []
+
+
+class CollectorRegistry(_metricore.RegistryCore):
+    """A registry of metrics and custom collectors.
+
+    Metrics register themselves when created (``registry=`` of their constructor);
+    ``register`` adds custom collectors. With ``target_info``, the registry carries a
+    ``target_info`` metric with those labels.
+    """
+
+    def __init__(self, auto_describe: bool = False, target_info: Optional[Dict[str, str]] = None):
+        self._auto_describe = auto_describe
+        if target_info:
+            _metricore.Info("target", "Target metadata", registry=self).info(target_info)
+
+    def register(self, collector: object) -> None:
+        """Adds a custom collector (an object with a ``collect()`` method)."""
+        if isinstance(collector, _METRIC_TYPES):
+            if collector._registry is self:
+                raise ValueError(f"metric {collector._name!r} is already registered in this registry")
+            raise ValueError(
+                f"metric {collector._name!r} belongs to another registry: metricore metrics are "
+                "registered when created, pass registry= to the constructor"
+            )
+        self._add_collector(collector)
+
+    def unregister(self, collector: object) -> None:
+        """Removes a custom collector, or the series of a metric of this registry (the
+        metric's definition stays, so it can be created again with the same one)."""
+        if isinstance(collector, _METRIC_TYPES):
+            if collector._registry is not self:
+                raise KeyError(collector)
+            collector._discard()
+            self._remove_function(collector)
+            return
+        if not self._remove_collector(collector):
+            raise KeyError(collector)
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family of the registry (and of its collectors), with samples."""
+        yield from text_string_to_metric_families(self._render(openmetrics=True).decode("utf-8"))
+
+    def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
+        """The value of the sample ``name`` with exactly these labels, or ``None``."""
+        want = labels or {}
+        for family in self.collect():
+            for sample in family.samples:
+                if sample.name == name and sample.labels == want:
+                    return sample.value
+        return None
+
+    @property
+    def shared_path(self) -> Optional[str]:
+        """The shared file behind this registry, or ``None`` when in this process."""
+        path = self._shared_path
+        return None if path is None else os.fspath(path)
+
+
+REGISTRY = CollectorRegistry()
+"""The default registry: metrics created without ``registry=`` go here."""
+_metricore._set_default_registry(REGISTRY)
+
+
+def use_shared(path: Union[str, "os.PathLike[str]"], registry: CollectorRegistry = REGISTRY) -> None:
+    """Puts ``registry`` (the default one unless given) in the shared file at ``path``,
+    created if absent, so that every process using the same file records into the
+    same metrics and any of them renders the totals. Call it before creating metrics;
+    the environment variable ``METRICORE_REGISTRY`` does it for the default registry
+    at import. Raises ``OSError`` (with the path) when the file cannot be used."""
+    registry._use_shared(os.fspath(path))
+
+
+def _collect_family(registry: CollectorRegistry, name: str) -> list:
+    """The families named ``name`` in ``registry``, with samples (``metric.collect()``)."""
+    text = _metricore.RegistryCore._render(registry, True).decode("utf-8")
+    return [f for f in text_string_to_metric_families(text) if f.name == name]
+
+
+def _describe_family(registry: CollectorRegistry, name: str) -> list:
+    """The families named ``name`` without samples (``metric.describe()``)."""
+    families = _collect_family(registry, name)
+    for f in families:
+        f.samples = []
+    return families

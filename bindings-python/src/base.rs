@@ -1,0 +1,219 @@
+//! What every metric object shares: its family's name and labels, the registry it is
+//! in, and the resolution of `labels(...)` calls to child objects.
+
+use std::sync::Arc;
+
+use metricore::{Family, Kind, Spec};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::errors::to_py;
+use crate::registry::{Registry, RegistryArg};
+
+/// Children kept per family by `labels(...)`; past this, children are made per call.
+const CACHE_LIMIT: usize = 4096;
+
+/// The family part of a metric object, shared by the parent and its children.
+pub struct Base {
+    /// Family name as registered (for counters without `_total`).
+    pub name: String,
+    /// Help text.
+    pub documentation: String,
+    /// Unit, or empty.
+    pub unit: String,
+    /// `counter`, `gauge`, ...: the type `prometheus_client` reports.
+    pub kind: &'static str,
+    /// Label names, in order.
+    pub labelnames: Vec<String>,
+    /// The same names as Python strings, to look keyword values up.
+    names_py: Vec<Py<PyString>>,
+    /// The registry the family is in.
+    pub registry: Py<Registry>,
+    /// Children by label-value tuple (of `str`s), filled by `labels(...)`.
+    cache: Py<PyDict>,
+}
+
+/// The arguments every metric constructor takes.
+pub struct Define<'a, 'py> {
+    /// Name before namespace and subsystem are joined.
+    pub name: &'a str,
+    /// Help text.
+    pub documentation: &'a str,
+    /// Label names, any iterable of `str`.
+    pub labelnames: Option<&'a Bound<'py, PyAny>>,
+    /// Prefix joined with `_`.
+    pub namespace: &'a str,
+    /// Second prefix joined with `_`.
+    pub subsystem: &'a str,
+    /// Unit suffix.
+    pub unit: &'a str,
+    /// Where the family goes.
+    pub registry: RegistryArg,
+}
+
+fn label_names(names: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let Some(names) = names else {
+        return Ok(Vec::new());
+    };
+    if names.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "labelnames must be a sequence of str, not a str",
+        ));
+    }
+    names
+        .try_iter()?
+        .map(|n| {
+            let n = n?;
+            n.extract::<String>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "label names must be str, not {}",
+                    n.get_type().name().map_or("?".into(), |t| t.to_string())
+                ))
+            })
+        })
+        .collect()
+}
+
+impl Base {
+    /// Registers the family `def` describes, of kind `kind`, made by `kind_for` once
+    /// it is known whether the registry is shared (gauge modes depend on it).
+    pub fn register(
+        py: Python<'_>,
+        def: Define<'_, '_>,
+        type_name: &'static str,
+        kind_for: impl FnOnce(bool) -> PyResult<Kind>,
+    ) -> PyResult<(Arc<Base>, Family)> {
+        let labelnames = label_names(def.labelnames)?;
+        let registry = def.registry.resolve(py)?;
+        let full = metricore::names::full_name(def.namespace, def.subsystem, def.name, "");
+        let (core, shared) = registry.get().core_for(&full);
+        let names: Vec<&str> = labelnames.iter().map(String::as_str).collect();
+        let spec = Spec::new(&full, def.documentation, kind_for(shared)?)
+            .labels(&names)
+            .unit(def.unit);
+        let family = core.register(spec).map_err(to_py)?;
+        let base = Base {
+            name: family.spec().name.clone(),
+            documentation: def.documentation.to_owned(),
+            unit: def.unit.to_owned(),
+            kind: type_name,
+            names_py: labelnames
+                .iter()
+                .map(|n| PyString::intern(py, n).unbind())
+                .collect(),
+            labelnames,
+            registry,
+            cache: PyDict::new(py).unbind(),
+        };
+        Ok((Arc::new(base), family))
+    }
+
+    /// The error for recording on a parent that has label names.
+    pub fn missing_values(&self) -> PyErr {
+        PyValueError::new_err(format!(
+            "{} metric {:?} is missing label values: call labels({}) first",
+            self.kind,
+            self.name,
+            self.labelnames.join(", ")
+        ))
+    }
+
+    /// The child for a `labels(*args, **kwargs)` call: from the cache, or made by
+    /// `make` from the values converted with `str()` (and cached when every value was
+    /// a `str`).
+    pub fn labels<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+        make: impl FnOnce(&[&str]) -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if self.labelnames.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "{} metric {:?} has no label names; record on it directly",
+                self.kind, self.name
+            )));
+        }
+        let key = self.key(py, args, kwargs)?;
+        let cacheable = key.iter().all(|v| v.is_exact_instance_of::<PyString>());
+        let cache = self.cache.bind(py);
+        if cacheable {
+            if let Some(child) = cache.get_item(&key)? {
+                return Ok(child);
+            }
+        }
+        let strs = key.iter().map(|v| v.str()).collect::<PyResult<Vec<_>>>()?;
+        let values = strs
+            .iter()
+            .map(|s| s.to_str())
+            .collect::<PyResult<Vec<_>>>()?;
+        let child = make(&values)?;
+        if cacheable && cache.len() < CACHE_LIMIT {
+            cache.set_item(key, &child)?;
+        }
+        Ok(child)
+    }
+
+    /// The label values of a call, in label-name order.
+    fn key<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let n = self.labelnames.len();
+        let Some(kw) = kwargs.filter(|k| !k.is_empty()) else {
+            if args.len() != n {
+                return Err(to_py(metricore::Error::LabelCount {
+                    metric: self.name.clone(),
+                    expected: n,
+                    got: args.len(),
+                }));
+            }
+            return Ok(args.clone());
+        };
+        if !args.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "metric {:?}: pass label values either by position or by name, not both",
+                self.name
+            )));
+        }
+        let wrong = || -> PyResult<PyErr> {
+            let given: Vec<String> = kw.keys().iter().map(|k| k.to_string()).collect();
+            Ok(PyValueError::new_err(format!(
+                "metric {:?} has label names {:?}, got {:?}",
+                self.name, self.labelnames, given
+            )))
+        };
+        if kw.len() != n {
+            return Err(wrong()?);
+        }
+        let mut values = Vec::with_capacity(n);
+        for name in &self.names_py {
+            match kw.get_item(name.bind(py))? {
+                Some(v) => values.push(v),
+                None => return Err(wrong()?),
+            }
+        }
+        PyTuple::new(py, values)
+    }
+
+    /// Forgets every cached child (after `remove` or `clear`).
+    pub fn forget_children(&self, py: Python<'_>) {
+        self.cache.bind(py).clear();
+    }
+
+    /// The label values of `remove(*values)`, converted with `str()`.
+    pub fn remove_values(&self, args: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
+        if self.labelnames.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "{} metric {:?} has no label names; nothing to remove",
+                self.kind, self.name
+            )));
+        }
+        args.iter()
+            .map(|v| Ok(v.str()?.to_str()?.to_owned()))
+            .collect()
+    }
+}

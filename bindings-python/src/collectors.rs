@@ -1,0 +1,71 @@
+//! Custom collectors: the metric families a Python `collect()` yields, rendered by
+//! core's rules for external families.
+
+use metricore::expose::{render_external, ExternalFamily, ExternalSample};
+use metricore::Format;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::to_py;
+
+/// A sample as read from Python: name, labels, value.
+type Owned = (String, Vec<(String, String)>, f64);
+
+/// Calls `collector.collect()` and renders every family it yields into `out`.
+pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
+    for family in collector.call_method0("collect")?.try_iter()? {
+        render_family(&family?, format, out)?;
+    }
+    Ok(())
+}
+
+/// Renders one family: an object with `name`, `documentation`, `type`, `unit` and
+/// `samples` (each a `(name, labels, value, ...)` sequence), as `prometheus_client`'s
+/// `Metric` has them.
+fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
+    let name: String = family.getattr("name")?.extract()?;
+    let help: String = family.getattr("documentation")?.extract()?;
+    let kind: String = family.getattr("type")?.extract()?;
+    let unit: String = match family.getattr_opt("unit")? {
+        Some(u) if !u.is_none() => u.extract()?,
+        _ => String::new(),
+    };
+    let mut owned: Vec<Owned> = Vec::new();
+    for sample in family.getattr("samples")?.try_iter()? {
+        let sample = sample?;
+        let sname: String = sample.get_item(0)?.extract()?;
+        // The text format has no `_created` samples; OpenMetrics does.
+        if format == Format::Prometheus && sname.ends_with("_created") {
+            continue;
+        }
+        let labels = sample.get_item(1)?;
+        let labels = labels.cast::<PyDict>()?;
+        let mut pairs = Vec::with_capacity(labels.len());
+        for (k, v) in labels.iter() {
+            pairs.push((k.extract::<String>()?, v.str()?.to_str()?.to_owned()));
+        }
+        let value: f64 = sample.get_item(2)?.extract()?;
+        owned.push((sname, pairs, value));
+    }
+    let label_refs: Vec<Vec<(&str, &str)>> = owned
+        .iter()
+        .map(|(_, l, _)| l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+        .collect();
+    let samples: Vec<ExternalSample<'_>> = owned
+        .iter()
+        .zip(&label_refs)
+        .map(|((n, _, v), labels)| ExternalSample {
+            name: n,
+            labels,
+            value: *v,
+        })
+        .collect();
+    let family = ExternalFamily {
+        name: &name,
+        help: &help,
+        unit: &unit,
+        kind: &kind,
+        samples: &samples,
+    };
+    render_external(format, &family, out).map_err(to_py)
+}

@@ -1,0 +1,47 @@
+//! Maps core errors onto the exceptions `prometheus_client` raises.
+
+use metricore::Error;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::PyErr;
+
+/// The Python exception for a core error: `OSError` (with errno and filename) for
+/// anything about a shared file, `RuntimeError` for a full registry, `ValueError` for
+/// bad input.
+pub fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::Io { path, source } => {
+            let errno = source.raw_os_error().unwrap_or(EINVAL);
+            let text = source.to_string();
+            let text = match text.find(" (os error") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            };
+            PyOSError::new_err((errno, text, path.display().to_string()))
+        }
+        Error::Symlink(ref path) => os_error(ELOOP, &e, path),
+        Error::NotARegistry { ref path, .. }
+        | Error::Version { ref path, .. }
+        | Error::Corrupt { ref path, .. } => os_error(EINVAL, &e, path),
+        Error::RegistryFull(_) => PyRuntimeError::new_err(e.to_string()),
+        other => PyValueError::new_err(other.to_string()),
+    }
+}
+
+/// Like [`to_py`], with the metric's name before messages that do not carry it.
+pub fn for_metric(name: &str, e: Error) -> PyErr {
+    match e {
+        Error::InvalidIncrement(_) | Error::InvalidObservation(_) => {
+            PyValueError::new_err(format!("metric {name:?}: {e}"))
+        }
+        other => to_py(other),
+    }
+}
+
+fn os_error(errno: i32, e: &Error, path: &std::path::Path) -> PyErr {
+    PyOSError::new_err((errno, e.to_string(), path.display().to_string()))
+}
+
+/// Linux `EINVAL`: a file that exists but is not usable as a registry.
+const EINVAL: i32 = 22;
+/// Linux `ELOOP`: the path is a symbolic link.
+const ELOOP: i32 = 40;

@@ -1,0 +1,37 @@
+//! The native module `metricore._metricore`: metric classes whose recording methods go
+//! straight to the Rust core, and the registry they live in. The Python package
+//! `metricore` builds the `prometheus_client`-compatible API on it.
+
+mod base;
+mod collectors;
+mod errors;
+mod metrics;
+mod registry;
+mod tracking;
+
+use metricore::Format;
+use pyo3::prelude::*;
+
+/// The format for a scraper's `Accept` header, by core's rules: whether it is
+/// OpenMetrics, and its content type.
+#[pyfunction]
+fn _negotiate(accept: &str) -> (bool, &'static str) {
+    let format = Format::from_accept(accept);
+    (format == Format::OpenMetrics, format.content_type())
+}
+
+#[pymodule]
+fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<registry::Registry>()?;
+    m.add_class::<metrics::Counter>()?;
+    m.add_class::<metrics::Gauge>()?;
+    m.add_class::<metrics::Histogram>()?;
+    m.add_class::<metrics::Summary>()?;
+    m.add_class::<metrics::Info>()?;
+    m.add_class::<metrics::StateEnum>()?;
+    m.add_class::<metrics::ValueView>()?;
+    m.add_class::<tracking::Tracker>()?;
+    m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
+    m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,627 @@
+//! The metric classes: `Counter`, `Gauge`, `Histogram`, `Summary`, `Info`, `Enum`.
+//!
+//! One class per kind serves as the parent (the object the constructor returns) and
+//! as the children `labels(...)` returns. Recording methods go straight to core
+//! handles: no Python code and no lock on the way.
+
+use std::sync::Arc;
+
+use metricore::{
+    CounterVec, GaugeMode, GaugeVec, HistogramVec, InfoVec, Kind, StateSetVec, SummaryVec,
+};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyTuple};
+
+use crate::base::{Base, Define};
+use crate::errors::{for_metric, to_py};
+use crate::registry::RegistryArg;
+use crate::tracking::{Action, Tracker};
+
+/// `v` as a float (a float, an int or anything with `__float__`); a `TypeError` naming
+/// the metric otherwise.
+#[inline]
+fn number(base: &Base, v: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Ok(f.value());
+    }
+    v.extract::<f64>().map_err(|_| {
+        let t = v.get_type().name().map_or("?".into(), |t| t.to_string());
+        PyTypeError::new_err(format!(
+            "{} {:?}: expected a number, got {t}",
+            base.kind, base.name
+        ))
+    })
+}
+
+/// What the common methods need from each metric class.
+trait Metric: Sized {
+    fn base(&self) -> &Arc<Base>;
+    fn values(&self) -> Option<&[String]>;
+    fn child(&self, values: &[&str]) -> metricore::Result<Self>;
+    fn remove_series(&self, values: &[&str]) -> metricore::Result<bool>;
+    fn clear_series(&self);
+}
+
+/// The methods every metric class has, plus the class's own.
+macro_rules! metric_methods {
+    ($ty:ident { $($own:tt)* }) => {
+        #[pymethods]
+        impl $ty {
+            /// The child for these label values, by position or by name.
+            #[pyo3(signature = (*args, **kwargs))]
+            fn labels<'py>(
+                slf: &Bound<'py, Self>,
+                args: &Bound<'py, PyTuple>,
+                kwargs: Option<&Bound<'py, PyDict>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let m = slf.get();
+                if let Some(v) = m.values() {
+                    return Err(PyValueError::new_err(format!(
+                        "metric {:?} already has label values {:?}; labels() cannot be chained",
+                        m.base().name, v
+                    )));
+                }
+                let py = slf.py();
+                m.base().labels(py, args, kwargs, |values| {
+                    let child = m.child(values).map_err(to_py)?;
+                    Ok(Bound::new(py, child)?.into_any())
+                })
+            }
+
+            /// Removes the series with these label values.
+            #[pyo3(signature = (*values))]
+            fn remove(&self, py: Python<'_>, values: &Bound<'_, PyTuple>) -> PyResult<()> {
+                let owned = self.base().remove_values(values)?;
+                let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+                self.remove_series(&refs).map_err(to_py)?;
+                self.base().forget_children(py);
+                Ok(())
+            }
+
+            /// Removes every series of a family with label names (a metric without
+            /// labels keeps its one series, as in `prometheus_client`).
+            fn clear(&self, py: Python<'_>) {
+                if !self.base().labelnames.is_empty() {
+                    self.clear_series();
+                    self.base().forget_children(py);
+                }
+            }
+
+            /// Removes every series, the one of a metric without labels too (what
+            /// `unregister` does; recording on this object is then not shown).
+            fn _discard(&self, py: Python<'_>) {
+                self.clear_series();
+                self.base().forget_children(py);
+            }
+
+            /// The family name (for counters without `_total`).
+            #[getter]
+            fn _name(&self) -> &str {
+                &self.base().name
+            }
+
+            /// The help text.
+            #[getter]
+            fn _documentation(&self) -> &str {
+                &self.base().documentation
+            }
+
+            /// The label names.
+            #[getter]
+            fn _labelnames(&self) -> Vec<String> {
+                self.base().labelnames.clone()
+            }
+
+            /// This child's label values (`None` for a parent).
+            #[getter]
+            fn _labelvalues(&self) -> Option<Vec<String>> {
+                self.values().map(<[String]>::to_vec)
+            }
+
+            /// The metric type, as `prometheus_client` names it.
+            #[getter]
+            fn _type(&self) -> &'static str {
+                self.base().kind
+            }
+
+            /// The unit, or an empty string.
+            #[getter]
+            fn _unit(&self) -> &str {
+                &self.base().unit
+            }
+
+            /// The registry object the metric is in.
+            #[getter]
+            fn _registry(&self, py: Python<'_>) -> Py<PyAny> {
+                self.base().registry.clone_ref(py).into_any()
+            }
+
+            /// The family as metric families with samples, like `prometheus_client`.
+            fn collect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                let f = py.import("metricore.registry")?.getattr("_collect_family")?;
+                Ok(f.call1((self.base().registry.clone_ref(py), &self.base().name))?.unbind())
+            }
+
+            /// The family without samples.
+            fn describe(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                let f = py.import("metricore.registry")?.getattr("_describe_family")?;
+                Ok(f.call1((self.base().registry.clone_ref(py), &self.base().name))?.unbind())
+            }
+
+            fn __repr__(&self) -> String {
+                match self.values() {
+                    Some(v) => format!(
+                        "metricore.{}({:?}, labels={:?})",
+                        stringify!($ty), self.base().name, v
+                    ),
+                    None => format!("metricore.{}({:?})", stringify!($ty), self.base().name),
+                }
+            }
+
+            $($own)*
+        }
+    };
+}
+
+/// The parts a metric class holds: the family, its series handle (for a metric without
+/// labels, or a child) and a child's label values.
+macro_rules! metric_struct {
+    ($(#[$doc:meta])* $ty:ident, $pyname:literal, $vec:ty, $handle:ty) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "metricore", name = $pyname)]
+        pub struct $ty {
+            base: Arc<Base>,
+            vec: $vec,
+            one: Option<$handle>,
+            values: Option<Box<[String]>>,
+        }
+
+        impl Metric for $ty {
+            fn base(&self) -> &Arc<Base> {
+                &self.base
+            }
+            fn values(&self) -> Option<&[String]> {
+                self.values.as_deref()
+            }
+            fn child(&self, values: &[&str]) -> metricore::Result<Self> {
+                Ok($ty {
+                    base: self.base.clone(),
+                    vec: self.vec.clone(),
+                    one: Some(self.vec.with_labels(values)?),
+                    values: Some(values.iter().map(|v| v.to_string()).collect()),
+                })
+            }
+            fn remove_series(&self, values: &[&str]) -> metricore::Result<bool> {
+                self.vec.remove(values)
+            }
+            fn clear_series(&self) {
+                self.vec.clear()
+            }
+        }
+
+        impl $ty {
+            fn from_family(base: Arc<Base>, family: metricore::Family) -> PyResult<$ty> {
+                let vec: $vec = family.try_into().map_err(to_py)?;
+                let one = if base.labelnames.is_empty() {
+                    Some(vec.with_labels(&[]).map_err(to_py)?)
+                } else {
+                    None
+                };
+                Ok($ty { base, vec, one, values: None })
+            }
+
+            /// The series handle, or the error for a parent with label names.
+            #[inline]
+            fn series(&self) -> PyResult<&$handle> {
+                self.one.as_ref().ok_or_else(|| self.base.missing_values())
+            }
+        }
+    };
+}
+
+metric_struct!(
+    /// A counter: goes only up.
+    Counter, "Counter", CounterVec, metricore::Counter
+);
+metric_struct!(
+    /// A gauge: goes up and down, or is set.
+    Gauge, "Gauge", GaugeVec, metricore::Gauge
+);
+metric_struct!(
+    /// A histogram: counts observations into fixed buckets.
+    Histogram, "Histogram", HistogramVec, metricore::Histogram
+);
+metric_struct!(
+    /// A summary: counts and sums observations.
+    Summary, "Summary", SummaryVec, metricore::Summary
+);
+metric_struct!(
+    /// An enum: which one of a fixed list of states is current.
+    StateEnum, "Enum", StateSetVec, metricore::StateSet
+);
+
+/// The constructor arguments every kind shares, as a `Define`.
+macro_rules! define {
+    ($name:expr, $doc:expr, $labels:expr, $ns:expr, $sub:expr, $unit:expr, $reg:expr) => {
+        Define {
+            name: $name,
+            documentation: $doc,
+            labelnames: $labels,
+            namespace: $ns,
+            subsystem: $sub,
+            unit: $unit,
+            registry: $reg,
+        }
+    };
+}
+
+metric_methods!(Counter {
+    #[new]
+    #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
+                        unit = "", registry = RegistryArg::Default))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+    ) -> PyResult<Self> {
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let (base, family) = Base::register(py, def, "counter", |_| Ok(Kind::Counter))?;
+        Counter::from_family(base, family)
+    }
+
+    /// Adds `amount` (default 1), which must not be negative. `exemplar` is accepted
+    /// for compatibility and not stored.
+    #[pyo3(signature = (amount = None, exemplar = None))]
+    fn inc(
+        &self,
+        amount: Option<&Bound<'_, PyAny>>,
+        exemplar: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let _ = exemplar;
+        let c = self.series()?;
+        let Some(amount) = amount else {
+            c.inc();
+            return Ok(());
+        };
+        let amount = number(&self.base, amount)?;
+        if amount < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "counter {:?}: counters can only be incremented by non-negative amounts, got {amount}",
+                self.base.name
+            )));
+        }
+        c.inc_by_f64(amount).map_err(|e| for_metric(&self.base.name, e))
+    }
+
+    /// Counts exceptions of type `exception` (default `Exception`; a tuple of types
+    /// works too) leaving the decorated function or `with` block.
+    #[pyo3(signature = (exception = None))]
+    fn count_exceptions(
+        &self,
+        py: Python<'_>,
+        exception: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Tracker> {
+        let types = match exception {
+            Some(e) => e.unbind(),
+            None => py.get_type::<PyException>().into_any().unbind(),
+        };
+        Ok(Tracker::new(Action::Exceptions(self.series()?.clone(), types)))
+    }
+
+    /// The current value.
+    #[getter]
+    fn _value(&self) -> PyResult<ValueView> {
+        Ok(ValueView(Read::Counter(self.series()?.clone())))
+    }
+});
+
+metric_methods!(Gauge {
+    #[new]
+    #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
+                        unit = "", registry = RegistryArg::Default, multiprocess_mode = "all"))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        multiprocess_mode: &str,
+    ) -> PyResult<Self> {
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let (base, family) = Base::register(py, def, "gauge", |shared| {
+            let mode = GaugeMode::from_name(multiprocess_mode).map_err(to_py)?;
+            // In one process every mode is one value, as with prometheus_client.
+            Ok(Kind::Gauge(if shared { mode } else { GaugeMode::Shared }))
+        })?;
+        Gauge::from_family(base, family)
+    }
+
+    /// Adds `amount` (default 1).
+    #[pyo3(signature = (amount = None))]
+    fn inc(&self, amount: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let g = self.series()?;
+        match amount {
+            None => g.inc(),
+            Some(a) => g.add(number(&self.base, a)?),
+        }
+        Ok(())
+    }
+
+    /// Subtracts `amount` (default 1).
+    #[pyo3(signature = (amount = None))]
+    fn dec(&self, amount: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let g = self.series()?;
+        match amount {
+            None => g.dec(),
+            Some(a) => g.sub(number(&self.base, a)?),
+        }
+        Ok(())
+    }
+
+    /// Sets the value.
+    fn set(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = number(&self.base, value)?;
+        self.series()?.set(v);
+        Ok(())
+    }
+
+    /// Sets the value to the current Unix time.
+    fn set_to_current_time(&self) -> PyResult<()> {
+        self.series()?.set_to_current_time();
+        Ok(())
+    }
+
+    /// Raises the gauge while the decorated function or `with` block runs.
+    fn track_inprogress(&self) -> PyResult<Tracker> {
+        Ok(Tracker::new(Action::InProgress(self.series()?.clone())))
+    }
+
+    /// Sets the gauge to the seconds the decorated function or `with` block took.
+    fn time(&self) -> PyResult<Tracker> {
+        Ok(Tracker::new(Action::SetGauge(self.series()?.clone())))
+    }
+
+    /// Has `f()` give the value at each collection.
+    fn set_function(slf: &Bound<'_, Self>, f: Bound<'_, PyAny>) -> PyResult<()> {
+        let m = slf.get();
+        let gauge = m.series()?.clone();
+        m.base
+            .registry
+            .get()
+            .set_function(slf.clone().into_any().unbind(), f.unbind(), gauge);
+        Ok(())
+    }
+
+    /// The current value.
+    #[getter]
+    fn _value(&self) -> PyResult<ValueView> {
+        Ok(ValueView(Read::Gauge(self.series()?.clone())))
+    }
+});
+
+/// The default buckets of `prometheus_client`, `+Inf` included.
+fn default_buckets() -> Vec<f64> {
+    let mut b = metricore::buckets::DEFAULT_BUCKETS.to_vec();
+    b.push(f64::INFINITY);
+    b
+}
+
+metric_methods!(Histogram {
+    #[new]
+    #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
+                        unit = "", registry = RegistryArg::Default, buckets = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        buckets: Option<Vec<f64>>,
+    ) -> PyResult<Self> {
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let bounds = buckets.unwrap_or_else(default_buckets);
+        let (base, family) =
+            Base::register(py, def, "histogram", |_| Ok(Kind::Histogram(bounds)))?;
+        Histogram::from_family(base, family)
+    }
+
+    /// The default bucket bounds, `+Inf` last.
+    #[classattr]
+    #[allow(non_snake_case)]
+    fn DEFAULT_BUCKETS() -> Vec<f64> {
+        default_buckets()
+    }
+
+    /// Records `amount`. `exemplar` is accepted for compatibility and not stored.
+    #[pyo3(signature = (amount, exemplar = None))]
+    fn observe(
+        &self,
+        amount: &Bound<'_, PyAny>,
+        exemplar: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let _ = exemplar;
+        let v = number(&self.base, amount)?;
+        self.series()?
+            .observe(v)
+            .map_err(|e| for_metric(&self.base.name, e))
+    }
+
+    /// Observes the seconds the decorated function or `with` block took.
+    fn time(&self) -> PyResult<Tracker> {
+        let name: Arc<str> = self.base.name.as_str().into();
+        Ok(Tracker::new(Action::Histogram(self.series()?.clone(), name)))
+    }
+});
+
+metric_methods!(Summary {
+    #[new]
+    #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
+                        unit = "", registry = RegistryArg::Default))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+    ) -> PyResult<Self> {
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let (base, family) = Base::register(py, def, "summary", |_| Ok(Kind::Summary))?;
+        Summary::from_family(base, family)
+    }
+
+    /// Records `amount`.
+    fn observe(&self, amount: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = number(&self.base, amount)?;
+        self.series()?
+            .observe(v)
+            .map_err(|e| for_metric(&self.base.name, e))
+    }
+
+    /// Observes the seconds the decorated function or `with` block took.
+    fn time(&self) -> PyResult<Tracker> {
+        let name: Arc<str> = self.base.name.as_str().into();
+        Ok(Tracker::new(Action::Summary(self.series()?.clone(), name)))
+    }
+});
+
+metric_methods!(StateEnum {
+    #[new]
+    #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
+                        unit = "", registry = RegistryArg::Default, states = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        states: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let states = states.unwrap_or_default();
+        let (base, family) =
+            Base::register(py, def, "stateset", |_| Ok(Kind::StateSet(states)))?;
+        StateEnum::from_family(base, family)
+    }
+
+    /// Makes `state` the current state.
+    fn state(&self, state: &str) -> PyResult<()> {
+        self.series()?.set(state).map_err(to_py)
+    }
+});
+
+/// An info metric: a set of labels with the value 1.
+#[pyclass(frozen, module = "metricore", name = "Info")]
+pub struct Info {
+    base: Arc<Base>,
+    vec: InfoVec,
+    values: Option<Box<[String]>>,
+}
+
+impl Metric for Info {
+    fn base(&self) -> &Arc<Base> {
+        &self.base
+    }
+    fn values(&self) -> Option<&[String]> {
+        self.values.as_deref()
+    }
+    fn child(&self, values: &[&str]) -> metricore::Result<Self> {
+        Ok(Info {
+            base: self.base.clone(),
+            vec: self.vec.clone(),
+            values: Some(values.iter().map(|v| v.to_string()).collect()),
+        })
+    }
+    fn remove_series(&self, values: &[&str]) -> metricore::Result<bool> {
+        self.vec.set(values, &[]).map(|_| true)
+    }
+    fn clear_series(&self) {
+        self.vec.clear()
+    }
+}
+
+metric_methods!(Info {
+    #[new]
+    #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
+                        unit = "", registry = RegistryArg::Default))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+    ) -> PyResult<Self> {
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let (base, family) = Base::register(py, def, "info", |_| Ok(Kind::Info))?;
+        let vec: InfoVec = family.try_into().map_err(to_py)?;
+        if base.labelnames.is_empty() {
+            vec.set(&[], &[]).map_err(to_py)?;
+        }
+        Ok(Info {
+            base,
+            vec,
+            values: None,
+        })
+    }
+
+    /// Replaces the info with the labels of the dict `val`.
+    fn info(&self, val: &Bound<'_, PyDict>) -> PyResult<()> {
+        if self.values.is_none() && !self.base.labelnames.is_empty() {
+            return Err(self.base.missing_values());
+        }
+        let pairs = val
+            .iter()
+            .map(|(k, v)| Ok((k.extract::<String>()?, v.extract::<String>()?)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let values: Vec<&str> = self.values().unwrap_or(&[]).iter().map(String::as_str).collect();
+        self.vec.set(&values, &refs).map_err(to_py)
+    }
+});
+
+/// A series to read, for `_value.get()`.
+enum Read {
+    Counter(metricore::Counter),
+    Gauge(metricore::Gauge),
+}
+
+/// The value of one series, as `prometheus_client`'s `_value` offers it to tests.
+#[pyclass(frozen, module = "metricore")]
+pub struct ValueView(Read);
+
+#[pymethods]
+impl ValueView {
+    /// The current value.
+    fn get(&self) -> f64 {
+        match &self.0 {
+            Read::Counter(c) => c.get(),
+            Read::Gauge(g) => g.get(),
+        }
+    }
+}

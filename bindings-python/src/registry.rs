@@ -1,0 +1,323 @@
+//! The registry object Python sees: a core registry (in this process or in a shared
+//! file), plus the custom collectors and `set_function` callbacks that run at each
+//! collection.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use metricore::{Format, Options};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::collectors;
+use crate::errors::to_py;
+
+/// A `set_function` callback: the gauge object it belongs to, the function, and the
+/// series it sets.
+type Function = (Py<PyAny>, Py<PyAny>, metricore::Gauge);
+
+/// What a registry runs at collection time, shared with the core callbacks.
+#[derive(Default)]
+pub struct Hooks {
+    /// Custom collectors, in registration order.
+    collectors: Mutex<Vec<Py<PyAny>>>,
+    /// `set_function` callbacks.
+    functions: Mutex<Vec<Function>>,
+}
+
+thread_local! {
+    /// While a render started from Python runs on this thread, the first error raised
+    /// by a collector or callback is kept here to be raised once the render is done.
+    static CAPTURE: RefCell<Option<Option<PyErr>>> = const { RefCell::new(None) };
+}
+
+/// Keeps `e` for the render in progress on this thread, or reports it as unraisable
+/// when the render did not come from Python (a scrape served by another thread).
+fn report(py: Python<'_>, e: PyErr) {
+    let left = CAPTURE.with_borrow_mut(|c| match c {
+        Some(slot) => {
+            slot.get_or_insert(e);
+            None
+        }
+        None => Some(e),
+    });
+    if let Some(e) = left {
+        e.write_unraisable(py, None);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Hooks {
+    fn run_functions(&self) {
+        if lock(&self.functions).is_empty() {
+            return;
+        }
+        Python::attach(|py| {
+            let calls: Vec<_> = lock(&self.functions)
+                .iter()
+                .map(|(_, f, g)| (f.clone_ref(py), g.clone()))
+                .collect();
+            for (f, gauge) in calls {
+                match f.call0(py).and_then(|v| v.extract::<f64>(py)) {
+                    Ok(v) => gauge.set(v),
+                    Err(e) => report(py, e),
+                }
+            }
+        });
+    }
+
+    fn run_collectors(&self, format: Format, out: &mut String) {
+        if lock(&self.collectors).is_empty() {
+            return;
+        }
+        Python::attach(|py| {
+            let all: Vec<_> = lock(&self.collectors)
+                .iter()
+                .map(|c| c.clone_ref(py))
+                .collect();
+            for c in all {
+                if let Err(e) = collectors::render(c.bind(py), format, out) {
+                    report(py, e);
+                }
+            }
+        });
+    }
+
+    fn install(self: &Arc<Self>, core: &metricore::Registry) {
+        let hooks = self.clone();
+        core.on_collect(move || hooks.run_functions());
+        let hooks = self.clone();
+        core.on_render(move |format, out| hooks.run_collectors(format, out));
+    }
+}
+
+struct State {
+    core: metricore::Registry,
+    shared: Option<PathBuf>,
+    /// The first metric created through this registry, if any.
+    first_metric: Option<String>,
+}
+
+/// The native part of a `CollectorRegistry`: where its metrics live and what runs when
+/// it is collected.
+#[pyclass(
+    subclass,
+    frozen,
+    module = "metricore._metricore",
+    name = "RegistryCore"
+)]
+pub struct Registry {
+    state: Mutex<State>,
+    hooks: Arc<Hooks>,
+}
+
+impl Registry {
+    fn with_core(core: metricore::Registry) -> Registry {
+        let hooks = Arc::new(Hooks::default());
+        hooks.install(&core);
+        Registry {
+            state: Mutex::new(State {
+                core,
+                shared: None,
+                first_metric: None,
+            }),
+            hooks,
+        }
+    }
+
+    /// A small in-process registry of its own, for a metric made with `registry=None`.
+    pub fn private() -> PyResult<Registry> {
+        let options = Options {
+            cells_per_shard: 1 << 16,
+            series_capacity: 1 << 13,
+            family_capacity: 2,
+            process_capacity: 8,
+            arena_bytes: 4 << 20,
+            ..Options::default()
+        };
+        Ok(Registry::with_core(
+            metricore::Registry::with_options(&options).map_err(to_py)?,
+        ))
+    }
+
+    /// The core registry for a new metric named `name`; from now on the registry can no
+    /// longer move to a shared file.
+    pub fn core_for(&self, name: &str) -> (metricore::Registry, bool) {
+        let mut st = lock(&self.state);
+        st.first_metric.get_or_insert_with(|| name.to_owned());
+        (st.core.clone(), st.shared.is_some())
+    }
+
+    /// Has `f` set `gauge` (the series of the Python object `owner`) at each collection,
+    /// replacing an earlier function for the same object.
+    pub fn set_function(&self, owner: Py<PyAny>, f: Py<PyAny>, gauge: metricore::Gauge) {
+        let old = {
+            let mut fns = lock(&self.hooks.functions);
+            let old = fns
+                .iter()
+                .position(|(o, _, _)| o.is(&owner))
+                .map(|i| fns.remove(i));
+            fns.push((owner, f, gauge));
+            old
+        };
+        // Released after the lock, as releasing may run Python code.
+        drop(old);
+    }
+}
+
+#[pymethods]
+impl Registry {
+    /// A new, empty registry in this process's memory.
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(
+        _args: &Bound<'_, pyo3::types::PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> Registry {
+        Registry::with_core(metricore::Registry::new())
+    }
+
+    /// Moves this registry into the shared file at `path` (created if absent). Only
+    /// possible before any metric was created in it.
+    fn _use_shared(&self, path: PathBuf) -> PyResult<()> {
+        let mut st = lock(&self.state);
+        if let Some(first) = &st.first_metric {
+            return Err(PyRuntimeError::new_err(format!(
+                "cannot move the registry to {}: metric {first:?} was already created in \
+                 it; call use_shared() (or set METRICORE_REGISTRY) before creating metrics",
+                path.display()
+            )));
+        }
+        let core = metricore::Registry::open_shared(&path, &Options::default()).map_err(to_py)?;
+        self.hooks.install(&core);
+        st.core = core;
+        st.shared = Some(path);
+        Ok(())
+    }
+
+    /// The shared file behind this registry, or `None` when it is in this process.
+    #[getter]
+    fn _shared_path(&self) -> Option<PathBuf> {
+        lock(&self.state).shared.clone()
+    }
+
+    /// Renders every metric and collector of the registry, as Prometheus text 0.0.4 or,
+    /// with `openmetrics`, OpenMetrics 1.0.0. Errors raised by collectors are raised
+    /// here.
+    #[pyo3(signature = (openmetrics = false))]
+    fn _render<'py>(&self, py: Python<'py>, openmetrics: bool) -> PyResult<Bound<'py, PyBytes>> {
+        let format = if openmetrics {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        };
+        let core = lock(&self.state).core.clone();
+        let outer = CAPTURE.replace(Some(None));
+        let text = py.detach(|| core.render(format));
+        let failed = CAPTURE.replace(outer).flatten();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(PyBytes::new(py, text.as_bytes())),
+        }
+    }
+
+    /// Adds a custom collector: an object whose `collect()` yields metric families.
+    fn _add_collector(&self, collector: Bound<'_, PyAny>) -> PyResult<()> {
+        if !collector.hasattr("collect")? {
+            return Err(PyTypeError::new_err(format!(
+                "{} has no collect() method",
+                collector.repr()?
+            )));
+        }
+        let mut all = lock(&self.hooks.collectors);
+        if all.iter().any(|c| c.is(&collector)) {
+            return Err(PyValueError::new_err(format!(
+                "collector {} is already registered",
+                collector.repr()?
+            )));
+        }
+        all.push(collector.unbind());
+        Ok(())
+    }
+
+    /// Removes a custom collector; `False` if it was not registered.
+    fn _remove_collector(&self, collector: &Bound<'_, PyAny>) -> bool {
+        let removed = {
+            let mut all = lock(&self.hooks.collectors);
+            all.iter()
+                .position(|c| c.is(collector))
+                .map(|i| all.remove(i))
+        };
+        removed.is_some()
+    }
+
+    /// Stops calling the `set_function` callback of gauge object `owner`.
+    fn _remove_function(&self, owner: &Bound<'_, PyAny>) {
+        let removed = {
+            let mut fns = lock(&self.hooks.functions);
+            fns.iter()
+                .position(|(o, _, _)| o.is(owner))
+                .map(|i| fns.remove(i))
+        };
+        drop(removed);
+    }
+}
+
+/// Where a metric constructor puts the metric: the default registry, one given, or a
+/// private one (`registry=None`).
+pub enum RegistryArg {
+    /// `REGISTRY`, the package's default.
+    Default,
+    /// `registry=None`: registered nowhere that is collected.
+    Unregistered,
+    /// A registry given by the caller.
+    Given(Py<Registry>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_none() {
+            return Ok(RegistryArg::Unregistered);
+        }
+        match obj.cast::<Registry>() {
+            Ok(r) => Ok(RegistryArg::Given(r.to_owned().unbind())),
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "registry must be a CollectorRegistry or None, not {}",
+                obj.get_type().name()?
+            ))),
+        }
+    }
+}
+
+static DEFAULT: OnceLock<Py<Registry>> = OnceLock::new();
+
+/// Makes `registry` the one metrics go to when no `registry=` is given. Set once, by
+/// the package at import.
+#[pyfunction]
+pub fn _set_default_registry(registry: Bound<'_, Registry>) -> PyResult<()> {
+    DEFAULT
+        .set(registry.unbind())
+        .map_err(|_| PyRuntimeError::new_err("the default registry is already set"))
+}
+
+impl RegistryArg {
+    /// The registry object this argument names.
+    pub fn resolve(self, py: Python<'_>) -> PyResult<Py<Registry>> {
+        match self {
+            RegistryArg::Default => DEFAULT.get().map(|r| r.clone_ref(py)).ok_or_else(|| {
+                PyRuntimeError::new_err(
+                    "no default registry: import metricore, not metricore._metricore",
+                )
+            }),
+            RegistryArg::Given(r) => Ok(r),
+            RegistryArg::Unregistered => Py::new(py, Registry::private()?),
+        }
+    }
+}

@@ -1,0 +1,491 @@
+"""The prometheus_client surface: constructors, recording, labels, errors, helpers."""
+
+import asyncio
+import time
+
+import pytest
+
+import metricore
+from conftest import families, sample_values
+from metricore import Counter, Enum, Gauge, Histogram, Info, Summary, generate_latest
+
+
+def text(registry):
+    return generate_latest(registry).decode()
+
+
+def value(registry, name, labels=None):
+    return registry.get_sample_value(name, labels)
+
+
+def test_module_layout_matches_prometheus_client():
+    import metricore.core
+    import metricore.exposition
+    import metricore.openmetrics.exposition
+    import metricore.registry
+
+    assert metricore.REGISTRY is metricore.registry.REGISTRY
+    assert metricore.core.CounterMetricFamily is not None
+    assert metricore.CONTENT_TYPE_LATEST == "text/plain; version=0.0.4; charset=utf-8"
+    assert metricore.openmetrics.exposition.CONTENT_TYPE_LATEST.startswith("application/openmetrics-text")
+    assert metricore.Counter is metricore._metricore.Counter
+
+
+def test_counter_names_and_values(registry):
+    c = Counter("requests_total", "Requests.", registry=registry)
+    c.inc()
+    c.inc(2)
+    c.inc(0.5)
+    assert c._name == "requests"
+    assert value(registry, "requests_total") == 3.5
+    assert "# TYPE requests_total counter\nrequests_total 3.5\n" in text(registry)
+    assert c._value.get() == 3.5
+
+
+def test_namespace_subsystem_unit(registry):
+    h = Histogram("latency", "L.", namespace="app", subsystem="http", unit="seconds", registry=registry)
+    h.observe(0.2)
+    assert h._name == "app_http_latency_seconds"
+    assert value(registry, "app_http_latency_seconds_count") == 1
+    om = metricore.openmetrics.exposition.generate_latest(registry).decode()
+    assert "# UNIT app_http_latency_seconds seconds\n" in om
+    assert om.endswith("# EOF\n")
+
+
+def test_labels_positional_keyword_and_str_conversion(registry):
+    c = Counter("calls", "Calls.", ["model", "code"], registry=registry)
+    c.labels("gpt-4", 200).inc()
+    c.labels(model="gpt-4", code="200").inc()
+    c.labels(code=200, model="gpt-4").inc(3)
+    assert value(registry, "calls_total", {"model": "gpt-4", "code": "200"}) == 5
+    child = c.labels("a", "b")
+    assert child is c.labels("a", "b")
+    assert child._labelvalues == ["a", "b"]
+
+
+def test_label_errors_name_the_metric(registry):
+    c = Counter("calls", "Calls.", ["model", "code"], registry=registry)
+    with pytest.raises(ValueError, match='"calls"'):
+        c.labels("only-one")
+    with pytest.raises(ValueError, match='"calls"'):
+        c.labels(model="x", wrong="y")
+    with pytest.raises(ValueError, match='"calls"'):
+        c.labels("x", code="y")
+    with pytest.raises(ValueError, match="missing label values"):
+        c.inc()
+    with pytest.raises(ValueError, match="cannot be chained"):
+        c.labels("a", "b").labels("c", "d")
+    plain = Counter("plain", "P.", registry=registry)
+    with pytest.raises(ValueError, match="no label names"):
+        plain.labels("x")
+
+
+def test_bad_definitions(registry):
+    with pytest.raises(ValueError, match="invalid metric name"):
+        Counter("1bad", "x", registry=registry)
+    with pytest.raises(ValueError, match="invalid label name"):
+        Counter("ok", "x", ["__reserved"], registry=registry)
+    with pytest.raises(ValueError, match="le"):
+        Histogram("h", "x", ["le"], registry=registry)
+    with pytest.raises(ValueError, match="buckets"):
+        Histogram("h2", "x", registry=registry, buckets=[2, 1])
+    with pytest.raises(ValueError, match="gauge mode"):
+        Gauge("g", "x", registry=registry, multiprocess_mode="median")
+    with pytest.raises(TypeError):
+        Counter(42, "x", registry=registry)
+    with pytest.raises(TypeError):
+        Counter("ok2", "x", "model", registry=registry)
+    with pytest.raises(TypeError, match="registry"):
+        Counter("ok3", "x", registry="not a registry")
+
+
+def test_duplicate_registration(registry):
+    a = Counter("jobs", "Jobs.", ["kind"], registry=registry)
+    b = Counter("jobs", "Jobs.", ["kind"], registry=registry)
+    a.labels("x").inc()
+    b.labels("x").inc()
+    assert value(registry, "jobs_total", {"kind": "x"}) == 2
+    with pytest.raises(ValueError, match='"jobs" is already registered as counter'):
+        Gauge("jobs", "Jobs.", registry=registry)
+    with pytest.raises(ValueError, match='"jobs"'):
+        Counter("jobs", "Jobs.", ["other"], registry=registry)
+
+
+def test_recording_errors(registry):
+    c = Counter("c", "C.", registry=registry)
+    with pytest.raises(ValueError, match='"c".*non-negative'):
+        c.inc(-1)
+    with pytest.raises(TypeError, match='"c"'):
+        c.inc("1")
+    g = Gauge("g", "G.", registry=registry)
+    with pytest.raises(TypeError, match='"g"'):
+        g.set(None)
+    h = Histogram("h", "H.", registry=registry)
+    with pytest.raises(ValueError, match='"h"'):
+        h.observe(float("nan"))
+    c.inc()
+    assert value(registry, "c_total") == 1, "an error loses nothing recorded"
+
+
+def test_gauge(registry):
+    g = Gauge("temp", "T.", ["room"], registry=registry)
+    k = g.labels("kitchen")
+    k.set(20)
+    k.inc()
+    k.inc(0.5)
+    k.dec(2)
+    assert value(registry, "temp", {"room": "kitchen"}) == 19.5
+    k.set_to_current_time()
+    assert abs(value(registry, "temp", {"room": "kitchen"}) - time.time()) < 5
+
+
+def test_gauge_set_function(registry):
+    g = Gauge("queue", "Q.", registry=registry)
+    items = [1, 2, 3]
+    g.set_function(lambda: len(items))
+    assert value(registry, "queue") == 3
+    items.append(4)
+    assert value(registry, "queue") == 4
+    g.set_function(lambda: 7)
+    assert value(registry, "queue") == 7
+
+
+def test_set_function_error_is_raised_by_render(registry):
+    g = Gauge("broken", "B.", registry=registry)
+
+    def boom():
+        raise RuntimeError("no value")
+
+    g.set_function(boom)
+    with pytest.raises(RuntimeError, match="no value"):
+        generate_latest(registry)
+
+
+def test_histogram_buckets_and_time(registry):
+    h = Histogram("lat", "L.", registry=registry, buckets=(0.1, 1.0, float("inf")))
+    h.observe(0.05)
+    h.observe(0.5)
+    h.observe(5)
+    assert value(registry, "lat_bucket", {"le": "0.1"}) == 1
+    assert value(registry, "lat_bucket", {"le": "1.0"}) == 2
+    assert value(registry, "lat_bucket", {"le": "+Inf"}) == 3
+    assert value(registry, "lat_sum") == pytest.approx(5.55)
+    with h.time():
+        time.sleep(0.01)
+    assert value(registry, "lat_count") == 4
+    assert value(registry, "lat_sum") > 5.56
+    assert Histogram.DEFAULT_BUCKETS[-1] == float("inf")
+
+
+def test_summary(registry):
+    s = Summary("size", "S.", ["kind"], registry=registry)
+    s.labels("a").observe(3)
+    s.labels("a").observe(4)
+    assert value(registry, "size_count", {"kind": "a"}) == 2
+    assert value(registry, "size_sum", {"kind": "a"}) == 7
+
+
+def test_decorators_and_context_managers(registry):
+    h = Histogram("work", "W.", registry=registry)
+    g = Gauge("inprogress", "I.", registry=registry)
+    errors = Counter("errors", "E.", registry=registry)
+    last = Gauge("last", "L.", registry=registry)
+
+    @h.time()
+    @g.track_inprogress()
+    @errors.count_exceptions(ValueError)
+    @last.time()
+    def work(fail):
+        assert value(registry, "inprogress") == 1
+        if fail:
+            raise ValueError("bad")
+        return "done"
+
+    assert work(False) == "done"
+    with pytest.raises(ValueError):
+        work(True)
+    assert work.__name__ == "work"
+    assert value(registry, "work_count") == 2
+    assert value(registry, "inprogress") == 0
+    assert value(registry, "errors_total") == 1
+    with pytest.raises(KeyError):
+        with errors.count_exceptions((ValueError, TypeError)):
+            raise KeyError("not counted")
+    assert value(registry, "errors_total") == 1
+    with g.track_inprogress():
+        assert value(registry, "inprogress") == 1
+    assert value(registry, "inprogress") == 0
+
+
+def test_async_decorators(registry):
+    h = Histogram("async_work", "W.", registry=registry)
+    g = Gauge("async_inprogress", "I.", registry=registry)
+    errors = Counter("async_errors", "E.", registry=registry)
+
+    @h.time()
+    @g.track_inprogress()
+    @errors.count_exceptions()
+    async def work(fail):
+        await asyncio.sleep(0.01)
+        assert value(registry, "async_inprogress") >= 1
+        if fail:
+            raise RuntimeError("bad")
+        return 42
+
+    async def main():
+        assert await work(False) == 42
+        with pytest.raises(RuntimeError):
+            await work(True)
+        await asyncio.gather(work(False), work(False))
+
+    assert asyncio.iscoroutinefunction(work)
+    asyncio.run(main())
+    assert value(registry, "async_work_count") == 4
+    assert value(registry, "async_work_sum") >= 0.04
+    assert value(registry, "async_inprogress") == 0
+    assert value(registry, "async_errors_total") == 1
+
+
+def test_info_and_enum(registry):
+    i = Info("build", "Build.", registry=registry)
+    i.info({"version": "1.2", "commit": "abc"})
+    assert value(registry, "build_info", {"version": "1.2", "commit": "abc"}) == 1
+    i.info({"version": "1.3"})
+    assert value(registry, "build_info", {"version": "1.2", "commit": "abc"}) is None
+    assert value(registry, "build_info", {"version": "1.3"}) == 1
+    with pytest.raises(ValueError):
+        Info("svc", "S.", ["name"], registry=registry).labels("x").info({"name": "clash"})
+    e = Enum("state", "S.", ["worker"], registry=registry, states=["idle", "busy"])
+    e.labels("w1").state("busy")
+    assert value(registry, "state", {"worker": "w1", "state": "busy"}) == 1
+    assert value(registry, "state", {"worker": "w1", "state": "idle"}) == 0
+    with pytest.raises(ValueError, match="sleeping"):
+        e.labels("w1").state("sleeping")
+    with pytest.raises(ValueError):
+        Enum("nostates", "S.", registry=registry)
+
+
+def test_remove_and_clear(registry):
+    c = Counter("hits", "H.", ["page"], registry=registry)
+    c.labels("a").inc()
+    c.labels("b").inc()
+    c.remove("a")
+    assert value(registry, "hits_total", {"page": "a"}) is None
+    c.labels("a").inc()
+    assert value(registry, "hits_total", {"page": "a"}) == 1
+    c.clear()
+    assert value(registry, "hits_total", {"page": "b"}) is None
+    with pytest.raises(ValueError, match='"hits"'):
+        c.remove("a", "b")
+
+
+def test_unregister_and_create_again(registry):
+    c = Counter("again", "A.", registry=registry)
+    c.inc(5)
+    registry.unregister(c)
+    assert value(registry, "again_total") is None
+    c2 = Counter("again", "A.", registry=registry)
+    c2.inc()
+    assert value(registry, "again_total") == 1
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(c2)
+
+
+def test_unregistered_metric(registry):
+    c = Counter("loose", "L.", registry=None)
+    c.inc()
+    assert c._value.get() == 1
+    assert "loose" not in text(registry)
+
+
+def test_custom_collector(registry):
+    from metricore.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        InfoMetricFamily,
+        StateSetMetricFamily,
+        SummaryMetricFamily,
+    )
+
+    class Backend:
+        def collect(self):
+            yield GaugeMetricFamily("backend_queue", "Queue length.", value=7)
+            c = CounterMetricFamily("backend_jobs_total", "Jobs.", labels=["kind"])
+            c.add_metric(["a"], 3)
+            c.add_metric(["b\"q"], 4.5)
+            yield c
+            yield HistogramMetricFamily("backend_lat", "Lat.", buckets=[("1.0", 2), ("+Inf", 3)], sum_value=4.0)
+            yield SummaryMetricFamily("backend_size", "Size.", count_value=2, sum_value=10)
+            yield InfoMetricFamily("backend", "Backend.", value={"version": "9"})
+            yield StateSetMetricFamily("backend_mode", "Mode.", value={"on": True, "off": False})
+
+    backend = Backend()
+    registry.register(backend)
+    fams = families(text(registry))
+    assert sample_values(fams["backend_queue"]) == {("backend_queue", ()): 7}
+    assert fams["backend_jobs"].type == "counter"
+    assert sample_values(fams["backend_jobs"])[("backend_jobs_total", (("kind", 'b"q'),))] == 4.5
+    assert value(registry, "backend_lat_count") == 3
+    assert value(registry, "backend_info", {"version": "9"}) == 1
+    assert value(registry, "backend_mode", {"backend_mode": "on"}) == 1
+    with pytest.raises(ValueError):
+        registry.register(backend)
+    registry.unregister(backend)
+    assert "backend_queue" not in text(registry)
+    with pytest.raises(KeyError):
+        registry.unregister(backend)
+
+
+def test_collector_errors_are_raised(registry):
+    from metricore.core import GaugeMetricFamily
+
+    class Bad:
+        def collect(self):
+            yield GaugeMetricFamily("bad name", "x", value=1)
+
+    registry.register(Bad())
+    with pytest.raises(ValueError, match="bad name"):
+        generate_latest(registry)
+    with pytest.raises(TypeError):
+        registry.register(object())
+
+
+def test_label_value_escaping(registry):
+    c = Counter("esc", "Help with \\ and\nnewline.", ["v"], registry=registry)
+    weird = 'quote " backslash \\ newline \n unicode é 模型'
+    c.labels(weird).inc()
+    fams = families(text(registry))
+    assert fams["esc"].documentation == "Help with \\ and\nnewline."
+    assert sample_values(fams["esc"]) == {("esc_total", (("v", weird),)): 1}
+    assert value(registry, "esc_total", {"v": weird}) == 1
+
+
+def test_metric_collect_and_describe(registry):
+    c = Counter("col", "C.", ["a"], registry=registry)
+    c.labels("x").inc(2)
+    (fam,) = c.collect()
+    assert (fam.name, fam.type, fam.documentation) == ("col", "counter", "C.")
+    assert fam.samples[0].name == "col_total" and fam.samples[0].value == 2
+    assert c.describe()[0].samples == []
+
+
+def test_target_info():
+    r = metricore.CollectorRegistry(target_info={"service": "tokens"})
+    assert r.get_sample_value("target_info", {"service": "tokens"}) == 1
+
+
+def test_wsgi_app_negotiates_and_compresses(registry):
+    import gzip
+
+    Counter("w", "W.", registry=registry).inc()
+    app = metricore.make_wsgi_app(registry)
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    body = b"".join(app({"PATH_INFO": "/metrics"}, start_response))
+    assert seen["status"] == "200 OK"
+    assert seen["headers"]["Content-Type"] == metricore.CONTENT_TYPE_LATEST
+    assert b"w_total 1\n" in body
+    body = b"".join(
+        app(
+            {"HTTP_ACCEPT": "application/openmetrics-text; version=1.0.0", "HTTP_ACCEPT_ENCODING": "gzip"},
+            start_response,
+        )
+    )
+    assert seen["headers"]["Content-Encoding"] == "gzip"
+    assert seen["headers"]["Content-Type"].startswith("application/openmetrics-text")
+    assert gzip.decompress(body).endswith(b"# EOF\n")
+
+
+def test_write_to_textfile(registry, tmp_path):
+    Gauge("tf", "T.", registry=registry).set(2)
+    path = tmp_path / "out.prom"
+    metricore.write_to_textfile(str(path), registry)
+    assert "tf 2.0\n" in path.read_text()
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_start_http_server(registry):
+    import socket
+    import urllib.request
+
+    Counter("served", "S.", registry=registry).inc(3)
+    server, thread = metricore.start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        port = server.server_address[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_LATEST
+            assert b"served_total 3\n" in r.read()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Accept": "application/openmetrics-text"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.read().endswith(b"# EOF\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_push_to_gateway(registry):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    got = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def _any(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            got.append((self.command, self.path, self.headers["Content-Type"], self.rfile.read(n)))
+            self.send_response(202)
+            self.end_headers()
+
+        do_PUT = do_POST = do_DELETE = _any
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        gw = f"127.0.0.1:{server.server_address[1]}"
+        Counter("pushed", "P.", registry=registry).inc()
+        metricore.push_to_gateway(gw, job="batch", registry=registry, grouping_key={"inst": "a/b"}, timeout=10)
+        metricore.pushadd_to_gateway(gw, job="batch", registry=registry, timeout=10)
+        metricore.delete_from_gateway(gw, job="batch", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert [g[0] for g in got] == ["PUT", "POST", "DELETE"]
+    assert got[0][1] == "/metrics/job/batch/inst@base64/YS9i"
+    assert got[0][2] == metricore.CONTENT_TYPE_LATEST
+    assert b"pushed_total 1\n" in got[0][3]
+    assert got[2][3] == b""
+
+
+def test_shared_file_errors(tmp_path):
+    bad = tmp_path / "not-a-registry"
+    bad.write_bytes(b"hello" * 100)
+    with pytest.raises(OSError) as e:
+        metricore.use_shared(str(bad), registry=metricore.CollectorRegistry())
+    assert str(bad) in str(e.value)
+    with pytest.raises(OSError) as e:
+        metricore.use_shared(str(tmp_path / "missing-dir" / "r"), registry=metricore.CollectorRegistry())
+    assert e.value.filename == str(tmp_path / "missing-dir" / "r")
+
+
+def test_use_shared_after_metrics_is_refused(registry, shared_path):
+    Counter("early", "E.", registry=registry)
+    with pytest.raises(RuntimeError, match="early"):
+        metricore.use_shared(shared_path, registry=registry)
+
+
+def test_gauge_modes_in_one_process_are_one_value(registry):
+    g = Gauge("mode_all", "M.", registry=registry, multiprocess_mode="livesum")
+    g.set(4)
+    assert value(registry, "mode_all") == 4
