@@ -141,90 +141,140 @@ pub(crate) fn stats(region: &Region) -> Stats {
     }
 }
 
-/// One series found in the directory, with what sorting needs.
+/// One series found in a directory, with what sorting needs.
 struct Entry {
     rank: u32,
     overflow: bool,
     prefix: u64,
+    /// Which of the rendered regions holds the series.
+    src: usize,
     owner: u64,
     record: Record,
 }
 
-/// Renders every family of `region` into `out`; `extra` appends callback text.
+/// One family of the exposition: its definition and, per region, its index there.
+struct Merged {
+    spec: Spec,
+    members: Vec<(usize, u32)>,
+}
+
+/// Whether two regions' families of one name can be rendered as one.
+fn same_definition(a: &Spec, b: &Spec) -> bool {
+    a.kind == b.kind && a.labels == b.labels && a.unit == b.unit
+}
+
+/// Renders every family of `regions` into `out` as one exposition; `extra` appends
+/// callback text.
+///
+/// Families of the same name in several regions are one family, with the help of the
+/// first region that has it; where another region defines the name differently (kind,
+/// labels or unit), its family is left out. A series found in several regions is
+/// reported once, its values added up (a state set takes the first region's state).
 pub(crate) fn render(
-    region: &Region,
+    regions: &[&Region],
     format: Format,
     out: &mut String,
     extra: &mut dyn FnMut(Format, &mut String),
 ) {
-    let mut fams: Vec<(u32, Spec)> = (0..region.layout.families as u32)
-        .filter_map(|idx| Some((idx, family::read(region, idx)?)))
-        .collect();
-    fams.sort_by(|a, b| a.1.name.cmp(&b.1.name));
-    let mut rank = vec![u32::MAX; region.layout.families];
-    for (r, (idx, _)) in fams.iter().enumerate() {
-        rank[*idx as usize] = r as u32;
+    let mut all: Vec<(usize, u32, Spec)> = Vec::new();
+    for (src, region) in regions.iter().enumerate() {
+        all.extend(
+            (0..region.layout.families as u32)
+                .filter_map(|idx| Some((src, idx, family::read(region, idx)?))),
+        );
     }
-    let mut entries = Vec::with_capacity(region.counter(region::H_SERIES_LIVE) as usize);
-    directory::for_each(region, |record| {
-        let Some(&r) = rank.get(record.ident.family as usize) else {
-            return;
-        };
-        if r == u32::MAX
-            || record.cell as usize + fams[r as usize].1.kind.cells()
-                > region.layout.cells_per_shard
-        {
-            return;
+    all.sort_by(|a, b| a.2.name.cmp(&b.2.name).then(a.0.cmp(&b.0)));
+    let mut rank: Vec<Vec<u32>> = regions
+        .iter()
+        .map(|r| vec![u32::MAX; r.layout.families])
+        .collect();
+    let mut fams: Vec<Merged> = Vec::new();
+    for (src, idx, spec) in all {
+        match fams.last_mut() {
+            Some(m) if m.spec.name == spec.name => {
+                if !same_definition(&m.spec, &spec) {
+                    continue;
+                }
+                m.members.push((src, idx));
+            }
+            _ => fams.push(Merged {
+                spec,
+                members: vec![(src, idx)],
+            }),
         }
-        let overflow = record.ident.flags & OVERFLOW != 0;
-        // The overflow series exists from the start; it shows once it was used.
-        let overflowed = || {
-            let w = family::slot_word(region, record.ident.family, 2);
-            region.word(w).load(Ordering::Relaxed) > 0
-        };
-        if overflow && !overflowed() {
-            return;
-        }
-        entries.push(Entry {
-            rank: r,
-            overflow,
-            prefix: record.with_key(region, key::prefix),
-            owner: record.ident.owner,
-            record,
+        rank[src][idx as usize] = fams.len() as u32 - 1;
+    }
+    let mut entries = Vec::with_capacity(
+        regions
+            .iter()
+            .map(|r| r.counter(region::H_SERIES_LIVE) as usize)
+            .sum(),
+    );
+    for (src, region) in regions.iter().enumerate() {
+        let rank = &rank[src];
+        directory::for_each(region, |record| {
+            let Some(&r) = rank.get(record.ident.family as usize) else {
+                return;
+            };
+            if r == u32::MAX
+                || record.cell as usize + fams[r as usize].spec.kind.cells()
+                    > region.layout.cells_per_shard
+            {
+                return;
+            }
+            let overflow = record.ident.flags & OVERFLOW != 0;
+            // The overflow series exists from the start; it shows once it was used.
+            let overflowed = || {
+                let w = family::slot_word(region, record.ident.family, 2);
+                region.word(w).load(Ordering::Relaxed) > 0
+            };
+            if overflow && !overflowed() {
+                return;
+            }
+            entries.push(Entry {
+                rank: r,
+                overflow,
+                prefix: record.with_key(region, key::prefix),
+                src,
+                owner: record.ident.owner,
+                record,
+            });
         });
-    });
+    }
     entries.sort_unstable_by(|a, b| {
         a.rank
             .cmp(&b.rank)
             .then(a.overflow.cmp(&b.overflow))
             .then(a.prefix.cmp(&b.prefix))
             .then_with(|| {
+                let (ra, rb) = (regions[a.src], regions[b.src]);
                 a.record
-                    .with_key(region, |ka| b.record.with_key(region, |kb| ka.cmp(kb)))
+                    .with_key(ra, |ka| b.record.with_key(rb, |kb| ka.cmp(kb)))
             })
+            .then(a.src.cmp(&b.src))
             .then(a.owner.cmp(&b.owner))
     });
-    let slots = if fams
+    let slots: Vec<Vec<ProcSlot>> = if fams
         .iter()
-        .any(|(_, s)| matches!(s.kind, Kind::Gauge(m) if m.per_process()))
+        .any(|m| matches!(m.spec.kind, Kind::Gauge(m) if m.per_process()))
     {
-        procs::slots(region)
+        regions.iter().map(|r| procs::slots(r)).collect()
     } else {
-        Vec::new()
+        vec![Vec::new(); regions.len()]
     };
     let mut w = Writer {
-        region,
+        regions,
         format,
         out,
         labels: String::new(),
         slots: &slots,
     };
     let mut rest = &entries[..];
-    for (r, (_, spec)) in fams.iter().enumerate() {
+    for (r, m) in fams.iter().enumerate() {
         let n = rest.iter().take_while(|e| e.rank == r as u32).count();
         let (mine, tail) = rest.split_at(n);
         rest = tail;
-        w.family(spec, mine);
+        w.family(&m.spec, mine);
     }
     w.self_metrics(&fams);
     extra(format, w.out);
@@ -234,12 +284,13 @@ pub(crate) fn render(
 }
 
 struct Writer<'a> {
-    region: &'a Region,
+    regions: &'a [&'a Region],
     format: Format,
     out: &'a mut String,
     /// The current series' labels, rendered once and reused for each of its lines.
     labels: String,
-    slots: &'a [ProcSlot],
+    /// Per region, its process table (empty when no family keeps per-process values).
+    slots: &'a [Vec<ProcSlot>],
 }
 
 impl Writer<'_> {
@@ -254,16 +305,12 @@ impl Writer<'_> {
         let mut i = 0;
         while i < entries.len() {
             let e = &entries[i];
-            // Per-process gauges: the run of entries with this key, one per owner.
-            let run = match spec.kind {
-                Kind::Gauge(m) if m.per_process() => {
-                    1 + entries[i + 1..]
-                        .iter()
-                        .take_while(|o| same_key(self.region, o, e))
-                        .count()
-                }
-                _ => 1,
-            };
+            // The run of entries with this key: one per region that has the series,
+            // and for per-process gauges one per owner.
+            let run = 1 + entries[i + 1..]
+                .iter()
+                .take_while(|o| same_key(self.regions, o, e))
+                .count();
             self.series(spec, &entries[i..i + run]);
             i += run;
         }
@@ -275,7 +322,7 @@ impl Writer<'_> {
         if e.overflow {
             self.labels.push_str("otel_metric_overflow=\"true\"");
         } else {
-            let region = self.region;
+            let region = self.regions[e.src];
             let labels = &mut self.labels;
             e.record.with_key(region, |k| {
                 let mut values = key::values(k);
@@ -298,16 +345,34 @@ impl Writer<'_> {
     }
 
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
-        let region = self.region;
+        let regions = self.regions;
         let e = &run[0];
-        let cell = e.record.cell;
+        // A cell of the series, added up over the regions that have it.
+        let sum = |off: u32| {
+            run.iter().fold(0u64, |s, e| {
+                s.wrapping_add(regions[e.src].cell_sum(e.record.cell + off))
+            })
+        };
+        let sum_f64 = |off: u32| {
+            run.iter()
+                .map(|e| regions[e.src].cell_sum_f64(e.record.cell + off))
+                .sum::<f64>()
+        };
         let name = spec.name.as_str();
         match &spec.kind {
             Kind::Counter => {
                 self.set_labels(spec, e);
-                let ints = region.cell_sum(cell);
-                let v = match Record::float_cell(region, e.record.at) {
-                    Some(f) => Value::F(ints as f64 + region.cell_sum_f64(f)),
+                let ints = sum(0);
+                // The fractional part, if any region made a float cell for the series.
+                let mut floats: Option<f64> = None;
+                for e in run {
+                    let region = regions[e.src];
+                    if let Some(f) = Record::float_cell(region, e.record.at) {
+                        *floats.get_or_insert(-0.0) += region.cell_sum_f64(f);
+                    }
+                }
+                let v = match floats {
+                    Some(f) => Value::F(ints as f64 + f),
                     None => Value::U(ints),
                 };
                 self.line(name, "_total", None, v);
@@ -318,20 +383,20 @@ impl Writer<'_> {
                 let mut cum = 0u64;
                 let mut le = ryu::Buffer::new();
                 for (i, b) in bounds.iter().enumerate() {
-                    cum += region.cell_sum(cell + i as u32);
+                    cum += sum(i as u32);
                     let le = le.format(*b);
                     self.line(name, "_bucket", Some(("le", le)), Value::U(cum));
                 }
-                cum += region.cell_sum(cell + bounds.len() as u32);
+                cum += sum(bounds.len() as u32);
                 self.line(name, "_bucket", Some(("le", "+Inf")), Value::U(cum));
                 self.line(name, "_count", None, Value::U(cum));
-                let sum = region.cell_sum_f64(cell + bounds.len() as u32 + 1);
-                self.line(name, "_sum", None, Value::F(sum));
+                let s = sum_f64(bounds.len() as u32 + 1);
+                self.line(name, "_sum", None, Value::F(s));
             }
             Kind::Summary => {
                 self.set_labels(spec, e);
-                self.line(name, "_count", None, Value::U(region.cell_sum(cell)));
-                self.line(name, "_sum", None, Value::F(region.cell_sum_f64(cell + 1)));
+                self.line(name, "_count", None, Value::U(sum(0)));
+                self.line(name, "_sum", None, Value::F(sum_f64(1)));
             }
             Kind::Info => {
                 self.set_labels(spec, e);
@@ -339,7 +404,9 @@ impl Writer<'_> {
             }
             Kind::StateSet(states) => {
                 self.set_labels(spec, e);
-                let cur = region.cell(0, cell).load(Ordering::Relaxed) as usize;
+                let cur = regions[e.src]
+                    .cell(0, e.record.cell)
+                    .load(Ordering::Relaxed) as usize;
                 for (i, s) in states.iter().enumerate() {
                     self.line(name, "", Some((name, s)), Value::U((i == cur) as u64));
                 }
@@ -348,18 +415,24 @@ impl Writer<'_> {
     }
 
     fn gauge(&mut self, spec: &Spec, mode: GaugeMode, run: &[Entry]) {
-        let region = self.region;
+        let regions = self.regions;
         let name = spec.name.as_str();
-        let value =
-            |e: &Entry| f64::from_bits(region.cell(0, e.record.cell).load(Ordering::Relaxed));
+        let value = |e: &Entry| {
+            f64::from_bits(
+                regions[e.src]
+                    .cell(0, e.record.cell)
+                    .load(Ordering::Relaxed),
+            )
+        };
         if !mode.per_process() {
             self.set_labels(spec, &run[0]);
-            self.line(name, "", None, Value::F(value(&run[0])));
+            let v = run.iter().map(value).sum::<f64>();
+            self.line(name, "", None, Value::F(v));
             return;
         }
         let live: Vec<&Entry> = run
             .iter()
-            .filter(|e| !mode.live_only() || procs::owner_alive(self.slots, e.owner))
+            .filter(|e| !mode.live_only() || procs::owner_alive(&self.slots[e.src], e.owner))
             .collect();
         if live.is_empty() {
             return;
@@ -382,7 +455,9 @@ impl Writer<'_> {
                     _ => {
                         let stamp = |e: &&Entry| {
                             f64::from_bits(
-                                region.cell(0, e.record.cell + 1).load(Ordering::Relaxed),
+                                regions[e.src]
+                                    .cell(0, e.record.cell + 1)
+                                    .load(Ordering::Relaxed),
                             )
                         };
                         live.iter()
@@ -396,25 +471,28 @@ impl Writer<'_> {
         }
     }
 
-    fn self_metrics(&mut self, fams: &[(u32, Spec)]) {
-        let region = self.region;
-        let (used, total) = region.bytes_use();
+    fn self_metrics(&mut self, fams: &[Merged]) {
+        let regions = self.regions;
+        let total = |f: &dyn Fn(&Region) -> u64| regions.iter().map(|r| f(r)).sum::<u64>();
         self.labels.clear();
         let gauges = [
             (
                 "metricore_series",
                 "Live series in the registry.",
-                region.counter(region::H_SERIES_LIVE),
+                total(&|r| r.counter(region::H_SERIES_LIVE)),
             ),
             (
                 "metricore_region_used_bytes",
                 "Bytes of the registry region in use.",
-                used,
+                total(&|r| r.bytes_use().0),
             ),
             (
                 "metricore_region_free_bytes",
                 "Bytes of the registry region still free.",
-                total - used.min(total),
+                total(&|r| {
+                    let (used, all) = r.bytes_use();
+                    all - used.min(all)
+                }),
             ),
         ];
         for (name, help, v) in gauges {
@@ -429,7 +507,7 @@ impl Writer<'_> {
             "Recordings refused as invalid.",
             "",
         );
-        let errors = Value::U(region.counter(region::H_ERRORS));
+        let errors = Value::U(total(&|r| r.counter(region::H_ERRORS)));
         self.line("metricore_errors", "_total", None, errors);
         self.header(
             "metricore_series_overflow",
@@ -438,13 +516,20 @@ impl Writer<'_> {
             "Lookups sent to a family's overflow series (series limit reached or region full).",
             "",
         );
-        for (idx, spec) in fams {
-            let n = region
-                .word(family::slot_word(region, *idx, 2))
-                .load(Ordering::Relaxed);
+        for m in fams {
+            let n: u64 = m
+                .members
+                .iter()
+                .map(|&(src, idx)| {
+                    let region = regions[src];
+                    region
+                        .word(family::slot_word(region, idx, 2))
+                        .load(Ordering::Relaxed)
+                })
+                .sum();
             if n > 0 {
                 self.labels.clear();
-                push_label(&mut self.labels, "family", &spec.name);
+                push_label(&mut self.labels, "family", &m.spec.name);
                 self.line("metricore_series_overflow", "_total", None, Value::U(n));
             }
         }
@@ -615,12 +700,13 @@ pub fn render_external(
     Ok(())
 }
 
-fn same_key(region: &Region, a: &Entry, b: &Entry) -> bool {
+fn same_key(regions: &[&Region], a: &Entry, b: &Entry) -> bool {
     a.rank == b.rank
         && a.overflow == b.overflow
         && a.prefix == b.prefix
-        && a.record
-            .with_key(region, |ka| b.record.with_key(region, |kb| ka == kb))
+        && a.record.with_key(regions[a.src], |ka| {
+            b.record.with_key(regions[b.src], |kb| ka == kb)
+        })
 }
 
 fn push_label(out: &mut String, name: &str, value: &str) {

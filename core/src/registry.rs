@@ -291,17 +291,7 @@ impl Registry {
 
     /// Renders into `out`, replacing its contents but keeping its capacity.
     pub fn render_into(&self, format: Format, out: &mut String) {
-        out.clear();
-        let update: Vec<_> = lock(&self.shared.update).clone();
-        for f in update {
-            f();
-        }
-        let text: Vec<_> = lock(&self.shared.text).clone();
-        expose::render(&self.shared.region, format, out, &mut |format, out| {
-            for f in &text {
-                f(format, out);
-            }
-        });
+        render_many(std::slice::from_ref(self), format, out);
     }
 
     /// Occupancy and health of the registry's region.
@@ -331,6 +321,50 @@ fn sweep_dead(region: &Region) {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Renders several registries into `out` as one exposition, replacing its contents.
+///
+/// Each registry's update callbacks run first; its text callbacks append after the
+/// families. Families of one name in several registries are one family (one `HELP` and
+/// `TYPE`), with the help of the first registry that has it; a family that another
+/// registry defines otherwise (kind, labels or unit) is left out. A series found in
+/// several registries is reported once with its values added up, and the self-metrics
+/// add up over all of them. Registries given twice (or scopes of one registry) count
+/// once; two handles that opened the same file separately would count twice.
+///
+/// ```
+/// use metricore::{registry::render_many, Format, Registry};
+///
+/// let (a, b) = (Registry::new(), Registry::new());
+/// a.counter("jobs", "Jobs done.").unwrap().inc_by(2);
+/// b.counter("jobs", "Jobs done.").unwrap().inc();
+/// let mut text = String::new();
+/// render_many(&[a, b], Format::Prometheus, &mut text);
+/// assert!(text.contains("# TYPE jobs_total counter\njobs_total 3\n"));
+/// assert_eq!(text.matches("# TYPE metricore_series gauge").count(), 1);
+/// ```
+pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
+    out.clear();
+    let mut shared: Vec<&Arc<Shared>> = Vec::with_capacity(registries.len());
+    for r in registries {
+        if !shared.iter().any(|s| Arc::ptr_eq(s, &r.shared)) {
+            shared.push(&r.shared);
+        }
+    }
+    for s in &shared {
+        let update: Vec<_> = lock(&s.update).clone();
+        for f in update {
+            f();
+        }
+    }
+    let text: Vec<_> = shared.iter().flat_map(|s| lock(&s.text).clone()).collect();
+    let regions: Vec<&Region> = shared.iter().map(|s| &*s.region).collect();
+    expose::render(&regions, format, out, &mut |format, out| {
+        for f in &text {
+            f(format, out);
+        }
+    });
 }
 
 /// The process-wide default registry, in memory.
