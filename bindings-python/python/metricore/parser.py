@@ -86,8 +86,8 @@ def _family_of(sample: str, family: Metric) -> bool:
 
 
 def text_string_to_metric_families(text: str) -> Iterator[Metric]:
-    """Yields the metric families of exposition ``text``, in order. Counter and info
-    families are named without ``_total`` and ``_info``, as in OpenMetrics."""
+    """Yields the metric families of exposition ``text``, in order. Counter families
+    are named without ``_total``, as in OpenMetrics."""
     family: Optional[Metric] = None
     pending: Dict[str, str] = {}
     units: Dict[str, str] = {}
@@ -114,8 +114,6 @@ def text_string_to_metric_families(text: str) -> Iterator[Metric]:
                 base = name
                 if typ == "counter" and base.endswith("_total"):
                     base = base[: -len("_total")]
-                elif typ == "gauge" and base.endswith("_info"):
-                    base, typ = base[: -len("_info")], "info"
                 family = Metric(base, pending.pop(name, ""), typ)
                 family.unit = units.get(name, "")
             continue

@@ -1,0 +1,129 @@
+"""The same metrics recorded with metricore and with prometheus_client render the same
+families, read back by prometheus_client's own parsers in both formats."""
+
+import math
+
+import prometheus_client
+import prometheus_client.openmetrics.exposition as pc_om
+import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+import metricore
+import metricore.openmetrics.exposition as mc_om
+
+prometheus_client.disable_created_metrics()
+
+WEIRD = 'q"uote \\ back\nline é 模型'
+
+
+def record(lib, registry):
+    """Defines and records one set of metrics with `lib` (either module)."""
+    c = lib.Counter("requests_total", "Requests served.", ["model", "namespace"], registry=registry)
+    c.labels("gpt-4", "wechat").inc()
+    c.labels(model="gpt-4", namespace="web").inc(3)
+    c.labels("claude", WEIRD).inc(0.25)
+    lib.Counter("bytes", "Bytes.", namespace="app", subsystem="io", unit="bytes", registry=registry).inc(1024)
+    lib.Counter("unused", "Never used, with labels.", ["x"], registry=registry)
+    g = lib.Gauge("inflight", "In flight.", ["api"], registry=registry)
+    g.labels("chat").set(3)
+    g.labels("embed").inc(2.5)
+    g.labels("embed").dec()
+    lib.Gauge("temperature", "Temp.", unit="celsius", registry=registry).set(-4.5)
+    h = lib.Histogram("latency_seconds", "Latency.", ["model"], registry=registry)
+    for v in (0.001, 0.02, 0.3, 0.3, 4, 11):
+        h.labels("gpt-4").observe(v)
+    h2 = lib.Histogram("tokens", "Tokens.", registry=registry, buckets=[1, 10, 100, 1000])
+    for v in (0, 5, 50, 500, 5000):
+        h2.observe(v)
+    s = lib.Summary("payload", "Payload size.", ["route"], registry=registry)
+    s.labels("/a").observe(10)
+    s.labels("/a").observe(2.5)
+    lib.Info("build", "Build info.", registry=registry).info({"version": "1.2.3", "commit": "abc"})
+    i = lib.Info("shard", "Shard info.", ["id"], registry=registry)
+    i.labels("7").info({"zone": "eu"})
+    e = lib.Enum("worker_state", "Worker state.", ["worker"], states=["idle", "busy", "dead"], registry=registry)
+    e.labels("w1").state("busy")
+    e.labels("w2")
+
+
+def ours(text_or_om):
+    r = metricore.CollectorRegistry()
+    record(metricore, r)
+    return (mc_om if text_or_om == "om" else metricore).generate_latest(r).decode()
+
+
+def theirs(text_or_om):
+    r = prometheus_client.CollectorRegistry()
+    record(prometheus_client, r)
+    return (pc_om if text_or_om == "om" else prometheus_client).generate_latest(r).decode()
+
+
+def by_name(families):
+    return {f.name: f for f in families if not f.name.startswith("metricore_")}
+
+
+def samples(family):
+    out = {}
+    for s in family.samples:
+        key = (s.name, tuple(sorted(s.labels.items())))
+        assert key not in out, f"duplicate sample {key}"
+        out[key] = s.value
+    return out
+
+
+@pytest.mark.parametrize("fmt,parse", [("text", parse_text), ("om", parse_om)])
+def test_families_match_prometheus_client(fmt, parse):
+    mine = by_name(parse(ours(fmt)))
+    peer = by_name(parse(theirs(fmt)))
+    assert sorted(mine) == sorted(peer)
+    for name, p in peer.items():
+        m = mine[name]
+        assert (m.type, m.documentation, m.unit) == (p.type, p.documentation, p.unit), name
+        ms, ps = samples(m), samples(p)
+        assert ms.keys() == ps.keys(), name
+        for key, v in ps.items():
+            assert math.isclose(ms[key], v, rel_tol=1e-12), (name, key, ms[key], v)
+
+
+def test_openmetrics_ends_with_eof_and_has_units():
+    text = ours("om")
+    assert text.endswith("# EOF\n")
+    assert "# UNIT app_io_bytes bytes\n" in text
+    assert "# UNIT temperature_celsius celsius\n" in text
+
+
+def test_our_parser_reads_what_prometheus_client_renders():
+    from metricore.parser import text_string_to_metric_families as ours_parse
+
+    for fmt, parse in (("text", parse_text), ("om", parse_om)):
+        peer = by_name(parse(theirs(fmt)))
+        mine = by_name(ours_parse(theirs(fmt)))
+        assert sorted(mine) == sorted(peer), fmt
+        for name, p in peer.items():
+            assert samples(mine[name]) == samples(p), (fmt, name)
+
+
+def test_custom_collectors_of_prometheus_client_families():
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    class Peer:
+        def collect(self):
+            c = CounterMetricFamily("ext_jobs", "Jobs.", labels=["kind"])
+            c.add_metric(["a"], 2)
+            yield c
+            yield GaugeMetricFamily("ext_depth", "Depth.", value=1.5)
+
+    r = metricore.CollectorRegistry()
+    r.register(Peer())
+    pr = prometheus_client.CollectorRegistry()
+    pr.register(Peer())
+    for fmt, parse, ours_gen, peer_gen in (
+        ("text", parse_text, metricore.generate_latest, prometheus_client.generate_latest),
+        ("om", parse_om, mc_om.generate_latest, pc_om.generate_latest),
+    ):
+        mine = by_name(parse(ours_gen(r).decode()))
+        peer = by_name(parse(peer_gen(pr).decode()))
+        assert sorted(mine) == sorted(peer), fmt
+        for name in peer:
+            assert samples(mine[name]) == samples(peer[name]), (fmt, name)
