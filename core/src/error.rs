@@ -129,6 +129,30 @@ pub enum Error {
         /// What does not add up.
         reason: String,
     },
+    /// The HTTP server could not listen on the address (in use, not local, ...).
+    #[cfg(feature = "http")]
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The thread or runtime that runs HTTP could not be started.
+    #[cfg(feature = "http")]
+    #[error("cannot start the HTTP runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A request to a Pushgateway failed or was refused.
+    #[cfg(feature = "http")]
+    #[error("pushgateway request {method} {url} failed: {reason}")]
+    Push {
+        /// `PUT`, `POST` or `DELETE`.
+        method: &'static str,
+        /// The URL of the request.
+        url: String,
+        /// What went wrong: the gateway's status and message, or the transport error.
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

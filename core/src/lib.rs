@@ -17,7 +17,9 @@
 //!
 //! The tree: [`region`] holds the mapping and its header, `directory` the series
 //! table, `family` the family table, `cells` and `shard` the hot path, [`metrics`] the
-//! typed handles, [`registry`] the registry and scopes, [`expose`] the exposition.
+//! typed handles, [`registry`] the registry and scopes, [`expose`] the exposition,
+//! [`process`] the process collector. With the feature `http`, `http` serves
+//! `/metrics` and `push` pushes to a Pushgateway.
 
 #![warn(missing_docs)]
 
@@ -27,10 +29,15 @@ mod directory;
 mod error;
 pub mod expose;
 mod family;
+#[cfg(feature = "http")]
+pub mod http;
 mod key;
 pub mod metrics;
 pub mod names;
+pub mod process;
 mod procs;
+#[cfg(feature = "http")]
+pub mod push;
 pub mod region;
 pub mod registry;
 mod shard;
