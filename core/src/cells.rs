@@ -54,6 +54,16 @@ impl Cells {
         unsafe { &*self.base.add(shard * self.stride + i) }
     }
 
+    /// Cells `i` and `j` of this series in the calling CPU's shard, with the shard
+    /// looked up once. Both are below the series' cell count.
+    #[inline(always)]
+    pub fn local_pair(&self, i: usize, j: usize) -> (&AtomicU64, &AtomicU64) {
+        let at = (shard::current() & self.mask) * self.stride;
+        debug_assert!(i.max(j) < SINK_CELLS as usize);
+        // SAFETY: as in `local`, for both cells.
+        unsafe { (&*self.base.add(at + i), &*self.base.add(at + j)) }
+    }
+
     /// Another cell of the same region in the calling CPU's shard (bounds-checked).
     #[inline]
     pub fn local_of(&self, cell: u32) -> &AtomicU64 {

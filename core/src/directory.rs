@@ -66,6 +66,7 @@ pub(crate) struct Record {
 
 impl Record {
     /// Reads the record a slot word points to; `None` for empty, removed or out of bounds.
+    #[inline]
     pub fn read(region: &Region, slot: u64) -> Option<Record> {
         if slot == 0 || slot == TOMBSTONE {
             return None;
@@ -107,6 +108,7 @@ fn slot_index(region: &Region, hash: u64, i: usize) -> usize {
     region.layout.dir_off + ((hash as usize).wrapping_add(i) & (region.layout.series - 1))
 }
 
+#[inline]
 fn is_match<'a>(
     region: &Region,
     slot: u64,
@@ -114,14 +116,26 @@ fn is_match<'a>(
     ident: Ident,
     values: impl Iterator<Item = &'a str>,
 ) -> Option<Series> {
-    if slot >> 32 != hash >> 32 {
+    if slot >> 32 != hash >> 32 || slot == TOMBSTONE {
         return None;
     }
-    let rec = Record::read(region, slot)?;
-    (rec.hash == hash && rec.ident == ident && rec.with_key(region, |k| key::matches(k, values)))
+    // Cheap words first: the full hash, then family and owner, then the key.
+    let off = slot & 0xffff_ffff;
+    let head: &[_; REC_HEAD] = region.arena_array(off)?;
+    let w = |i: usize| head[i].load(Ordering::Relaxed);
+    if w(0) != hash
+        || w(1) != ident.family as u64 | (ident.flags as u64) << 32
+        || w(2) != ident.owner
+    {
+        return None;
+    }
+    let key_len = w(5);
+    let key_at = region.arena_span(off + REC_HEAD as u64, key_len.div_ceil(8))?;
+    region
+        .with_bytes(key_at, key_len as usize, |k| key::matches(k, values))
         .then_some(Series {
-            record: rec.at,
-            cell: rec.cell,
+            record: key_at - REC_HEAD,
+            cell: w(3) as u32,
         })
 }
 
@@ -294,7 +308,11 @@ pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record)
 pub(crate) fn for_each(region: &Region, mut f: impl FnMut(Record)) {
     let l = &region.layout;
     for w in &region.words()[l.dir_off..l.dir_off + l.series] {
-        if let Some(rec) = Record::read(region, w.load(Ordering::Acquire)) {
+        let slot = w.load(Ordering::Acquire);
+        if slot == 0 || slot == TOMBSTONE {
+            continue;
+        }
+        if let Some(rec) = Record::read(region, slot) {
             f(rec);
         }
     }

@@ -719,16 +719,19 @@ fn push_label(out: &mut String, name: &str, value: &str) {
     out.push('"');
 }
 
-/// Escapes a label value: `\`, `"` and newline.
+/// Escapes a label value: `\`, `"` and newline; runs without them are copied whole.
 fn escape_into(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+    let mut rest = v;
+    while let Some(i) = rest.bytes().position(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
 }
 
 /// A sample value: integers as integers, floats in the shortest form that reads back.

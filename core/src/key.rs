@@ -22,18 +22,33 @@ fn finish(h: u64) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Hashes bytes, eight at a time.
+#[inline(always)]
+fn load8(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b[..8].try_into().unwrap_or_default())
+}
+
+#[inline(always)]
+fn load4(b: &[u8]) -> u64 {
+    u32::from_le_bytes(b[..4].try_into().unwrap_or_default()) as u64
+}
+
+/// Hashes bytes, eight at a time; the last 1 to 7 bytes are read with overlapping
+/// loads instead of being copied.
 #[inline]
 pub(crate) fn hash_bytes(mut h: u64, b: &[u8]) -> u64 {
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        h = mix(h, u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        h = mix(h, load8(c));
     }
     let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = mix(h, u64::from_le_bytes(w));
+    let n = rest.len();
+    if n >= 4 {
+        h = mix(h, load4(rest) | load4(&rest[n - 4..]) << 32);
+    } else if n > 0 {
+        h = mix(
+            h,
+            rest[0] as u64 | (rest[n / 2] as u64) << 8 | (rest[n - 1] as u64) << 16,
+        );
     }
     mix(h, b.len() as u64)
 }
@@ -66,29 +81,89 @@ pub(crate) fn encode<'a>(values: impl Iterator<Item = &'a str>, out: &mut Vec<u8
     }
 }
 
+/// Bytes 1 to 7 of a value as one word: overlapping 4-byte loads for 4 or more
+/// bytes, first, middle and last byte below that. Equal words mean equal bytes.
+#[inline(always)]
+fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        load4(b) | load4(&b[n - 4..]) << 32
+    } else {
+        b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16
+    }
+}
+
+/// Whether a word holds a zero byte.
+#[inline(always)]
+fn has_zero(w: u64) -> bool {
+    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080 != 0
+}
+
+/// Whether `v` starts `stored`, comparing words, without calls: `None` if `v` holds a
+/// NUL byte, whose stored form is escaped.
+#[inline(always)]
+fn starts_plain(stored: &[u8], v: &[u8]) -> Option<bool> {
+    let n = v.len();
+    if stored.len() < n {
+        // The escaped form is longer still.
+        return Some(false);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        let a = load8(&v[i..]);
+        if has_zero(a) {
+            return None;
+        }
+        if a != load8(&stored[i..]) {
+            return Some(false);
+        }
+        i += 8;
+    }
+    if i < n {
+        let a = short_word(&v[i..]);
+        let nul = if n - i >= 4 {
+            has_zero(a)
+        } else {
+            v[i..].contains(&0)
+        };
+        if nul {
+            return None;
+        }
+        if a != short_word(&stored[i..n]) {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// Whether `stored` starts with the escaped form of `v`; returns what follows it.
+fn strip_escaped<'s>(stored: &'s [u8], v: &[u8]) -> Option<&'s [u8]> {
+    let mut it = stored.iter();
+    for &b in v {
+        if it.next() != Some(&b) || (b == 0 && it.next() != Some(&0xff)) {
+            return None;
+        }
+    }
+    Some(it.as_slice())
+}
+
 /// Whether `stored` is the key of `values`, without allocating.
 #[inline]
 pub(crate) fn matches<'a>(stored: &[u8], values: impl Iterator<Item = &'a str>) -> bool {
     let mut rest = stored;
     for v in values {
         let v = v.as_bytes();
-        if v.contains(&0) {
-            let mut it = rest.iter();
-            for &b in v {
-                if it.next() != Some(&b) || (b == 0 && it.next() != Some(&0xff)) {
-                    return false;
-                }
-            }
-            rest = it.as_slice();
-        } else {
-            match rest.strip_prefix(v) {
-                Some(r) => rest = r,
+        rest = match starts_plain(rest, v) {
+            Some(true) => &rest[v.len()..],
+            Some(false) => return false,
+            None => match strip_escaped(rest, v) {
+                Some(r) => r,
                 None => return false,
-            }
-        }
-        match rest.strip_prefix(&[0u8, 1][..]) {
-            Some(r) => rest = r,
-            None => return false,
+            },
+        };
+        match rest {
+            [0, 1, tail @ ..] => rest = tail,
+            _ => return false,
         }
     }
     rest.is_empty()
@@ -165,6 +240,33 @@ mod tests {
         assert!(!matches(&e, ["a\0b", ""].iter().copied()));
         let back: Vec<_> = values(&e).collect();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn long_values_and_nul_bytes_in_the_fast_comparison() {
+        let cases: [&[&str]; 4] = [
+            &["0123456789abcdef", "x"],
+            &["0123456789\0abcdef"],
+            &["\0\0\0\0\0\0\0\0\0"],
+            &["a\0\u{1}b"],
+        ];
+        for v in cases {
+            let e = enc(v);
+            assert!(matches(&e, v.iter().copied()), "{v:?}");
+            let mut longer = v.to_vec();
+            longer.push("");
+            assert!(!matches(&e, longer.iter().copied()));
+        }
+        assert!(!matches(&enc(&["a", "b"]), ["a\0\u{1}b"].into_iter()));
+        assert!(!matches(
+            &enc(&["0123456789abcdeX"]),
+            ["0123456789abcdef"].into_iter()
+        ));
+        assert_ne!(hash(0, ["abcd"].into_iter()), hash(0, ["abce"].into_iter()));
+        assert_ne!(
+            hash(0, ["ab", "c"].into_iter()),
+            hash(0, ["a", "bc"].into_iter())
+        );
     }
 
     proptest! {

@@ -188,8 +188,9 @@ impl Histogram {
             return refuse(self.cells.region(), Error::InvalidObservation(v));
         }
         let i = crate::buckets::index(&self.bounds, v);
-        self.cells.local(i).fetch_add(1, Ordering::Relaxed);
-        add_f64(self.cells.local(self.bounds.len() + 1), v);
+        let (bucket, sum) = self.cells.local_pair(i, self.bounds.len() + 1);
+        bucket.fetch_add(1, Ordering::Relaxed);
+        add_f64(sum, v);
         Ok(())
     }
 
@@ -232,8 +233,9 @@ impl Summary {
         if v.is_nan() {
             return refuse(self.cells.region(), Error::InvalidObservation(v));
         }
-        self.cells.local(0).fetch_add(1, Ordering::Relaxed);
-        add_f64(self.cells.local(1), v);
+        let (count, sum) = self.cells.local_pair(0, 1);
+        count.fetch_add(1, Ordering::Relaxed);
+        add_f64(sum, v);
         Ok(())
     }
 }

@@ -518,6 +518,13 @@ impl Region {
             .then(|| self.layout.arena_off + off as usize)
     }
 
+    /// The `N` arena words from offset `off`, if they are inside the arena.
+    #[inline]
+    pub fn arena_array<const N: usize>(&self, off: u64) -> Option<&[AtomicU64; N]> {
+        let at = self.arena_span(off, N as u64)?;
+        self.words().get(at..at + N)?.try_into().ok()
+    }
+
     /// Copies `bytes` into arena words starting at absolute word `at`. The words must be
     /// freshly allocated and not yet published to other threads or processes.
     pub fn write_bytes(&self, at: usize, bytes: &[u8]) {
