@@ -56,7 +56,6 @@ pub(crate) enum Refused {
 /// A record as read from the region, bounds-checked.
 pub(crate) struct Record {
     pub at: usize,
-    pub hash: u64,
     pub ident: Ident,
     pub cell: u32,
     pub pid: u32,
@@ -79,7 +78,6 @@ impl Record {
         let (fam, cell) = (w(1), w(3));
         Some(Record {
             at,
-            hash: w(0),
             ident: Ident {
                 family: fam as u32,
                 flags: (fam >> 32) as u32,
