@@ -145,7 +145,7 @@ pub(crate) fn stats(region: &Region) -> Stats {
 struct Entry {
     rank: u32,
     overflow: bool,
-    prefix: u64,
+    prefix: u128,
     /// Which of the rendered regions holds the series.
     src: usize,
     owner: u64,

@@ -205,19 +205,22 @@ pub(crate) fn values(stored: &[u8]) -> impl Iterator<Item = Cow<'_, str>> {
             }
             Cow::Owned(String::from_utf8_lossy(&v).into_owned())
         } else {
-            String::from_utf8_lossy(raw)
+            match std::str::from_utf8(raw) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(raw),
+            }
         })
     })
 }
 
-/// The first eight bytes of a stored key as a big-endian number: comparing these
+/// The first sixteen bytes of a stored key as a big-endian number: comparing these
 /// orders keys as their bytes do, as far as they go.
 #[inline]
-pub(crate) fn prefix(stored: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    let n = stored.len().min(8);
+pub(crate) fn prefix(stored: &[u8]) -> u128 {
+    let mut w = [0u8; 16];
+    let n = stored.len().min(16);
     w[..n].copy_from_slice(&stored[..n]);
-    u64::from_be_bytes(w)
+    u128::from_be_bytes(w)
 }
 
 #[cfg(test)]
