@@ -1,0 +1,71 @@
+//! The `/metrics` endpoint: a background HTTP server for one or more registries.
+
+use std::net::SocketAddr;
+
+use crate::raw::{self, Str};
+use crate::registry::Registry;
+use crate::status::{guard, Fail, Status};
+
+/// A running HTTP server, owned by the caller until `metricore_http_stop`.
+pub struct HttpServer(metricore::http::Server);
+
+/// Starts serving `GET /metrics` on `addr` (such as `127.0.0.1:9464`; port 0 picks a
+/// free port, see `metricore_http_port`) from a background thread, for the
+/// `registries_len` registries at `registries`, rendered as one exposition: OpenMetrics
+/// when the scraper's `Accept` header asks for it, Prometheus text otherwise, gzip when
+/// it accepts that. The address is bound before this returns, so an address in use is
+/// reported here (`METRICORE_STATUS_LISTEN`).
+///
+/// The server keeps what it serves alive: it goes on serving after the registries are
+/// closed or freed, until `metricore_http_stop`. On success `*out` is the server, owned
+/// by the caller.
+#[no_mangle]
+pub extern "C" fn metricore_http_start(
+    registries: *const *const Registry,
+    registries_len: usize,
+    addr: Str,
+    out: *mut *mut HttpServer,
+) -> Status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Fail::null("out"));
+        }
+        let served = raw::slice(registries, registries_len, "registries")?
+            .iter()
+            .map(|&r| Registry::open(r).map(Registry::core))
+            .collect::<Result<Vec<_>, _>>()?;
+        let text = addr.utf8("addr")?;
+        let addr: SocketAddr = text.parse().map_err(|e| {
+            Fail::new(
+                Status::InvalidArgument,
+                format!("addr {text:?} is not an IP address and port: {e}"),
+            )
+        })?;
+        let server = metricore::http::Server::start(served, addr)?;
+        raw::put(out, raw::give(HttpServer(server)), "out")
+    })
+}
+
+/// Writes the port the server listens on to `*out`.
+#[no_mangle]
+pub extern "C" fn metricore_http_port(server: *const HttpServer, out: *mut u16) -> Status {
+    guard(|| {
+        raw::put(
+            out,
+            raw::obj(server, "server")?.0.local_addr().port(),
+            "out",
+        )
+    })
+}
+
+/// Stops the server: stops accepting, closes its connections, waits for its thread to
+/// end, and frees it. NULL is ignored; the pointer must not be used again.
+#[no_mangle]
+pub extern "C" fn metricore_http_stop(server: *mut HttpServer) -> Status {
+    guard(|| {
+        if let Some(s) = raw::take(server) {
+            s.0.shutdown();
+        }
+        Ok(())
+    })
+}
