@@ -189,11 +189,21 @@ impl Base {
         if kw.len() != n {
             return Err(wrong()?);
         }
+        // Keywords given in label-name order are the very interned strings of ours.
         let mut values = Vec::with_capacity(n);
-        for name in &self.names_py {
-            match kw.get_item(name.bind(py))? {
-                Some(v) => values.push(v),
-                None => return Err(wrong()?),
+        for ((k, v), name) in kw.iter().zip(&self.names_py) {
+            if !k.is(name.bind(py)) {
+                values.clear();
+                break;
+            }
+            values.push(v);
+        }
+        if values.len() != n {
+            for name in &self.names_py {
+                match kw.get_item(name.bind(py))? {
+                    Some(v) => values.push(v),
+                    None => return Err(wrong()?),
+                }
             }
         }
         PyTuple::new(py, values)

@@ -22,6 +22,12 @@ pub fn to_py(e: Error) -> PyErr {
         Error::NotARegistry { ref path, .. }
         | Error::Version { ref path, .. }
         | Error::Corrupt { ref path, .. } => os_error(EINVAL, &e, path),
+        Error::Listen { addr, ref source } => PyOSError::new_err((
+            source.raw_os_error().unwrap_or(EINVAL),
+            e.to_string(),
+            addr.to_string(),
+        )),
+        Error::Runtime(_) | Error::Push { .. } => PyOSError::new_err(e.to_string()),
         Error::RegistryFull(_) => PyRuntimeError::new_err(e.to_string()),
         other => PyValueError::new_err(other.to_string()),
     }

@@ -5,6 +5,7 @@
 mod base;
 mod collectors;
 mod errors;
+mod http;
 mod metrics;
 mod registry;
 mod tracking;
@@ -31,6 +32,7 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<metrics::StateEnum>()?;
     m.add_class::<metrics::ValueView>()?;
     m.add_class::<tracking::Tracker>()?;
+    m.add_class::<http::HttpServer>()?;
     m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
     m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
     Ok(())

@@ -99,6 +99,8 @@ impl Hooks {
 struct State {
     core: metricore::Registry,
     shared: Option<PathBuf>,
+    /// Whether the registry reports this process's metrics (`process_*`).
+    process: bool,
     /// The first metric created through this registry, if any.
     first_metric: Option<String>,
 }
@@ -124,6 +126,7 @@ impl Registry {
             state: Mutex::new(State {
                 core,
                 shared: None,
+                process: false,
                 first_metric: None,
             }),
             hooks,
@@ -195,9 +198,22 @@ impl Registry {
         }
         let core = metricore::Registry::open_shared(&path, &Options::default()).map_err(to_py)?;
         self.hooks.install(&core);
+        if st.process {
+            metricore::process::register(&core);
+        }
         st.core = core;
         st.shared = Some(path);
         Ok(())
+    }
+
+    /// Adds this process's `process_*` metrics (CPU, memory, file descriptors, start
+    /// time) to every collection, as `prometheus_client`'s default registry has them.
+    fn _add_process_metrics(&self) {
+        let mut st = lock(&self.state);
+        if !st.process {
+            st.process = true;
+            metricore::process::register(&st.core);
+        }
     }
 
     /// The shared file behind this registry, or `None` when it is in this process.

@@ -410,24 +410,65 @@ def test_write_to_textfile(registry, tmp_path):
 
 def test_start_http_server(registry):
     import socket
+    import urllib.error
     import urllib.request
 
+    from metricore.core import GaugeMetricFamily
+
+    class Depth:
+        def collect(self):
+            yield GaugeMetricFamily("served_depth", "Depth.", value=4)
+
     Counter("served", "S.", registry=registry).inc(3)
+    registry.register(Depth())
     server, thread = metricore.start_http_server(0, addr="127.0.0.1", registry=registry)
     try:
         port = server.server_address[1]
+        assert thread.is_alive()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_LATEST
-            assert b"served_total 3\n" in r.read()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Accept": "application/openmetrics-text"})
+            body = r.read()
+        assert b"served_total 3\n" in body and b"served_depth 4" in body
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics", headers={"Accept": "application/openmetrics-text"}
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             assert r.read().endswith(b"# EOF\n")
+        with pytest.raises(OSError):
+            metricore.start_http_server(port, addr="127.0.0.1", registry=registry)
     finally:
         server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_http_server_outlives_its_python_object():
+    import subprocess
+    import sys
+
+    code = """
+import gc, socket, urllib.request
+import metricore
+metricore.Counter("kept", "K.").inc()
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+metricore.start_http_server(port, addr="127.0.0.1")
+gc.collect()
+with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+    assert b"kept_total 1\\n" in r.read()
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_default_registry_reports_the_process():
+    text = metricore.generate_latest().decode()
+    assert "# TYPE process_cpu_seconds_total counter\n" in text
+    assert "process_resident_memory_bytes " in text
 
 
 def test_push_to_gateway(registry):

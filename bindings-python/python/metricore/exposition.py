@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable, Dict, Iterable, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
@@ -93,16 +93,13 @@ class MetricsHandler(BaseHTTPRequestHandler):
 
 def start_http_server(
     port: int, addr: str = "0.0.0.0", registry: CollectorRegistry = REGISTRY
-) -> Tuple[ThreadingHTTPServer, threading.Thread]:
-    """Serves the registry's metrics over HTTP from a daemon thread; returns the
-    server and its thread (``server.shutdown()`` stops it)."""
-    handler = type("Handler", (MetricsHandler,), {"registry": registry})
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    server_class = type("Server", (ThreadingHTTPServer,), {"address_family": family, "daemon_threads": True})
-    server = server_class((addr, port), handler)
-    thread = threading.Thread(target=server.serve_forever, name="metricore-http", daemon=True)
-    thread.start()
-    return server, thread
+) -> Tuple["_metricore.HttpServer", "_metricore.HttpServer"]:
+    """Serves the registry's metrics at ``http://addr:port/metrics`` from a native
+    thread that does not hold the GIL (it takes it only to run custom collectors). The
+    server runs until ``server.shutdown()``; returns ``(server, server)``, the second
+    standing for the thread ``prometheus_client`` returns (``join()``, ``is_alive()``)."""
+    server = _metricore.HttpServer.start(registry, addr, port)
+    return server, server
 
 
 start_wsgi_server = start_http_server

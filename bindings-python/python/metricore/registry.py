@@ -88,7 +88,9 @@ class CollectorRegistry(_metricore.RegistryCore):
 
 
 REGISTRY = CollectorRegistry()
-"""The default registry: metrics created without ``registry=`` go here."""
+"""The default registry: metrics created without ``registry=`` go here. It also reports
+this process's ``process_*`` metrics, as ``prometheus_client``'s does."""
+REGISTRY._add_process_metrics()
 _metricore._set_default_registry(REGISTRY)
 
 

@@ -1,0 +1,102 @@
+//! `start_http_server`: core's `/metrics` endpoint, serving a registry from a thread
+//! of its own, off the interpreter (it attaches only to run custom collectors).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use metricore::http::Server;
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+
+use crate::errors::to_py;
+use crate::registry::Registry;
+
+/// Servers running, by id. They run until `shutdown()`, whether or not Python keeps
+/// the object `start_http_server` returned.
+static RUNNING: Mutex<Vec<(u64, Server)>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<(u64, Server)>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running `/metrics` endpoint.
+#[pyclass(frozen, module = "metricore")]
+pub struct HttpServer {
+    id: u64,
+    addr: SocketAddr,
+}
+
+#[pymethods]
+impl HttpServer {
+    /// Serves `registry` on `addr:port` (port 0 picks a free one).
+    #[staticmethod]
+    fn start(registry: &Bound<'_, Registry>, addr: &str, port: u16) -> PyResult<HttpServer> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let host = addr.trim_start_matches('[').trim_end_matches(']');
+        let target = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| PyOSError::new_err(format!("cannot resolve {addr}:{port}: {e}")))?
+            .next()
+            .ok_or_else(|| PyOSError::new_err(format!("no address for {addr}:{port}")))?;
+        let (core, _) = registry.get().core_for("<http server>");
+        let server = Server::start(vec![core], target).map_err(to_py)?;
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let addr = server.local_addr();
+        running().push((id, server));
+        Ok(HttpServer { id, addr })
+    }
+
+    /// `(host, port)` the server listens on.
+    #[getter]
+    fn server_address(&self) -> (String, u16) {
+        (self.addr.ip().to_string(), self.addr.port())
+    }
+
+    /// The port the server listens on.
+    #[getter]
+    fn server_port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Stops the server: no more connections, its thread joined.
+    fn shutdown(&self, py: Python<'_>) {
+        let server = {
+            let mut all = running();
+            all.iter()
+                .position(|(id, _)| *id == self.id)
+                .map(|i| all.remove(i).1)
+        };
+        // Joining waits for a scrape that may need the interpreter for collectors.
+        py.detach(|| drop(server));
+    }
+
+    /// The same as `shutdown()` (for code written for `http.server`).
+    fn server_close(&self, py: Python<'_>) {
+        self.shutdown(py)
+    }
+
+    /// Whether the server is still running.
+    fn is_alive(&self) -> bool {
+        running().iter().any(|(id, _)| *id == self.id)
+    }
+
+    /// Waits until the server is shut down, or `timeout` seconds.
+    #[pyo3(signature = (timeout = None))]
+    fn join(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        while self.is_alive() {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
+            py.check_signals()?;
+        }
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<metricore HTTP server on {}>", self.addr)
+    }
+}
