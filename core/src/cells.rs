@@ -77,6 +77,12 @@ impl Cells {
         unsafe { &*self.base.add(i) }
     }
 
+    /// The same number for all handles of one series in this process (the address of
+    /// its first cell); the sink's for handles that record nowhere visible.
+    pub fn id(&self) -> u64 {
+        self.base as u64
+    }
+
     /// The region these cells are in.
     pub fn region(&self) -> &Arc<Region> {
         &self.region

@@ -273,6 +273,20 @@ impl StateSet {
     }
 }
 
+macro_rules! series_id {
+    ($($handle:ident),*) => {$(
+        impl $handle {
+            /// Equal for every handle of the same series of one registry in this
+            /// process, so callers can keep one object per series.
+            pub fn id(&self) -> u64 {
+                self.cells.id()
+            }
+        }
+    )*};
+}
+
+series_id!(Counter, Gauge, Histogram, Summary, StateSet);
+
 macro_rules! family_type {
     ($(#[$doc:meta])* $vec:ident, $handle:ident, $wanted:literal, $pat:pat) => {
         $(#[$doc])*

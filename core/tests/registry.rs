@@ -362,3 +362,16 @@ fn output_is_sorted_and_deterministic() {
     assert_eq!(order, ["", "a", "a\u{0}b", "m", "zz"]);
     assert_eq!(t, text(&r));
 }
+
+#[test]
+fn handles_of_one_series_share_an_id() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter_vec("x", "", &["a"]).unwrap();
+    let (a1, a2, b) = (
+        c.with_labels(&["1"]).unwrap(),
+        c.with_labels(&["1"]).unwrap(),
+        c.with_labels(&["2"]).unwrap(),
+    );
+    assert_eq!(a1.id(), a2.id());
+    assert_ne!(a1.id(), b.id());
+}
