@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong in metricore, each variant naming the offending input.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
     #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
