@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit loom python-tests
+.PHONY: demo test deps lint unit loom python-tests prometheus-tests
 
 demo:
-	$(CARGO) run --release -p metricore --example demo
+	$(CARGO) run --release -p metricore --features cli --bin metricore -- demo
 
-test: deps lint unit loom python-tests
+test: deps lint unit loom python-tests prometheus-tests
 	@echo "all tests passed"
 
 deps:
@@ -16,9 +16,11 @@ deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 unit:
 	$(CARGO) test --workspace
+	$(CARGO) test -p metricore --all-features
 
 loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
@@ -28,3 +30,9 @@ loom:
 python-tests:
 	./bindings-python/build.sh
 	.venv/bin/python -m pytest -q bindings-python/tests
+
+# Builds `metricore` and the paced writer, then has a real Prometheus scrape them.
+prometheus-tests:
+	$(CARGO) build --release -p metricore --features cli --bin metricore --example paced
+	./scripts/venv.sh
+	.venv/bin/python -m pytest -q tests/prometheus
