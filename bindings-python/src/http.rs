@@ -40,8 +40,8 @@ impl HttpServer {
             .map_err(|e| PyOSError::new_err(format!("cannot resolve {addr}:{port}: {e}")))?
             .next()
             .ok_or_else(|| PyOSError::new_err(format!("no address for {addr}:{port}")))?;
-        let (core, _) = registry.get().core_for("<http server>");
-        let server = Server::start(vec![core], target).map_err(to_py)?;
+        registry.get().core_for("<http server>");
+        let server = Server::start(registry.get().cores(), target).map_err(to_py)?;
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         let addr = server.local_addr();
         running().push((id, server));

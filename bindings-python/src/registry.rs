@@ -101,6 +101,10 @@ struct State {
     shared: Option<PathBuf>,
     /// Whether the registry reports this process's metrics (`process_*`).
     process: bool,
+    /// Whether this is the registry of one metric made with `registry=None`.
+    private: bool,
+    /// Registries of such metrics registered here later, rendered with this one.
+    attached: Vec<(Py<Registry>, metricore::Registry)>,
     /// The first metric created through this registry, if any.
     first_metric: Option<String>,
 }
@@ -127,6 +131,8 @@ impl Registry {
                 core,
                 shared: None,
                 process: false,
+                private: false,
+                attached: Vec::new(),
                 first_metric: None,
             }),
             hooks,
@@ -143,9 +149,18 @@ impl Registry {
             arena_bytes: 4 << 20,
             ..Options::default()
         };
-        Ok(Registry::with_core(
-            metricore::Registry::with_options(&options).map_err(to_py)?,
-        ))
+        let registry =
+            Registry::with_core(metricore::Registry::with_options(&options).map_err(to_py)?);
+        lock(&registry.state).private = true;
+        Ok(registry)
+    }
+
+    /// The core registries a collection renders: this one and those attached to it.
+    pub fn cores(&self) -> Vec<metricore::Registry> {
+        let st = lock(&self.state);
+        std::iter::once(st.core.clone())
+            .chain(st.attached.iter().map(|(_, r)| r.clone()))
+            .collect()
     }
 
     /// The core registry for a new metric named `name`; from now on the registry can no
@@ -232,14 +247,54 @@ impl Registry {
         } else {
             Format::Prometheus
         };
-        let core = lock(&self.state).core.clone();
+        let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
-        let text = py.detach(|| core.render(format));
+        let text = py.detach(|| {
+            let mut out = String::new();
+            metricore::registry::render_many(&cores, format, &mut out);
+            out
+        });
         let failed = CAPTURE.replace(outer).flatten();
         match failed {
             Some(e) => Err(e),
             None => Ok(PyBytes::new(py, text.as_bytes())),
         }
+    }
+
+    /// Renders the metric of private registry `other` (one made with `registry=None`)
+    /// with this registry's metrics from now on.
+    fn _attach(&self, other: &Bound<'_, Registry>) -> PyResult<()> {
+        let (core, private) = {
+            let o = lock(&other.get().state);
+            (o.core.clone(), o.private)
+        };
+        if !private {
+            return Err(PyValueError::new_err(
+                "only metrics made with registry=None can be registered later; \
+                 others are in the registry given when they were made",
+            ));
+        }
+        let mut st = lock(&self.state);
+        if st.attached.iter().any(|(o, _)| o.is(other)) {
+            return Err(PyValueError::new_err(
+                "this metric is already registered here",
+            ));
+        }
+        st.attached.push((other.clone().unbind(), core));
+        Ok(())
+    }
+
+    /// Stops rendering the metric of private registry `other`; `False` if it was not
+    /// attached.
+    fn _detach(&self, other: &Bound<'_, Registry>) -> bool {
+        let removed = {
+            let mut st = lock(&self.state);
+            st.attached
+                .iter()
+                .position(|(o, _)| o.is(other))
+                .map(|i| st.attached.remove(i))
+        };
+        removed.is_some()
     }
 
     /// Adds a custom collector: an object whose `collect()` yields metric families.

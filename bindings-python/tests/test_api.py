@@ -291,11 +291,22 @@ def test_unregister_and_create_again(registry):
         registry.register(c2)
 
 
-def test_unregistered_metric(registry):
-    c = Counter("loose", "L.", registry=None)
-    c.inc()
-    assert c._value.get() == 1
+def test_unregistered_metric_registered_later(registry):
+    c = Counter("loose", "L.", ["k"], registry=None)
+    c.labels("a").inc()
     assert "loose" not in text(registry)
+    registry.register(c)
+    c.labels("a").inc()
+    assert value(registry, "loose_total", {"k": "a"}) == 2
+    with pytest.raises(ValueError, match="loose"):
+        registry.register(c)
+    registry.unregister(c)
+    assert "loose" not in text(registry)
+    with pytest.raises(KeyError):
+        registry.unregister(c)
+    other = Counter("owned", "O.", registry=metricore.CollectorRegistry())
+    with pytest.raises(ValueError, match="owned"):
+        registry.register(other)
 
 
 def test_custom_collector(registry):

@@ -35,8 +35,8 @@ class CollectorRegistry(_metricore.RegistryCore):
     """A registry of metrics and custom collectors.
 
     Metrics register themselves when created (``registry=`` of their constructor);
-    ``register`` adds custom collectors. With ``target_info``, the registry carries a
-    ``target_info`` metric with those labels.
+    ``register`` adds custom collectors, and metrics made with ``registry=None``. With
+    ``target_info``, the registry carries a ``target_info`` metric with those labels.
     """
 
     def __init__(self, auto_describe: bool = False, target_info: Optional[Dict[str, str]] = None):
@@ -49,20 +49,22 @@ class CollectorRegistry(_metricore.RegistryCore):
         if isinstance(collector, _METRIC_TYPES):
             if collector._registry is self:
                 raise ValueError(f"metric {collector._name!r} is already registered in this registry")
-            raise ValueError(
-                f"metric {collector._name!r} belongs to another registry: metricore metrics are "
-                "registered when created, pass registry= to the constructor"
-            )
+            try:
+                self._attach(collector._registry)
+            except ValueError as e:
+                raise ValueError(f"metric {collector._name!r}: {e}") from None
+            return
         self._add_collector(collector)
 
     def unregister(self, collector: object) -> None:
         """Removes a custom collector, or the series of a metric of this registry (the
         metric's definition stays, so it can be created again with the same one)."""
         if isinstance(collector, _METRIC_TYPES):
-            if collector._registry is not self:
+            if collector._registry is self:
+                collector._discard()
+                self._remove_function(collector)
+            elif not self._detach(collector._registry):
                 raise KeyError(collector)
-            collector._discard()
-            self._remove_function(collector)
             return
         if not self._remove_collector(collector):
             raise KeyError(collector)
