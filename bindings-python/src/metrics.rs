@@ -9,7 +9,7 @@ use std::sync::Arc;
 use metricore::{
     CounterVec, GaugeMode, GaugeVec, HistogramVec, InfoVec, Kind, StateSetVec, SummaryVec,
 };
-use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 
@@ -39,7 +39,7 @@ trait Metric: Sized {
     fn base(&self) -> &Arc<Base>;
     fn values(&self) -> Option<&[String]>;
     fn child(&self, values: &[&str]) -> metricore::Result<Self>;
-    fn remove_series(&self, values: &[&str]) -> metricore::Result<bool>;
+    fn remove_series(&self, values: &[&str]) -> PyResult<bool>;
     fn clear_series(&self);
 }
 
@@ -74,7 +74,7 @@ macro_rules! metric_methods {
             fn remove(&self, py: Python<'_>, values: &Bound<'_, PyTuple>) -> PyResult<()> {
                 let owned = self.base().remove_values(values)?;
                 let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-                self.remove_series(&refs).map_err(to_py)?;
+                self.remove_series(&refs)?;
                 self.base().forget_children(py);
                 Ok(())
             }
@@ -192,8 +192,8 @@ macro_rules! metric_struct {
                     values: Some(values.iter().map(|v| v.to_string()).collect()),
                 })
             }
-            fn remove_series(&self, values: &[&str]) -> metricore::Result<bool> {
-                self.vec.remove(values)
+            fn remove_series(&self, values: &[&str]) -> PyResult<bool> {
+                self.vec.remove(values).map_err(to_py)
             }
             fn clear_series(&self) {
                 self.vec.clear()
@@ -554,8 +554,11 @@ impl Metric for Info {
             values: Some(values.iter().map(|v| v.to_string()).collect()),
         })
     }
-    fn remove_series(&self, values: &[&str]) -> metricore::Result<bool> {
-        self.vec.set(values, &[]).map(|_| true)
+    fn remove_series(&self, _values: &[&str]) -> PyResult<bool> {
+        Err(PyNotImplementedError::new_err(format!(
+            "info {:?}: removing one labelled info series is not supported; use clear()",
+            self.base.name
+        )))
     }
     fn clear_series(&self) {
         self.vec.clear()
