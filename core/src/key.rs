@@ -121,12 +121,9 @@ fn starts_plain(stored: &[u8], v: &[u8]) -> Option<bool> {
     }
     if i < n {
         let a = short_word(&v[i..]);
-        let nul = if n - i >= 4 {
-            has_zero(a)
-        } else {
-            v[i..].contains(&0)
-        };
-        if nul {
+        // Below four bytes the word holds three bytes; the rest must not count as zero.
+        let probe = if n - i >= 4 { a } else { a | !0xff_ffff };
+        if has_zero(probe) {
             return None;
         }
         if a != short_word(&stored[i..n]) {

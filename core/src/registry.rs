@@ -422,6 +422,7 @@ impl Family {
         }
     }
 
+    #[inline]
     fn check_count(&self, got: usize) -> Result<()> {
         let expected = self.0.spec.labels.len() - self.0.consts.len();
         if got == expected {
@@ -436,6 +437,7 @@ impl Family {
         }
     }
 
+    #[inline]
     fn resolved(&self, s: Series) -> Resolved {
         Resolved {
             cells: Cells::new(self.region().clone(), s.cell, self.0.cells),
@@ -448,6 +450,9 @@ impl Family {
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
         self.check_count(values.len())?;
+        if self.0.consts.is_empty() {
+            return Ok(self.resolve_all(values.iter().copied()));
+        }
         let all = self
             .0
             .consts

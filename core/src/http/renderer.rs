@@ -1,0 +1,74 @@
+//! The thread that renders for the endpoint.
+//!
+//! Requests queue a job and wait for its body. The thread takes every job queued, renders
+//! once per format asked for and compresses once per encoding, and answers them all; the
+//! jobs queued meanwhile make the next batch. So every answer is rendered after its
+//! request arrived, a burst of scrapes costs one rendering, and the connection thread
+//! keeps serving I/O while the registries are rendered.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::expose::Format;
+use crate::registry::{render_many, Registry};
+
+/// A body to make: the format, whether gzip-compressed, and where to send it.
+pub(super) struct Job {
+    pub format: Format,
+    pub gzip: bool,
+    pub reply: oneshot::Sender<Bytes>,
+}
+
+/// Starts the thread; it ends once every sender of the queue has been dropped.
+pub(super) fn spawn(
+    registries: Vec<Registry>,
+) -> std::io::Result<(mpsc::UnboundedSender<Job>, std::thread::JoinHandle<()>)> {
+    let (jobs, queue) = mpsc::unbounded_channel();
+    let thread = std::thread::Builder::new()
+        .name("metricore-render".into())
+        .spawn(move || run(&registries, queue))?;
+    Ok((jobs, thread))
+}
+
+fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut capacity = 0;
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        while let Ok(job) = queue.try_recv() {
+            batch.push(job);
+        }
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let (mine, rest): (Vec<Job>, Vec<Job>) =
+                batch.into_iter().partition(|j| j.format == format);
+            batch = rest;
+            if mine.is_empty() {
+                continue;
+            }
+            let mut text = String::with_capacity(capacity);
+            render_many(registries, format, &mut text);
+            capacity = capacity.max(text.len());
+            let gzipped = mine.iter().any(|j| j.gzip).then(|| compress(&text));
+            let plain = Bytes::from(text);
+            for job in mine {
+                let body = match (&gzipped, job.gzip) {
+                    (Some(gz), true) => gz.clone(),
+                    _ => plain.clone(),
+                };
+                // A client that went away no longer waits for its body.
+                let _ = job.reply.send(body);
+            }
+        }
+    }
+}
+
+fn compress(text: &str) -> Bytes {
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = gz.write_all(text.as_bytes());
+    Bytes::from(gz.finish().unwrap_or_default())
+}
