@@ -76,8 +76,8 @@ def load(name, part):
 
 def run_calls(name, quick):
     """Per-call costs for one setup."""
-    number = 50_000 if quick else 400_000
-    repeat = 3 if quick else 5
+    number = 50_000 if quick else 200_000
+    repeat = 3 if quick else 11
     lib, reg, _ = load(name, "calls")
     c = lib.Counter("bench_plain", "Plain counter.", registry=reg)
     lc = lib.Counter("bench_labelled", "Labelled counter.", ["x", "y", "z"], registry=reg)
@@ -115,7 +115,7 @@ def run_render(name, total, quick):
             fam.labels(f"model-{i}", "ns").inc()
     generate_latest(reader)  # warm up
     loops = 1 if total >= 10000 else 5
-    times = timeit.Timer(lambda: generate_latest(reader)).repeat(3 if quick else 5, loops)
+    times = timeit.Timer(lambda: generate_latest(reader)).repeat(3 if quick else 7, loops)
     return {f"render_{total // 1000}k": min(times) / loops * 1e9}
 
 

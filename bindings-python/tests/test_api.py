@@ -255,6 +255,12 @@ def test_info_and_enum(registry):
     assert value(registry, "build_info", {"version": "1.3"}) == 1
     with pytest.raises(ValueError):
         Info("svc", "S.", ["name"], registry=registry).labels("x").info({"name": "clash"})
+    shard = Info("shard", "S.", ["id"], registry=registry)
+    shard.labels("1").info({"zone": "eu"})
+    with pytest.raises(NotImplementedError, match="shard"):
+        shard.remove("1")
+    shard.clear()
+    assert value(registry, "shard_info", {"id": "1", "zone": "eu"}) is None
     e = Enum("state", "S.", ["worker"], registry=registry, states=["idle", "busy"])
     e.labels("w1").state("busy")
     assert value(registry, "state", {"worker": "w1", "state": "busy"}) == 1
