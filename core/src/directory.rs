@@ -54,6 +54,7 @@ pub(crate) enum Refused {
 }
 
 /// A record as read from the region, bounds-checked.
+#[derive(Clone, Copy)]
 pub(crate) struct Record {
     pub at: usize,
     pub ident: Ident,

@@ -142,6 +142,7 @@ pub(crate) fn stats(region: &Region) -> Stats {
 }
 
 /// One series found in a directory, with what sorting needs.
+#[derive(Clone, Copy)]
 struct Entry {
     rank: u32,
     overflow: bool,
@@ -163,19 +164,31 @@ fn same_definition(a: &Spec, b: &Spec) -> bool {
     a.kind == b.kind && a.labels == b.labels && a.unit == b.unit
 }
 
-/// Renders every family of `regions` into `out` as one exposition; `extra` appends
-/// callback text.
+/// What an exposition of some regions holds, in output order: the merged families
+/// and their series. It depends only on which families and series exist, so it can be
+/// kept while [`state`] of every region stays the same.
+pub(crate) struct Plan {
+    fams: Vec<Merged>,
+    entries: Vec<Entry>,
+}
+
+/// A region's words that change whenever a family or series is made or removed or an
+/// overflow series is first used: arena use, live series, overflow count.
+pub(crate) fn state(region: &Region) -> [u64; 3] {
+    [
+        region.arena_use().0,
+        region.counter(region::H_SERIES_LIVE),
+        region.counter(region::H_OVERFLOWS),
+    ]
+}
+
+/// Gathers and orders the families and series of `regions`.
 ///
 /// Families of the same name in several regions are one family, with the help of the
 /// first region that has it; where another region defines the name differently (kind,
 /// labels or unit), its family is left out. A series found in several regions is
 /// reported once, its values added up (a state set takes the first region's state).
-pub(crate) fn render(
-    regions: &[&Region],
-    format: Format,
-    out: &mut String,
-    extra: &mut dyn FnMut(Format, &mut String),
-) {
+pub(crate) fn plan(regions: &[&Region]) -> Plan {
     let mut all: Vec<(usize, u32, Spec)> = Vec::new();
     for (src, region) in regions.iter().enumerate() {
         all.extend(
@@ -241,19 +254,36 @@ pub(crate) fn render(
             });
         });
     }
-    entries.sort_unstable_by(|a, b| {
-        a.rank
-            .cmp(&b.rank)
-            .then(a.overflow.cmp(&b.overflow))
-            .then(a.prefix.cmp(&b.prefix))
-            .then_with(|| {
-                let (ra, rb) = (regions[a.src], regions[b.src]);
-                a.record
-                    .with_key(ra, |ka| b.record.with_key(rb, |kb| ka.cmp(kb)))
-            })
-            .then(a.src.cmp(&b.src))
-            .then(a.owner.cmp(&b.owner))
+    // Sort small (order, index) pairs rather than the entries themselves.
+    let mut order: Vec<(u64, u128, u32)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| ((e.rank as u64) << 1 | e.overflow as u64, e.prefix, i as u32))
+        .collect();
+    order.sort_unstable_by(|x, y| {
+        x.0.cmp(&y.0).then(x.1.cmp(&y.1)).then_with(|| {
+            let (a, b) = (&entries[x.2 as usize], &entries[y.2 as usize]);
+            let (ra, rb) = (regions[a.src], regions[b.src]);
+            a.record
+                .with_key(ra, |ka| b.record.with_key(rb, |kb| ka.cmp(kb)))
+                .then(a.src.cmp(&b.src))
+                .then(a.owner.cmp(&b.owner))
+        })
     });
+    let entries: Vec<Entry> = order.iter().map(|o| entries[o.2 as usize]).collect();
+    Plan { fams, entries }
+}
+
+/// Renders `plan` of `regions` into `out` as one exposition, reading the current
+/// values; `extra` appends callback text.
+pub(crate) fn render(
+    regions: &[&Region],
+    plan: &Plan,
+    format: Format,
+    out: &mut String,
+    extra: &mut dyn FnMut(Format, &mut String),
+) {
+    let (fams, entries) = (&plan.fams, &plan.entries);
     let slots: Vec<Vec<ProcSlot>> = if fams
         .iter()
         .any(|m| matches!(m.spec.kind, Kind::Gauge(m) if m.per_process()))
@@ -276,7 +306,7 @@ pub(crate) fn render(
         rest = tail;
         w.family(&m.spec, mine);
     }
-    w.self_metrics(&fams);
+    w.self_metrics(fams);
     extra(format, w.out);
     if format == Format::OpenMetrics {
         w.out.push_str("# EOF\n");
@@ -325,6 +355,10 @@ impl Writer<'_> {
             let region = self.regions[e.src];
             let labels = &mut self.labels;
             e.record.with_key(region, |k| {
+                if spec.kind != Kind::Info && plain_labels(labels, &spec.labels, k) {
+                    return;
+                }
+                labels.clear();
                 let mut values = key::values(k);
                 for n in &spec.labels {
                     match values.next() {
@@ -709,6 +743,28 @@ fn same_key(regions: &[&Region], a: &Entry, b: &Entry) -> bool {
         })
 }
 
+/// Renders a stored key's values under `names` in one pass over its bytes. Returns
+/// `false`, leaving `out` to be cleared, when the key is not plain: not valid UTF-8
+/// (escaped NULs, a corrupt file) or not one value per name.
+fn plain_labels(out: &mut String, names: &[String], stored: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(stored) else {
+        return false;
+    };
+    let mut rest = text;
+    for n in names {
+        // Each value ends at its `00 01` terminator; a valid UTF-8 key has no other NUL.
+        let Some(end) = memchr::memchr(0, rest.as_bytes()) else {
+            return false;
+        };
+        if rest.as_bytes().get(end + 1) != Some(&1) {
+            return false;
+        }
+        push_label(out, n, &rest[..end]);
+        rest = &rest[end + 2..];
+    }
+    rest.is_empty()
+}
+
 fn push_label(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push(',');
@@ -722,7 +778,7 @@ fn push_label(out: &mut String, name: &str, value: &str) {
 /// Escapes a label value: `\`, `"` and newline; runs without them are copied whole.
 fn escape_into(out: &mut String, v: &str) {
     let mut rest = v;
-    while let Some(i) = rest.bytes().position(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+    while let Some(i) = memchr::memchr3(b'\\', b'"', b'\n', rest.as_bytes()) {
         out.push_str(&rest[..i]);
         out.push_str(match rest.as_bytes()[i] {
             b'\\' => "\\\\",

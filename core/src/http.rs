@@ -1,4 +1,5 @@
-//! The `/metrics` endpoint: hyper on a one-thread tokio runtime, on a thread of its own.
+//! The `/metrics` endpoint: hyper on a one-thread tokio runtime, on a thread of its own,
+//! and a second thread that renders.
 //!
 //! ```no_run
 //! let registry = metricore::Registry::new();
@@ -10,7 +11,7 @@
 //! ```
 //!
 //! `GET` and `HEAD` of `/metrics` answer the exposition of every registry served, as one
-//! (see [`render_many`]): OpenMetrics 1.0.0 when the `Accept` header asks for it,
+//! (see [`render_many`](crate::registry::render_many)): OpenMetrics 1.0.0 when the `Accept` header asks for it,
 //! Prometheus text 0.0.4 otherwise, gzip-compressed when `Accept-Encoding` allows it.
 //! Other paths get `404`, other methods `405`. Connections are kept alive; request heads
 //! must arrive within [`HEADER_READ_TIMEOUT`] and fit in [`MAX_HEAD_BYTES`], a read or
@@ -18,15 +19,16 @@
 //! [`MAX_CONNECTIONS`] connections are served at once (more wait to be accepted).
 //!
 //! A scrape renders the registries while they are being written: rendering only loads
-//! the cells, so it never waits for recording and recording never waits for it.
+//! the cells, so it never waits for recording and recording never waits for it. Every
+//! answer is rendered after its request arrived; requests that arrive while a rendering
+//! is under way share the next one.
+
+mod renderer;
+mod timed;
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,12 +37,13 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::sync::{oneshot, Semaphore};
-use tokio::time::Sleep;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::{Error, Result};
 use crate::expose::Format;
-use crate::registry::{render_many, Registry};
+use crate::registry::Registry;
+use renderer::Job;
+use timed::Timed;
 
 /// Connections served at once; further connections wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -78,10 +81,16 @@ impl Server {
             .build()
             .map_err(Error::Runtime)?;
         let (stop, stopped) = oneshot::channel();
-        let registries: Arc<[Registry]> = registries.into();
+        let (jobs, renderer) = renderer::spawn(registries).map_err(Error::Runtime)?;
         let thread = std::thread::Builder::new()
             .name("metricore-http".into())
-            .spawn(move || runtime.block_on(serve(listener, registries, stopped)))
+            .spawn(move || {
+                runtime.block_on(serve(listener, jobs, stopped));
+                // Dropping the runtime drops the connections and with them the last
+                // senders of the render queue, which ends the render thread.
+                drop(runtime);
+                let _ = renderer.join();
+            })
             .map_err(Error::Runtime)?;
         Ok(Server {
             addr: local,
@@ -119,7 +128,7 @@ impl Drop for Server {
 /// The accept loop; returning drops the runtime and with it every connection.
 async fn serve(
     listener: std::net::TcpListener,
-    registries: Arc<[Registry]>,
+    jobs: mpsc::UnboundedSender<Job>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
@@ -143,11 +152,11 @@ async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let registries = registries.clone();
+        let jobs = jobs.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let response = respond(&registries, &req);
-                async move { Ok::<_, Infallible>(response) }
+                let jobs = jobs.clone();
+                async move { Ok::<_, Infallible>(respond(&jobs, &req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -160,7 +169,10 @@ async fn serve(
     }
 }
 
-fn respond(registries: &[Registry], req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn respond(
+    jobs: &mpsc::UnboundedSender<Job>,
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
     if req.uri().path() != "/metrics" {
         return plain(
             StatusCode::NOT_FOUND,
@@ -177,13 +189,18 @@ fn respond(registries: &[Registry], req: &Request<Incoming>) -> Response<Full<By
         return r;
     }
     let format = Format::from_accept(&joined(req.headers(), header::ACCEPT));
-    let mut text = String::new();
-    render_many(registries, format, &mut text);
     let gzip = accepts_gzip(&joined(req.headers(), header::ACCEPT_ENCODING));
-    let body = if gzip {
-        compress(text.as_bytes())
-    } else {
-        Bytes::from(text)
+    let (reply, body) = oneshot::channel();
+    let _ = jobs.send(Job {
+        format,
+        gzip,
+        reply,
+    });
+    let Ok(body) = body.await else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the exposition could not be rendered\n",
+        );
     };
     let mut r = Response::new(Full::new(body));
     let h = r.headers_mut();
@@ -244,16 +261,6 @@ fn accepts_gzip(accept_encoding: &str) -> bool {
         }
     }
     gzip.or(any).is_some_and(|q| q > 0.0)
-}
-
-fn compress(text: &[u8]) -> Bytes {
-    let mut gz = flate2::write::GzEncoder::new(
-        Vec::with_capacity(text.len() / 4),
-        flate2::Compression::fast(),
-    );
-    // Writing to a Vec cannot fail.
-    let _ = gz.write_all(text);
-    Bytes::from(gz.finish().unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -174,21 +174,19 @@ pub(crate) fn values(stored: &[u8]) -> impl Iterator<Item = Cow<'_, str>> {
         if rest.is_empty() {
             return None;
         }
-        let mut i = 0;
+        // A value ends at the first `00` not followed by `ff` (an escaped NUL).
+        let mut from = 0;
         let mut escaped = false;
-        while i < rest.len() {
-            if rest[i] == 0 {
-                match rest.get(i + 1) {
-                    Some(0xff) => {
-                        escaped = true;
-                        i += 2;
-                        continue;
-                    }
-                    _ => break,
+        let i = loop {
+            match memchr::memchr(0, &rest[from..]) {
+                Some(z) if rest.get(from + z + 1) == Some(&0xff) => {
+                    escaped = true;
+                    from += z + 2;
                 }
+                Some(z) => break from + z,
+                None => break rest.len(),
             }
-            i += 1;
-        }
+        };
         let raw = &rest[..i];
         rest = rest.get(i + 2..).unwrap_or_default();
         Some(if escaped {

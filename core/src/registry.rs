@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub owner: Option<Owner>,
     update: Mutex<Vec<Arc<UpdateFn>>>,
     text: Mutex<Vec<Arc<TextFn>>>,
+    /// The last exposition plan of this region alone, and the region state it is for.
+    plan: Mutex<Option<([u64; 3], Arc<expose::Plan>)>>,
 }
 
 impl Drop for Shared {
@@ -113,6 +115,7 @@ impl Registry {
                 owner,
                 update: Mutex::new(Vec::new()),
                 text: Mutex::new(Vec::new()),
+                plan: Mutex::new(None),
             }),
             consts: Arc::new([]),
         }
@@ -360,7 +363,23 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
     }
     let text: Vec<_> = shared.iter().flat_map(|s| lock(&s.text).clone()).collect();
     let regions: Vec<&Region> = shared.iter().map(|s| &*s.region).collect();
-    expose::render(&regions, format, out, &mut |format, out| {
+    let plan = match shared.as_slice() {
+        // One registry: reuse its plan while no family or series came or went.
+        [one] => {
+            let now = expose::state(&one.region);
+            let mut cached = lock(&one.plan);
+            match &*cached {
+                Some((at, plan)) if *at == now => plan.clone(),
+                _ => {
+                    let plan = Arc::new(expose::plan(&regions));
+                    *cached = Some((now, plan.clone()));
+                    plan
+                }
+            }
+        }
+        _ => Arc::new(expose::plan(&regions)),
+    };
+    expose::render(&regions, &plan, format, out, &mut |format, out| {
         for f in &text {
             f(format, out);
         }

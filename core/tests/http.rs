@@ -318,15 +318,19 @@ fn concurrent_scrapes_while_recording() {
         .collect();
     let scrapers: Vec<_> = (0..4)
         .map(|_| {
+            let hits = hits.clone();
             std::thread::spawn(move || {
                 let mut c = Conn::open(addr);
                 let mut last = 0;
                 for _ in 0..40 {
+                    let before = hits.get() as u64;
                     let r = c.get("/metrics", &[("Accept-Encoding", "gzip")]);
                     assert_eq!(r.status, 200);
                     let text = gunzip(&r.body);
                     let v = total(&text);
                     assert!(v >= last, "counter went back from {last} to {v}");
+                    // Rendered after the request was sent, never before.
+                    assert!(v >= before, "answer older than its request: {v} < {before}");
                     last = v;
                     // _count equals the +Inf bucket in every scrape.
                     for w in ["0", "1"] {

@@ -375,3 +375,32 @@ fn handles_of_one_series_share_an_id() {
     assert_eq!(a1.id(), a2.id());
     assert_ne!(a1.id(), b.id());
 }
+
+#[test]
+fn a_kept_exposition_plan_follows_changes_made_elsewhere() {
+    let path =
+        std::env::temp_dir().join(format!("metricore-plan-{}.metricore", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let a = Registry::open_shared(&path, &small()).unwrap();
+    let b = Registry::open_shared(&path, &small()).unwrap();
+    let fa = a.counter_vec("x", "", &["k"]).unwrap();
+    fa.with_labels(&["1"]).unwrap().inc();
+    assert!(text(&a).contains("x_total{k=\"1\"} 1\n"));
+    let fb = b.counter_vec("x", "", &["k"]).unwrap();
+    fb.with_labels(&["2"]).unwrap().inc();
+    assert!(
+        text(&a).contains("x_total{k=\"2\"} 1\n"),
+        "a series made through another registry"
+    );
+    assert!(fb.remove(&["1"]).unwrap());
+    assert!(
+        !text(&a).contains("k=\"1\""),
+        "a series removed through another registry"
+    );
+    b.gauge("y", "").unwrap().set(2.0);
+    assert!(
+        text(&a).contains("y 2.0\n"),
+        "a family made through another registry"
+    );
+    std::fs::remove_file(&path).unwrap();
+}

@@ -111,4 +111,3 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Timed<T> {
         this.write.check(cx, poll)
     }
 }
-
