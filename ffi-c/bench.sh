@@ -5,7 +5,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 cd "$root"
-cargo build -p metricore-ffi --release
+cargo build -p metricore-c --release
 lib="${CARGO_TARGET_DIR:-$root/target}/release"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

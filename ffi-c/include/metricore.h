@@ -483,9 +483,10 @@ metricore_status metricore_counter_family_new(const struct metricore_registry *r
  * labels excluded) to a handle in `*out`, making the series if new. Past the family's
  * series limit, or when the registry is full, the handle is the overflow series.
  *
- * Each call allocates a little memory that the family keeps until the registry
- * object is freed: resolve once and keep the handle, or record with
- * `metricore_counter_family_inc_by` for label values that change per call.
+ * The family keeps one small object per series for its handles until the registry
+ * object is freed: resolving the same label values again gives the same handle and
+ * keeps nothing more. Resolving takes a lock and a lookup: resolve once and keep the
+ * handle, or record with `metricore_counter_family_inc_by`, which keeps nothing.
  */
 metricore_status metricore_counter_family_labels(const struct metricore_counter_family *family,
                                                  const struct metricore_str *label_values,
@@ -567,7 +568,7 @@ metricore_status metricore_gauge_family_new(const struct metricore_registry *reg
 
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
- * as `metricore_counter_family_labels`, including the memory each call keeps.
+ * as `metricore_counter_family_labels` (one kept object per series).
  */
 metricore_status metricore_gauge_family_labels(const struct metricore_gauge_family *family,
                                                const struct metricore_str *label_values,
@@ -682,7 +683,7 @@ metricore_status metricore_histogram_family_new(const struct metricore_registry 
 
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
- * as `metricore_counter_family_labels`, including the memory each call keeps.
+ * as `metricore_counter_family_labels` (one kept object per series).
  */
 metricore_status metricore_histogram_family_labels(const struct metricore_histogram_family *family,
                                                    const struct metricore_str *label_values,
@@ -947,7 +948,7 @@ metricore_status metricore_state_set_family_new(const struct metricore_registry 
 
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
- * as `metricore_counter_family_labels`, including the memory each call keeps.
+ * as `metricore_counter_family_labels` (one kept object per series).
  */
 metricore_status metricore_state_set_family_labels(const struct metricore_state_set_family *family,
                                                    const struct metricore_str *label_values,
@@ -1015,7 +1016,7 @@ metricore_status metricore_summary_family_new(const struct metricore_registry *r
 
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
- * as `metricore_counter_family_labels`, including the memory each call keeps.
+ * as `metricore_counter_family_labels` (one kept object per series).
  */
 metricore_status metricore_summary_family_labels(const struct metricore_summary_family *family,
                                                  const struct metricore_str *label_values,

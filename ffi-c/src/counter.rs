@@ -66,9 +66,10 @@ pub extern "C" fn metricore_counter_family_new(
 /// labels excluded) to a handle in `*out`, making the series if new. Past the family's
 /// series limit, or when the registry is full, the handle is the overflow series.
 ///
-/// Each call allocates a little memory that the family keeps until the registry
-/// object is freed: resolve once and keep the handle, or record with
-/// `metricore_counter_family_inc_by` for label values that change per call.
+/// The family keeps one small object per series for its handles until the registry
+/// object is freed: resolving the same label values again gives the same handle and
+/// keeps nothing more. Resolving takes a lock and a lookup: resolve once and keep the
+/// handle, or record with `metricore_counter_family_inc_by`, which keeps nothing.
 #[no_mangle]
 pub extern "C" fn metricore_counter_family_labels(
     family: *const CounterFamily,

@@ -53,6 +53,8 @@ pub(crate) trait Labeled:
     type Series: Send + Sync + 'static;
     /// The series for `values`, made if new.
     fn series(&self, values: &[&str]) -> metricore::Result<Self::Series>;
+    /// The core's id of `series`: equal for every handle of one series.
+    fn id(series: &Self::Series) -> u64;
     /// Removes the series for `values`.
     fn remove(&self, values: &[&str]) -> metricore::Result<bool>;
     /// Removes every series.
@@ -67,6 +69,9 @@ macro_rules! labeled {
             fn series(&self, values: &[&str]) -> metricore::Result<$series> {
                 self.with_labels(values).map($series)
             }
+            fn id(series: &$series) -> u64 {
+                series.0.id()
+            }
             fn remove(&self, values: &[&str]) -> metricore::Result<bool> {
                 <$vec>::remove(self, values)
             }
@@ -79,7 +84,8 @@ macro_rules! labeled {
 pub(crate) use labeled;
 
 /// A family as C holds it: the core family, the liveness of its registry, and the
-/// series resolved for handles, kept until the family is dropped with its registry.
+/// series resolved for handles (one per series, however often it is resolved), kept
+/// until the family is dropped with its registry.
 pub(crate) struct Family<V: Labeled> {
     node: Arc<Node>,
     vec: V,
@@ -114,8 +120,8 @@ impl<V: Labeled> Family<V> {
         Ok(&self.vec)
     }
 
-    /// Resolves `values` to a series kept for a handle, and writes the handle that
-    /// `handle` makes of it to `*out`.
+    /// Resolves `values` to the series kept for its handles (kept now if it was not),
+    /// and writes the handle that `handle` makes of it to `*out`.
     pub(crate) fn labels<H>(
         &self,
         values: *const Str,
@@ -128,7 +134,8 @@ impl<V: Labeled> Family<V> {
             return Err(Fail::null("out"));
         }
         let series = raw::with_strs(values, len, "label_values", |v| Ok(vec.series(v)?))?;
-        raw::put(out, handle(self.series.keep(series)), "out")
+        let kept = self.series.keep(V::id(&series), || series);
+        raw::put(out, handle(kept), "out")
     }
 
     /// Resolves `values` and records into the series with `f`, keeping nothing.

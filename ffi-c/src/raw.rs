@@ -6,8 +6,9 @@
 //! come from this library and are not freed yet, arrays hold as many items as their
 //! length says).
 
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
+use std::sync::Mutex;
 
 use metricore::MAX_LABELS;
 
@@ -182,27 +183,30 @@ pub(crate) fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Fail> {
 /// The series behind a handle: the pointer the handle was made with by [`Series::keep`].
 pub(crate) fn series<'a, T>(ptr: *const T) -> Result<&'a T, Fail> {
     // SAFETY: the header requires a handle to be zeroed (NULL) or made by this library
-    // and used only while its registry is not freed; the series it points to lives in an
-    // `Arc` that the registry's family keeps until then.
+    // and used only while its registry is not freed; the series it points to lives in a
+    // `Box` that the registry's family keeps until then.
     unsafe { ptr.as_ref() }.ok_or_else(|| Fail::null("handle"))
 }
 
-/// The series a family keeps for its handles: an `Arc` never moved or freed before the
-/// family, so that the pointer handed to C stays valid.
-pub(crate) struct Series<T>(std::sync::Mutex<Vec<Arc<T>>>);
+/// The series a family keeps for its handles, one per series id: each in a `Box` that
+/// is never moved or freed before the family, so that the pointer handed to C stays
+/// valid, and that every handle of one series shares. (A B-tree, whose nodes are
+/// pointed to at their start, so that memcheck can follow them from a forked child
+/// that exits without freeing its parent's registries.)
+pub(crate) struct Series<T>(Mutex<BTreeMap<u64, Box<T>>>);
 
 impl<T> Series<T> {
     /// No series yet.
     pub(crate) fn new() -> Series<T> {
-        Series(std::sync::Mutex::new(Vec::new()))
+        Series(Mutex::new(BTreeMap::new()))
     }
 
-    /// Keeps `value` until `self` is dropped and returns a pointer to it.
-    pub(crate) fn keep(&self, value: T) -> *const T {
-        let value = Arc::new(value);
-        let ptr = Arc::as_ptr(&value);
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(value);
-        ptr
+    /// A pointer to the series kept for `id`, keeping `value` (made by `make`) first if
+    /// there is none yet; it stays valid until `self` is dropped.
+    pub(crate) fn keep(&self, id: u64, make: impl FnOnce() -> T) -> *const T {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let series: &T = kept.entry(id).or_insert_with(|| Box::new(make()));
+        series
     }
 }
 

@@ -125,6 +125,8 @@ impl From<Error> for Fail {
             Error::Corrupt { .. } => Status::Corrupt,
             Error::Listen { .. } => Status::Listen,
             Error::Runtime(_) | Error::Push { .. } => Status::Http,
+            // A kind of error newer than this list: the message still says what failed.
+            _ => Status::Internal,
         };
         Fail::new(status, e.to_string())
     }

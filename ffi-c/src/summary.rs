@@ -55,7 +55,7 @@ pub extern "C" fn metricore_summary_family_new(
 }
 
 /// Resolves the series for `label_values` to a handle in `*out`, making it if new;
-/// as `metricore_counter_family_labels`, including the memory each call keeps.
+/// as `metricore_counter_family_labels` (one kept object per series).
 #[no_mangle]
 pub extern "C" fn metricore_summary_family_labels(
     family: *const SummaryFamily,

@@ -14,7 +14,7 @@ command -v valgrind >/dev/null || {
     apt-get install -y --no-install-recommends valgrind >&2
 }
 
-cargo build -p metricore-ffi --release
+cargo build -p metricore-c --release
 lib="${CARGO_TARGET_DIR:-$root/target}/release"
 [ -f "$lib/libmetricore.so" ] && [ -f "$lib/libmetricore.a" ]
 

@@ -1,4 +1,5 @@
 /* Families and handles of every kind. */
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -449,5 +450,83 @@ void test_remove_and_clear(void) {
     CHECK_LACKS(text, "k=\"");
     CHECK_HAS(text, "# TYPE rc_total counter\n"); /* the families remain */
     metricore_string_free(text);
+    CHECK_OK(metricore_registry_free(r));
+}
+
+/* Bytes the C allocator has handed out and not got back. */
+static size_t heap_in_use(void) {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+void test_handles_kept_once(void) {
+    metricore_registry *r = test_registry();
+    metricore_str labels[] = {METRICORE_LIT("k")};
+    metricore_str a[] = {METRICORE_LIT("a")};
+    metricore_str b[] = {METRICORE_LIT("b")};
+    metricore_counter_family *cf = NULL;
+    metricore_gauge_family *gf = NULL;
+    metricore_histogram_family *hf = NULL;
+    metricore_summary_family *sf = NULL;
+    metricore_state_set_family *ssf = NULL;
+    const double bounds[] = {1.0};
+    metricore_str states[] = {METRICORE_LIT("on"), METRICORE_LIT("off")};
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("kc"), METRICORE_LIT("h"), labels, 1, NULL, &cf));
+    CHECK_OK(metricore_gauge_family_new(r, METRICORE_LIT("kg"), METRICORE_LIT("h"), labels, 1,
+                                        METRICORE_LIT(""), NULL, &gf));
+    CHECK_OK(metricore_histogram_family_new(r, METRICORE_LIT("kh"), METRICORE_LIT("h"), labels, 1,
+                                            bounds, 1, NULL, &hf));
+    CHECK_OK(metricore_summary_family_new(r, METRICORE_LIT("ks"), METRICORE_LIT("h"), labels, 1, NULL, &sf));
+    CHECK_OK(metricore_state_set_family_new(r, METRICORE_LIT("kss"), METRICORE_LIT("h"), labels, 1,
+                                            states, 2, NULL, &ssf));
+
+    /* Every kind: the same label values give the same handle, others another. */
+    metricore_counter c1, c2, cb;
+    CHECK_OK(metricore_counter_family_labels(cf, a, 1, &c1));
+    CHECK_OK(metricore_counter_family_labels(cf, a, 1, &c2));
+    CHECK_OK(metricore_counter_family_labels(cf, b, 1, &cb));
+    CHECK(c1.series == c2.series && c1.series != cb.series);
+    metricore_gauge g1, g2, gb;
+    CHECK_OK(metricore_gauge_family_labels(gf, a, 1, &g1));
+    CHECK_OK(metricore_gauge_family_labels(gf, a, 1, &g2));
+    CHECK_OK(metricore_gauge_family_labels(gf, b, 1, &gb));
+    CHECK(g1.series == g2.series && g1.series != gb.series);
+    metricore_histogram h1, h2, hb;
+    CHECK_OK(metricore_histogram_family_labels(hf, a, 1, &h1));
+    CHECK_OK(metricore_histogram_family_labels(hf, a, 1, &h2));
+    CHECK_OK(metricore_histogram_family_labels(hf, b, 1, &hb));
+    CHECK(h1.series == h2.series && h1.series != hb.series);
+    metricore_summary s1, s2, sb;
+    CHECK_OK(metricore_summary_family_labels(sf, a, 1, &s1));
+    CHECK_OK(metricore_summary_family_labels(sf, a, 1, &s2));
+    CHECK_OK(metricore_summary_family_labels(sf, b, 1, &sb));
+    CHECK(s1.series == s2.series && s1.series != sb.series);
+    metricore_state_set ss1, ss2, ssb;
+    CHECK_OK(metricore_state_set_family_labels(ssf, a, 1, &ss1));
+    CHECK_OK(metricore_state_set_family_labels(ssf, a, 1, &ss2));
+    CHECK_OK(metricore_state_set_family_labels(ssf, b, 1, &ssb));
+    CHECK(ss1.series == ss2.series && ss1.series != ssb.series);
+
+    /* Resolving the same values over and over keeps nothing more. */
+    size_t before = heap_in_use();
+    int same = 1;
+    for (int i = 0; i < 100000; i++) {
+        metricore_counter c;
+        metricore_counter_family_labels(cf, a, 1, &c);
+        same &= c.series == c1.series;
+    }
+    CHECK(same);
+    size_t after = heap_in_use();
+    CHECK(after < before + 64 * 1024);
+
+    /* A removed series resolved again is a new series with a handle of its own. */
+    CHECK_OK(metricore_counter_inc(c1));
+    CHECK_OK(metricore_counter_family_remove(cf, a, 1, NULL));
+    metricore_counter fresh;
+    CHECK_OK(metricore_counter_family_labels(cf, a, 1, &fresh));
+    CHECK(fresh.series != c1.series);
+    double v = -1;
+    CHECK_OK(metricore_counter_get(fresh, &v));
+    CHECK(v == 0.0);
     CHECK_OK(metricore_registry_free(r));
 }

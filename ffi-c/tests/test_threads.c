@@ -169,6 +169,8 @@ void test_threads_resolve(void) {
             double w = 0;
             CHECK_OK(metricore_counter_get(shared.handles[i][m], &w));
             CHECK(w == v);
+            /* Resolved on several threads at once, still one handle per series. */
+            CHECK(shared.handles[i][m].series == shared.handles[0][m].series);
         }
     }
     CHECK_OK(metricore_registry_free(r));
