@@ -426,6 +426,11 @@ impl InfoVec {
         self.0.set_info(values, pairs)
     }
 
+    /// Removes the info of series `values`; `false` if it had none.
+    pub fn remove(&self, values: &[&str]) -> Result<bool> {
+        self.0.remove_info(values)
+    }
+
     /// Removes every series of the family.
     pub fn clear(&self) {
         self.0.clear()

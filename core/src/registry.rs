@@ -556,21 +556,37 @@ impl Family {
     /// Removes every series of this family that this scope can see (the overflow
     /// series too, when the scope sees the whole family, then makes it anew).
     pub(crate) fn clear(&self) {
-        let mut prefix = Vec::new();
-        key::encode(self.0.consts.iter().map(String::as_str), &mut prefix);
-        let region = self.region();
-        let whole = self.0.consts.is_empty();
-        directory::retain(region, self.0.idx, |rec| {
-            let overflow = rec.ident.flags & OVERFLOW != 0;
-            if overflow {
-                !whole
-            } else {
-                !rec.with_key(region, |k| k.starts_with(&prefix))
-            }
-        });
-        if whole && self.0.spec.labels.len() > self.0.consts.len() {
+        if !self.0.consts.is_empty() {
+            self.remove_prefixed(self.0.consts.iter().map(String::as_str));
+            return;
+        }
+        directory::retain(self.region(), self.0.idx, |_| false);
+        if !self.0.spec.labels.is_empty() {
             self.overflow_series();
         }
+    }
+
+    /// Removes the series whose label values start with `prefix`, not the overflow
+    /// series; returns how many.
+    fn remove_prefixed<'a>(&self, prefix: impl Iterator<Item = &'a str>) -> usize {
+        let mut p = Vec::new();
+        key::encode(prefix, &mut p);
+        let region = self.region();
+        directory::retain(region, self.0.idx, |rec| {
+            rec.ident.flags & OVERFLOW != 0 || !rec.with_key(region, |k| k.starts_with(&p))
+        })
+    }
+
+    /// Removes the info series `values`; `false` if it had none.
+    pub(crate) fn remove_info(&self, values: &[&str]) -> Result<bool> {
+        self.check_count(values.len())?;
+        let fixed = self
+            .0
+            .consts
+            .iter()
+            .map(String::as_str)
+            .chain(values.iter().copied());
+        Ok(self.remove_prefixed(fixed) > 0)
     }
 
     /// Replaces the info of series `values` with `pairs`.
@@ -587,20 +603,14 @@ impl Family {
                 });
             }
         }
-        let fixed = || {
-            self.0
-                .consts
-                .iter()
-                .map(String::as_str)
-                .chain(values.iter().copied())
-        };
-        let mut prefix = Vec::new();
-        key::encode(fixed(), &mut prefix);
-        let region = self.region();
-        directory::retain(region, self.0.idx, |rec| {
-            !rec.with_key(region, |k| k.starts_with(&prefix))
-        });
-        self.resolve_all(fixed().chain(pairs.iter().flat_map(|(n, v)| [*n, *v])));
+        self.remove_info(values)?;
+        let fixed = self
+            .0
+            .consts
+            .iter()
+            .map(String::as_str)
+            .chain(values.iter().copied());
+        self.resolve_all(fixed.chain(pairs.iter().flat_map(|(n, v)| [*n, *v])));
         Ok(())
     }
 }

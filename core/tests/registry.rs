@@ -114,6 +114,11 @@ fn summary_info_and_state_set() {
         .unwrap();
     i.set(&[], &[("version", "1.3")]).unwrap();
     assert!(i.set(&[], &[("bad-name", "x")]).is_err());
+    let per_host = r.info_vec("host", "Host.", &["dc"]).unwrap();
+    per_host.set(&["eu"], &[("os", "linux")]).unwrap();
+    per_host.set(&["us"], &[("os", "bsd")]).unwrap();
+    assert!(per_host.remove(&["eu"]).unwrap());
+    assert!(!per_host.remove(&["eu"]).unwrap());
     let st = r
         .state_set_vec("phase", "Phase.", &["job"], &["starting", "running"])
         .unwrap();
@@ -124,6 +129,10 @@ fn summary_info_and_state_set() {
     let t = text(&r);
     assert!(t.contains("req_size_count 2\nreq_size_sum 7.5\n"), "{t}");
     assert!(t.contains("build_info{version=\"1.3\"} 1\n"), "{t}");
+    assert!(
+        t.contains("host_info{dc=\"us\",os=\"bsd\"} 1\n") && !t.contains("linux"),
+        "{t}"
+    );
     assert!(!t.contains("1.2"), "info replaced: {t}");
     assert!(
         t.contains("phase{job=\"x\",phase=\"starting\"} 0\nphase{job=\"x\",phase=\"running\"} 1\n"),
