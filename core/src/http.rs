@@ -11,8 +11,9 @@
 //! ```
 //!
 //! `GET` and `HEAD` of `/metrics` answer the exposition of every registry served, as one
-//! (see [`render_many`](crate::registry::render_many)): OpenMetrics 1.0.0 when the `Accept` header asks for it,
-//! Prometheus text 0.0.4 otherwise, gzip-compressed when `Accept-Encoding` allows it.
+//! (see [`render_many`](crate::registry::render_many)): OpenMetrics 1.0.0 when the
+//! `Accept` header asks for it, Prometheus text 0.0.4 otherwise, gzip-compressed when
+//! `Accept-Encoding` allows it.
 //! Other paths get `404`, other methods `405`. Connections are kept alive; request heads
 //! must arrive within [`HEADER_READ_TIMEOUT`] and fit in [`MAX_HEAD_BYTES`], a read or
 //! write that makes no progress for [`IO_TIMEOUT`] closes its connection, and at most
@@ -47,8 +48,9 @@ use timed::Timed;
 
 /// Connections served at once; further connections wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 256;
-/// Time a client has to send a complete request head, from the moment its connection
-/// is accepted or has become idle.
+/// Time a client has to send a complete request head, counted from the moment its
+/// connection was accepted or its previous response sent: a kept-alive connection that
+/// stays idle longer is closed (the scraper opens a new one).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a read or a write may wait without progress before the connection is closed:
 /// a client that stops reading its response, or stops sending, is let go.
