@@ -9,7 +9,7 @@ use std::sync::Arc;
 use metricore::{
     CounterVec, GaugeMode, GaugeVec, HistogramVec, InfoVec, Kind, StateSetVec, SummaryVec,
 };
-use pyo3::exceptions::{PyException, PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 
@@ -554,11 +554,8 @@ impl Metric for Info {
             values: Some(values.iter().map(|v| v.to_string()).collect()),
         })
     }
-    fn remove_series(&self, _values: &[&str]) -> PyResult<bool> {
-        Err(PyNotImplementedError::new_err(format!(
-            "info {:?}: removing one labelled info series is not supported; use clear()",
-            self.base.name
-        )))
+    fn remove_series(&self, values: &[&str]) -> PyResult<bool> {
+        self.vec.remove(values).map_err(to_py)
     }
     fn clear_series(&self) {
         self.vec.clear()

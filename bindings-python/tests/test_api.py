@@ -257,10 +257,12 @@ def test_info_and_enum(registry):
         Info("svc", "S.", ["name"], registry=registry).labels("x").info({"name": "clash"})
     shard = Info("shard", "S.", ["id"], registry=registry)
     shard.labels("1").info({"zone": "eu"})
-    with pytest.raises(NotImplementedError, match="shard"):
-        shard.remove("1")
-    shard.clear()
+    shard.labels("2").info({"zone": "us"})
+    shard.remove("1")
     assert value(registry, "shard_info", {"id": "1", "zone": "eu"}) is None
+    assert value(registry, "shard_info", {"id": "2", "zone": "us"}) == 1
+    shard.clear()
+    assert value(registry, "shard_info", {"id": "2", "zone": "us"}) is None
     e = Enum("state", "S.", ["worker"], registry=registry, states=["idle", "busy"])
     e.labels("w1").state("busy")
     assert value(registry, "state", {"worker": "w1", "state": "busy"}) == 1
