@@ -16,7 +16,10 @@
 //!   it with `metricore_string_free`.
 //!
 //! These functions are meant for C: they trust the pointers they get to be what the
-//! header says. Rust code uses the `metricore` crate.
+//! header says. Rust code uses the `metricore` crate, except a binding that hands
+//! this API's objects to another language (the Lua module does, for LuaJIT's FFI):
+//! it makes them with [`Registry::from_core`] and the `extern "C"` functions, and
+//! reads messages with [`last_error`].
 
 #![warn(missing_docs)]
 
@@ -32,13 +35,14 @@ mod state_set;
 mod status;
 mod summary;
 
-pub use counter::{CounterFamily, CounterHandle, CounterSeries};
+pub use counter::*;
 pub use family::FamilyOptions;
-pub use gauge::{GaugeFamily, GaugeHandle, GaugeSeries};
-pub use histogram::{HistogramFamily, HistogramHandle, HistogramSeries};
-pub use http::HttpServer;
-pub use info::InfoFamily;
+pub use gauge::*;
+pub use histogram::*;
+pub use http::*;
+pub use info::*;
 pub use raw::{Str, Text};
-pub use registry::{FormatCode, Options, Registry, Stats};
-pub use state_set::{StateSetFamily, StateSetHandle, StateSetSeries};
-pub use status::Status;
+pub use registry::*;
+pub use state_set::*;
+pub use status::*;
+pub use summary::*;

@@ -175,6 +175,14 @@ impl Registry {
         })
     }
 
+    /// Hands `core` to C as a registry object, as `metricore_registry_new` does: the
+    /// caller frees it with `metricore_registry_free`. For Rust code, such as another
+    /// language's binding, that opens registries with the `metricore` crate and
+    /// records through this API.
+    pub fn from_core(core: metricore::Registry) -> *mut Registry {
+        Registry::new(core, None)
+    }
+
     /// The core registry.
     pub(crate) fn core(&self) -> metricore::Registry {
         self.core.clone()

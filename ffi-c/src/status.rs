@@ -157,6 +157,14 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> Status {
     Fail::new(Status::Internal, format!("internal error: {what}")).report()
 }
 
+/// The message of the last failed call on the calling thread, as `metricore_last_error`
+/// gives it, for Rust code that calls this API.
+pub fn last_error() -> String {
+    LAST_ERROR
+        .try_with(|m| m.borrow().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The message of the last failed call on the calling thread, NUL-terminated; an empty
 /// string if no call on this thread has failed yet.
 ///

@@ -1,0 +1,189 @@
+//! Registries: opening a shared file or making one in memory, creating families,
+//! rendering.
+
+use std::rc::Rc;
+
+use metricore::{buckets, Options};
+use metricore_ffi as c;
+use mlua::{Lua, LuaString, Result, Table, UserData, UserDataMethods, Value};
+
+use crate::family::{self, Family};
+
+/// A registry as the C API holds it (so that families made through it are C families
+/// that LuaJIT's FFI can record into), and the core registry it wraps, for rendering.
+pub(crate) struct Owned {
+    c: *mut c::Registry,
+    core: metricore::Registry,
+}
+
+impl Owned {
+    /// The C registry object, valid as long as `self`.
+    pub(crate) fn c(&self) -> *const c::Registry {
+        self.c
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // Families keep an `Rc` of this, so none is left to use the registry; the C
+        // handles the FFI side resolved are only kept by Lua objects that keep a
+        // family, so none is left either.
+        c::metricore_registry_free(self.c);
+    }
+}
+
+/// A registry in Lua: `registry:counter(...)`, `:gauge(...)`, `:histogram(...)`,
+/// `:render(accept)`.
+pub struct Registry(Rc<Owned>);
+
+impl Registry {
+    fn wrap(core: metricore::Registry) -> Registry {
+        Registry(Rc::new(Owned {
+            c: c::Registry::from_core(core.clone()),
+            core,
+        }))
+    }
+}
+
+/// A result for Lua: the value, or `nil` and a message.
+pub(crate) type Outcome<T> = (Option<T>, Option<String>);
+
+/// `Ok` as an [`Outcome`].
+pub(crate) fn ok<T>(value: T) -> Result<Outcome<T>> {
+    Ok((Some(value), None))
+}
+
+/// A failure as an [`Outcome`].
+pub(crate) fn fail<T>(message: String) -> Result<Outcome<T>> {
+    Ok((None, Some(message)))
+}
+
+/// `metricore.open(path, options)`: opens (or creates) the shared registry file at
+/// `path`. Every process that opens it records into the same cells.
+pub(crate) fn open(_: &Lua, (path, options): (String, Option<Table>)) -> Result<Outcome<Registry>> {
+    let options = match registry_options(options)? {
+        Ok(o) => o,
+        Err(message) => return fail(format!("cannot open the registry {path}: {message}")),
+    };
+    match metricore::Registry::open_shared(&path, &options) {
+        Ok(core) => ok(Registry::wrap(core)),
+        Err(e) => {
+            let message = e.to_string();
+            if message.contains(&path) {
+                fail(format!("cannot open the registry: {message}"))
+            } else {
+                fail(format!("cannot open the registry {path}: {message}"))
+            }
+        }
+    }
+}
+
+/// `metricore.new(options)`: a registry in this process's memory.
+pub(crate) fn new(_: &Lua, options: Option<Table>) -> Result<Outcome<Registry>> {
+    let options = match registry_options(options)? {
+        Ok(o) => o,
+        Err(message) => return fail(message),
+    };
+    match metricore::Registry::with_options(&options) {
+        Ok(core) => ok(Registry::wrap(core)),
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+/// The core's options from a Lua table of the same names (all optional).
+fn registry_options(table: Option<Table>) -> Result<std::result::Result<Options, String>> {
+    let mut o = Options::default();
+    let Some(table) = table else {
+        return Ok(Ok(o));
+    };
+    for pair in table.pairs::<String, Value>() {
+        let (key, value) = pair?;
+        let number = match value {
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => return Ok(Err(format!("option {key} must be a number"))),
+        };
+        if number.fract() != 0.0 || number < 0.0 || number > u32::MAX as f64 && key != "arena_bytes"
+        {
+            return Ok(Err(format!("option {key} = {number} is out of range")));
+        }
+        let small = number as u32;
+        match key.as_str() {
+            "shards" => o.shards = Some(small),
+            "cells_per_shard" => o.cells_per_shard = small,
+            "series_capacity" => o.series_capacity = small,
+            "family_capacity" => o.family_capacity = small,
+            "process_capacity" => o.process_capacity = small,
+            "file_mode" => o.file_mode = small,
+            "arena_bytes" => o.arena_bytes = number as u64,
+            _ => return Ok(Err(format!("unknown registry option {key:?}"))),
+        }
+    }
+    Ok(Ok(o))
+}
+
+/// Label names from Lua: `nil` for none, or a sequence of strings.
+fn label_names(names: Option<Vec<LuaString>>) -> Vec<LuaString> {
+    names.unwrap_or_default()
+}
+
+impl UserData for Registry {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        // counter(name, help, label_names, options): options.unit, options.limit.
+        methods.add_method(
+            "counter",
+            |_,
+             this,
+             (name, help, labels, options): (
+                LuaString,
+                Option<LuaString>,
+                Option<Vec<LuaString>>,
+                Option<Table>,
+            )| {
+                let spec = family::Spec::new(&name, help.as_ref(), label_names(labels), options)?;
+                Family::counter(&this.0, spec)
+            },
+        );
+        // gauge(name, help, label_names, options): also options.mode, how the values
+        // of several processes combine (default: one shared value).
+        methods.add_method(
+            "gauge",
+            |_,
+             this,
+             (name, help, labels, options): (
+                LuaString,
+                Option<LuaString>,
+                Option<Vec<LuaString>>,
+                Option<Table>,
+            )| {
+                let spec = family::Spec::new(&name, help.as_ref(), label_names(labels), options)?;
+                Family::gauge(&this.0, spec)
+            },
+        );
+        // histogram(name, help, label_names, buckets, options): the Prometheus default
+        // buckets when `buckets` is nil.
+        methods.add_method(
+            "histogram",
+            |_,
+             this,
+             (name, help, labels, bounds, options): (
+                LuaString,
+                Option<LuaString>,
+                Option<Vec<LuaString>>,
+                Option<Vec<f64>>,
+                Option<Table>,
+            )| {
+                let spec = family::Spec::new(&name, help.as_ref(), label_names(labels), options)?;
+                let bounds = bounds.unwrap_or_else(|| buckets::DEFAULT_BUCKETS.to_vec());
+                Family::histogram(&this.0, spec, &bounds)
+            },
+        );
+        // render(accept): the whole registry in the format the `Accept` header asks
+        // for (or "openmetrics"/"prometheus"), and that format's Content-Type.
+        methods.add_method("render", |lua, this, accept: Option<LuaString>| {
+            let format = crate::format_of(accept.as_ref());
+            let text = this.0.core.render(format);
+            Ok((lua.create_string(text)?, format.content_type()))
+        });
+    }
+}
