@@ -1,0 +1,222 @@
+"""Processes for the end-to-end tests, shared by tests/prometheus and tests/e2e (and the
+scenario the demo starts): a started process with its log, a set of processes stopped
+together, waits with timeouts, and a real Prometheus server queried over its HTTP API.
+
+Every process is started on loopback, logs to a file, and is stopped when its owner
+ends, pass or fail. A process that exits early, or a wait that runs out, fails with the
+process's name and log.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+try:
+    from pytest import fail
+except ImportError:  # the demo may run without pytest
+
+    def fail(msg):
+        raise RuntimeError(msg)
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RELEASE = os.path.join(ROOT, "target", "release")
+METRICORE = os.path.join(RELEASE, "metricore")
+
+# Prometheus scrapes every second; the rate tests' tolerances follow from it.
+SCRAPE_INTERVAL = 1.0
+
+
+class Proc:
+    """A started process with its log; `stop()` ends it (SIGTERM, then SIGKILL).
+
+    With `group`, the process leads a new process group, and `stop()` signals the
+    whole group, so that the workers of a server (nginx, uvicorn) end with it even when
+    the server itself is gone."""
+
+    def __init__(self, name, args, log_dir, stdin=False, env=None, cwd=None, group=False):
+        self.name = name
+        self.args = args
+        self.group = group
+        self.log_path = os.path.join(str(log_dir), f"{name}.log")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            cwd=str(cwd or log_dir),
+            env=env,
+            start_new_session=group,
+        )
+        self.pid = self.proc.pid
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def check_running(self):
+        code = self.proc.poll()
+        if code is not None:
+            fail(f"{self.name} exited with status {code}; its log:\n{self.log()}")
+
+    def wait_for_line(self, pattern, timeout):
+        """The first match of `pattern` in the log, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.log())
+            if m:
+                return m
+            self.check_running()
+            if time.monotonic() > deadline:
+                fail(f"{self.name}: no {pattern!r} within {timeout} s; its log:\n{self.log()}")
+            time.sleep(0.05)
+
+    def wait(self, timeout):
+        """Waits for the process to exit by itself; its status."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            fail(f"{self.name} still running after {timeout} s; its log:\n{self.log()}")
+
+    def _signal(self, sig):
+        try:
+            if self.group:
+                os.killpg(self.proc.pid, sig)
+            else:
+                self.proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stops the process (and with `group` its group) and returns its exit status."""
+        if self.proc.poll() is None:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self._signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.proc.wait(timeout)
+        if self.group:
+            # Workers may outlive their leader (a SIGKILLed server); end them too.
+            self._signal(signal.SIGKILL)
+        if not self._log.closed:
+            self._log.close()
+        return self.proc.returncode
+
+
+class Processes:
+    """Starts processes that log into `log_dir`; `stop_all()` stops them, newest first."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.started = []
+
+    def __call__(self, name, args, stdin=False, **kwargs):
+        p = Proc(name, args, self.log_dir, stdin, **kwargs)
+        self.started.append(p)
+        return p
+
+    def stop_all(self):
+        for p in reversed(self.started):
+            p.stop()
+
+
+def free_port():
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, check, timeout, interval=0.2, procs=()):
+    """Calls `check()` until it returns a true value, which is returned; fails after
+    `timeout` seconds, or as soon as one of `procs` has exited."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as e:  # a server still starting refuses connections
+            last = e
+        for p in procs:
+            p.check_running()
+        if time.monotonic() > deadline:
+            logs = "".join(f"\n--- {p.name} log:\n{p.log()}" for p in procs)
+            fail(f"{what}: not within {timeout} s (last error: {last}){logs}")
+        time.sleep(interval)
+
+
+def http_get(url, headers=None, timeout=10):
+    """(status, headers, body bytes) of a GET."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class Prometheus:
+    """A Prometheus server scraping one target, queried over its HTTP API."""
+
+    def __init__(self, processes, tmp_path, target, name="prometheus"):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        tmp_path = os.fspath(tmp_path)
+        config = os.path.join(tmp_path, f"{name}.yml")
+        with open(config, "w") as f:
+            f.write(
+                "global:\n"
+                f"  scrape_interval: {SCRAPE_INTERVAL:g}s\n"
+                f"  scrape_timeout: {SCRAPE_INTERVAL:g}s\n"
+                f"  evaluation_interval: {SCRAPE_INTERVAL:g}s\n"
+                "scrape_configs:\n"
+                "  - job_name: metricore\n"
+                "    static_configs:\n"
+                f"      - targets: ['{target}']\n"
+            )
+        self.proc = processes(
+            name,
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={os.path.join(tmp_path, name + '-data')}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+        )
+        wait_until(
+            f"{name} ready",
+            lambda: http_get(f"{self.url}/-/ready", timeout=2)[0] == 200,
+            timeout=30,
+            procs=[self.proc],
+        )
+
+    def query(self, promql, at=None):
+        """The result vector of an instant query (at Unix time `at`, or now), as
+        [(labels, value)]."""
+        params = {"query": promql}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        status, _, body = http_get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode(params))
+        data = json.loads(body)
+        assert status == 200 and data["status"] == "success", f"{promql}: {status} {data}"
+        return [(r["metric"], float(r["value"][1])) for r in data["data"]["result"]]
+
+    def wait_for(self, what, promql, timeout=40):
+        """Waits until `promql` returns a non-empty vector, and returns it."""
+        return wait_until(what, lambda: self.query(promql), timeout, procs=[self.proc])
