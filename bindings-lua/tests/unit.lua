@@ -1,0 +1,460 @@
+-- Unit tests of the Lua binding under plain LuaJIT (no nginx). Run by run.sh, which
+-- sets package.path/cpath (LUA_PATH, LUA_CPATH) and METRICORE_HEADER, and TMPDIR to a
+-- directory of its own. Prints one line per test and ends with "N passed, N failed".
+
+local ffi = require "ffi"
+local core = require "metricore"
+local cffi = require "metricore.ffi"
+local prometheus = require "metricore.prometheus"
+
+local C = cffi.C
+local tmp = os.getenv("TMPDIR") or "/tmp"
+local serial = 0
+
+-- A registry file path that no other test uses.
+local function temp_path(name)
+    serial = serial + 1
+    return string.format("%s/%s-%d-%d.metricore", tmp, name, serial, os.time())
+end
+
+-- A fresh in-memory registry, small enough for many tests.
+local function fresh(options)
+    options = options or {}
+    options.series_capacity = options.series_capacity or 1024
+    options.cells_per_shard = options.cells_per_shard or 65536
+    options.arena_bytes = options.arena_bytes or 1048576
+    return prometheus.init(options)
+end
+
+local function fail(message, level)
+    error(message, (level or 1) + 1)
+end
+
+local function eq(got, want, what)
+    if got ~= want then
+        fail(string.format("%s: got %s, want %s", what or "value", tostring(got), tostring(want)), 2)
+    end
+end
+
+local function has(text, needle)
+    if not text:find(needle, 1, true) then
+        fail(string.format("text lacks %q:\n%s", needle, text), 2)
+    end
+end
+
+local function lacks(text, needle)
+    if text:find(needle, 1, true) then
+        fail(string.format("text has %q:\n%s", needle, text), 2)
+    end
+end
+
+-- Calls f, which must raise an error whose message contains `needle`.
+local function raises(needle, f, ...)
+    local ok, message = pcall(f, ...)
+    if ok then
+        fail("no error, expected one with " .. needle, 2)
+    end
+    if not tostring(message):find(needle, 1, true) then
+        fail(string.format("error %q lacks %q", tostring(message), needle), 2)
+    end
+end
+
+local function errors_total(p)
+    return p:metric_data():match("\nnginx_metric_errors_total (%S+)\n")
+end
+
+-- Runs f with a stand-in for nginx's `ngx` that collects log lines and output.
+local function with_ngx(f, accept)
+    local fake = {
+        ERR = 4,
+        logged = {},
+        printed = {},
+        header = {},
+        var = { http_accept = accept },
+    }
+    function fake.log(level, ...)
+        fake.logged[#fake.logged + 1] = { level, table.concat({ ... }) }
+    end
+    function fake.print(s)
+        fake.printed[#fake.printed + 1] = s
+    end
+    local saved = rawget(_G, "ngx")
+    rawset(_G, "ngx", fake)
+    local ok, err = pcall(f, fake)
+    rawset(_G, "ngx", saved)
+    if not ok then
+        error(err, 0)
+    end
+    return fake
+end
+
+local tests = {}
+local function test(name, f)
+    tests[#tests + 1] = { name, f }
+end
+
+-- Whitespace-insensitive form of C declarations.
+local function normalize(text)
+    text = text:gsub("%s+", " ")
+    text = text:gsub(" ?([%(%)%*,;{}]) ?", "%1")
+    return text
+end
+
+-- The statements (declarations) of C text, normalized, ending in ';'.
+local function statements(text)
+    local out = {}
+    for stmt in normalize(text):gmatch("[^;]+;") do
+        local s = stmt:gsub("^ ", "")
+        if s:find("}$") == nil then
+            out[#out + 1] = s
+        end
+    end
+    return out
+end
+
+test("declarations match include/metricore.h", function()
+    local header = assert(os.getenv("METRICORE_HEADER"), "METRICORE_HEADER is not set")
+    local pipe = assert(io.popen("gcc -E -P -x c " .. header))
+    local text = normalize(pipe:read("*a"))
+    assert(pipe:close(), "gcc -E failed on " .. header)
+    -- `struct { ... } name;` spans statements: compare whole declarations instead.
+    local body = normalize(cffi.declarations)
+    local checked = 0
+    for decl in body:gmatch("[^;{}]*%b{}[^;]*;") do
+        has(text, decl)
+        checked = checked + 1
+    end
+    for _, decl in ipairs(statements(body:gsub("[^;{}]*%b{}[^;]*;", ""))) do
+        has(text, decl)
+        checked = checked + 1
+    end
+    eq(checked, 15, "declarations checked")
+    -- Each pointer-taking prototype is a header prototype taking the handle struct,
+    -- which has the series pointer as its one member.
+    local by_pointer = 0
+    for _, decl in ipairs(statements(cffi.by_pointer)) do
+        local kind, param = decl:match("const struct metricore_(%a+)_series%*(%a+)")
+        assert(kind, "no series pointer in " .. decl)
+        local header_decl = decl:gsub("const struct metricore_%a+_series%*%a+",
+            "struct metricore_" .. kind .. " " .. param, 1)
+        has(text, header_decl)
+        has(text, string.format("typedef struct metricore_%s{const struct metricore_%s_series*series;}metricore_%s;",
+            kind, kind, kind))
+        by_pointer = by_pointer + 1
+    end
+    eq(by_pointer, 7, "pointer-taking prototypes checked")
+    eq(ffi.sizeof("metricore_counter"), ffi.sizeof("void *"), "handle size")
+end)
+
+test("the FFI library is the one require loaded", function()
+    -- A failure through the mlua side sets the thread's message that the FFI reads.
+    local registry = assert(core.new({ series_capacity = 64 }))
+    local family, message = registry:counter("bad name", "help")
+    eq(family, nil, "family")
+    eq(cffi.last_error(), message, "last error seen through the FFI")
+end)
+
+test("a handle struct and its pointer reach the same series", function()
+    ffi.cdef [[
+metricore_status metricore_test_inc_by_value(struct metricore_counter counter, double v)
+    __asm__("metricore_counter_inc_by_f64");
+]]
+    local p = fresh()
+    local c = p:counter("abi", "ABI check.", { "k" })
+    c:inc(1, { "a" })
+    local handle = c._cache["a"]
+    local by_value = ffi.new("metricore_counter")
+    by_value.series = handle
+    eq(C.metricore_test_inc_by_value(by_value, 2), 0, "status")
+    eq(C.metricore_counter_inc_by_f64(handle, 4), 0, "status")
+    has(p:metric_data(), 'abi_total{k="a"} 7\n')
+end)
+
+test("counter", function()
+    local p = fresh()
+    local c = p:counter("requests", "Requests.", { "method", "path", "namespace" })
+    for _ = 1, 10 do
+        c:inc(1, { "GET", "/v1/chat", "wechat" })
+    end
+    c:inc(nil, { "GET", "/v1/chat", "wechat" })
+    c:inc(5, { "GET", "/v1/chat", "wechat" })
+    c:inc(0.5, { "POST", "/v1/chat", "wechat" })
+    c:inc(2 ^ 60, { "PUT", "/", "x" })
+    local text = p:metric_data()
+    has(text, "# HELP requests_total Requests.\n# TYPE requests_total counter\n")
+    has(text, 'requests_total{method="GET",path="/v1/chat",namespace="wechat"} 16\n')
+    has(text, 'requests_total{method="POST",path="/v1/chat",namespace="wechat"} 0.5\n')
+    has(text, 'requests_total{method="PUT",path="/",namespace="x"} 1.152921504606847e18\n')
+    eq(errors_total(p), "0", "errors")
+end)
+
+test("counter without labels", function()
+    local p = fresh()
+    local c = p:counter("jobs_total", "Jobs.")
+    c:inc()
+    c:inc(2)
+    c:inc(1, {})
+    has(p:metric_data(), "\njobs_total 4\n")
+end)
+
+test("label values: fresh tables hit the cache, non-strings go through tostring", function()
+    local p = fresh()
+    local c = p:counter("hits", "Hits.", { "a", "b" })
+    c:inc(1, { "x", "y" })
+    eq(c._cached, 1, "cached label sets")
+    for _ = 1, 5 do
+        c:inc(1, { "x", "y" })
+    end
+    eq(c._cached, 1, "cached label sets")
+    c:inc(1, { 200, true })
+    c:inc(1, { "200", "true" })
+    c:inc(1, { 1.5, "y" })
+    local text = p:metric_data()
+    has(text, 'hits_total{a="x",b="y"} 6\n')
+    has(text, 'hits_total{a="200",b="true"} 2\n')
+    has(text, 'hits_total{a="1.5",b="y"} 1\n')
+end)
+
+test("many labels", function()
+    local p = fresh()
+    local names, values = {}, {}
+    for i = 1, 6 do
+        names[i] = "l" .. i
+        values[i] = "v" .. i
+    end
+    local c = p:counter("wide", "Six labels.", names)
+    c:inc(1, values)
+    c:inc(1, { "v1", "v2", "v3", "v4", "v5", "v6" })
+    has(p:metric_data(), 'wide_total{l1="v1",l2="v2",l3="v3",l4="v4",l5="v5",l6="v6"} 2\n')
+    raises("expects 6 label values, got 7", c.inc, c, 1, { "v1", "v2", "v3", "v4", "v5", "v6", "v7" })
+    raises("expects 6 label values, got 5", c.inc, c, 1, { "v1", "v2", "v3", "v4", "v5" })
+end)
+
+test("gauge", function()
+    local p = fresh()
+    local g = p:gauge("inflight", "In flight.", { "upstream" })
+    g:inc(1, { "a" })
+    g:inc(nil, { "a" })
+    g:inc(-0.5, { "a" })
+    g:set(42, { "b" })
+    local plain = p:gauge("temperature", "Temperature.")
+    plain:set(-3.25)
+    local text = p:metric_data()
+    has(text, 'inflight{upstream="a"} 1.5\n')
+    has(text, 'inflight{upstream="b"} 42.0\n')
+    has(text, "\ntemperature -3.25\n")
+end)
+
+test("histogram", function()
+    local p = fresh()
+    local h = p:histogram("latency_seconds", "Latency.", { "a", "b" }, { 0.1, 1, 10 })
+    h:observe(0.05, { "x", "y" })
+    h:observe(0.5, { "x", "y" })
+    h:observe(100, { "x", "y" })
+    local d = p:histogram("default_seconds", "Default buckets.")
+    d:observe(0.3)
+    local text = p:metric_data()
+    has(text, 'latency_seconds_bucket{a="x",b="y",le="0.1"} 1\n')
+    has(text, 'latency_seconds_bucket{a="x",b="y",le="1.0"} 2\n')
+    has(text, 'latency_seconds_bucket{a="x",b="y",le="+Inf"} 3\n')
+    has(text, 'latency_seconds_count{a="x",b="y"} 3\n')
+    has(text, 'latency_seconds_sum{a="x",b="y"} 100.55\n')
+    has(text, 'default_seconds_bucket{le="0.005"} 0\n')
+    has(text, 'default_seconds_bucket{le="10.0"} 1\n')
+end)
+
+test("bad input is refused, counted and raised outside nginx", function()
+    local p = fresh()
+    local c = p:counter("c", "C.", { "a", "b" })
+    local g = p:gauge("g", "G.", { "a" })
+    local h = p:histogram("h", "H.", { "a" })
+    raises("expects 2 label values, got 1", c.inc, c, 1, { "x" })
+    raises("expects 2 label values, got 3", c.inc, c, 1, { "x", "y", "z" })
+    raises("expects 2 label values, got 0", c.inc, c, 1, nil)
+    raises("label values must be a table, not a string", c.inc, c, 1, "x")
+    raises("label value 1 is nil", c.inc, c, 1, { nil, "y" })
+    raises("increment must be a number, not a string", c.inc, c, "1", { "x", "y" })
+    raises("counter increment -1 refused", c.inc, c, -1, { "x", "y" })
+    raises("refused", c.inc, c, 0 / 0, { "x", "y" })
+    raises("refused", c.inc, c, math.huge, { "x", "y" })
+    raises("value must be a number, not a nil", g.set, g, nil, { "x" })
+    raises("increment must be a number, not a table", g.inc, g, {}, { "x" })
+    raises("observation must be a number, not a string", h.observe, h, "0.5", { "x" })
+    raises("NaN cannot be observed", h.observe, h, 0 / 0, { "x" })
+    eq(errors_total(p), "13", "errors")
+    -- Nothing recorded; the values the core refused had their series resolved first.
+    local text = p:metric_data()
+    has(text, 'c_total{a="x",b="y"} 0\n')
+    lacks(text, 'c_total{a="x"}')
+    lacks(text, 'g{a="x"}')
+    has(text, 'h_count{a="x"} 0\n')
+    raises("invalid metric name", p.counter, p, "bad name", "help")
+    raises("invalid label name", p.gauge, p, "good", "help", { "bad-label" })
+    raises("label names must be a table", p.counter, p, "good2", "help", "label")
+    raises("label name 1 must be a string", p.counter, p, "good3", "help", { 5 })
+    raises("buckets must be a table", p.histogram, p, "good4", "help", nil, 5)
+    raises("bucket 2 must be a number", p.histogram, p, "good5", "help", nil, { 1, "x" })
+    raises("invalid histogram buckets", p.histogram, p, "good6", "help", nil, { 2, 1 })
+    raises("already registered", p.gauge, p, "c", "help", { "a", "b" })
+    eq(errors_total(p), "21", "errors")
+end)
+
+test("bad input inside nginx goes to the error log and returns", function()
+    local p = fresh()
+    local c = p:counter("c", "C.", { "a" })
+    local fake = with_ngx(function()
+        c:inc(1, { "x", "y" })
+        c:inc(-5, { "x" })
+        c:inc("x", { "x" })
+        eq(p:counter("bad name", "help"), nil, "invalid metric")
+    end)
+    eq(#fake.logged, 4, "logged lines")
+    eq(fake.logged[1][1], fake.ERR, "log level")
+    has(fake.logged[1][2], 'metricore: c: metric "c" expects 1 label values, got 2')
+    has(fake.logged[2][2], "counter increment -5 refused")
+    has(fake.logged[4][2], "invalid metric name")
+    eq(errors_total(p), "4", "errors")
+    has(p:metric_data(), 'c_total{a="x"} 0\n')
+end)
+
+test("del and reset", function()
+    local p = fresh()
+    local c = p:counter("c", "C.", { "a" })
+    local g = p:gauge("g", "G.")
+    c:inc(1, { "x" })
+    c:inc(1, { "y" })
+    g:set(5)
+    c:del({ "x" })
+    local text = p:metric_data()
+    lacks(text, 'c_total{a="x"}')
+    has(text, 'c_total{a="y"} 1\n')
+    c:inc(3, { "x" })
+    has(p:metric_data(), 'c_total{a="x"} 3\n')
+    g:del()
+    lacks(p:metric_data(), "\ng 5")
+    g:set(6)
+    has(p:metric_data(), "\ng 6.0\n")
+    c:reset()
+    lacks(p:metric_data(), "c_total{")
+    c:inc(1, { "y" })
+    has(p:metric_data(), 'c_total{a="y"} 1\n')
+    raises("expects 1 label values, got 2", c.del, c, { "x", "y" })
+    has(p:metric_data(), "nginx_metric_series_removed_total 3\n")
+end)
+
+test("a removal by another worker drops this worker's cached handles", function()
+    local path = temp_path("workers")
+    local a = prometheus.init(path)
+    local b = prometheus.init(path)
+    local ca = a:counter("c", "C.", { "k" })
+    local cb = b:counter("c", "C.", { "k" })
+    ca:inc(1, { "x" })
+    cb:del({ "x" })
+    a:_refresh() -- what the worker's timer does
+    ca:inc(2, { "x" })
+    has(b:metric_data(), 'c_total{k="x"} 2\n')
+    os.remove(path)
+end)
+
+test("processes sharing a file see each other's totals", function()
+    local path = temp_path("shared")
+    local p = prometheus.init(path)
+    local c = p:counter("work", "Work.", { "who" })
+    c:inc(5, { "parent" })
+    local script = string.format([[
+local p = require("metricore.prometheus").init(%q)
+local c = p:counter("work", "Work.", {"who"})
+for _ = 1, 1000 do c:inc(1, {"child"}) end
+c:inc(5, {"parent"})
+]], path)
+    local file = tmp .. "/child.lua"
+    local out = assert(io.open(file, "w"))
+    out:write(script)
+    out:close()
+    for _ = 1, 3 do
+        local child = assert(io.popen("luajit " .. file))
+        child:read("*a")
+        assert(child:close(), "child failed")
+    end
+    os.remove(file)
+    local text = p:metric_data()
+    has(text, 'work_total{who="child"} 3000\n')
+    has(text, 'work_total{who="parent"} 20\n')
+    os.remove(path)
+end)
+
+test("init fails naming the path", function()
+    local path = tmp .. "/no/such/dir/registry.metricore"
+    raises(path, prometheus.init, path)
+    raises(path, prometheus.init, { path = path })
+    raises("unknown registry option", prometheus.init, { bogus = 1 })
+    raises("init takes a registry path", prometheus.init, 5)
+end)
+
+test("options: prefix, error metric name, cache limit", function()
+    local p = fresh({ prefix = "gw_", error_metric_name = "gw_errors_total", cache_limit = 2 })
+    local c = p:counter("calls", "Calls.", { "k" })
+    for i = 1, 5 do
+        c:inc(1, { "v" .. i })
+        c:inc(1, { "v" .. i })
+    end
+    assert(c._cached <= 2, "cache over its limit")
+    raises("expects 1", c.inc, c, 1, {})
+    local text = p:metric_data()
+    has(text, 'gw_calls_total{k="v5"} 2\n')
+    has(text, 'gw_calls_total{k="v1"} 2\n')
+    has(text, "\ngw_errors_total 1\n")
+    lacks(text, "nginx_metric_errors_total")
+end)
+
+test("metric_data and collect negotiate the format", function()
+    local p = fresh()
+    p:counter("c", "C."):inc()
+    local text, content_type = p:metric_data()
+    eq(content_type, "text/plain; version=0.0.4; charset=utf-8", "content type")
+    lacks(text, "# EOF")
+    text, content_type = p:metric_data("application/openmetrics-text; version=1.0.0")
+    eq(content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8", "content type")
+    has(text, "# EOF\n")
+    local fake = with_ngx(function()
+        p:collect()
+    end, "application/openmetrics-text")
+    eq(fake.header["Content-Type"], "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        "collect content type")
+    local printed = table.concat(fake.printed)
+    has(printed, "c_total 1\n")
+    eq(printed:sub(-6), "# EOF\n", "end of the collected text")
+    fake = with_ngx(function()
+        p:collect()
+    end, nil)
+    eq(fake.header["Content-Type"], "text/plain; version=0.0.4; charset=utf-8", "collect content type")
+    raises("use metric_data() outside nginx", p.collect, p)
+    eq(core.negotiate("text/plain"), "prometheus", "negotiate")
+end)
+
+test("the recording loop is compiled", function()
+    if not require("jit").status() then
+        return -- run with the JIT off: nothing to check
+    end
+    local script = debug.getinfo(1, "S").source:sub(2):gsub("unit%.lua$", "hot_loop.lua")
+    local child = assert(io.popen("luajit " .. script))
+    local out = child:read("*a")
+    assert(child:close(), "hot_loop.lua failed:\n" .. out)
+    lacks(out, "NYI")
+    has(out, "loop traces: 1\n")
+    has(out, 'hot_total{a="GET",b="/v1",c="ns"} 40000\n')
+end)
+
+local passed, failed = 0, 0
+for _, t in ipairs(tests) do
+    local ok, err = pcall(t[2])
+    if ok then
+        passed = passed + 1
+        print("ok   " .. t[1])
+    else
+        failed = failed + 1
+        print("FAIL " .. t[1] .. "\n  " .. tostring(err))
+    end
+end
+print(string.format("%d passed, %d failed", passed, failed))
+os.exit(failed == 0 and 0 or 1)
