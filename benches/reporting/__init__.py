@@ -1,0 +1,1 @@
+"""The pieces of `benches/report`: steps, parsing, targets, tables and plots."""
