@@ -54,8 +54,10 @@ impl Counter {
         if !(v >= 0.0 && v.is_finite()) {
             return refuse(self.cells.region(), Error::InvalidIncrement(v));
         }
-        if v.fract() == 0.0 && v < EXACT {
-            self.inc_by(v as u64);
+        // Integral amounts take the integer cell (a cast, not a libm call to trunc).
+        let n = v as u64;
+        if n as f64 == v && v < EXACT {
+            self.inc_by(n);
             return Ok(());
         }
         if self.record == 0 {
