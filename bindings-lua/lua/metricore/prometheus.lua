@@ -34,7 +34,9 @@ local EXACT = 2 ^ 53
 local M = {}
 
 -- Options of init() that are this file's; the others go to the registry.
-local OWN_OPTIONS = { path = true, prefix = true, error_metric_name = true, cache_limit = true }
+local OWN_OPTIONS = {
+    path = true, prefix = true, error_metric_name = true, cache_limit = true, sync_interval = true,
+}
 
 -- Label sets a metric caches per worker before it starts its cache anew.
 local DEFAULT_CACHE_LIMIT = 10000
@@ -451,14 +453,16 @@ function Prometheus:collect()
 end
 
 --- Starts this worker's timer that looks for series removed by other workers every
--- `interval` seconds (default 1). init() calls it when it runs in init_worker_by_lua;
--- call it there when init() ran in init_by_lua.
+-- `interval` seconds (default: init's `sync_interval`, 1). init() calls it when it
+-- runs in init_worker_by_lua; call it there when init() ran in init_by_lua.
+-- Recording never waits for it: it only bounds how long a worker keeps recording
+-- into a series that another worker removed.
 function Prometheus:init_worker(interval)
     local ngx = rawget(_G, "ngx")
     if ngx == nil or ngx.timer == nil then
         return
     end
-    local ok, message = ngx.timer.every(interval or 1, function(premature)
+    local ok, message = ngx.timer.every(interval or self._sync_interval, function(premature)
         if not premature then
             self:_refresh()
         end
@@ -472,7 +476,9 @@ end
 -- `path_or_options` is the path of the registry file that all workers share, or a
 -- table: `path` (nil for a registry in this process's memory), `prefix` (put before
 -- every metric name), `error_metric_name` (default "nginx_metric_errors_total"),
--- `cache_limit` (label sets cached per metric and worker, default 10000), and the
+-- `cache_limit` (label sets cached per metric and worker, default 10000),
+-- `sync_interval` (seconds between a worker's looks for series that other workers
+-- removed, default 1; nothing else waits for it), and the
 -- registry's capacities for a new file (`shards`, `cells_per_shard`,
 -- `series_capacity`, `family_capacity`, `process_capacity`, `arena_bytes`,
 -- `file_mode`). Raises an error naming the path when the file cannot be opened.
@@ -504,6 +510,7 @@ function M.init(path_or_options)
         _registry = registry,
         _prefix = options.prefix or "",
         _cache_limit = options.cache_limit or DEFAULT_CACHE_LIMIT,
+        _sync_interval = options.sync_interval or 1,
         _metrics = {},
         _removal_value = ffi_new("double[1]"),
         _removals_seen = 0,
