@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit loom python-tests prometheus-tests
+.PHONY: demo test deps lint unit loom python-tests prometheus-tests c-tests lua-tests
 
 demo:
 	$(CARGO) run --release -p metricore --features cli --bin metricore -- demo
 
-test: deps lint unit loom python-tests prometheus-tests
+test: deps lint unit loom python-tests prometheus-tests c-tests lua-tests
 	@echo "all tests passed"
 
 deps:
@@ -36,3 +36,11 @@ prometheus-tests:
 	$(CARGO) build --release -p metricore --features cli --bin metricore --example paced
 	./scripts/venv.sh
 	.venv/bin/python -m pytest -q tests/prometheus
+
+# The C API: C and C++ tests against the header, under valgrind; the header is current.
+c-tests:
+	bash ffi-c/tests/run.sh
+
+# The Lua module: unit tests under LuaJIT (JIT on and off), then a real nginx.
+lua-tests:
+	bash bindings-lua/tests/run.sh

@@ -9,6 +9,12 @@ command -v valgrind >/dev/null || need+=(valgrind)
 command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# The Lua binding's tests: nginx with its Lua module, on the OpenResty LuaJIT (luajit2;
+# Debian's luajit / libluajit-5.1-dev conflict with it).
+command -v nginx >/dev/null || need+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
+command -v luajit >/dev/null || need+=(luajit2)
+[ -f /usr/include/luajit-2.1/luajit.h ] || need+=(libluajit2-5.1-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

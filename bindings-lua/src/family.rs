@@ -37,11 +37,12 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    /// A spec from Lua arguments; `options` may hold `unit`, `limit` and (gauges) `mode`.
+    /// A spec from Lua arguments: no label names for `nil`; `options` may hold
+    /// `unit`, `limit` and (gauges) `mode`.
     pub(crate) fn new(
-        name: &LuaString,
-        help: Option<&LuaString>,
-        labels: Vec<LuaString>,
+        name: LuaString,
+        help: Option<LuaString>,
+        labels: Option<Vec<LuaString>>,
         options: Option<Table>,
     ) -> Result<Spec> {
         let (mut unit, mut limit, mut mode) = (None, 0, None);
@@ -51,9 +52,9 @@ impl Spec {
             mode = o.get("mode")?;
         }
         Ok(Spec {
-            name: name.clone(),
-            help: help.cloned(),
-            labels,
+            name,
+            help,
+            labels: labels.unwrap_or_default(),
             unit,
             limit,
             mode,

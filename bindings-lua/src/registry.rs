@@ -122,58 +122,40 @@ fn registry_options(table: Option<Table>) -> Result<std::result::Result<Options,
     Ok(Ok(o))
 }
 
-/// Label names from Lua: `nil` for none, or a sequence of strings.
-fn label_names(names: Option<Vec<LuaString>>) -> Vec<LuaString> {
-    names.unwrap_or_default()
-}
+/// Lua arguments of `counter` and `gauge`: name, help, label names, options.
+type Args = (
+    LuaString,
+    Option<LuaString>,
+    Option<Vec<LuaString>>,
+    Option<Table>,
+);
+
+/// Lua arguments of `histogram`: name, help, label names, buckets, options.
+type HistogramArgs = (
+    LuaString,
+    Option<LuaString>,
+    Option<Vec<LuaString>>,
+    Option<Vec<f64>>,
+    Option<Table>,
+);
 
 impl UserData for Registry {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         // counter(name, help, label_names, options): options.unit, options.limit.
-        methods.add_method(
-            "counter",
-            |_,
-             this,
-             (name, help, labels, options): (
-                LuaString,
-                Option<LuaString>,
-                Option<Vec<LuaString>>,
-                Option<Table>,
-            )| {
-                let spec = family::Spec::new(&name, help.as_ref(), label_names(labels), options)?;
-                Family::counter(&this.0, spec)
-            },
-        );
+        methods.add_method("counter", |_, this, (name, help, labels, options): Args| {
+            Family::counter(&this.0, family::Spec::new(name, help, labels, options)?)
+        });
         // gauge(name, help, label_names, options): also options.mode, how the values
         // of several processes combine (default: one shared value).
-        methods.add_method(
-            "gauge",
-            |_,
-             this,
-             (name, help, labels, options): (
-                LuaString,
-                Option<LuaString>,
-                Option<Vec<LuaString>>,
-                Option<Table>,
-            )| {
-                let spec = family::Spec::new(&name, help.as_ref(), label_names(labels), options)?;
-                Family::gauge(&this.0, spec)
-            },
-        );
+        methods.add_method("gauge", |_, this, (name, help, labels, options): Args| {
+            Family::gauge(&this.0, family::Spec::new(name, help, labels, options)?)
+        });
         // histogram(name, help, label_names, buckets, options): the Prometheus default
         // buckets when `buckets` is nil.
         methods.add_method(
             "histogram",
-            |_,
-             this,
-             (name, help, labels, bounds, options): (
-                LuaString,
-                Option<LuaString>,
-                Option<Vec<LuaString>>,
-                Option<Vec<f64>>,
-                Option<Table>,
-            )| {
-                let spec = family::Spec::new(&name, help.as_ref(), label_names(labels), options)?;
+            |_, this, (name, help, labels, bounds, options): HistogramArgs| {
+                let spec = family::Spec::new(name, help, labels, options)?;
                 let bounds = bounds.unwrap_or_else(|| buckets::DEFAULT_BUCKETS.to_vec());
                 Family::histogram(&this.0, spec, &bounds)
             },

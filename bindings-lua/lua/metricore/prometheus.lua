@@ -415,20 +415,22 @@ local function register(self, kind_name, name, help, label_names, buckets, optio
 end
 
 --- A counter: `name` (a trailing `_total` is dropped; the output adds it), `help`,
--- and the label names (a table of strings, or nil for none).
+-- and the label names (a table of strings, or nil for none). `options`, which
+-- nginx-lua-prometheus does not have, may hold `unit` and `limit` (series before new
+-- label sets go to the overflow series; default 2000).
 function Prometheus:counter(name, help, label_names, options)
     return register(self, "counter", name, help, label_names, nil, options)
 end
 
---- A gauge. `options.mode` says how the values of several processes combine: one
--- shared value by default, or a prometheus_client multi-process mode such as
--- "livesum" or "max" (a value per process).
+--- A gauge, as a counter. `options.mode` also says how the values of several
+-- processes combine: one shared value by default, or a prometheus_client
+-- multi-process mode such as "livesum" or "max" (a value per process).
 function Prometheus:gauge(name, help, label_names, options)
     return register(self, "gauge", name, help, label_names, nil, options)
 end
 
 --- A histogram with bucket upper bounds `buckets` (the Prometheus defaults, 0.005 to
--- 10, when nil).
+-- 10, when nil), and `options` as a counter.
 function Prometheus:histogram(name, help, label_names, buckets, options)
     return register(self, "histogram", name, help, label_names, buckets, options)
 end
