@@ -521,7 +521,7 @@ function M.init(path_or_options)
     local prefix = self._prefix
     self._prefix = ""
     local errors = self:counter(options.error_metric_name or "nginx_metric_errors_total",
-        "Number of nginx-lua-prometheus errors")
+        "Metrics calls refused as invalid, each logged to the error log")
     local removals = self:counter("nginx_metric_series_removed_total",
         "Series removed with del() or reset(); workers then resolve their cached series again")
     self._prefix = prefix
