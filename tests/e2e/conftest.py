@@ -47,6 +47,9 @@ RATE_INTERVAL = "10s"
 
 SUMMARY = []
 
+# Gauges of requests in flight, which the load leaves at 0.
+IN_FLIGHT = ("gateway_in_flight_requests", "model_in_flight_requests", "http_concurrent_requests", "recorder_threads_running")
+
 
 def pytest_terminal_summary(terminalreporter):
     if SUMMARY:
@@ -234,12 +237,19 @@ def run(stack):
         load.stop()
         sampler.stop()
 
-    # Nothing records any more: the final state, as the exporter, nginx (Lua) and a
-    # token service worker (Python) render it.
-    status, _, body = http_get(s.serve_url)
-    assert status == 200
-    r.final_text = body.decode()
-    r.final = samples(r.final_text)
+    # Nothing records any more once the last answers' workers have finished with them
+    # (nginx's log phase and the middleware end after the answer went out): the final
+    # state, as the exporter, nginx (Lua) and a token service worker (Python) render it.
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, body = http_get(s.serve_url)
+        assert status == 200, f"metricore serve answered {status}"
+        r.final_text = body.decode()
+        r.final = samples(r.final_text)
+        busy = {k: v for k, v in r.final.items() if k[0] in IN_FLIGHT and v != 0}
+        if not busy or time.monotonic() > deadline:
+            break  # test_gauges_are_back_to_zero reports what is still in flight
+        time.sleep(0.2)
     r.final_at = time.time()
     r.gateway_text = http_get(f"http://127.0.0.1:{s.gateway_port}/metrics")[2].decode()
     r.token_text = http_get(f"http://127.0.0.1:{s.token_port}/metrics/")[2].decode()

@@ -57,8 +57,8 @@ def upstream(bounds, add, request, code):
     if code == 200:
         tokens_in = token_service.input_tokens([{"content": request.prompt}])
         tokens_out = request.max_tokens
-        add(key("model_input_tokens_total", model=model, namespace=ns), tokens_in)
-        add(key("model_output_tokens_total", model=model, namespace=ns), tokens_out)
+        add(key("model_tokens_input_total", model=model, namespace=ns), tokens_in)
+        add(key("model_tokens_output_total", model=model, namespace=ns), tokens_out)
         add(key("model_cost_usd_total", model=model, namespace=ns), token_service.cost(model, tokens_in, tokens_out))
 
 
@@ -77,12 +77,12 @@ def from_load(results, bounds=None):
             bounds.exact(key("gateway_requests_total", namespace=ns, status=str(r.status)))
             bounds.exact(key("gateway_request_duration_seconds_count", namespace=ns))
             if r.status == 429:
-                bounds.exact(key("gateway_rate_limit_hits_total", namespace=ns))
+                bounds.exact(key("rate_limit_hits_total", namespace=ns, rule_type="quota"))
             cache = r.headers.get("x-cache")
             if cache == "HIT":
-                bounds.exact(key("gateway_cache_hits_total"))
+                bounds.exact(key("cache_hits_total", cache_type="response"))
             elif cache == "MISS":
-                bounds.exact(key("gateway_cache_misses_total"))
+                bounds.exact(key("cache_misses_total", cache_type="response"))
             if "x-worker-pid" in r.headers and r.status in (200, 500):
                 upstream(bounds, bounds.exact, q, r.status)
             elif r.status == 502:
@@ -97,11 +97,11 @@ def from_load(results, bounds=None):
             bounds.maybe(key("gateway_requests_total", namespace=ns, status=s))
         bounds.maybe(key("gateway_request_duration_seconds_count", namespace=ns))
         if ns == "free-tier":
-            bounds.maybe(key("gateway_rate_limit_hits_total", namespace=ns))
+            bounds.maybe(key("rate_limit_hits_total", namespace=ns, rule_type="quota"))
             continue
         if q.cacheable:
-            bounds.maybe(key("gateway_cache_hits_total"))
-            bounds.maybe(key("gateway_cache_misses_total"))
+            bounds.maybe(key("cache_hits_total", cache_type="response"))
+            bounds.maybe(key("cache_misses_total", cache_type="response"))
         upstream(bounds, bounds.maybe, q, would_answer(q))
     return bounds
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import expect
 import token_service
-from conftest import SUMMARY, families, samples
+from conftest import IN_FLIGHT, SUMMARY, families, samples
 from expect import key
 
 # Families of the exporter's own process; they start again with each `metricore serve`.
@@ -91,8 +91,8 @@ def test_every_counter_equals_what_was_sent(run):
         f"requests in flight at a kill"
     )
     totals = run.final
-    tokens_in = sum(v for (n, _), v in totals.items() if n == "model_input_tokens_total")
-    tokens_out = sum(v for (n, _), v in totals.items() if n == "model_output_tokens_total")
+    tokens_in = sum(v for (n, _), v in totals.items() if n == "model_tokens_input_total")
+    tokens_out = sum(v for (n, _), v in totals.items() if n == "model_tokens_output_total")
     cost = sum(v for (n, _), v in totals.items() if n == "model_cost_usd_total")
     gateway = sum(v for (n, _), v in totals.items() if n == "gateway_requests_total")
     model = sum(v for (n, _), v in totals.items() if n == "model_requests_total")
@@ -135,8 +135,7 @@ def test_gauges_are_back_to_zero(run):
     """In-flight gauges (livesum) are 0 once the load is over: the killed workers'
     requests left with them."""
     f = run.final
-    gauges = {k: v for k, v in f.items() if k[0] in (
-        "gateway_in_flight_requests", "model_in_flight_requests", "http_concurrent_requests", "recorder_threads_running")}
+    gauges = {k: v for k, v in f.items() if k[0] in IN_FLIGHT}
     assert any(k[0] == "gateway_in_flight_requests" for k in gauges)
     assert any(k[0] == "model_in_flight_requests" for k in gauges)
     assert {k: v for k, v in gauges.items() if v != 0} == {}

@@ -65,8 +65,8 @@ def completion(tokens_out, seed):
 
 
 REQUESTS = Counter("model_requests", "Model requests by outcome.", ["model", "namespace", "status"])
-TOKENS_IN = Counter("model_input_tokens", "Prompt tokens sent to models.", ["model", "namespace"])
-TOKENS_OUT = Counter("model_output_tokens", "Completion tokens received from models.", ["model", "namespace"])
+TOKENS_IN = Counter("model_tokens_input", "Prompt tokens sent to models.", ["model", "namespace"])
+TOKENS_OUT = Counter("model_tokens_output", "Completion tokens received from models.", ["model", "namespace"])
 COST = Counter("model_cost_usd", "Cost of the model requests, in USD.", ["model", "namespace"])
 DURATION = Histogram("model_request_duration_seconds", "Time the model took to answer.", ["model"])
 IN_FLIGHT = Gauge(

@@ -24,6 +24,7 @@ local M = {}
 
 -- Namespaces over their quota: every request is refused.
 local OVER_QUOTA = { ["free-tier"] = true }
+local RESPONSE = { "response" }  -- the cache_type of the response cache
 
 local prometheus, requests, latency, rate_limited, cache_hits, cache_misses, in_flight
 local cache = ngx.shared.gateway_cache
@@ -34,10 +35,12 @@ function M.init(path)
         "Requests answered by the gateway, by namespace and HTTP status.", { "namespace", "status" })
     latency = prometheus:histogram("gateway_request_duration_seconds",
         "Time from the request reaching the gateway to its response.", { "namespace" })
-    rate_limited = prometheus:counter("gateway_rate_limit_hits_total",
-        "Requests refused by the rate limiter.", { "namespace" })
-    cache_hits = prometheus:counter("gateway_cache_hits_total", "Responses served from the cache.")
-    cache_misses = prometheus:counter("gateway_cache_misses_total", "Cache lookups that missed.")
+    rate_limited = prometheus:counter("rate_limit_hits_total",
+        "Requests refused by a rate limit.", { "namespace", "rule_type" })
+    cache_hits = prometheus:counter("cache_hits_total",
+        "Cache lookups that found a fresh entry.", { "cache_type" })
+    cache_misses = prometheus:counter("cache_misses_total",
+        "Cache lookups that found none.", { "cache_type" })
     in_flight = prometheus:gauge("gateway_in_flight_requests",
         "Requests being served, summed over live workers.", { "namespace" }, { mode = "livesum" })
 end
@@ -49,7 +52,7 @@ function M.access()
     in_flight:inc(1, ctx.labels)
     ctx.in_flight = true
     if OVER_QUOTA[namespace] then
-        rate_limited:inc(1, ctx.labels)
+        rate_limited:inc(1, { namespace, "quota" })
         ngx.header["Retry-After"] = "1"
         return ngx.exit(429)
     end
@@ -64,14 +67,14 @@ function M.access()
     local key = ngx.md5(namespace .. "\0" .. body)
     local cached = cache:get(key)
     if cached ~= nil then
-        cache_hits:inc(1)
+        cache_hits:inc(1, RESPONSE)
         ctx.cache = "HIT"
         ngx.header["Content-Type"] = "application/json"
         ngx.header["Content-Length"] = #cached
         ngx.print(cached)
         return ngx.exit(ngx.HTTP_OK)
     end
-    cache_misses:inc(1)
+    cache_misses:inc(1, RESPONSE)
     ctx.cache = "MISS"
     ctx.cache_key = key
 end
