@@ -2,12 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit loom python-tests prometheus-tests c-tests lua-tests
+.PHONY: demo test deps lint unit loom python-tests prometheus-tests c-tests lua-tests e2e-tests
 
+# The end-to-end scenario in a short form, until Ctrl-C (scripts/demo.sh; without
+# python3 it is `metricore demo`).
 demo:
-	$(CARGO) run --release -p metricore --features cli --bin metricore -- demo
+	./scripts/demo.sh
 
-test: deps lint unit loom python-tests prometheus-tests c-tests lua-tests
+test: deps lint unit loom python-tests prometheus-tests c-tests lua-tests e2e-tests
 	@echo "all tests passed"
 
 deps:
@@ -44,3 +46,12 @@ c-tests:
 # The Lua module: unit tests under LuaJIT (JIT on and off), then a real nginx.
 lua-tests:
 	bash bindings-lua/tests/run.sh
+
+# One registry file, four languages: nginx (Lua), a uvicorn token service (Python), a C
+# and a Rust program under load, with worker kills and an exporter restart; a real
+# Prometheus checks it (tests/e2e). SIGINT at the time limit still stops every process.
+e2e-tests:
+	$(CARGO) build --release -p metricore --features cli --bin metricore --example e2e_recorder
+	$(CARGO) build --release -p metricore-c -p metricore-lua
+	./bindings-python/build.sh
+	timeout -s INT -k 60 600 .venv/bin/python -m pytest -q tests/e2e

@@ -174,8 +174,8 @@ def http_get(url, headers=None, timeout=10):
 class Prometheus:
     """A Prometheus server scraping one target, queried over its HTTP API."""
 
-    def __init__(self, processes, tmp_path, target, name="prometheus"):
-        self.port = free_port()
+    def __init__(self, processes, tmp_path, target, name="prometheus", port=None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         tmp_path = os.fspath(tmp_path)
         config = os.path.join(tmp_path, f"{name}.yml")

@@ -161,11 +161,14 @@ async def _send(host, port, request: Request, timeout) -> Result:
 
 class LoadGenerator:
     """Sends `plan(0)`, `plan(1)`, ... at `rate` per second with at most `concurrency`
-    requests in flight, until `max_requests` were sent or `seconds` have passed; runs
-    in a thread of its own (`start()`, `join()`)."""
+    requests in flight, until `max_requests` were sent or `seconds` have passed (or
+    `stop()`); runs in a thread of its own (`start()`, `join()`). Every result is kept
+    in `results` unless `keep` is false (a long demo)."""
 
-    def __init__(self, host, port, rate=150, seconds=30, max_requests=10_000, concurrency=64, timeout=20):
+    def __init__(self, host, port, rate=150, seconds=30, max_requests=10_000, concurrency=64, timeout=20, keep=True):
         self.host, self.port = host, port
+        self.keep = keep  # keep every Result; else only count the answered ones
+        self._answered = 0
         self.rate, self.seconds, self.max_requests = rate, seconds, max_requests
         self.concurrency, self.timeout = concurrency, timeout
         self.results: List[Result] = []
@@ -190,7 +193,7 @@ class LoadGenerator:
 
     @property
     def answered(self):
-        return sum(1 for r in list(self.results) if r.answered)
+        return self._answered
 
     def _main(self):
         try:
@@ -222,6 +225,9 @@ class LoadGenerator:
 
     async def _one(self, request, slots):
         try:
-            self.results.append(await _send(self.host, self.port, request, self.timeout))
+            result = await _send(self.host, self.port, request, self.timeout)
+            self._answered += result.answered
+            if self.keep:
+                self.results.append(result)
         finally:
             slots.release()

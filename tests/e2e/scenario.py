@@ -256,7 +256,7 @@ class Scenario:
 
     # The gateway.
 
-    def start_gateway(self, workers=NGINX_WORKERS):
+    def start_gateway(self, workers=NGINX_WORKERS, port=None):
         so_dir = os.path.join(self.workdir, "lua")
         if not os.path.exists(os.path.join(so_dir, "metricore.so")):
             r = subprocess.run([LUA_INSTALL, LUA_SO, so_dir], capture_output=True, text=True, timeout=60)
@@ -264,7 +264,7 @@ class Scenario:
                 fail(f"installing the Lua module failed: {r.stdout}{r.stderr}")
         nginx_dir = os.path.join(self.workdir, "nginx")
         os.makedirs(nginx_dir, exist_ok=True)
-        self.gateway_port = free_port()
+        self.gateway_port = port or free_port()
         conf = os.path.join(nginx_dir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(
@@ -338,8 +338,8 @@ class Scenario:
                     raise
                 time.sleep(0.2)
 
-    def start_prometheus(self):
-        self.prometheus = Prometheus(self.processes, self.workdir, f"127.0.0.1:{self.serve_port}")
+    def start_prometheus(self, port=None):
+        self.prometheus = Prometheus(self.processes, self.workdir, f"127.0.0.1:{self.serve_port}", port=port)
         return self.prometheus
 
     # The C and Rust programs.
@@ -354,82 +354,107 @@ class Scenario:
         return procs
 
 
-def demo():
-    """`make demo`: the scenario in a short form, until Ctrl-C."""
+def _port(preferred):
+    """`preferred` if it is free on loopback, else a free port."""
+    import socket
+
+    with socket.socket() as sock:
+        # As the servers do: a port with connections left in TIME_WAIT is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+def demo(argv=None):
+    """`make demo`: the scenario in a short form (no faults), until Ctrl-C."""
+    import argparse
     import tempfile
 
     from loadgen import LoadGenerator
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=20, help="requests per second (default 20)")
+    args = parser.parse_args(argv)
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
     workdir = tempfile.mkdtemp(prefix="metricore-demo-")
     processes = Processes(workdir)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1) or (_ for _ in ()).throw(KeyboardInterrupt()))
     load = None
+    status = 0
     try:
         have_gcc = shutil.which("gcc") is not None
-        lua = nginx_lua_present() and lua_binding_present()
-        print("building (cargo, release) ...", flush=True)
+        python = python_binding_present()
+        lua = nginx_lua_present() and lua_binding_present() and python
+        print("building (cargo build --release) ...", flush=True)
         recorder = build(workdir, lua=lua) if have_gcc else None
         if not have_gcc:
             _run(["cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli",
                   "--bin", "metricore", "--example", "e2e_recorder"], "building metricore")
         s = Scenario(workdir, processes, recorder_c=recorder)
         s.create_registry()
-        skipped = []
+        lines, missing = [], []
         target = None
-        if python_binding_present():
+        if python:
             target = s.start_token_service()
-            print(f"token service (uvicorn, {UVICORN_WORKERS} workers): {target}")
+            lines.append(f"token service  {target}  (uvicorn, {UVICORN_WORKERS} workers, tests/e2e/token_service.py)")
         else:
-            skipped.append("the token service (build the Python package: ./bindings-python/build.sh)")
-        if lua and s.token_port:
-            target = s.start_gateway()
-            print(f"gateway (nginx, {NGINX_WORKERS} workers): {target}/v1/chat/completions")
+            missing.append("the token service: the metricore Python package (./bindings-python/build.sh)")
+        if lua:
+            target = s.start_gateway(port=_port(8080))
+            lines.append(f"gateway        {target}/v1/chat/completions  (nginx, {NGINX_WORKERS} workers, "
+                         "tests/e2e/gateway/gateway.lua)")
         else:
-            skipped.append("the gateway (needs nginx, libnginx-mod-http-lua, bindings-lua and the token service)")
-        url = s.start_serve()
-        print(f"metricore serve: {url}")
+            missing.append("the gateway: nginx and libnginx-mod-http-lua (scripts/install-deps.sh), and the token service")
+        url = s.start_serve(port=_port(9464))
+        lines.append(f"/metrics       {url}  (metricore serve)")
         if shutil.which("prometheus"):
-            prom = s.start_prometheus()
-            print(f"Prometheus: {prom.url}  (try {prom.url}/graph?g0.expr=sum%20by%20(model)%20(rate(model_requests_total%5B30s%5D)))")
+            prom = s.start_prometheus(port=_port(9090))
+            lines.append(f"Prometheus     {prom.url}/graph?g0.expr=sum%20by%20(model)%20(rate(model_requests_total%5B1m%5D))")
         else:
-            skipped.append("Prometheus (apt-get install prometheus)")
-        s.start_recorders(threads=2, count=50_000, seconds=60)
-        print("C and Rust recorders: 2 threads each, recording for 60 s")
+            missing.append("Prometheus: the prometheus package (scripts/install-deps.sh)")
+        s.start_recorders(threads=2, count=1_000_000, seconds=3600)
+        lines.append("recorders      tests/e2e/recorder.c and core/examples/e2e_recorder.rs, 2 threads each"
+                     if recorder else "recorders      core/examples/e2e_recorder.rs, 2 threads")
+        if not recorder:
+            missing.append("the C recorder: gcc")
         if target:
             host, port = "127.0.0.1", int(target.rsplit(":", 1)[1])
-            load = LoadGenerator(host, port, rate=40, seconds=24 * 3600, max_requests=10**9)
+            load = LoadGenerator(host, port, rate=args.rate, seconds=10**9, max_requests=10**12, keep=False)
             load.start()
-            print(f"load: 40 requests/s to {target}/v1/chat/completions")
-        for what in skipped:
-            print(f"not started: {what}")
-        print(f"registry file: {s.registry}  (metricore inspect {s.registry})")
+            lines.append(f"load           {args.rate:g} requests/s to {target}/v1/chat/completions")
+        print("\nAll of these record into one registry file, " + s.registry + ":")
+        for line in lines:
+            print("  " + line)
+        for what in missing:
+            print("  not started: " + what)
+        print(f"\nmetricore inspect {s.registry}   shows its families and processes.")
         print("Ctrl-C stops everything.", flush=True)
-        while not stop:
-            time.sleep(0.5)
-            for p in processes.started:
-                if p.name.startswith("recorder") or p.name == "create-registry":
-                    continue
-                if not p.running() and p is not getattr(s.serve, "__self__", None):
-                    if p.name.startswith("metricore-serve") and p is not s.serve:
-                        continue
-                    print(f"{p.name} exited; its log:\n{p.log()[-3000:]}")
-                    stop.append(1)
-                    break
+        servers = [p for p in (s.token_service, s.gateway, s.prometheus and s.prometheus.proc) if p]
+        while True:
+            time.sleep(1)
+            for p in servers + [s.serve]:
+                if not p.running():
+                    raise RuntimeError(f"{p.name} exited; its log:\n{p.log()[-4000:]}")
     except KeyboardInterrupt:
         pass
-    except BaseException as e:
-        print(f"demo: {e}", file=sys.stderr)
-        return_code = 1
-    else:
-        return_code = 0
+    except BaseException as e:  # a component that failed to start: its name and log
+        print(f"\ndemo: {e}", file=sys.stderr)
+        status = 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the cleanup short
         if load is not None:
             load.stop()
+            print(f"\n{load.answered} requests answered")
         processes.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nstopped everything; removed {workdir}")
-    return locals().get("return_code", 0)
+        print(f"stopped everything; removed {workdir}")
+    return status
 
 
 if __name__ == "__main__":
