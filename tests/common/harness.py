@@ -62,13 +62,21 @@ class Proc:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def excerpt(self, head=4000, tail=6000):
+        """The log, or its beginning and end when it is long (a server that restarts a
+        failing worker again and again)."""
+        text = self.log()
+        if len(text) <= head + tail:
+            return text
+        return f"{text[:head]}\n[... {len(text) - head - tail} characters ...]\n{text[-tail:]}"
+
     def running(self):
         return self.proc.poll() is None
 
     def check_running(self):
         code = self.proc.poll()
         if code is not None:
-            fail(f"{self.name} exited with status {code}; its log:\n{self.log()}")
+            fail(f"{self.name} exited with status {code}; its log:\n{self.excerpt()}")
 
     def wait_for_line(self, pattern, timeout):
         """The first match of `pattern` in the log, waiting up to `timeout` seconds."""
@@ -79,7 +87,7 @@ class Proc:
                 return m
             self.check_running()
             if time.monotonic() > deadline:
-                fail(f"{self.name}: no {pattern!r} within {timeout} s; its log:\n{self.log()}")
+                fail(f"{self.name}: no {pattern!r} within {timeout} s; its log:\n{self.excerpt()}")
             time.sleep(0.05)
 
     def wait(self, timeout):
@@ -87,7 +95,7 @@ class Proc:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            fail(f"{self.name} still running after {timeout} s; its log:\n{self.log()}")
+            fail(f"{self.name} still running after {timeout} s; its log:\n{self.excerpt()}")
 
     def _signal(self, sig):
         try:
@@ -156,7 +164,7 @@ def wait_until(what, check, timeout, interval=0.2, procs=()):
         for p in procs:
             p.check_running()
         if time.monotonic() > deadline:
-            logs = "".join(f"\n--- {p.name} log:\n{p.log()}" for p in procs)
+            logs = "".join(f"\n--- {p.name} log:\n{p.excerpt()}" for p in procs)
             fail(f"{what}: not within {timeout} s (last error: {last}){logs}")
         time.sleep(interval)
 

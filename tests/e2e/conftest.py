@@ -107,6 +107,9 @@ def stack(built, workdir, processes):
     s.start_gateway()
     s.start_serve()
     s.start_prometheus()
+    # Prometheus applies its targets a few seconds after it is ready: the load waits
+    # for its first scrape.
+    s.prometheus.wait_for("Prometheus: a first scrape of metricore serve", 'up{job="metricore"} == 1', timeout=30)
     return s
 
 

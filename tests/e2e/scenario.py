@@ -239,12 +239,13 @@ class Scenario:
             env=env,
             group=True,
         )
-        wait_until(
-            "token-service: all workers started",
-            lambda: p.log().count("Application startup complete") >= workers,
-            timeout=60,
-            procs=[p],
-        )
+        def started():
+            log = p.log()
+            if "Traceback" in log:  # a worker failed to start: uvicorn would retry forever
+                fail(f"token-service: a worker failed to start; its log:\n{p.excerpt()}")
+            return log.count("Application startup complete") >= workers
+
+        wait_until("token-service: all workers started", started, timeout=60, procs=[p])
         url = f"http://127.0.0.1:{self.token_port}/healthz"
         wait_until("token-service answers /healthz", lambda: http_get(url, timeout=2)[0] == 200, 30, procs=[p])
         return f"http://127.0.0.1:{self.token_port}"
@@ -291,12 +292,11 @@ class Scenario:
         wait_until(f"nginx: {workers} workers", lambda: len(self.gateway_workers()) == workers, 30, procs=[p])
         # A worker whose init_worker_by_lua failed still answers /healthz: look at the
         # log, and at the metrics it must have made.
-        wait_until(
-            "nginx: the gateway's metrics exist",
-            lambda: b"gateway_requests_total" in http_get(url + "/metrics", timeout=5)[2],
-            15,
-            procs=[p],
-        )
+        def made():
+            self.check_gateway_log()
+            return b"gateway_requests_total" in http_get(url + "/metrics", timeout=5)[2]
+
+        wait_until("nginx: the gateway's metrics exist", made, 15, procs=[p])
         self.check_gateway_log()
         return url
 
@@ -310,7 +310,7 @@ class Scenario:
             if re.search(r"\[(error|crit|alert|emerg)\]", line) and not any(re.search(a, line) for a in allowed)
         ]
         if bad:
-            fail("nginx logged errors:\n" + "\n".join(bad[:20]) + f"\n--- nginx log:\n{self.gateway.log()[-5000:]}")
+            fail("nginx logged errors:\n" + "\n".join(bad[:20]) + f"\n--- nginx log:\n{self.gateway.excerpt()}")
 
     # The exporter and Prometheus.
 
@@ -440,7 +440,7 @@ def demo(argv=None):
             time.sleep(1)
             for p in servers + [s.serve]:
                 if not p.running():
-                    raise RuntimeError(f"{p.name} exited; its log:\n{p.log()[-4000:]}")
+                    raise RuntimeError(f"{p.name} exited; its log:\n{p.excerpt()}")
     except KeyboardInterrupt:
         pass
     except BaseException as e:  # a component that failed to start: its name and log

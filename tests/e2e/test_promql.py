@@ -281,3 +281,4 @@ def test_scrapes_during_the_load(run):
         f"Prometheus: {ok:.0f} scrapes, {down:.0f} failed (during the exporter's restart); "
         f"scrape_duration_seconds mean {mean * 1e3:.2f} ms, max {longest * 1e3:.2f} ms"
     )
+
