@@ -39,7 +39,9 @@ class Proc:
 
     With `group`, the process leads a new process group, and `stop()` signals the
     whole group, so that the workers of a server (nginx, uvicorn) end with it even when
-    the server itself is gone."""
+    the server itself is gone. Such a process also gets SIGTERM if the thread that
+    started it dies (a test runner killed by a time limit): out of the runner's process
+    group, it would not get the runner's signals."""
 
     def __init__(self, name, args, log_dir, stdin=False, env=None, cwd=None, group=False):
         self.name = name
@@ -55,6 +57,7 @@ class Proc:
             cwd=str(cwd or log_dir),
             env=env,
             start_new_session=group,
+            preexec_fn=_terminate_with_parent if group else None,
         )
         self.pid = self.proc.pid
 
@@ -123,6 +126,14 @@ class Proc:
         if not self._log.closed:
             self._log.close()
         return self.proc.returncode
+
+
+def _terminate_with_parent():
+    """In a child before exec: SIGTERM when the parent (thread) dies (Linux prctl)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class Processes:
