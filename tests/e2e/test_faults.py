@@ -8,7 +8,7 @@ import subprocess
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 
-from conftest import SUMMARY, families
+from .conftest import SUMMARY, families
 from harness import METRICORE
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import expect
 import token_service
-from conftest import IN_FLIGHT, SUMMARY, families, samples
+from .conftest import IN_FLIGHT, SUMMARY, families, samples
 from expect import key
 
 # Families of the exporter's own process; they start again with each `metricore serve`.
