@@ -26,6 +26,7 @@ from harness import (  # noqa: E402
     METRICORE,
     RELEASE,
     ROOT,
+    Failed,
     Processes,
     Prometheus,
     fail,
@@ -333,7 +334,7 @@ class Scenario:
         while True:  # the port may take a moment to be free again
             try:
                 return old.pid, self.start_serve(self.serve_port)
-            except BaseException:
+            except (Exception, Failed):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
