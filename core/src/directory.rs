@@ -173,43 +173,41 @@ where
     I: Iterator<Item = &'a str> + Clone,
 {
     let live = region.word(slot_word(region, ident.family, 1));
-    // (record slot word, series) prepared for publication, and whether a limit slot
-    // was reserved for it.
+    // The record prepared for publication: its slot word and series.
     let mut prepared: Option<(u64, Series)> = None;
-    let mut reserved = false;
-    let unreserve = |reserved: bool| {
-        if reserved {
-            live.fetch_sub(1, Ordering::Relaxed);
-        }
-    };
     for i in 0..region.layout.series {
         let w = region.word(slot_index(region, hash, i));
         let mut slot = w.load(Ordering::Acquire);
+        // At the limit, the slot is looked at once more: the same series may have
+        // just been made there by another creator, which counted it.
+        if slot == 0
+            && prepared.is_none()
+            && limit.is_some_and(|l| live.load(Ordering::Acquire) >= l as u64)
+        {
+            slot = w.load(Ordering::Acquire);
+            if slot == 0 {
+                return Err(Refused::Limit);
+            }
+        }
         if slot == 0 {
+            // The limit is counted once the series is in, so creators of one series
+            // never push each other to the overflow series; creators of different new
+            // series at the same moment can pass it by as many as they are.
             let (word, series) = match prepared {
                 Some(p) => p,
                 None => {
-                    if let Some(limit) = limit {
-                        if live.fetch_add(1, Ordering::Relaxed) >= limit as u64 {
-                            live.fetch_sub(1, Ordering::Relaxed);
-                            return Err(Refused::Limit);
-                        }
-                        reserved = true;
-                    }
-                    match make_record(region, hash, ident, values.clone(), cells, pid) {
-                        Some(p) => {
-                            prepared = Some(p);
-                            p
-                        }
-                        None => {
-                            unreserve(reserved);
-                            return Err(Refused::Full);
-                        }
-                    }
+                    let p = make_record(region, hash, ident, values.clone(), cells, pid)
+                        .ok_or(Refused::Full)?;
+                    prepared = Some(p);
+                    p
                 }
             };
             match w.compare_exchange(0, word, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
+                    if limit.is_some() {
+                        // Release: whoever sees the count sees the slot filled.
+                        live.fetch_add(1, Ordering::Release);
+                    }
                     if ident.flags & OVERFLOW == 0 {
                         region.count(region::H_SERIES_LIVE);
                     }
@@ -219,11 +217,9 @@ where
             }
         }
         if let Some(s) = is_match(region, slot, hash, ident, values.clone()) {
-            unreserve(reserved);
             return Ok(s);
         }
     }
-    unreserve(reserved);
     Err(Refused::Full)
 }
 

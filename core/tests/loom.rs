@@ -123,3 +123,26 @@ fn concurrent_families_share_the_string_area() {
         );
     });
 }
+
+#[test]
+fn creators_of_one_series_at_the_limit_do_not_overflow() {
+    model(|| {
+        let r = tiny();
+        let v: metricore::CounterVec = r
+            .register(
+                metricore::Spec::new("c", "", metricore::Kind::Counter)
+                    .labels(&["a"])
+                    .limit(1),
+            )
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let v2 = v.clone();
+        let t = thread::spawn(move || v2.with_labels(&["x"]).unwrap().inc());
+        v.with_labels(&["x"]).unwrap().inc();
+        t.join().unwrap();
+        let text = r.render(Format::Prometheus);
+        assert_eq!(sample(&text, "c_total{a=\"x\"}"), Some(2), "{text}");
+        assert!(!text.contains("otel_metric_overflow"), "{text}");
+    });
+}

@@ -413,3 +413,31 @@ fn a_kept_exposition_plan_follows_changes_made_elsewhere() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn concurrent_creators_of_series_within_the_limit_never_overflow() {
+    for _ in 0..20 {
+        let r = Registry::with_options(&small()).unwrap();
+        let c: metricore::CounterVec = r
+            .register(Spec::new("u", "", Kind::Counter).labels(&["id"]).limit(8))
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let barrier = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    barrier.wait();
+                    for i in 0..8 {
+                        c.with_labels(&[&format!("u{i}")]).unwrap().inc();
+                    }
+                });
+            }
+        });
+        let t = text(&r);
+        for i in 0..8 {
+            assert!(t.contains(&format!("u_total{{id=\"u{i}\"}} 4\n")), "{t}");
+        }
+        assert!(!t.contains("otel_metric_overflow"), "{t}");
+    }
+}
