@@ -54,22 +54,22 @@ impl Gateway {
                 b,
             )?,
             input_tokens: r.counter_vec(
-                "model_input_tokens",
+                "model_tokens_input",
                 "Prompt tokens sent to models.",
                 &["model", "namespace"],
             )?,
             output_tokens: r.counter_vec(
-                "model_output_tokens",
+                "model_tokens_output",
                 "Completion tokens received from models.",
                 &["model", "namespace"],
             )?,
             rate_limited: r.counter_vec(
-                "gateway_rate_limit_hits",
+                "rate_limit_hits",
                 "Requests refused by the rate limiter.",
                 &["namespace"],
             )?,
-            cache_hits: r.counter("gateway_cache_hits", "Responses served from the cache.")?,
-            cache_misses: r.counter("gateway_cache_misses", "Cache lookups that missed.")?,
+            cache_hits: r.counter("cache_hits", "Responses served from the cache.")?,
+            cache_misses: r.counter("cache_misses", "Cache lookups that missed.")?,
             in_flight: r
                 .register(
                     Spec::new(
