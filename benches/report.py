@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reporting import plots, rust, scripts, targets  # noqa: E402
+from reporting import parse, plots, rust, scripts, targets  # noqa: E402
 from reporting.steps import Outcome, Runner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def main() -> int:
         rust.memory_table(r).markdown(3),
         scripts.c_table(c, r.figures).markdown(),
         scripts.table("Python", python, targets.PYTHON, []).markdown(),
-        scripts.table("Lua", lua, targets.LUA, []).markdown(),
+        scripts.table("Lua", lua, targets.LUA, [], read=parse.aligned).markdown(),
         scripts.http_table(http).markdown(),
         steps_section(steps, total),
     ]

@@ -155,6 +155,22 @@ def serve_load(text: str, column: str) -> Printed:
     return Printed([column], [(label, {column: value}) for label, value in rows])
 
 
+def aligned(text: str, column: str) -> Printed:
+    """Reads a table whose columns are aligned with runs of two or more spaces, under a
+    header line naming `column`; lines that do not split into as many cells are notes."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if column in line), None)
+    if start is None:
+        return printed(text, column)
+    header = re.split(r"\s{2,}", lines[start].strip())
+    rows = []
+    for line in lines[start + 1:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) == len(header):
+            rows.append((cells[0], dict(zip(header[1:], cells[1:]))))
+    return Printed(header[1:], rows)
+
+
 def _table(lines: list[str]) -> Printed:
     def cells(line: str) -> list[str]:
         return [c.strip() for c in line.strip("|").split("|")]

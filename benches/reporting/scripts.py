@@ -121,6 +121,8 @@ def table(title: str, s: Script, goals: list[targets.Target], expected: list[str
         if g.row not in used:
             t.rows.append([g.work, *(["not printed"] * blank), g.text, "no figure in the output", mark(None)])
     t.notes.append(f"From `{s.command}`.")
+    # The script's own footnotes, such as where a peer's figures come from.
+    t.notes += [line.strip() for line in s.outcome.output.splitlines() if line.strip().startswith("(*)")]
     return t
 
 

@@ -159,7 +159,8 @@ LUA = [
     Target(r"counter:inc\(1\)(?!,)", "counter:inc(1) in nginx", "≤ 5 ns", at_most(5)),
     Target(r"counter:inc\(1, \{.*\b(same|reused)\b", "counter:inc(1, {3 labels}), same table", "≤ 12 ns",
            at_most(12)),
-    Target(r"counter:inc\(1, \{.*\b(new|fresh)\b", "counter:inc(1, {3 labels}), new table", "≤ 40 ns",
+    # A fresh table that the JIT cannot sink is the honest case: the kept one.
+    Target(r"counter:inc\(1, \{.*\bfresh\b.*\bkept\b", "counter:inc(1, {3 labels}), new table", "≤ 40 ns",
            at_most(40)),
     Target(r"histogram:observe", "histogram:observe(v, {2 labels})", "≤ 20 ns", at_most(20)),
     Target(r"render.*\b10 ?k\b|render.*10[,_]?000", "render 10k series", "≤ 2 ms", at_most(2e6)),
