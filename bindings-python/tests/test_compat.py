@@ -22,7 +22,7 @@ def record(lib, registry):
     c = lib.Counter("requests_total", "Requests served.", ["model", "namespace"], registry=registry)
     c.labels("gpt-4", "wechat").inc()
     c.labels(model="gpt-4", namespace="web").inc(3)
-    c.labels("claude", WEIRD).inc(0.25)
+    c.labels("llama-3", WEIRD).inc(0.25)
     lib.Counter("bytes", "Bytes.", namespace="app", subsystem="io", unit="bytes", registry=registry).inc(1024)
     lib.Counter("unused", "Never used, with labels.", ["x"], registry=registry)
     g = lib.Gauge("inflight", "In flight.", ["api"], registry=registry)

@@ -76,7 +76,7 @@ def test_metrics_show_the_sum_of_both_workers(server):
     deadline = time.monotonic() + 60
     while (len(served) < 2 or sent < 40) and sent < 1000:
         assert time.monotonic() < deadline, f"requests reached only workers {served}"
-        model = "gpt-4" if sent % 2 else "claude"
+        model = "gpt-4" if sent % 2 else "llama-3"
         r = fresh_get(f"{server}/v1/count/{model}", method="POST", content=b"one two three")
         assert r.status_code == 200
         pid = r.json()["pid"]
@@ -89,8 +89,8 @@ def test_metrics_show_the_sum_of_both_workers(server):
         for pid, n in served.items():
             assert s[("worker_requests_total", (("pid", str(pid)),))] == n
         assert s[("tokens_svc_requests_total", (("api", "count"), ("method", "POST"), ("status", "200")))] == sent
-        claude = s[("tokens_total", (("model", "claude"),))]
+        llama = s[("tokens_total", (("model", "llama-3"),))]
         gpt = s[("tokens_total", (("model", "gpt-4"),))]
-        assert claude + gpt == 3 * sent
+        assert llama + gpt == 3 * sent
         assert s[("text_bytes_count", ())] == sent
         assert s[("tokens_svc_concurrent_requests", (("api", "count"),))] == 0
