@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 from . import _metricore
 from .registry import REGISTRY, CollectorRegistry
 
-CONTENT_TYPE_PLAIN_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE_PLAIN_0_0_4 = _metricore._negotiate("")[1]
 """Content type of Prometheus text format 0.0.4."""
 CONTENT_TYPE_LATEST = CONTENT_TYPE_PLAIN_0_0_4
 """Content type of what :func:`generate_latest` returns."""

@@ -1,8 +1,9 @@
 """OpenMetrics 1.0.0 exposition of a registry."""
 
+from .. import _metricore
 from ..registry import REGISTRY, CollectorRegistry
 
-CONTENT_TYPE_LATEST = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+CONTENT_TYPE_LATEST = _metricore._negotiate("application/openmetrics-text")[1]
 """Content type of what :func:`generate_latest` returns."""
 
 
