@@ -141,6 +141,62 @@ pub(crate) fn stats(region: &Region) -> Stats {
     }
 }
 
+/// Checks every series of `region`: its record inside the arena, its family known, its
+/// cells inside a shard, its key one value per label (pairs after them for info), and
+/// no series twice. Returns the series checked and what is wrong, one line each.
+pub(crate) fn check(region: &Region) -> (u64, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut checked = 0;
+    let l = &region.layout;
+    for (i, w) in region.words()[l.dir_off..l.dir_off + l.series]
+        .iter()
+        .enumerate()
+    {
+        let slot = w.load(Ordering::Acquire);
+        if slot == 0 || slot == directory::TOMBSTONE {
+            continue;
+        }
+        checked += 1;
+        let Some(rec) = Record::read(region, slot) else {
+            problems.push(format!(
+                "directory slot {i}: its record lies outside the arena"
+            ));
+            continue;
+        };
+        let Some(spec) = family::read(region, rec.ident.family) else {
+            problems.push(format!(
+                "directory slot {i}: series of unknown family {}",
+                rec.ident.family
+            ));
+            continue;
+        };
+        if rec.cell as usize + spec.kind.cells() > l.cells_per_shard {
+            problems.push(format!(
+                "{}: a series' cells lie outside the shard",
+                spec.name
+            ));
+        }
+        let values = rec.with_key(region, |k| key::values(k).count());
+        let overflow = rec.ident.flags & OVERFLOW != 0;
+        let n = spec.labels.len();
+        let count_ok = overflow && values == 0
+            || values == n
+            || (spec.kind == Kind::Info && values > n && (values - n) % 2 == 0);
+        if !count_ok {
+            problems.push(format!(
+                "{}: a series key does not decode to its labels",
+                spec.name
+            ));
+        }
+        let key = rec.with_key(region, |k| k.to_vec());
+        if !seen.insert((rec.ident.family, rec.ident.flags, rec.ident.owner, key)) {
+            problems.push(format!("{}: a series is in the directory twice", spec.name));
+        }
+    }
+    (checked, problems)
+}
+
 /// One series found in a directory, with what sorting needs.
 #[derive(Clone, Copy)]
 struct Entry {

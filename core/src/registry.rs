@@ -297,6 +297,12 @@ impl Registry {
         render_many(std::slice::from_ref(self), format, out);
     }
 
+    /// Verifies every series of the registry's region (record bounds, family, cells,
+    /// key, no duplicates); returns how many were checked and each problem found.
+    pub fn check(&self) -> (u64, Vec<String>) {
+        expose::check(&self.shared.region)
+    }
+
     /// Occupancy and health of the registry's region.
     pub fn stats(&self) -> expose::Stats {
         expose::stats(&self.shared.region)

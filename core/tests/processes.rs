@@ -209,3 +209,50 @@ fn a_writer_killed_with_sigkill_loses_nothing_recorded() {
     assert!(after.contains("made_total{n=\"0\"}"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn check_finds_a_corrupt_directory_slot() {
+    let dir = tempdir("check");
+    let path = dir.join("check.metricore");
+    let opts = Options {
+        family_capacity: 16,
+        ..options()
+    };
+    let r = Registry::open_shared(&path, &opts).unwrap();
+    let c = r.counter_vec("jobs", "Jobs.", &["kind"]).unwrap();
+    for k in ["a", "b", "c"] {
+        c.with_labels(&[k]).unwrap().inc();
+    }
+    let (checked, problems) = r.check();
+    assert_eq!(
+        (checked, problems.len()),
+        (4, 0),
+        "3 series and the overflow series: {problems:?}"
+    );
+    // The directory follows the 64-word header and 16 families of 4 words: put a slot
+    // there that points past the arena, as a corrupt file would.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let slots = (64 + 16 * 4) * 8;
+    let bad: u64 = 0x1234_5678_7fff_fff0;
+    let free = (0..(1u64 << 12))
+        .find(|i| {
+            let mut w = [0u8; 8];
+            f.read_at(&mut w, slots + i * 8).unwrap();
+            u64::from_le_bytes(w) == 0
+        })
+        .unwrap();
+    f.write_at(&bad.to_le_bytes(), slots + free * 8).unwrap();
+    let (_, problems) = Registry::open_existing(&path).unwrap().check();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("outside the arena"), "{problems:?}");
+    assert!(Registry::open_existing(&path)
+        .unwrap()
+        .render(Format::Prometheus)
+        .contains("jobs_total{kind=\"c\"} 1\n"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -26,6 +26,7 @@ def dump(run, *args):
 
 def test_inspect_reports_a_healthy_file(run):
     out = inspect(run)
+    assert re.search(r"^check: healthy, \d+ series records verified$", out, re.M), out
     rows = dict(re.findall(r"^(\w+)\s+(.*)$", out.split("\n\n")[0], re.M))
     assert rows["errors"].startswith("0 "), out
     # The only overflows are the Rust program's, on purpose (a family limited to 8 series).

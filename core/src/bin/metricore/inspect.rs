@@ -1,4 +1,5 @@
-//! `metricore inspect`: a registry file's capacity and use, families and processes.
+//! `metricore inspect`: a registry file's capacity and use, families and processes, and
+//! a check of every series (exit status 1 when it finds a problem).
 
 use std::fmt::Write;
 use std::os::unix::fs::MetadataExt;
@@ -87,8 +88,29 @@ pub fn run(path: &Path) -> Result<(), Failure> {
         };
         let _ = writeln!(out, "{pid:>8}  {state}");
     }
+    let (checked, problems) = registry.check();
+    if problems.is_empty() {
+        let _ = writeln!(out, "\ncheck: healthy, {checked} series records verified");
+    } else {
+        let _ = writeln!(
+            out,
+            "\ncheck: {} problems in {checked} series records",
+            problems.len()
+        );
+        for p in &problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
     print!("{out}");
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::other(format!(
+            "{}: {} problems found",
+            path.display(),
+            problems.len()
+        )))
+    }
 }
 
 /// `used of all (p%)`, with `show` formatting the numbers.
