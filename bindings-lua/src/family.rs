@@ -61,7 +61,9 @@ impl Spec {
         })
     }
 
-    /// Calls `f` with the C arguments: name, help, label names, options.
+    /// Calls `f` with the C arguments: name, help, label names, options. The strings
+    /// view Lua strings (and `labels` a vector) that stay alive and unchanged until `f`
+    /// returns: valid strings and a valid array for a C call `f` makes.
     fn with_c<R>(&self, f: impl FnOnce(c::Str, c::Str, &[c::Str], &c::FamilyOptions) -> R) -> R {
         let name = self.name.as_bytes();
         let help = self.help.as_ref().map(|h| h.as_bytes());
@@ -112,15 +114,20 @@ impl Family {
     pub(crate) fn counter(registry: &Rc<Owned>, spec: Spec) -> Result<Outcome<Family>> {
         let mut out = std::ptr::null_mut();
         let status = spec.with_c(|name, help, labels, options| {
-            c::metricore_counter_family_new(
-                registry.c(),
-                name,
-                help,
-                labels.as_ptr(),
-                labels.len(),
-                options,
-                &mut out,
-            )
+            // SAFETY: `registry.c()` is live as long as `registry`; the strings, the
+            // label array and the options are valid during the call (`with_c`); `out`
+            // is a local pointer to write to.
+            unsafe {
+                c::metricore_counter_family_new(
+                    registry.c(),
+                    name,
+                    help,
+                    labels.as_ptr(),
+                    labels.len(),
+                    options,
+                    &mut out,
+                )
+            }
         });
         Family::made(registry, Ptr::Counter(out), status)
     }
@@ -130,16 +137,22 @@ impl Family {
         let mut out = std::ptr::null_mut();
         let mode = spec.mode.as_ref().map(|m| m.as_bytes());
         let status = spec.with_c(|name, help, labels, options| {
-            c::metricore_gauge_family_new(
-                registry.c(),
-                name,
-                help,
-                labels.as_ptr(),
-                labels.len(),
-                view(mode.as_deref().unwrap_or(&[])),
-                options,
-                &mut out,
-            )
+            // SAFETY: `registry.c()` is live as long as `registry`; the strings, the
+            // label array and the options are valid during the call (`with_c`), and so
+            // is `mode`, which views bytes that `mode` keeps alive; `out` is a local
+            // pointer to write to.
+            unsafe {
+                c::metricore_gauge_family_new(
+                    registry.c(),
+                    name,
+                    help,
+                    labels.as_ptr(),
+                    labels.len(),
+                    view(mode.as_deref().unwrap_or(&[])),
+                    options,
+                    &mut out,
+                )
+            }
         });
         Family::made(registry, Ptr::Gauge(out), status)
     }
@@ -152,17 +165,23 @@ impl Family {
     ) -> Result<Outcome<Family>> {
         let mut out = std::ptr::null_mut();
         let status = spec.with_c(|name, help, labels, options| {
-            c::metricore_histogram_family_new(
-                registry.c(),
-                name,
-                help,
-                labels.as_ptr(),
-                labels.len(),
-                bounds.as_ptr(),
-                bounds.len(),
-                options,
-                &mut out,
-            )
+            // SAFETY: `registry.c()` is live as long as `registry`; the strings, the
+            // label array and the options are valid during the call (`with_c`);
+            // `bounds` is a slice, so a valid array of `bounds.len()` doubles; `out` is
+            // a local pointer to write to.
+            unsafe {
+                c::metricore_histogram_family_new(
+                    registry.c(),
+                    name,
+                    help,
+                    labels.as_ptr(),
+                    labels.len(),
+                    bounds.as_ptr(),
+                    bounds.len(),
+                    options,
+                    &mut out,
+                )
+            }
         });
         Family::made(registry, Ptr::Histogram(out), status)
     }
@@ -180,19 +199,27 @@ impl Family {
         let strs: Vec<c::Str> = bytes.iter().map(|b| view(b)).collect();
         let (p, n) = (strs.as_ptr(), strs.len());
         let mut removed = false;
-        checked(match self.ptr {
-            Ptr::Counter(f) => c::metricore_counter_family_remove(f, p, n, &mut removed),
-            Ptr::Gauge(f) => c::metricore_gauge_family_remove(f, p, n, &mut removed),
-            Ptr::Histogram(f) => c::metricore_histogram_family_remove(f, p, n, &mut removed),
+        // SAFETY: the family is live, as `self` keeps its registry alive; `strs` is a
+        // valid array of `n` strings that view `values`, alive until the call returns;
+        // `removed` is a local to write to.
+        checked(unsafe {
+            match self.ptr {
+                Ptr::Counter(f) => c::metricore_counter_family_remove(f, p, n, &mut removed),
+                Ptr::Gauge(f) => c::metricore_gauge_family_remove(f, p, n, &mut removed),
+                Ptr::Histogram(f) => c::metricore_histogram_family_remove(f, p, n, &mut removed),
+            }
         })?;
         Ok(removed)
     }
 
     fn clear(&self) -> std::result::Result<(), String> {
-        checked(match self.ptr {
-            Ptr::Counter(f) => c::metricore_counter_family_clear(f),
-            Ptr::Gauge(f) => c::metricore_gauge_family_clear(f),
-            Ptr::Histogram(f) => c::metricore_histogram_family_clear(f),
+        // SAFETY: the family is live, as `self` keeps its registry alive.
+        checked(unsafe {
+            match self.ptr {
+                Ptr::Counter(f) => c::metricore_counter_family_clear(f),
+                Ptr::Gauge(f) => c::metricore_gauge_family_clear(f),
+                Ptr::Histogram(f) => c::metricore_histogram_family_clear(f),
+            }
         })
     }
 }

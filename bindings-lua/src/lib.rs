@@ -7,6 +7,11 @@
 //! Lua as `nil, message`, never raised, so that the Lua side decides how to report it.
 //! Naming rules, validation, label handling and exposition are the core's.
 
+// Each call into the C API sits in an `unsafe` block of its own, whose `SAFETY:`
+// comment says why it is sound.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod family;
 mod registry;
 

@@ -25,10 +25,12 @@ impl Owned {
 
 impl Drop for Owned {
     fn drop(&mut self) {
+        // SAFETY: `self.c` came from `Registry::from_core` and is freed only here, once.
         // Families keep an `Rc` of this, so none is left to use the registry; the C
         // handles the FFI side resolved are only kept by Lua objects that keep a
-        // family, so none is left either.
-        c::metricore_registry_free(self.c);
+        // family, so none is left either. A Lua state runs on one thread at a time, so
+        // no other thread is in a call on it.
+        unsafe { c::metricore_registry_free(self.c) };
     }
 }
 

@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
                                        NULL, &requests),
           "counter_family_new");
     metricore_str values[] = {METRICORE_LIT("gpt-4"), METRICORE_LIT("wechat")};
-    metricore_counter gpt4 = {0};
+    metricore_counter gpt4 = NULL;
     check(metricore_counter_family_labels(requests, values, 2, &gpt4), "counter_family_labels");
 
     const double *bounds = NULL;
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
                                          METRICORE_LIT("Request latency."), NULL, 0, bounds,
                                          bounds_len, NULL, &latency),
           "histogram_family_new");
-    metricore_histogram all = {0};
+    metricore_histogram all = NULL;
     check(metricore_histogram_family_labels(latency, NULL, 0, &all), "histogram_family_labels");
 
     for (int i = 0; i < 100; i++) {

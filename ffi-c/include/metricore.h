@@ -19,16 +19,31 @@
  *   and all its scopes are freed.
  * - A family (metricore_*_family) belongs to the registry object it was created
  *   through and is freed with it; there is nothing to free per family.
- * - A handle (metricore_counter, metricore_gauge, ...) is a small struct passed by
- *   value; it points into its family and is valid until that registry object is
- *   freed. metricore_registry_close makes further calls on a registry, its scopes and
- *   families return METRICORE_STATUS_CLOSED, but keeps the memory until it is freed.
+ * - A handle (metricore_counter, metricore_gauge, ...) is a const pointer to a series
+ *   that its family keeps, passed by value; NULL is "no series". It is valid until
+ *   that registry object is freed. metricore_registry_close makes further calls on a
+ *   registry, its scopes and families return METRICORE_STATUS_CLOSED, but keeps the
+ *   memory until it is freed.
  * - Strings from metricore_registry_render_alloc are freed with metricore_string_free.
  * - A server from metricore_http_start is stopped and freed with metricore_http_stop.
  *
  * Thread safety: registries, families and handles may be used from any number of
  * threads at once, except that metricore_registry_free must not run while another
  * thread uses the registry, its families or their handles.
+ *
+ * Safety: a function checks pointers for NULL, but cannot check any other pointer.
+ * The "# Safety" section of each function lists what its caller guarantees, in these
+ * terms:
+ * - A valid string is a metricore_str whose len is 0 (ptr is then not read), or whose
+ *   ptr points to len readable bytes. A valid array of n items is NULL with n == 0, or
+ *   points to n initialized items. Neither may change during the call.
+ * - A live registry object is a pointer from metricore_registry_new, _open_shared,
+ *   _open_existing or _scope not yet passed to metricore_registry_free (closed ones
+ *   included). A live family of a kind is a pointer that the kind's _family_new wrote
+ *   through a live registry object; a live handle of a kind is a handle that the
+ *   kind's _family_labels wrote, of a live family. Each must stay live for the whole
+ *   call: no other thread may free it meanwhile.
+ * - "Writable memory for" a type means valid for writing it, and aligned for it.
  */
 
 #ifndef METRICORE_H
@@ -305,35 +320,29 @@ typedef struct metricore_family_options {
 } metricore_family_options;
 
 /**
- * A resolved counter series. Copy it freely, pass it by value, share it between
- * threads; the functions taking it lock nothing, allocate nothing and look nothing
- * up. It stays valid until the registry object its family was created through is
- * freed (closing the registry does not invalidate it). A zeroed handle is "no
- * series": functions return `METRICORE_STATUS_NULL_POINTER` for it.
+ * A resolved counter series: a pointer to the series, which recording takes. Copy
+ * it freely, share it between threads; the functions taking it lock nothing, allocate
+ * nothing and look nothing up. It stays valid until the registry object its family
+ * was created through is freed (closing the registry does not invalidate it). NULL is
+ * "no series": functions return `METRICORE_STATUS_NULL_POINTER` for it.
  */
-typedef struct metricore_counter {
-    const struct metricore_counter_series *series;
-} metricore_counter;
+typedef const struct metricore_counter_series *metricore_counter;
 
 /**
- * A resolved gauge series. Copy it freely, pass it by value, share it between
- * threads; the functions taking it lock nothing, allocate nothing and look nothing
- * up. It stays valid until the registry object its family was created through is
- * freed. A zeroed handle is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+ * A resolved gauge series: a pointer to the series, which recording takes. Copy it
+ * freely, share it between threads; the functions taking it lock nothing, allocate
+ * nothing and look nothing up. It stays valid until the registry object its family
+ * was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
  */
-typedef struct metricore_gauge {
-    const struct metricore_gauge_series *series;
-} metricore_gauge;
+typedef const struct metricore_gauge_series *metricore_gauge;
 
 /**
- * A resolved histogram series. Copy it freely, pass it by value, share it between
- * threads; the functions taking it lock nothing, allocate nothing and look nothing
- * up. It stays valid until the registry object its family was created through is
- * freed. A zeroed handle is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+ * A resolved histogram series: a pointer to the series, which recording takes. Copy
+ * it freely, share it between threads; the functions taking it lock nothing, allocate
+ * nothing and look nothing up. It stays valid until the registry object its family
+ * was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
  */
-typedef struct metricore_histogram {
-    const struct metricore_histogram_series *series;
-} metricore_histogram;
+typedef const struct metricore_histogram_series *metricore_histogram;
 
 /**
  * Capacities and file mode for a new registry. A field left 0 takes its default, so
@@ -440,24 +449,20 @@ typedef struct metricore_stats {
 } metricore_stats;
 
 /**
- * A resolved state set series: which of the family's states is current. Copy it
- * freely, pass it by value, share it between threads. It stays valid until the
- * registry object its family was created through is freed. A zeroed handle is "no
- * series" (`METRICORE_STATUS_NULL_POINTER`).
+ * A resolved state set series: a pointer to the series, which says which of the
+ * family's states is current. Copy it freely, share it between threads. It stays
+ * valid until the registry object its family was created through is freed. NULL is
+ * "no series" (`METRICORE_STATUS_NULL_POINTER`).
  */
-typedef struct metricore_state_set {
-    const struct metricore_state_set_series *series;
-} metricore_state_set;
+typedef const struct metricore_state_set_series *metricore_state_set;
 
 /**
- * A resolved summary series. Copy it freely, pass it by value, share it between
- * threads; the functions taking it lock nothing, allocate nothing and look nothing
- * up. It stays valid until the registry object its family was created through is
- * freed. A zeroed handle is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+ * A resolved summary series: a pointer to the series, which recording takes. Copy
+ * it freely, share it between threads; the functions taking it lock nothing, allocate
+ * nothing and look nothing up. It stays valid until the registry object its family
+ * was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
  */
-typedef struct metricore_summary {
-    const struct metricore_summary_series *series;
-} metricore_summary;
+typedef const struct metricore_summary_series *metricore_summary;
 
 #ifdef __cplusplus
 extern "C" {
@@ -469,6 +474,15 @@ extern "C" {
  * `label_names_len` label names. `options` may be NULL.
  *
  * On success `*out` points to the family, owned by `registry`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `name` and `help` are valid strings; `label_names` is a valid array of
+ *   `label_names_len` valid strings.
+ * - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+ *   is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_counter_family_new(const struct metricore_registry *registry,
                                               struct metricore_str name,
@@ -487,14 +501,25 @@ metricore_status metricore_counter_family_new(const struct metricore_registry *r
  * object is freed: resolving the same label values again gives the same handle and
  * keeps nothing more. Resolving takes a lock and a lookup: resolve once and keep the
  * handle, or record with `metricore_counter_family_inc_by`, which keeps nothing.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live counter family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `out` is NULL or points to writable memory for one handle.
  */
 metricore_status metricore_counter_family_labels(const struct metricore_counter_family *family,
                                                  const struct metricore_str *label_values,
                                                  size_t label_values_len,
-                                                 struct metricore_counter *out);
+                                                 metricore_counter *out);
 
 /**
  * Adds `n` to the series for `label_values`, without keeping a handle or allocating.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live counter family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
  */
 metricore_status metricore_counter_family_inc_by(const struct metricore_counter_family *family,
                                                  const struct metricore_str *label_values,
@@ -504,6 +529,11 @@ metricore_status metricore_counter_family_inc_by(const struct metricore_counter_
 /**
  * Adds `v` (finite, not negative) to the series for `label_values`, without keeping
  * a handle or allocating.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live counter family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
  */
 metricore_status metricore_counter_family_inc_by_f64(const struct metricore_counter_family *family,
                                                      const struct metricore_str *label_values,
@@ -514,6 +544,12 @@ metricore_status metricore_counter_family_inc_by_f64(const struct metricore_coun
  * Removes the series for `label_values`. `removed` may be NULL; otherwise `*removed`
  * says whether there was such a series. Handles to it stay valid but record into a
  * series that is no longer rendered; resolving the values again makes a new one.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live counter family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `removed` is NULL or points to writable memory for one `bool`.
  */
 metricore_status metricore_counter_family_remove(const struct metricore_counter_family *family,
                                                  const struct metricore_str *label_values,
@@ -522,29 +558,50 @@ metricore_status metricore_counter_family_remove(const struct metricore_counter_
 
 /**
  * Removes every series of the family (that its scope can see).
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live counter family.
  */
 metricore_status metricore_counter_family_clear(const struct metricore_counter_family *family);
 
 /**
  * Adds one.
+ *
+ * # Safety
+ *
+ * `counter` is NULL or a live counter handle.
  */
-metricore_status metricore_counter_inc(struct metricore_counter counter);
+metricore_status metricore_counter_inc(metricore_counter counter);
 
 /**
  * Adds `n`.
+ *
+ * # Safety
+ *
+ * `counter` is NULL or a live counter handle.
  */
-metricore_status metricore_counter_inc_by(struct metricore_counter counter, uint64_t n);
+metricore_status metricore_counter_inc_by(metricore_counter counter, uint64_t n);
 
 /**
  * Adds `v`, which must be finite and not negative (`METRICORE_STATUS_INVALID_VALUE`
  * otherwise, and nothing is recorded). Whole numbers take the integer path.
+ *
+ * # Safety
+ *
+ * `counter` is NULL or a live counter handle.
  */
-metricore_status metricore_counter_inc_by_f64(struct metricore_counter counter, double v);
+metricore_status metricore_counter_inc_by_f64(metricore_counter counter, double v);
 
 /**
  * Writes the counter's current value (summed over shards and processes) to `*out`.
+ *
+ * # Safety
+ *
+ * - `counter` is NULL or a live counter handle.
+ * - `out` is NULL or points to writable memory for one `double`.
  */
-metricore_status metricore_counter_get(struct metricore_counter counter, double *out);
+metricore_status metricore_counter_get(metricore_counter counter, double *out);
 
 /**
  * Creates, or finds if registered before with the same labels, mode and options, the
@@ -556,6 +613,15 @@ metricore_status metricore_counter_get(struct metricore_counter counter, double 
  * may be NULL.
  *
  * On success `*out` points to the family, owned by `registry`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `name`, `help` and `mode` are valid strings; `label_names` is a valid array of
+ *   `label_names_len` valid strings.
+ * - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+ *   is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_gauge_family_new(const struct metricore_registry *registry,
                                             struct metricore_str name,
@@ -569,14 +635,25 @@ metricore_status metricore_gauge_family_new(const struct metricore_registry *reg
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
  * as `metricore_counter_family_labels` (one kept object per series).
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live gauge family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `out` is NULL or points to writable memory for one handle.
  */
 metricore_status metricore_gauge_family_labels(const struct metricore_gauge_family *family,
                                                const struct metricore_str *label_values,
                                                size_t label_values_len,
-                                               struct metricore_gauge *out);
+                                               metricore_gauge *out);
 
 /**
  * Sets the series for `label_values` to `v`, without keeping a handle or allocating.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live gauge family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
  */
 metricore_status metricore_gauge_family_set(const struct metricore_gauge_family *family,
                                             const struct metricore_str *label_values,
@@ -586,6 +663,11 @@ metricore_status metricore_gauge_family_set(const struct metricore_gauge_family 
 /**
  * Adds `v` (negative to subtract) to the series for `label_values`, without keeping
  * a handle or allocating.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live gauge family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
  */
 metricore_status metricore_gauge_family_add(const struct metricore_gauge_family *family,
                                             const struct metricore_str *label_values,
@@ -595,6 +677,12 @@ metricore_status metricore_gauge_family_add(const struct metricore_gauge_family 
 /**
  * Removes the series for `label_values` (this process's, for a per-process mode); as
  * `metricore_counter_family_remove`.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live gauge family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `removed` is NULL or points to writable memory for one `bool`.
  */
 metricore_status metricore_gauge_family_remove(const struct metricore_gauge_family *family,
                                                const struct metricore_str *label_values,
@@ -603,60 +691,106 @@ metricore_status metricore_gauge_family_remove(const struct metricore_gauge_fami
 
 /**
  * Removes every series of the family (that its scope can see).
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live gauge family.
  */
 metricore_status metricore_gauge_family_clear(const struct metricore_gauge_family *family);
 
 /**
  * Sets the value.
+ *
+ * # Safety
+ *
+ * `gauge` is NULL or a live gauge handle.
  */
-metricore_status metricore_gauge_set(struct metricore_gauge gauge, double v);
+metricore_status metricore_gauge_set(metricore_gauge gauge, double v);
 
 /**
  * Adds `v` (negative to subtract).
+ *
+ * # Safety
+ *
+ * `gauge` is NULL or a live gauge handle.
  */
-metricore_status metricore_gauge_add(struct metricore_gauge gauge, double v);
+metricore_status metricore_gauge_add(metricore_gauge gauge, double v);
 
 /**
  * Subtracts `v`.
+ *
+ * # Safety
+ *
+ * `gauge` is NULL or a live gauge handle.
  */
-metricore_status metricore_gauge_sub(struct metricore_gauge gauge, double v);
+metricore_status metricore_gauge_sub(metricore_gauge gauge, double v);
 
 /**
  * Adds one.
+ *
+ * # Safety
+ *
+ * `gauge` is NULL or a live gauge handle.
  */
-metricore_status metricore_gauge_inc(struct metricore_gauge gauge);
+metricore_status metricore_gauge_inc(metricore_gauge gauge);
 
 /**
  * Subtracts one.
+ *
+ * # Safety
+ *
+ * `gauge` is NULL or a live gauge handle.
  */
-metricore_status metricore_gauge_dec(struct metricore_gauge gauge);
+metricore_status metricore_gauge_dec(metricore_gauge gauge);
 
 /**
  * Sets the value to the current Unix time in seconds.
+ *
+ * # Safety
+ *
+ * `gauge` is NULL or a live gauge handle.
  */
-metricore_status metricore_gauge_set_to_current_time(struct metricore_gauge gauge);
+metricore_status metricore_gauge_set_to_current_time(metricore_gauge gauge);
 
 /**
  * Writes the current value (this process's, for a per-process mode) to `*out`.
+ *
+ * # Safety
+ *
+ * - `gauge` is NULL or a live gauge handle.
+ * - `out` is NULL or points to writable memory for one `double`.
  */
-metricore_status metricore_gauge_get(struct metricore_gauge gauge, double *out);
+metricore_status metricore_gauge_get(metricore_gauge gauge, double *out);
 
 /**
  * Writes to `*bounds` and `*len` the default bucket bounds of the Prometheus client
  * libraries (0.005 to 10 seconds, 14 bounds), an array owned by the library that
  * stays valid for the life of the process.
+ *
+ * # Safety
+ *
+ * - `bounds` is NULL or points to writable memory for one pointer.
+ * - `len` is NULL or points to writable memory for one `size_t`.
  */
 metricore_status metricore_buckets_default(const double **bounds, size_t *len);
 
 /**
  * Writes the `count` bounds `start, start + width, ...` to `out`, which has room for
  * `count` doubles. `count` must be at least 1 and `width` positive.
+ *
+ * # Safety
+ *
+ * `out` is NULL or points to writable memory for `count` doubles.
  */
 metricore_status metricore_buckets_linear(double start, double width, size_t count, double *out);
 
 /**
  * Writes the `count` bounds `start, start * factor, ...` to `out`, which has room for
  * `count` doubles. `count` must be at least 1, `start` positive and `factor` above 1.
+ *
+ * # Safety
+ *
+ * `out` is NULL or points to writable memory for `count` doubles.
  */
 metricore_status metricore_buckets_exponential(double start,
                                                double factor,
@@ -670,6 +804,16 @@ metricore_status metricore_buckets_exponential(double start,
  * 128; `+Inf` is implied; see `metricore_buckets_default`). `options` may be NULL.
  *
  * On success `*out` points to the family, owned by `registry`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `name` and `help` are valid strings; `label_names` is a valid array of
+ *   `label_names_len` valid strings; `bounds` is a valid array of `bounds_len`
+ *   doubles.
+ * - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+ *   is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_histogram_family_new(const struct metricore_registry *registry,
                                                 struct metricore_str name,
@@ -684,15 +828,26 @@ metricore_status metricore_histogram_family_new(const struct metricore_registry 
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
  * as `metricore_counter_family_labels` (one kept object per series).
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live histogram family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `out` is NULL or points to writable memory for one handle.
  */
 metricore_status metricore_histogram_family_labels(const struct metricore_histogram_family *family,
                                                    const struct metricore_str *label_values,
                                                    size_t label_values_len,
-                                                   struct metricore_histogram *out);
+                                                   metricore_histogram *out);
 
 /**
  * Observes `v` in the series for `label_values`, without keeping a handle or
  * allocating. NaN is refused.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live histogram family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
  */
 metricore_status metricore_histogram_family_observe(const struct metricore_histogram_family *family,
                                                     const struct metricore_str *label_values,
@@ -701,6 +856,12 @@ metricore_status metricore_histogram_family_observe(const struct metricore_histo
 
 /**
  * Removes the series for `label_values`; as `metricore_counter_family_remove`.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live histogram family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `removed` is NULL or points to writable memory for one `bool`.
  */
 metricore_status metricore_histogram_family_remove(const struct metricore_histogram_family *family,
                                                    const struct metricore_str *label_values,
@@ -709,14 +870,22 @@ metricore_status metricore_histogram_family_remove(const struct metricore_histog
 
 /**
  * Removes every series of the family (that its scope can see).
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live histogram family.
  */
 metricore_status metricore_histogram_family_clear(const struct metricore_histogram_family *family);
 
 /**
  * Observes `v`: adds one to its bucket and `v` to the sum. NaN is refused with
  * `METRICORE_STATUS_INVALID_VALUE`.
+ *
+ * # Safety
+ *
+ * `histogram` is NULL or a live histogram handle.
  */
-metricore_status metricore_histogram_observe(struct metricore_histogram histogram, double v);
+metricore_status metricore_histogram_observe(metricore_histogram histogram, double v);
 
 /**
  * Starts serving `GET /metrics` on `addr` (such as `127.0.0.1:9464`; port 0 picks a
@@ -729,6 +898,13 @@ metricore_status metricore_histogram_observe(struct metricore_histogram histogra
  * The server keeps what it serves alive: it goes on serving after the registries are
  * closed or freed, until `metricore_http_stop`. On success `*out` is the server, owned
  * by the caller.
+ *
+ * # Safety
+ *
+ * - `registries` is a valid array of `registries_len` pointers, each NULL or a live
+ *   registry object.
+ * - `addr` is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_http_start(const struct metricore_registry *const *registries,
                                       size_t registries_len,
@@ -737,12 +913,23 @@ metricore_status metricore_http_start(const struct metricore_registry *const *re
 
 /**
  * Writes the port the server listens on to `*out`.
+ *
+ * # Safety
+ *
+ * - `server` is NULL or a live server: one that `metricore_http_start` wrote and
+ *   that was not passed to `metricore_http_stop`, for the whole call.
+ * - `out` is NULL or points to writable memory for one `uint16_t`.
  */
 metricore_status metricore_http_port(const struct metricore_http_server *server, uint16_t *out);
 
 /**
  * Stops the server: stops accepting, closes its connections, waits for its thread to
  * end, and frees it. NULL is ignored; the pointer must not be used again.
+ *
+ * # Safety
+ *
+ * `server` is NULL or a live server (from `metricore_http_start`, not stopped before),
+ * that no other thread uses during or after this call, and that is not used again.
  */
 metricore_status metricore_http_stop(struct metricore_http_server *server);
 
@@ -752,6 +939,15 @@ metricore_status metricore_http_stop(struct metricore_http_server *server);
  * `label_names_len` label names that identify a series; `options` may be NULL.
  *
  * On success `*out` points to the family, owned by `registry`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `name` and `help` are valid strings; `label_names` is a valid array of
+ *   `label_names_len` valid strings.
+ * - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+ *   is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_info_family_new(const struct metricore_registry *registry,
                                            struct metricore_str name,
@@ -765,6 +961,12 @@ metricore_status metricore_info_family_new(const struct metricore_registry *regi
  * Sets the info of the series for `label_values` to the `pairs_len` labels named
  * `pair_names` with the values `pair_values`, replacing what it held. The names must
  * be valid label names that differ from each other and from the family's labels.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live info family.
+ * - `label_values` is a valid array of `label_values_len` valid strings;
+ *   `pair_names` and `pair_values` are valid arrays of `pairs_len` valid strings each.
  */
 metricore_status metricore_info_family_set(const struct metricore_info_family *family,
                                            const struct metricore_str *label_values,
@@ -775,11 +977,19 @@ metricore_status metricore_info_family_set(const struct metricore_info_family *f
 
 /**
  * Removes every series of the family (that its scope can see).
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live info family.
  */
 metricore_status metricore_info_family_clear(const struct metricore_info_family *family);
 
 /**
  * Writes the default options (those of a NULL options pointer) into `*out`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or points to writable memory for one `metricore_options`.
  */
 metricore_status metricore_options_init(struct metricore_options *out);
 
@@ -789,6 +999,11 @@ metricore_status metricore_options_init(struct metricore_options *out);
  *
  * `options` may be NULL for the defaults. On success `*out` is a new registry, owned
  * by the caller, who frees it with `metricore_registry_free`.
+ *
+ * # Safety
+ *
+ * - `options` is NULL or points to a readable `metricore_options`.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_registry_new(const struct metricore_options *options,
                                         struct metricore_registry **out);
@@ -800,6 +1015,12 @@ metricore_status metricore_registry_new(const struct metricore_options *options,
  *
  * On success `*out` is a new registry, owned by the caller, who frees it with
  * `metricore_registry_free`; freeing it does not remove the file.
+ *
+ * # Safety
+ *
+ * - `path` is a valid string.
+ * - `options` is NULL or points to a readable `metricore_options`.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_registry_open_shared(struct metricore_str path,
                                                 const struct metricore_options *options,
@@ -812,6 +1033,11 @@ metricore_status metricore_registry_open_shared(struct metricore_str path,
  *
  * On success `*out` is a new registry, owned by the caller, who frees it with
  * `metricore_registry_free`.
+ *
+ * # Safety
+ *
+ * - `path` is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_registry_open_existing(struct metricore_str path,
                                                   struct metricore_registry **out);
@@ -824,6 +1050,12 @@ metricore_status metricore_registry_open_existing(struct metricore_str path,
  * On success `*out` is a new registry object, owned by the caller, who frees it with
  * `metricore_registry_free` (before or after its parent). Closing or freeing the
  * parent closes the scope.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `name` and `value` are valid strings.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_registry_scope(const struct metricore_registry *registry,
                                           struct metricore_str name,
@@ -835,6 +1067,10 @@ metricore_status metricore_registry_scope(const struct metricore_registry *regis
  * of their families returns `METRICORE_STATUS_CLOSED`. The objects themselves stay
  * allocated until freed; handles keep recording into memory that stays mapped until
  * then, but nothing renders it through this registry any more. Closing twice is fine.
+ *
+ * # Safety
+ *
+ * `registry` is NULL or a live registry object (closed or not).
  */
 metricore_status metricore_registry_close(const struct metricore_registry *registry);
 
@@ -845,6 +1081,13 @@ metricore_status metricore_registry_close(const struct metricore_registry *regis
  *
  * No other thread may be using the registry, its families or their handles, and the
  * pointer must not be used again.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object (closed or not), not freed before.
+ * - No other thread uses `registry`, a family made through it or a handle of such a
+ *   family during this call, and none of them is used after it. (Scopes made from
+ *   `registry` are registry objects of their own and stay usable, closed.)
  */
 metricore_status metricore_registry_free(struct metricore_registry *registry);
 
@@ -858,6 +1101,12 @@ metricore_status metricore_registry_free(struct metricore_registry *registry);
  * call again with at least `*len + 1` bytes (a little more, as values may grow in
  * between). `buf` may be NULL when `capacity` is 0, to ask for the length. The text is
  * UTF-8 and may contain NUL bytes where label values do.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `buf` is NULL or points to `capacity` writable bytes.
+ * - `len` is NULL or points to writable memory for one `size_t`, outside `buf`.
  */
 metricore_status metricore_registry_render(const struct metricore_registry *registry,
                                            uint32_t format,
@@ -869,6 +1118,12 @@ metricore_status metricore_registry_render(const struct metricore_registry *regi
  * Renders the whole registry in `format` into a new NUL-terminated string owned by
  * the caller, who frees it with `metricore_string_free`. `*out` receives the string
  * and, when `len` is not NULL, `*len` its length without the NUL.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `out` is NULL or points to writable memory for one pointer.
+ * - `len` is NULL or points to writable memory for one `size_t`.
  */
 metricore_status metricore_registry_render_alloc(const struct metricore_registry *registry,
                                                  uint32_t format,
@@ -877,11 +1132,21 @@ metricore_status metricore_registry_render_alloc(const struct metricore_registry
 
 /**
  * Frees a string returned by `metricore_registry_render_alloc`. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a string that `metricore_registry_render_alloc` returned and that
+ * was not freed before; it is not used after this call.
  */
 void metricore_string_free(char *s);
 
 /**
  * Writes the registry's occupancy and health into `*out`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `out` is NULL or points to writable memory for one `metricore_stats`.
  */
 metricore_status metricore_registry_stats(const struct metricore_registry *registry,
                                           struct metricore_stats *out);
@@ -892,6 +1157,14 @@ metricore_status metricore_registry_stats(const struct metricore_registry *regis
  * the thread that renders, and stay registered until the registry and all its scopes
  * are freed; `user` must stay valid and usable from any thread until then. A callback
  * must not throw or `longjmp` out.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `callback`, if not NULL, is a function that may be called as
+ *   `callback(user)` from any thread, also from several at once, until the registry
+ *   and all its scopes are freed; it must return normally (no exception, no
+ *   `longjmp`) and must not free the registry, its scopes or families.
  */
 metricore_status metricore_registry_on_collect(const struct metricore_registry *registry,
                                                void (*callback)(void *user),
@@ -903,6 +1176,13 @@ metricore_status metricore_registry_on_collect(const struct metricore_registry *
  * `metricore_text_append(text, ...)`; `text` is valid only during the callback.
  * The text is appended as given, after the registry's families (before the
  * OpenMetrics `# EOF`). Lifetime and threading as for `metricore_registry_on_collect`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `callback`, if not NULL, is a function that may be called as
+ *   `callback(user, format, text)` as `metricore_registry_on_collect` says for its
+ *   callback; it may use `text` only during that call, on that thread.
  */
 metricore_status metricore_registry_on_render(const struct metricore_registry *registry,
                                               void (*callback)(void *user,
@@ -913,6 +1193,12 @@ metricore_status metricore_registry_on_render(const struct metricore_registry *r
 /**
  * Appends `s` (UTF-8) to the text being rendered; only valid inside a callback given
  * to `metricore_registry_on_render`, with the `text` it received.
+ *
+ * # Safety
+ *
+ * - `text` is NULL or the `text` that a callback given to
+ *   `metricore_registry_on_render` received, used during that callback, on its thread.
+ * - `s` is a valid string.
  */
 metricore_status metricore_text_append(struct metricore_text *text, struct metricore_str s);
 
@@ -920,12 +1206,21 @@ metricore_status metricore_text_append(struct metricore_text *text, struct metri
  * Writes to `*out` the format a scraper asks for with the HTTP `Accept` header
  * `accept`: `METRICORE_FORMAT_OPEN_METRICS` when it accepts OpenMetrics 1.0.0,
  * `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty header).
+ *
+ * # Safety
+ *
+ * - `accept` is a valid string.
+ * - `out` is NULL or points to writable memory for one `uint32_t`.
  */
 metricore_status metricore_format_from_accept(struct metricore_str accept, uint32_t *out);
 
 /**
  * Writes to `*out` the HTTP `Content-Type` of `format`, as a string owned by the
  * library that stays valid for the life of the process.
+ *
+ * # Safety
+ *
+ * `out` is NULL or points to writable memory for one `metricore_str`.
  */
 metricore_status metricore_format_content_type(uint32_t format, struct metricore_str *out);
 
@@ -935,6 +1230,15 @@ metricore_status metricore_format_content_type(uint32_t format, struct metricore
  * no duplicates); a new series starts in the first state. `options` may be NULL.
  *
  * On success `*out` points to the family, owned by `registry`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `name` and `help` are valid strings; `label_names` is a valid array of
+ *   `label_names_len` valid strings, `states` one of `states_len`.
+ * - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+ *   is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_state_set_family_new(const struct metricore_registry *registry,
                                                 struct metricore_str name,
@@ -949,14 +1253,26 @@ metricore_status metricore_state_set_family_new(const struct metricore_registry 
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
  * as `metricore_counter_family_labels` (one kept object per series).
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live state set family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `out` is NULL or points to writable memory for one handle.
  */
 metricore_status metricore_state_set_family_labels(const struct metricore_state_set_family *family,
                                                    const struct metricore_str *label_values,
                                                    size_t label_values_len,
-                                                   struct metricore_state_set *out);
+                                                   metricore_state_set *out);
 
 /**
  * Makes `state` current in the series for `label_values`, without keeping a handle.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live state set family.
+ * - `label_values` is a valid array of `label_values_len` valid strings; `state` is a
+ *   valid string.
  */
 metricore_status metricore_state_set_family_set(const struct metricore_state_set_family *family,
                                                 const struct metricore_str *label_values,
@@ -965,6 +1281,12 @@ metricore_status metricore_state_set_family_set(const struct metricore_state_set
 
 /**
  * Removes the series for `label_values`; as `metricore_counter_family_remove`.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live state set family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `removed` is NULL or points to writable memory for one `bool`.
  */
 metricore_status metricore_state_set_family_remove(const struct metricore_state_set_family *family,
                                                    const struct metricore_str *label_values,
@@ -973,22 +1295,34 @@ metricore_status metricore_state_set_family_remove(const struct metricore_state_
 
 /**
  * Removes every series of the family (that its scope can see).
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live state set family.
  */
 metricore_status metricore_state_set_family_clear(const struct metricore_state_set_family *family);
 
 /**
  * Makes `state` (one of the family's states) current; another string is refused
  * with `METRICORE_STATUS_INVALID_STATE`.
+ *
+ * # Safety
+ *
+ * - `state_set` is NULL or a live state set handle.
+ * - `state` is a valid string.
  */
-metricore_status metricore_state_set_set(struct metricore_state_set state_set,
-                                         struct metricore_str state);
+metricore_status metricore_state_set_set(metricore_state_set state_set, struct metricore_str state);
 
 /**
  * Writes the current state to `*out`: a string owned by the family, valid as long as
  * the handle.
+ *
+ * # Safety
+ *
+ * - `state_set` is NULL or a live state set handle.
+ * - `out` is NULL or points to writable memory for one `metricore_str`.
  */
-metricore_status metricore_state_set_get(struct metricore_state_set state_set,
-                                         struct metricore_str *out);
+metricore_status metricore_state_set_get(metricore_state_set state_set, struct metricore_str *out);
 
 /**
  * The message of the last failed call on the calling thread, NUL-terminated; an empty
@@ -1005,6 +1339,15 @@ const char *metricore_last_error(void);
  * `label_names_len` label names. `options` may be NULL.
  *
  * On success `*out` points to the family, owned by `registry`.
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `name` and `help` are valid strings; `label_names` is a valid array of
+ *   `label_names_len` valid strings.
+ * - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+ *   is a valid string.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_summary_family_new(const struct metricore_registry *registry,
                                               struct metricore_str name,
@@ -1017,15 +1360,26 @@ metricore_status metricore_summary_family_new(const struct metricore_registry *r
 /**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
  * as `metricore_counter_family_labels` (one kept object per series).
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live summary family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `out` is NULL or points to writable memory for one handle.
  */
 metricore_status metricore_summary_family_labels(const struct metricore_summary_family *family,
                                                  const struct metricore_str *label_values,
                                                  size_t label_values_len,
-                                                 struct metricore_summary *out);
+                                                 metricore_summary *out);
 
 /**
  * Observes `v` in the series for `label_values`, without keeping a handle or
  * allocating. NaN is refused.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live summary family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
  */
 metricore_status metricore_summary_family_observe(const struct metricore_summary_family *family,
                                                   const struct metricore_str *label_values,
@@ -1034,6 +1388,12 @@ metricore_status metricore_summary_family_observe(const struct metricore_summary
 
 /**
  * Removes the series for `label_values`; as `metricore_counter_family_remove`.
+ *
+ * # Safety
+ *
+ * - `family` is NULL or a live summary family.
+ * - `label_values` is a valid array of `label_values_len` valid strings.
+ * - `removed` is NULL or points to writable memory for one `bool`.
  */
 metricore_status metricore_summary_family_remove(const struct metricore_summary_family *family,
                                                  const struct metricore_str *label_values,
@@ -1042,14 +1402,22 @@ metricore_status metricore_summary_family_remove(const struct metricore_summary_
 
 /**
  * Removes every series of the family (that its scope can see).
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live summary family.
  */
 metricore_status metricore_summary_family_clear(const struct metricore_summary_family *family);
 
 /**
  * Observes `v`: adds one to the count and `v` to the sum. NaN is refused with
  * `METRICORE_STATUS_INVALID_VALUE`.
+ *
+ * # Safety
+ *
+ * `summary` is NULL or a live summary handle.
  */
-metricore_status metricore_summary_observe(struct metricore_summary summary, double v);
+metricore_status metricore_summary_observe(metricore_summary summary, double v);
 
 #ifdef __cplusplus
 }  // extern "C"

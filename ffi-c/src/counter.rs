@@ -5,7 +5,7 @@ use metricore::{CounterVec, Kind};
 use crate::family::{self, labeled, Family, FamilyOptions};
 use crate::raw::{self, Str};
 use crate::registry::Registry;
-use crate::status::{guard, Status};
+use crate::status::{guard, Fail, Status};
 
 /// A counter family, owned by the registry object it
 /// was created through and freed with it. Safe to use from several threads at once.
@@ -16,22 +16,24 @@ pub struct CounterSeries(metricore::Counter);
 
 labeled!(CounterVec => CounterSeries);
 
-/// A resolved counter series. Copy it freely, pass it by value, share it between
-/// threads; the functions taking it lock nothing, allocate nothing and look nothing
-/// up. It stays valid until the registry object its family was created through is
-/// freed (closing the registry does not invalidate it). A zeroed handle is "no
-/// series": functions return `METRICORE_STATUS_NULL_POINTER` for it.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct CounterHandle {
-    series: *const CounterSeries,
-}
+/// A resolved counter series: a pointer to the series, which recording takes. Copy
+/// it freely, share it between threads; the functions taking it lock nothing, allocate
+/// nothing and look nothing up. It stays valid until the registry object its family
+/// was created through is freed (closing the registry does not invalidate it). NULL is
+/// "no series": functions return `METRICORE_STATUS_NULL_POINTER` for it.
+pub type CounterHandle = *const CounterSeries;
 
-impl CounterHandle {
-    #[inline(always)]
-    fn get<'a>(self) -> Result<&'a metricore::Counter, crate::status::Fail> {
-        raw::series(self.series).map(|s| &s.0)
-    }
+/// The counter behind `counter`.
+///
+/// # Safety
+///
+/// `counter` must be NULL or a handle that `metricore_counter_family_labels` wrote,
+/// whose registry object is not freed before `'a` ends.
+#[inline(always)]
+unsafe fn get<'a>(counter: CounterHandle) -> Result<&'a metricore::Counter, Fail> {
+    // SAFETY: such a handle is a pointer from `Series::keep` of a family that its
+    // registry object keeps until it is freed, after `'a` (this function's contract).
+    unsafe { raw::series(counter) }.map(|s| &s.0)
 }
 
 /// Creates, or finds if registered before with the same labels and options, the
@@ -39,8 +41,17 @@ impl CounterHandle {
 /// `label_names_len` label names. `options` may be NULL.
 ///
 /// On success `*out` points to the family, owned by `registry`.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `name` and `help` are valid strings; `label_names` is a valid array of
+///   `label_names_len` valid strings.
+/// - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+///   is a valid string.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
-pub extern "C" fn metricore_counter_family_new(
+pub unsafe extern "C" fn metricore_counter_family_new(
     registry: *const Registry,
     name: Str,
     help: Str,
@@ -50,15 +61,21 @@ pub extern "C" fn metricore_counter_family_new(
     out: *mut *mut CounterFamily,
 ) -> Status {
     guard(|| {
-        let spec = family::spec(
-            name,
-            help,
-            label_names,
-            label_names_len,
-            options,
-            Kind::Counter,
-        )?;
-        Family::create(registry, spec, CounterFamily, out)
+        // SAFETY: the strings, the array and `options` are valid for this call (the
+        // caller's contract above).
+        let spec = unsafe {
+            family::spec(
+                name,
+                help,
+                label_names,
+                label_names_len,
+                options,
+                Kind::Counter,
+            )
+        }?;
+        // SAFETY: `registry` is NULL or live and `out` NULL or writable (the caller's
+        // contract above).
+        unsafe { Family::create(registry, spec, CounterFamily, out) }
     })
 }
 
@@ -70,106 +87,171 @@ pub extern "C" fn metricore_counter_family_new(
 /// object is freed: resolving the same label values again gives the same handle and
 /// keeps nothing more. Resolving takes a lock and a lookup: resolve once and keep the
 /// handle, or record with `metricore_counter_family_inc_by`, which keeps nothing.
+///
+/// # Safety
+///
+/// - `family` is NULL or a live counter family.
+/// - `label_values` is a valid array of `label_values_len` valid strings.
+/// - `out` is NULL or points to writable memory for one handle.
 #[no_mangle]
-pub extern "C" fn metricore_counter_family_labels(
+pub unsafe extern "C" fn metricore_counter_family_labels(
     family: *const CounterFamily,
     label_values: *const Str,
     label_values_len: usize,
     out: *mut CounterHandle,
 ) -> Status {
     guard(|| {
-        raw::obj(family, "family")?
-            .0
-            .labels(label_values, label_values_len, out, |series| {
-                CounterHandle { series }
-            })
+        // SAFETY: `family` is NULL or a live counter family, `label_values` a valid
+        // array and `out` NULL or writable (the caller's contract above).
+        unsafe {
+            raw::obj(family, "family")?
+                .0
+                .labels(label_values, label_values_len, out)
+        }
     })
 }
 
 /// Adds `n` to the series for `label_values`, without keeping a handle or allocating.
+///
+/// # Safety
+///
+/// - `family` is NULL or a live counter family.
+/// - `label_values` is a valid array of `label_values_len` valid strings.
 #[no_mangle]
-pub extern "C" fn metricore_counter_family_inc_by(
+pub unsafe extern "C" fn metricore_counter_family_inc_by(
     family: *const CounterFamily,
     label_values: *const Str,
     label_values_len: usize,
     n: u64,
 ) -> Status {
     guard(|| {
-        raw::obj(family, "family")?
-            .0
-            .record(label_values, label_values_len, |s| {
-                s.0.inc_by(n);
-                Ok(())
-            })
+        // SAFETY: `family` is NULL or a live counter family and `label_values` a valid
+        // array (the caller's contract above).
+        unsafe {
+            raw::obj(family, "family")?
+                .0
+                .record(label_values, label_values_len, |s| {
+                    s.0.inc_by(n);
+                    Ok(())
+                })
+        }
     })
 }
 
 /// Adds `v` (finite, not negative) to the series for `label_values`, without keeping
 /// a handle or allocating.
+///
+/// # Safety
+///
+/// - `family` is NULL or a live counter family.
+/// - `label_values` is a valid array of `label_values_len` valid strings.
 #[no_mangle]
-pub extern "C" fn metricore_counter_family_inc_by_f64(
+pub unsafe extern "C" fn metricore_counter_family_inc_by_f64(
     family: *const CounterFamily,
     label_values: *const Str,
     label_values_len: usize,
     v: f64,
 ) -> Status {
     guard(|| {
-        raw::obj(family, "family")?
-            .0
-            .record(label_values, label_values_len, |s| s.0.inc_by_f64(v))
+        // SAFETY: `family` is NULL or a live counter family and `label_values` a valid
+        // array (the caller's contract above).
+        unsafe {
+            raw::obj(family, "family")?
+                .0
+                .record(label_values, label_values_len, |s| s.0.inc_by_f64(v))
+        }
     })
 }
 
 /// Removes the series for `label_values`. `removed` may be NULL; otherwise `*removed`
 /// says whether there was such a series. Handles to it stay valid but record into a
 /// series that is no longer rendered; resolving the values again makes a new one.
+///
+/// # Safety
+///
+/// - `family` is NULL or a live counter family.
+/// - `label_values` is a valid array of `label_values_len` valid strings.
+/// - `removed` is NULL or points to writable memory for one `bool`.
 #[no_mangle]
-pub extern "C" fn metricore_counter_family_remove(
+pub unsafe extern "C" fn metricore_counter_family_remove(
     family: *const CounterFamily,
     label_values: *const Str,
     label_values_len: usize,
     removed: *mut bool,
 ) -> Status {
     guard(|| {
-        raw::obj(family, "family")?
-            .0
-            .remove(label_values, label_values_len, removed)
+        // SAFETY: `family` is NULL or a live counter family, `label_values` a valid
+        // array and `removed` NULL or writable (the caller's contract above).
+        unsafe {
+            raw::obj(family, "family")?
+                .0
+                .remove(label_values, label_values_len, removed)
+        }
     })
 }
 
 /// Removes every series of the family (that its scope can see).
+///
+/// # Safety
+///
+/// `family` is NULL or a live counter family.
 #[no_mangle]
-pub extern "C" fn metricore_counter_family_clear(family: *const CounterFamily) -> Status {
-    guard(|| raw::obj(family, "family")?.0.clear())
+pub unsafe extern "C" fn metricore_counter_family_clear(family: *const CounterFamily) -> Status {
+    // SAFETY: `family` is NULL or a live counter family (the caller's contract above).
+    guard(|| unsafe { raw::obj(family, "family") }?.0.clear())
 }
 
 /// Adds one.
+///
+/// # Safety
+///
+/// `counter` is NULL or a live counter handle.
 #[no_mangle]
-pub extern "C" fn metricore_counter_inc(counter: CounterHandle) -> Status {
+pub unsafe extern "C" fn metricore_counter_inc(counter: CounterHandle) -> Status {
     guard(|| {
-        counter.get()?.inc();
+        // SAFETY: `counter` is NULL or a live counter handle (the caller's contract).
+        unsafe { get(counter) }?.inc();
         Ok(())
     })
 }
 
 /// Adds `n`.
+///
+/// # Safety
+///
+/// `counter` is NULL or a live counter handle.
 #[no_mangle]
-pub extern "C" fn metricore_counter_inc_by(counter: CounterHandle, n: u64) -> Status {
+pub unsafe extern "C" fn metricore_counter_inc_by(counter: CounterHandle, n: u64) -> Status {
     guard(|| {
-        counter.get()?.inc_by(n);
+        // SAFETY: `counter` is NULL or a live counter handle (the caller's contract).
+        unsafe { get(counter) }?.inc_by(n);
         Ok(())
     })
 }
 
 /// Adds `v`, which must be finite and not negative (`METRICORE_STATUS_INVALID_VALUE`
 /// otherwise, and nothing is recorded). Whole numbers take the integer path.
+///
+/// # Safety
+///
+/// `counter` is NULL or a live counter handle.
 #[no_mangle]
-pub extern "C" fn metricore_counter_inc_by_f64(counter: CounterHandle, v: f64) -> Status {
-    guard(|| Ok(counter.get()?.inc_by_f64(v)?))
+pub unsafe extern "C" fn metricore_counter_inc_by_f64(counter: CounterHandle, v: f64) -> Status {
+    // SAFETY: `counter` is NULL or a live counter handle (the caller's contract).
+    guard(|| Ok(unsafe { get(counter) }?.inc_by_f64(v)?))
 }
 
 /// Writes the counter's current value (summed over shards and processes) to `*out`.
+///
+/// # Safety
+///
+/// - `counter` is NULL or a live counter handle.
+/// - `out` is NULL or points to writable memory for one `double`.
 #[no_mangle]
-pub extern "C" fn metricore_counter_get(counter: CounterHandle, out: *mut f64) -> Status {
-    guard(|| raw::put(out, counter.get()?.get(), "out"))
+pub unsafe extern "C" fn metricore_counter_get(counter: CounterHandle, out: *mut f64) -> Status {
+    guard(|| {
+        // SAFETY: `counter` is NULL or a live counter handle, and `out` NULL or
+        // writable for one double (the caller's contract above).
+        unsafe { raw::put(out, get(counter)?.get(), "out") }
+    })
 }

@@ -22,7 +22,14 @@ pub struct FamilyOptions {
 }
 
 /// Builds the spec of a new family from C arguments.
-pub(crate) fn spec(
+///
+/// # Safety
+///
+/// `name` and `help` must be strings as [`Str::bytes`] requires; `labels` and
+/// `labels_len` an array of such strings as [`raw::with_strs`] requires; `options`
+/// NULL or a readable `FamilyOptions` whose `unit` is such a string. All are read
+/// during this call only.
+pub(crate) unsafe fn spec(
     name: Str,
     help: Str,
     labels: *const Str,
@@ -30,14 +37,23 @@ pub(crate) fn spec(
     options: *const FamilyOptions,
     kind: Kind,
 ) -> Result<Spec, Fail> {
-    let name = name.utf8("name")?;
-    let help = help.utf8("help")?;
-    let mut spec = raw::with_strs(labels, labels_len, "label_names", |names| {
-        Ok(Spec::new(name, help, kind).labels(names))
-    })?;
+    // SAFETY: `name` and `help` are valid strings (this function's contract), borrowed
+    // only until `Spec::new` has copied them.
+    let (name, help) = unsafe { (name.utf8("name")?, help.utf8("help")?) };
+    // SAFETY: `labels` is a valid array of valid strings (this function's contract);
+    // the spec copies the names.
+    let mut spec = unsafe {
+        raw::with_strs(labels, labels_len, "label_names", |names| {
+            Ok(Spec::new(name, help, kind).labels(names))
+        })
+    }?;
     if !options.is_null() {
-        let o = raw::obj(options, "options")?;
-        spec = spec.unit(o.unit.utf8("options.unit")?);
+        // SAFETY: `options` is a readable `FamilyOptions` left alone during this call
+        // (this function's contract); `o` is not kept past it.
+        let o = unsafe { raw::obj(options, "options") }?;
+        // SAFETY: `o.unit` is a valid string (this function's contract); the spec
+        // copies it.
+        spec = spec.unit(unsafe { o.unit.utf8("options.unit") }?);
         if o.limit != 0 {
             spec = spec.limit(o.limit);
         }
@@ -95,13 +111,19 @@ pub(crate) struct Family<V: Labeled> {
 impl<V: Labeled> Family<V> {
     /// Registers `spec` in `registry` and hands the new family, wrapped by `wrap`, to
     /// `*out`.
-    pub(crate) fn create<F: Send + Sync + 'static>(
+    ///
+    /// # Safety
+    ///
+    /// `registry` must be NULL or a live registry object (as [`Registry::open`]
+    /// requires), and `out` NULL or writable for one pointer (as [`raw::put`] requires).
+    pub(crate) unsafe fn create<F: Send + Sync + 'static>(
         registry: *const Registry,
         spec: Spec,
         wrap: fn(Family<V>) -> F,
         out: *mut *mut F,
     ) -> Result<(), Fail> {
-        let r = Registry::open(registry)?;
+        // SAFETY: `registry` is NULL or live for this call (this function's contract).
+        let r = unsafe { Registry::open(registry) }?;
         if out.is_null() {
             return Err(Fail::null("out"));
         }
@@ -112,7 +134,8 @@ impl<V: Labeled> Family<V> {
                 series: raw::Series::new(),
             }))
         })?;
-        raw::put(out, family, "out")
+        // SAFETY: `out` is writable for one pointer (this function's contract).
+        unsafe { raw::put(out, family, "out") }
     }
 
     fn open(&self) -> Result<&V, Fail> {
@@ -121,45 +144,67 @@ impl<V: Labeled> Family<V> {
     }
 
     /// Resolves `values` to the series kept for its handles (kept now if it was not),
-    /// and writes the handle that `handle` makes of it to `*out`.
-    pub(crate) fn labels<H>(
+    /// and writes the handle, a pointer to that series, to `*out`. The pointer stays
+    /// valid as long as `self`.
+    ///
+    /// # Safety
+    ///
+    /// `values` and `len` must be an array of strings as [`raw::with_strs`] requires,
+    /// and `out` NULL or writable for one pointer (as [`raw::put`] requires).
+    pub(crate) unsafe fn labels(
         &self,
         values: *const Str,
         len: usize,
-        out: *mut H,
-        handle: fn(*const V::Series) -> H,
+        out: *mut *const V::Series,
     ) -> Result<(), Fail> {
         let vec = self.open()?;
         if out.is_null() {
             return Err(Fail::null("out"));
         }
-        let series = raw::with_strs(values, len, "label_values", |v| Ok(vec.series(v)?))?;
+        // SAFETY: `values` is a valid array of valid strings (this function's contract);
+        // the core copies what it keeps of them.
+        let series =
+            unsafe { raw::with_strs(values, len, "label_values", |v| Ok(vec.series(v)?)) }?;
         let kept = self.series.keep(V::id(&series), || series);
-        raw::put(out, handle(kept), "out")
+        // SAFETY: `out` is writable for one pointer (this function's contract).
+        unsafe { raw::put(out, kept, "out") }
     }
 
     /// Resolves `values` and records into the series with `f`, keeping nothing.
-    pub(crate) fn record(
+    ///
+    /// # Safety
+    ///
+    /// `values` and `len` must be an array of strings as [`raw::with_strs`] requires.
+    pub(crate) unsafe fn record(
         &self,
         values: *const Str,
         len: usize,
         f: impl FnOnce(&V::Series) -> metricore::Result<()>,
     ) -> Result<(), Fail> {
         let vec = self.open()?;
-        raw::with_strs(values, len, "label_values", |v| Ok(f(&vec.series(v)?)?))
+        // SAFETY: `values` is a valid array of valid strings (this function's contract).
+        unsafe { raw::with_strs(values, len, "label_values", |v| Ok(f(&vec.series(v)?)?)) }
     }
 
     /// Removes the series for `values`; `*removed` (if not NULL) says whether there was one.
-    pub(crate) fn remove(
+    ///
+    /// # Safety
+    ///
+    /// `values` and `len` must be an array of strings as [`raw::with_strs`] requires,
+    /// and `removed` NULL or writable for one `bool`.
+    pub(crate) unsafe fn remove(
         &self,
         values: *const Str,
         len: usize,
         removed: *mut bool,
     ) -> Result<(), Fail> {
         let vec = self.open()?;
-        let found = raw::with_strs(values, len, "label_values", |v| Ok(vec.remove(v)?))?;
+        // SAFETY: `values` is a valid array of valid strings (this function's contract).
+        let found = unsafe { raw::with_strs(values, len, "label_values", |v| Ok(vec.remove(v)?)) }?;
         if !removed.is_null() {
-            raw::put(removed, found, "removed")?;
+            // SAFETY: `removed` is not NULL, so writable for one `bool` (this function's
+            // contract).
+            unsafe { raw::put(removed, found, "removed") }?;
         }
         Ok(())
     }

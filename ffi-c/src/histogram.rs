@@ -16,52 +16,78 @@ pub struct HistogramSeries(metricore::Histogram);
 
 labeled!(HistogramVec => HistogramSeries);
 
-/// A resolved histogram series. Copy it freely, pass it by value, share it between
-/// threads; the functions taking it lock nothing, allocate nothing and look nothing
-/// up. It stays valid until the registry object its family was created through is
-/// freed. A zeroed handle is "no series" (`METRICORE_STATUS_NULL_POINTER`).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct HistogramHandle {
-    series: *const HistogramSeries,
-}
+/// A resolved histogram series: a pointer to the series, which recording takes. Copy
+/// it freely, share it between threads; the functions taking it lock nothing, allocate
+/// nothing and look nothing up. It stays valid until the registry object its family
+/// was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+pub type HistogramHandle = *const HistogramSeries;
 
 /// Writes to `*bounds` and `*len` the default bucket bounds of the Prometheus client
 /// libraries (0.005 to 10 seconds, 14 bounds), an array owned by the library that
 /// stays valid for the life of the process.
+///
+/// # Safety
+///
+/// - `bounds` is NULL or points to writable memory for one pointer.
+/// - `len` is NULL or points to writable memory for one `size_t`.
 #[no_mangle]
-pub extern "C" fn metricore_buckets_default(bounds: *mut *const f64, len: *mut usize) -> Status {
+pub unsafe extern "C" fn metricore_buckets_default(
+    bounds: *mut *const f64,
+    len: *mut usize,
+) -> Status {
     guard(|| {
         if len.is_null() {
             return Err(crate::status::Fail::null("len"));
         }
-        raw::put(bounds, buckets::DEFAULT_BUCKETS.as_ptr(), "bounds")?;
-        raw::put(len, buckets::DEFAULT_BUCKETS.len(), "len")
+        // SAFETY: `bounds` is NULL or writable for one pointer, and `len` (not NULL)
+        // writable for one `size_t` (the caller's contract above).
+        unsafe {
+            raw::put(bounds, buckets::DEFAULT_BUCKETS.as_ptr(), "bounds")?;
+            raw::put(len, buckets::DEFAULT_BUCKETS.len(), "len")
+        }
     })
 }
 
 /// Writes the `count` bounds `start, start + width, ...` to `out`, which has room for
 /// `count` doubles. `count` must be at least 1 and `width` positive.
+///
+/// # Safety
+///
+/// `out` is NULL or points to writable memory for `count` doubles.
 #[no_mangle]
-pub extern "C" fn metricore_buckets_linear(
+pub unsafe extern "C" fn metricore_buckets_linear(
     start: f64,
     width: f64,
     count: usize,
     out: *mut f64,
 ) -> Status {
-    guard(|| raw::copy_f64s(&buckets::linear(start, width, count)?, out))
+    guard(|| {
+        let bounds = buckets::linear(start, width, count)?;
+        // SAFETY: `out` is NULL or has room for `count` doubles (the caller's contract
+        // above), which is `bounds.len()`; `bounds` is Rust memory, apart from it.
+        unsafe { raw::copy_f64s(&bounds, out) }
+    })
 }
 
 /// Writes the `count` bounds `start, start * factor, ...` to `out`, which has room for
 /// `count` doubles. `count` must be at least 1, `start` positive and `factor` above 1.
+///
+/// # Safety
+///
+/// `out` is NULL or points to writable memory for `count` doubles.
 #[no_mangle]
-pub extern "C" fn metricore_buckets_exponential(
+pub unsafe extern "C" fn metricore_buckets_exponential(
     start: f64,
     factor: f64,
     count: usize,
     out: *mut f64,
 ) -> Status {
-    guard(|| raw::copy_f64s(&buckets::exponential(start, factor, count)?, out))
+    guard(|| {
+        let bounds = buckets::exponential(start, factor, count)?;
+        // SAFETY: `out` is NULL or has room for `count` doubles (the caller's contract
+        // above), which is `bounds.len()`; `bounds` is Rust memory, apart from it.
+        unsafe { raw::copy_f64s(&bounds, out) }
+    })
 }
 
 /// Creates, or finds if registered before with the same labels, bounds and options,
@@ -70,8 +96,18 @@ pub extern "C" fn metricore_buckets_exponential(
 /// 128; `+Inf` is implied; see `metricore_buckets_default`). `options` may be NULL.
 ///
 /// On success `*out` points to the family, owned by `registry`.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `name` and `help` are valid strings; `label_names` is a valid array of
+///   `label_names_len` valid strings; `bounds` is a valid array of `bounds_len`
+///   doubles.
+/// - `options` is NULL or points to a readable `metricore_family_options` whose `unit`
+///   is a valid string.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
-pub extern "C" fn metricore_histogram_family_new(
+pub unsafe extern "C" fn metricore_histogram_family_new(
     registry: *const Registry,
     name: Str,
     help: Str,
@@ -83,70 +119,117 @@ pub extern "C" fn metricore_histogram_family_new(
     out: *mut *mut HistogramFamily,
 ) -> Status {
     guard(|| {
-        let kind = Kind::Histogram(raw::slice(bounds, bounds_len, "bounds")?.to_vec());
-        let spec = family::spec(name, help, label_names, label_names_len, options, kind)?;
-        Family::create(registry, spec, HistogramFamily, out)
+        // SAFETY: `bounds` is a valid array of `bounds_len` doubles (the caller's
+        // contract above); they are copied.
+        let kind = Kind::Histogram(unsafe { raw::slice(bounds, bounds_len, "bounds") }?.to_vec());
+        // SAFETY: the strings, the array and `options` are valid for this call (the
+        // caller's contract above).
+        let spec =
+            unsafe { family::spec(name, help, label_names, label_names_len, options, kind) }?;
+        // SAFETY: `registry` is NULL or live and `out` NULL or writable (the caller's
+        // contract above).
+        unsafe { Family::create(registry, spec, HistogramFamily, out) }
     })
 }
 
 /// Resolves the series for `label_values` to a handle in `*out`, making it if new;
 /// as `metricore_counter_family_labels` (one kept object per series).
+///
+/// # Safety
+///
+/// - `family` is NULL or a live histogram family.
+/// - `label_values` is a valid array of `label_values_len` valid strings.
+/// - `out` is NULL or points to writable memory for one handle.
 #[no_mangle]
-pub extern "C" fn metricore_histogram_family_labels(
+pub unsafe extern "C" fn metricore_histogram_family_labels(
     family: *const HistogramFamily,
     label_values: *const Str,
     label_values_len: usize,
     out: *mut HistogramHandle,
 ) -> Status {
     guard(|| {
-        raw::obj(family, "family")?
-            .0
-            .labels(label_values, label_values_len, out, |series| {
-                HistogramHandle { series }
-            })
+        // SAFETY: `family` is NULL or a live histogram family, `label_values` a valid
+        // array and `out` NULL or writable (the caller's contract above).
+        unsafe {
+            raw::obj(family, "family")?
+                .0
+                .labels(label_values, label_values_len, out)
+        }
     })
 }
 
 /// Observes `v` in the series for `label_values`, without keeping a handle or
 /// allocating. NaN is refused.
+///
+/// # Safety
+///
+/// - `family` is NULL or a live histogram family.
+/// - `label_values` is a valid array of `label_values_len` valid strings.
 #[no_mangle]
-pub extern "C" fn metricore_histogram_family_observe(
+pub unsafe extern "C" fn metricore_histogram_family_observe(
     family: *const HistogramFamily,
     label_values: *const Str,
     label_values_len: usize,
     v: f64,
 ) -> Status {
     guard(|| {
-        raw::obj(family, "family")?
-            .0
-            .record(label_values, label_values_len, |s| s.0.observe(v))
+        // SAFETY: `family` is NULL or a live histogram family and `label_values` a
+        // valid array (the caller's contract above).
+        unsafe {
+            raw::obj(family, "family")?
+                .0
+                .record(label_values, label_values_len, |s| s.0.observe(v))
+        }
     })
 }
 
 /// Removes the series for `label_values`; as `metricore_counter_family_remove`.
+///
+/// # Safety
+///
+/// - `family` is NULL or a live histogram family.
+/// - `label_values` is a valid array of `label_values_len` valid strings.
+/// - `removed` is NULL or points to writable memory for one `bool`.
 #[no_mangle]
-pub extern "C" fn metricore_histogram_family_remove(
+pub unsafe extern "C" fn metricore_histogram_family_remove(
     family: *const HistogramFamily,
     label_values: *const Str,
     label_values_len: usize,
     removed: *mut bool,
 ) -> Status {
     guard(|| {
-        raw::obj(family, "family")?
-            .0
-            .remove(label_values, label_values_len, removed)
+        // SAFETY: `family` is NULL or a live histogram family, `label_values` a valid
+        // array and `removed` NULL or writable (the caller's contract above).
+        unsafe {
+            raw::obj(family, "family")?
+                .0
+                .remove(label_values, label_values_len, removed)
+        }
     })
 }
 
 /// Removes every series of the family (that its scope can see).
+///
+/// # Safety
+///
+/// `family` is NULL or a live histogram family.
 #[no_mangle]
-pub extern "C" fn metricore_histogram_family_clear(family: *const HistogramFamily) -> Status {
-    guard(|| raw::obj(family, "family")?.0.clear())
+pub unsafe extern "C" fn metricore_histogram_family_clear(
+    family: *const HistogramFamily,
+) -> Status {
+    // SAFETY: `family` is NULL or a live histogram family (the caller's contract above).
+    guard(|| unsafe { raw::obj(family, "family") }?.0.clear())
 }
 
 /// Observes `v`: adds one to its bucket and `v` to the sum. NaN is refused with
 /// `METRICORE_STATUS_INVALID_VALUE`.
+///
+/// # Safety
+///
+/// `histogram` is NULL or a live histogram handle.
 #[no_mangle]
-pub extern "C" fn metricore_histogram_observe(histogram: HistogramHandle, v: f64) -> Status {
-    guard(|| Ok(raw::series(histogram.series)?.0.observe(v)?))
+pub unsafe extern "C" fn metricore_histogram_observe(histogram: HistogramHandle, v: f64) -> Status {
+    // SAFETY: `histogram` is NULL or a live histogram handle, so a pointer into a
+    // family its registry object keeps (the caller's contract above).
+    guard(|| Ok(unsafe { raw::series(histogram) }?.0.observe(v)?))
 }

@@ -19,8 +19,15 @@ pub struct HttpServer(metricore::http::Server);
 /// The server keeps what it serves alive: it goes on serving after the registries are
 /// closed or freed, until `metricore_http_stop`. On success `*out` is the server, owned
 /// by the caller.
+///
+/// # Safety
+///
+/// - `registries` is a valid array of `registries_len` pointers, each NULL or a live
+///   registry object.
+/// - `addr` is a valid string.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
-pub extern "C" fn metricore_http_start(
+pub unsafe extern "C" fn metricore_http_start(
     registries: *const *const Registry,
     registries_len: usize,
     addr: Str,
@@ -30,11 +37,16 @@ pub extern "C" fn metricore_http_start(
         if out.is_null() {
             return Err(Fail::null("out"));
         }
-        let served = raw::slice(registries, registries_len, "registries")?
+        // SAFETY: `registries` is a valid array of `registries_len` pointers (the
+        // caller's contract above), read during this call only.
+        let served = unsafe { raw::slice(registries, registries_len, "registries") }?
             .iter()
-            .map(|&r| Registry::open(r).map(Registry::core))
+            // SAFETY: each pointer is NULL or a live registry object (the caller's
+            // contract above); the server keeps a clone of the core registry, not it.
+            .map(|&r| unsafe { Registry::open(r) }.map(Registry::core))
             .collect::<Result<Vec<_>, _>>()?;
-        let text = addr.utf8("addr")?;
+        // SAFETY: `addr` is a valid string (the caller's contract above).
+        let text = unsafe { addr.utf8("addr") }?;
         let addr: SocketAddr = text.parse().map_err(|e| {
             Fail::new(
                 Status::InvalidArgument,
@@ -42,28 +54,44 @@ pub extern "C" fn metricore_http_start(
             )
         })?;
         let server = metricore::http::Server::start(served, addr)?;
-        raw::put(out, raw::give(HttpServer(server)), "out")
+        // SAFETY: `out` is writable for one pointer (the caller's contract above).
+        unsafe { raw::put(out, raw::give(HttpServer(server)), "out") }
     })
 }
 
 /// Writes the port the server listens on to `*out`.
+///
+/// # Safety
+///
+/// - `server` is NULL or a live server: one that `metricore_http_start` wrote and
+///   that was not passed to `metricore_http_stop`, for the whole call.
+/// - `out` is NULL or points to writable memory for one `uint16_t`.
 #[no_mangle]
-pub extern "C" fn metricore_http_port(server: *const HttpServer, out: *mut u16) -> Status {
+pub unsafe extern "C" fn metricore_http_port(server: *const HttpServer, out: *mut u16) -> Status {
     guard(|| {
-        raw::put(
-            out,
-            raw::obj(server, "server")?.0.local_addr().port(),
-            "out",
-        )
+        // SAFETY: `server` is NULL or a live server, and `out` NULL or writable for one
+        // `uint16_t` (the caller's contract above).
+        unsafe {
+            let port = raw::obj(server, "server")?.0.local_addr().port();
+            raw::put(out, port, "out")
+        }
     })
 }
 
 /// Stops the server: stops accepting, closes its connections, waits for its thread to
 /// end, and frees it. NULL is ignored; the pointer must not be used again.
+///
+/// # Safety
+///
+/// `server` is NULL or a live server (from `metricore_http_start`, not stopped before),
+/// that no other thread uses during or after this call, and that is not used again.
 #[no_mangle]
-pub extern "C" fn metricore_http_stop(server: *mut HttpServer) -> Status {
+pub unsafe extern "C" fn metricore_http_stop(server: *mut HttpServer) -> Status {
     guard(|| {
-        if let Some(s) = raw::take(server) {
+        // SAFETY: `server` is NULL or came from `give` in `metricore_http_start`, was not
+        // stopped before, and is used by nothing else now or later (the caller's
+        // contract above).
+        if let Some(s) = unsafe { raw::take(server) } {
             s.0.shutdown();
         }
         Ok(())

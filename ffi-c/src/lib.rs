@@ -11,7 +11,8 @@
 //!   `_open_existing` or `_scope` belongs to the caller, who frees it with
 //!   `metricore_registry_free`;
 //! - a family belongs to the registry object it was created through;
-//! - a handle points into its family, so it is valid until that registry is freed;
+//! - a handle is a pointer to a series that its family keeps, so it is valid until
+//!   that registry is freed;
 //! - a string from `metricore_registry_render_alloc` belongs to the caller, who frees
 //!   it with `metricore_string_free`.
 //!
@@ -20,8 +21,33 @@
 //! this API's objects to another language (the Lua module does, for LuaJIT's FFI):
 //! it makes them with [`Registry::from_core`] and the `extern "C"` functions, and
 //! reads messages with [`last_error`].
+//!
+//! # Safety
+//!
+//! Every function that takes a pointer (a `Str` holds one) is `unsafe`: it cannot
+//! check that a pointer other than NULL points where it should. Its `# Safety` section
+//! lists what the caller guarantees, in these terms (the header's preamble has them
+//! too):
+//! - a *valid string* is a `Str` whose `len` is 0 (`ptr` is then not read), or whose
+//!   `ptr` points to `len` readable bytes; a *valid array* of `n` items is NULL with
+//!   `n` 0, or points to `n` initialized items; neither changes during the call;
+//! - a *live registry object* is a pointer from `metricore_registry_new`,
+//!   `_open_shared`, `_open_existing`, `_scope` (or [`Registry::from_core`]) not yet
+//!   passed to `metricore_registry_free`; a *live family* of a kind is a pointer that
+//!   the kind's `_family_new` wrote, through a live registry object; a *live handle*
+//!   of a kind is a handle that the kind's `_family_labels` wrote, of a live family;
+//!   each must stay live for the whole call, so no other thread may free it meanwhile;
+//! - an out parameter points to writable, aligned memory for what is written.
+//!
+//! NULL, where the caller's contract allows it, is refused with
+//! `Status::NullPointer` (or ignored where the function says so). Apart from freeing,
+//! any number of threads may call any functions on the same objects at once.
 
 #![warn(missing_docs)]
+// Each unsafe operation sits in an `unsafe` block of its own, whose `SAFETY:` comment
+// says why it is sound, also inside `unsafe fn`s.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod counter;
 mod family;

@@ -4,7 +4,8 @@
 //! module, which checks for NULL and relies for everything else on the contract the
 //! header states for each function (pointers are NULL or point where they say, objects
 //! come from this library and are not freed yet, arrays hold as many items as their
-//! length says).
+//! length says). The functions here that read or write through a pointer are `unsafe`:
+//! each one's `# Safety` section says what its caller passes on from that contract.
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void};
@@ -35,24 +36,36 @@ impl Str {
     }
 
     /// The bytes, or an error naming `what` when the pointer is NULL but the length is not 0.
+    ///
+    /// # Safety
+    ///
+    /// Unless `len` is 0 or `ptr` is NULL, `ptr` must point to `len` readable bytes
+    /// (within one allocation, `len` at most `isize::MAX`) that nothing writes to for
+    /// `'a`. The caller picks `'a` no longer than the C call that passed `self`.
     #[inline]
-    pub(crate) fn bytes<'a>(self, what: impl Into<Arg>) -> Result<&'a [u8], Fail> {
+    pub(crate) unsafe fn bytes<'a>(self, what: impl Into<Arg>) -> Result<&'a [u8], Fail> {
         if self.len == 0 {
             return Ok(&[]);
         }
         if self.ptr.is_null() {
             return Err(dangling(what.into(), self.len));
         }
-        // SAFETY: the header requires `ptr` to point to `len` readable bytes that stay
-        // unchanged for the call; the slice does not outlive the call.
+        // SAFETY: `ptr` is not NULL and `len` is not 0, so by this function's contract
+        // `ptr` points to `len` readable bytes left unchanged for `'a`.
         Ok(unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) })
     }
 
     /// The string, checked to be UTF-8.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Str::bytes`].
     #[inline]
-    pub(crate) fn utf8<'a>(self, what: impl Into<Arg>) -> Result<&'a str, Fail> {
+    pub(crate) unsafe fn utf8<'a>(self, what: impl Into<Arg>) -> Result<&'a str, Fail> {
         let what = what.into();
-        std::str::from_utf8(self.bytes(what)?).map_err(|e| not_utf8(what, e))
+        // SAFETY: this function's contract is that of `bytes`, which its caller keeps.
+        let bytes = unsafe { self.bytes(what) }?;
+        std::str::from_utf8(bytes).map_err(|e| not_utf8(what, e))
     }
 }
 
@@ -99,16 +112,22 @@ fn not_utf8(what: Arg, e: std::str::Utf8Error) -> Fail {
 }
 
 /// The `len` items at `ptr`; NULL is allowed for an empty array.
+///
+/// # Safety
+///
+/// Unless `len` is 0 or `ptr` is NULL, `ptr` must be aligned and point to `len`
+/// initialized items of `T` (within one allocation) that nothing writes to for `'a`.
+/// The caller picks `'a` no longer than the C call that passed the array.
 #[inline]
-pub(crate) fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T], Fail> {
+pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T], Fail> {
     if len == 0 {
         return Ok(&[]);
     }
     if ptr.is_null() {
         return Err(null_array(what, len));
     }
-    // SAFETY: the header requires a non-NULL array to hold `len` initialized items that
-    // stay unchanged for the call; the slice does not outlive the call.
+    // SAFETY: `ptr` is not NULL and `len` is not 0, so by this function's contract it
+    // points to `len` initialized, aligned items left unchanged for `'a`.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
@@ -122,15 +141,24 @@ fn null_array(what: &str, len: usize) -> Fail {
 
 /// Calls `f` with the `len` strings at `ptr`, checked to be UTF-8. Up to
 /// [`MAX_LABELS`] strings are gathered on the stack, so label lookups do not allocate.
+///
+/// # Safety
+///
+/// `ptr` and `len` must be an array as [`slice`] requires, and each of its strings as
+/// [`Str::bytes`] requires, all left unchanged until this returns.
 #[inline]
-pub(crate) fn with_strs<R>(
+pub(crate) unsafe fn with_strs<R>(
     ptr: *const Str,
     len: usize,
     what: &'static str,
     f: impl FnOnce(&[&str]) -> Result<R, Fail>,
 ) -> Result<R, Fail> {
-    let raw = slice(ptr, len, what)?;
-    let item = |i: usize, s: &Str| s.utf8(Arg::item(what, i));
+    // SAFETY: this function's contract is `slice`'s for `ptr` and `len`; the slice is
+    // used only until this returns.
+    let raw = unsafe { slice(ptr, len, what) }?;
+    // SAFETY: this function's contract is `Str::bytes`'s for each string of the array;
+    // the strings are used only until this returns (by `f`, which cannot keep them).
+    let item = |i: usize, s: &Str| unsafe { s.utf8(Arg::item(what, i)) };
     if raw.len() <= MAX_LABELS {
         let mut buf = [""; MAX_LABELS];
         for (i, s) in raw.iter().enumerate() {
@@ -147,12 +175,18 @@ pub(crate) fn with_strs<R>(
     }
 }
 
-/// The object behind a pointer this library handed out.
-pub(crate) fn obj<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Fail> {
-    // SAFETY: the header requires such pointers to be NULL or valid for the call: the
-    // library's own objects come from it and are not freed yet (they are only ever
-    // shared, `&T`, and are `Sync`), option structs are the caller's, read during the
-    // call only.
+/// The object behind a pointer: one of this library's objects, or a caller's struct.
+///
+/// # Safety
+///
+/// `ptr` must be NULL or point to an initialized, aligned `T` that stays valid, and that
+/// nothing mutates except through shared references, for `'a`: an object this library
+/// handed out (from [`give`], or kept by a registry) and not freed before `'a` ends, or
+/// a caller's struct that it leaves alone until `'a` ends (at most for the C call).
+/// Objects of this library are shared between threads, so `T` must be `Sync` for them.
+pub(crate) unsafe fn obj<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Fail> {
+    // SAFETY: by this function's contract `ptr` is NULL, which `as_ref` checks, or
+    // points to a `T` valid and only shared for `'a`.
     unsafe { ptr.as_ref() }.ok_or_else(|| Fail::null(what))
 }
 
@@ -162,29 +196,43 @@ pub(crate) fn give<T>(value: T) -> *mut T {
 }
 
 /// Takes back an object from [`give`]; `None` for NULL.
-pub(crate) fn take<T>(ptr: *mut T) -> Option<Box<T>> {
-    // SAFETY: the header requires the pointer to be NULL or to come from this library's
-    // matching constructor (which made it with `give`), not freed before, and no longer
-    // used by any other thread.
+///
+/// # Safety
+///
+/// `ptr` must be NULL or a pointer that [`give`] returned for the same `T` and that
+/// was not taken back before; no reference made from it (by [`obj`]) may be used
+/// after this, on any thread.
+pub(crate) unsafe fn take<T>(ptr: *mut T) -> Option<Box<T>> {
+    // SAFETY: a non-NULL `ptr` came from `Box::into_raw` in `give` for this `T`, was
+    // not taken back before, and is no longer used elsewhere: this function's contract.
     (!ptr.is_null()).then(|| unsafe { Box::from_raw(ptr) })
 }
 
-/// Writes `value` to the out parameter `out`.
-pub(crate) fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Fail> {
+/// Writes `value` to the out parameter `out`; NULL is refused.
+///
+/// # Safety
+///
+/// `out` must be NULL or point to memory that is valid for writing one `T` and is
+/// aligned for it. What it held is overwritten without being dropped.
+pub(crate) unsafe fn put<T>(out: *mut T, value: T, what: &str) -> Result<(), Fail> {
     if out.is_null() {
         return Err(Fail::null(what));
     }
-    // SAFETY: the header requires a non-NULL out parameter to point to writable,
-    // suitably aligned memory for one `T`; `T` is plain data (no destructor to skip).
+    // SAFETY: `out` is not NULL, so by this function's contract it is writable and
+    // aligned for one `T`; `write` drops nothing, as the contract allows.
     unsafe { out.write(value) };
     Ok(())
 }
 
-/// The series behind a handle: the pointer the handle was made with by [`Series::keep`].
-pub(crate) fn series<'a, T>(ptr: *const T) -> Result<&'a T, Fail> {
-    // SAFETY: the header requires a handle to be zeroed (NULL) or made by this library
-    // and used only while its registry is not freed; the series it points to lives in a
-    // `Box` that the registry's family keeps until then.
+/// The series behind a handle: a pointer from [`Series::keep`]; NULL is refused.
+///
+/// # Safety
+///
+/// `ptr` must be NULL or a pointer [`Series::keep`] returned, from a [`Series`] that is
+/// not dropped before `'a` ends.
+pub(crate) unsafe fn series<'a, T>(ptr: *const T) -> Result<&'a T, Fail> {
+    // SAFETY: by this function's contract `ptr` is NULL, which `as_ref` checks, or
+    // points into a `Box` that the `Series` keeps, unmoved and only shared, for `'a`.
     unsafe { ptr.as_ref() }.ok_or_else(|| Fail::null("handle"))
 }
 
@@ -229,9 +277,14 @@ pub(crate) fn malloc_string(text: &str) -> Result<*mut c_char, Fail> {
 }
 
 /// Frees a string from [`malloc_string`]; NULL is ignored.
-pub(crate) fn free_string(s: *mut c_char) {
-    // SAFETY: the header requires `s` to be NULL or a string this library allocated
-    // with `malloc` and not freed before.
+///
+/// # Safety
+///
+/// `s` must be NULL or a pointer [`malloc_string`] returned that was not freed before;
+/// it must not be used after this.
+pub(crate) unsafe fn free_string(s: *mut c_char) {
+    // SAFETY: `s` is NULL, which `free` ignores, or came from `malloc` in
+    // `malloc_string` and is freed only now: this function's contract.
     unsafe { libc::free(s.cast::<c_void>()) }
 }
 
@@ -255,10 +308,16 @@ impl<'a> Text<'a> {
         f(&mut text)
     }
 
-    /// The output behind a pointer from [`Text::lend`].
-    pub(crate) fn from_ptr(ptr: *mut Text<'a>) -> Result<&'a mut String, Fail> {
-        // SAFETY: the header allows the pointer only inside the callback it was passed
-        // to, while `lend` keeps the `Text` alive and lends it to nothing else.
+    /// The output behind a pointer from [`Text::lend`]; NULL is refused.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be NULL or the pointer that [`Text::lend`] passes to its `f`, used
+    /// while `f` runs (on that thread), and the result must not be used after `f`
+    /// returns, nor while another `&mut` made from `ptr` is in use.
+    pub(crate) unsafe fn from_ptr(ptr: *mut Text<'a>) -> Result<&'a mut String, Fail> {
+        // SAFETY: by this function's contract `ptr` is NULL, which `as_mut` checks, or
+        // the `Text` that `lend` keeps alive and lends to nothing else while `f` runs.
         unsafe { ptr.as_mut() }
             .map(|t| &mut *t.0)
             .ok_or_else(|| Fail::null("text"))
@@ -266,8 +325,13 @@ impl<'a> Text<'a> {
 }
 
 /// Copies `bytes` and a NUL into the caller's buffer `buf` of `capacity` bytes, if
-/// they fit.
-pub(crate) fn copy_out(buf: *mut c_char, capacity: usize, bytes: &[u8]) -> Result<(), Fail> {
+/// they fit; a NULL `buf` is refused.
+///
+/// # Safety
+///
+/// `buf` must be NULL or point to `capacity` writable bytes that do not overlap
+/// `bytes`.
+pub(crate) unsafe fn copy_out(buf: *mut c_char, capacity: usize, bytes: &[u8]) -> Result<(), Fail> {
     if bytes.len() >= capacity {
         return Err(Fail::new(
             Status::BufferTooSmall,
@@ -280,8 +344,8 @@ pub(crate) fn copy_out(buf: *mut c_char, capacity: usize, bytes: &[u8]) -> Resul
     if buf.is_null() {
         return Err(Fail::null("buf"));
     }
-    // SAFETY: the header requires `buf` to have room for `capacity` bytes, which is more
-    // than `bytes.len()`; `bytes` is Rust memory, so the two do not overlap.
+    // SAFETY: `buf` is not NULL, so by this function's contract it has room for
+    // `capacity` bytes, more than `bytes.len()`, and does not overlap `bytes`.
     unsafe {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len());
         buf.add(bytes.len()).write(0);
@@ -289,13 +353,19 @@ pub(crate) fn copy_out(buf: *mut c_char, capacity: usize, bytes: &[u8]) -> Resul
     Ok(())
 }
 
-/// Copies `values` to the caller's array `out`, which has room for all of them.
-pub(crate) fn copy_f64s(values: &[f64], out: *mut f64) -> Result<(), Fail> {
+/// Copies `values` to the caller's array `out`, which has room for all of them; NULL
+/// is refused.
+///
+/// # Safety
+///
+/// `out` must be NULL or point to `values.len()` writable, aligned doubles that do not
+/// overlap `values`.
+pub(crate) unsafe fn copy_f64s(values: &[f64], out: *mut f64) -> Result<(), Fail> {
     if out.is_null() {
         return Err(Fail::null("out"));
     }
-    // SAFETY: the header requires `out` to have room for as many doubles as asked for,
-    // which is `values.len()`; `values` is Rust memory, so the two do not overlap.
+    // SAFETY: `out` is not NULL, so by this function's contract it has room for
+    // `values.len()` aligned doubles and does not overlap `values`.
     unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len()) };
     Ok(())
 }

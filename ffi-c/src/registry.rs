@@ -49,12 +49,18 @@ impl Options {
     }
 
     /// The core options for `ptr`: defaults for NULL and for each zero field.
-    fn to_core(ptr: *const Options) -> Result<metricore::Options, Fail> {
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be NULL or point to a readable `Options` left alone during this call.
+    unsafe fn to_core(ptr: *const Options) -> Result<metricore::Options, Fail> {
         let mut o = metricore::Options::default();
         if ptr.is_null() {
             return Ok(o);
         }
-        let c = raw::obj(ptr, "options")?;
+        // SAFETY: `ptr` is a readable `Options` left alone during this call (this
+        // function's contract); `c` is not kept past it.
+        let c = unsafe { raw::obj(ptr, "options") }?;
         let pick = |v: u32, d: u32| if v == 0 { d } else { v };
         o.shards = (c.shards != 0).then_some(c.shards);
         o.cells_per_shard = pick(c.cells_per_shard, o.cells_per_shard);
@@ -189,8 +195,15 @@ impl Registry {
     }
 
     /// The open registry behind `ptr`.
-    pub(crate) fn open<'a>(ptr: *const Registry) -> Result<&'a Registry, Fail> {
-        let r = raw::obj(ptr, "registry")?;
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be NULL or a live registry object (from [`Registry::new`], not yet
+    /// passed to `metricore_registry_free`) that is not freed before `'a` ends.
+    pub(crate) unsafe fn open<'a>(ptr: *const Registry) -> Result<&'a Registry, Fail> {
+        // SAFETY: `ptr` is NULL or a registry object that stays allocated, and is only
+        // shared, for `'a` (this function's contract); `Registry` is `Sync`.
+        let r = unsafe { raw::obj(ptr, "registry") }?;
         r.node.check()?;
         Ok(r)
     }
@@ -214,7 +227,11 @@ impl Registry {
 
 /// Makes a registry object of what `open` opens and hands it to `*out`; `out` is
 /// checked first, so that nothing is opened or created for a NULL `out`.
-fn give(
+///
+/// # Safety
+///
+/// `out` must be NULL or point to writable memory for one pointer.
+unsafe fn give(
     out: *mut *mut Registry,
     open: impl FnOnce() -> metricore::Result<metricore::Registry>,
     parent: Option<Arc<Node>>,
@@ -222,11 +239,18 @@ fn give(
     if out.is_null() {
         return Err(Fail::null("out"));
     }
-    raw::put(out, Registry::new(open()?, parent), "out")
+    // SAFETY: `out` is not NULL, so writable for one pointer (this function's contract).
+    unsafe { raw::put(out, Registry::new(open()?, parent), "out") }
 }
 
-fn path<'a>(p: Str) -> Result<&'a std::path::Path, Fail> {
-    let bytes = p.bytes("path")?;
+/// The file name in `p`, which must not be empty.
+///
+/// # Safety
+///
+/// `p` must be a string as [`Str::bytes`] requires, for `'a`.
+unsafe fn path<'a>(p: Str) -> Result<&'a std::path::Path, Fail> {
+    // SAFETY: `p` is a valid string for `'a` (this function's contract).
+    let bytes = unsafe { p.bytes("path") }?;
     if bytes.is_empty() {
         return Err(Fail::new(Status::InvalidArgument, "path is empty".into()));
     }
@@ -234,14 +258,17 @@ fn path<'a>(p: Str) -> Result<&'a std::path::Path, Fail> {
 }
 
 /// Writes the default options (those of a NULL options pointer) into `*out`.
+///
+/// # Safety
+///
+/// `out` is NULL or points to writable memory for one `metricore_options`.
 #[no_mangle]
-pub extern "C" fn metricore_options_init(out: *mut Options) -> Status {
+pub unsafe extern "C" fn metricore_options_init(out: *mut Options) -> Status {
     guard(|| {
-        raw::put(
-            out,
-            Options::from_core(&metricore::Options::default()),
-            "out",
-        )
+        let defaults = Options::from_core(&metricore::Options::default());
+        // SAFETY: `out` is NULL or writable for one `metricore_options` (the caller's
+        // contract above).
+        unsafe { raw::put(out, defaults, "out") }
     })
 }
 
@@ -250,14 +277,23 @@ pub extern "C" fn metricore_options_init(out: *mut Options) -> Status {
 ///
 /// `options` may be NULL for the defaults. On success `*out` is a new registry, owned
 /// by the caller, who frees it with `metricore_registry_free`.
+///
+/// # Safety
+///
+/// - `options` is NULL or points to a readable `metricore_options`.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
-pub extern "C" fn metricore_registry_new(
+pub unsafe extern "C" fn metricore_registry_new(
     options: *const Options,
     out: *mut *mut Registry,
 ) -> Status {
     guard(|| {
-        let o = Options::to_core(options)?;
-        give(out, || metricore::Registry::with_options(&o), None)
+        // SAFETY: `options` is NULL or readable, and `out` NULL or writable (the
+        // caller's contract above).
+        unsafe {
+            let o = Options::to_core(options)?;
+            give(out, || metricore::Registry::with_options(&o), None)
+        }
     })
 }
 
@@ -267,16 +303,26 @@ pub extern "C" fn metricore_registry_new(
 ///
 /// On success `*out` is a new registry, owned by the caller, who frees it with
 /// `metricore_registry_free`; freeing it does not remove the file.
+///
+/// # Safety
+///
+/// - `path` is a valid string.
+/// - `options` is NULL or points to a readable `metricore_options`.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
-pub extern "C" fn metricore_registry_open_shared(
+pub unsafe extern "C" fn metricore_registry_open_shared(
     path: Str,
     options: *const Options,
     out: *mut *mut Registry,
 ) -> Status {
     guard(|| {
-        let p = self::path(path)?;
-        let o = Options::to_core(options)?;
-        give(out, || metricore::Registry::open_shared(p, &o), None)
+        // SAFETY: `path` is a valid string, `options` NULL or readable, and `out` NULL
+        // or writable (the caller's contract above).
+        unsafe {
+            let p = self::path(path)?;
+            let o = Options::to_core(options)?;
+            give(out, || metricore::Registry::open_shared(p, &o), None)
+        }
     })
 }
 
@@ -286,11 +332,23 @@ pub extern "C" fn metricore_registry_open_shared(
 ///
 /// On success `*out` is a new registry, owned by the caller, who frees it with
 /// `metricore_registry_free`.
+///
+/// # Safety
+///
+/// - `path` is a valid string.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
-pub extern "C" fn metricore_registry_open_existing(path: Str, out: *mut *mut Registry) -> Status {
+pub unsafe extern "C" fn metricore_registry_open_existing(
+    path: Str,
+    out: *mut *mut Registry,
+) -> Status {
     guard(|| {
-        let p = self::path(path)?;
-        give(out, || metricore::Registry::open_existing(p), None)
+        // SAFETY: `path` is a valid string and `out` NULL or writable (the caller's
+        // contract above).
+        unsafe {
+            let p = self::path(path)?;
+            give(out, || metricore::Registry::open_existing(p), None)
+        }
     })
 }
 
@@ -301,17 +359,27 @@ pub extern "C" fn metricore_registry_open_existing(path: Str, out: *mut *mut Reg
 /// On success `*out` is a new registry object, owned by the caller, who frees it with
 /// `metricore_registry_free` (before or after its parent). Closing or freeing the
 /// parent closes the scope.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `name` and `value` are valid strings.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
-pub extern "C" fn metricore_registry_scope(
+pub unsafe extern "C" fn metricore_registry_scope(
     registry: *const Registry,
     name: Str,
     value: Str,
     out: *mut *mut Registry,
 ) -> Status {
     guard(|| {
-        let r = Registry::open(registry)?;
-        let (name, value) = (name.utf8("scope name")?, value.utf8("scope value")?);
-        give(out, || r.core.scope(name, value), Some(r.node.clone()))
+        // SAFETY: `registry` is NULL or live, `name` and `value` valid strings, and
+        // `out` NULL or writable (the caller's contract above).
+        unsafe {
+            let r = Registry::open(registry)?;
+            let (name, value) = (name.utf8("scope name")?, value.utf8("scope value")?);
+            give(out, || r.core.scope(name, value), Some(r.node.clone()))
+        }
     })
 }
 
@@ -319,10 +387,16 @@ pub extern "C" fn metricore_registry_scope(
 /// of their families returns `METRICORE_STATUS_CLOSED`. The objects themselves stay
 /// allocated until freed; handles keep recording into memory that stays mapped until
 /// then, but nothing renders it through this registry any more. Closing twice is fine.
+///
+/// # Safety
+///
+/// `registry` is NULL or a live registry object (closed or not).
 #[no_mangle]
-pub extern "C" fn metricore_registry_close(registry: *const Registry) -> Status {
+pub unsafe extern "C" fn metricore_registry_close(registry: *const Registry) -> Status {
     guard(|| {
-        raw::obj(registry, "registry")?
+        // SAFETY: `registry` is NULL or a live registry object (the caller's contract
+        // above), whether closed or not.
+        unsafe { raw::obj(registry, "registry") }?
             .node
             .open
             .store(false, Ordering::Release);
@@ -336,10 +410,20 @@ pub extern "C" fn metricore_registry_close(registry: *const Registry) -> Status 
 ///
 /// No other thread may be using the registry, its families or their handles, and the
 /// pointer must not be used again.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object (closed or not), not freed before.
+/// - No other thread uses `registry`, a family made through it or a handle of such a
+///   family during this call, and none of them is used after it. (Scopes made from
+///   `registry` are registry objects of their own and stay usable, closed.)
 #[no_mangle]
-pub extern "C" fn metricore_registry_free(registry: *mut Registry) -> Status {
+pub unsafe extern "C" fn metricore_registry_free(registry: *mut Registry) -> Status {
     guard(|| {
-        if let Some(r) = raw::take(registry) {
+        // SAFETY: `registry` is NULL or came from `give` in `Registry::new`, was not
+        // freed before, and nothing uses it, its families or their handles now or later
+        // (the caller's contract above).
+        if let Some(r) = unsafe { raw::take(registry) } {
             r.node.open.store(false, Ordering::Release);
         }
         Ok(())
@@ -355,8 +439,14 @@ pub extern "C" fn metricore_registry_free(registry: *mut Registry) -> Status {
 /// call again with at least `*len + 1` bytes (a little more, as values may grow in
 /// between). `buf` may be NULL when `capacity` is 0, to ask for the length. The text is
 /// UTF-8 and may contain NUL bytes where label values do.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `buf` is NULL or points to `capacity` writable bytes.
+/// - `len` is NULL or points to writable memory for one `size_t`, outside `buf`.
 #[no_mangle]
-pub extern "C" fn metricore_registry_render(
+pub unsafe extern "C" fn metricore_registry_render(
     registry: *const Registry,
     format: u32,
     buf: *mut c_char,
@@ -364,52 +454,89 @@ pub extern "C" fn metricore_registry_render(
     len: *mut usize,
 ) -> Status {
     guard(|| {
-        let r = Registry::open(registry)?;
+        // SAFETY: `registry` is NULL or a live registry object (the caller's contract
+        // above).
+        let r = unsafe { Registry::open(registry) }?;
         let format = self::format(format)?;
         if len.is_null() {
             return Err(Fail::null("len"));
         }
         let text = r.core.render(format);
-        raw::put(len, text.len(), "len")?;
-        raw::copy_out(buf, capacity, text.as_bytes())
+        // SAFETY: `len` is writable for one `size_t`, `buf` NULL or writable for
+        // `capacity` bytes, and the two apart (the caller's contract above); `text` is
+        // Rust memory, apart from both.
+        unsafe {
+            raw::put(len, text.len(), "len")?;
+            raw::copy_out(buf, capacity, text.as_bytes())
+        }
     })
 }
 
 /// Renders the whole registry in `format` into a new NUL-terminated string owned by
 /// the caller, who frees it with `metricore_string_free`. `*out` receives the string
 /// and, when `len` is not NULL, `*len` its length without the NUL.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `out` is NULL or points to writable memory for one pointer.
+/// - `len` is NULL or points to writable memory for one `size_t`.
 #[no_mangle]
-pub extern "C" fn metricore_registry_render_alloc(
+pub unsafe extern "C" fn metricore_registry_render_alloc(
     registry: *const Registry,
     format: u32,
     out: *mut *mut c_char,
     len: *mut usize,
 ) -> Status {
     guard(|| {
-        let r = Registry::open(registry)?;
+        // SAFETY: `registry` is NULL or a live registry object (the caller's contract
+        // above).
+        let r = unsafe { Registry::open(registry) }?;
         let format = self::format(format)?;
         if out.is_null() {
             return Err(Fail::null("out"));
         }
         let text = r.core.render(format);
         if !len.is_null() {
-            raw::put(len, text.len(), "len")?;
+            // SAFETY: `len` is not NULL, so writable for one `size_t` (the caller's
+            // contract above).
+            unsafe { raw::put(len, text.len(), "len") }?;
         }
-        raw::put(out, raw::malloc_string(&text)?, "out")
+        let string = raw::malloc_string(&text)?;
+        // SAFETY: `out` is writable for one pointer (the caller's contract above).
+        unsafe { raw::put(out, string, "out") }
     })
 }
 
 /// Frees a string returned by `metricore_registry_render_alloc`. NULL is ignored.
+///
+/// # Safety
+///
+/// `s` is NULL or a string that `metricore_registry_render_alloc` returned and that
+/// was not freed before; it is not used after this call.
 #[no_mangle]
-pub extern "C" fn metricore_string_free(s: *mut c_char) {
-    raw::free_string(s)
+pub unsafe extern "C" fn metricore_string_free(s: *mut c_char) {
+    // SAFETY: `s` is NULL or came from `malloc_string` in
+    // `metricore_registry_render_alloc`, not freed before and not used after (the
+    // caller's contract above).
+    unsafe { raw::free_string(s) }
 }
 
 /// Writes the registry's occupancy and health into `*out`.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `out` is NULL or points to writable memory for one `metricore_stats`.
 #[no_mangle]
-pub extern "C" fn metricore_registry_stats(registry: *const Registry, out: *mut Stats) -> Status {
+pub unsafe extern "C" fn metricore_registry_stats(
+    registry: *const Registry,
+    out: *mut Stats,
+) -> Status {
     guard(|| {
-        let s = Registry::open(registry)?.core.stats();
+        // SAFETY: `registry` is NULL or a live registry object (the caller's contract
+        // above).
+        let s = unsafe { Registry::open(registry) }?.core.stats();
         let stats = Stats {
             created_unix_ns: s.created_unix_ns,
             shards: s.shards as u64,
@@ -427,7 +554,9 @@ pub extern "C" fn metricore_registry_stats(registry: *const Registry, out: *mut 
             processes: s.processes.len() as u64,
             processes_alive: s.processes.iter().filter(|(_, alive)| *alive).count() as u64,
         };
-        raw::put(out, stats, "out")
+        // SAFETY: `out` is NULL or writable for one `metricore_stats` (the caller's
+        // contract above).
+        unsafe { raw::put(out, stats, "out") }
     })
 }
 
@@ -436,19 +565,32 @@ pub extern "C" fn metricore_registry_stats(registry: *const Registry, out: *mut 
 /// the thread that renders, and stay registered until the registry and all its scopes
 /// are freed; `user` must stay valid and usable from any thread until then. A callback
 /// must not throw or `longjmp` out.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `callback`, if not NULL, is a function that may be called as
+///   `callback(user)` from any thread, also from several at once, until the registry
+///   and all its scopes are freed; it must return normally (no exception, no
+///   `longjmp`) and must not free the registry, its scopes or families.
 #[no_mangle]
-pub extern "C" fn metricore_registry_on_collect(
+pub unsafe extern "C" fn metricore_registry_on_collect(
     registry: *const Registry,
-    callback: Option<extern "C" fn(user: *mut c_void)>,
+    callback: Option<unsafe extern "C" fn(user: *mut c_void)>,
     user: *mut c_void,
 ) -> Status {
     guard(|| {
-        let r = Registry::open(registry)?;
+        // SAFETY: `registry` is NULL or a live registry object (the caller's contract
+        // above).
+        let r = unsafe { Registry::open(registry) }?;
         let callback = callback.ok_or_else(|| Fail::null("callback"))?;
         let user = UserData(user);
         r.core.on_collect(move || {
             let user = user;
-            callback(user.0)
+            // SAFETY: the caller of `metricore_registry_on_collect` guaranteed that
+            // `callback(user)` may run on any thread until the registry and its scopes
+            // are freed, which they are not while they render.
+            unsafe { callback(user.0) }
         });
         Ok(())
     })
@@ -459,20 +601,33 @@ pub extern "C" fn metricore_registry_on_collect(
 /// `metricore_text_append(text, ...)`; `text` is valid only during the callback.
 /// The text is appended as given, after the registry's families (before the
 /// OpenMetrics `# EOF`). Lifetime and threading as for `metricore_registry_on_collect`.
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `callback`, if not NULL, is a function that may be called as
+///   `callback(user, format, text)` as `metricore_registry_on_collect` says for its
+///   callback; it may use `text` only during that call, on that thread.
 #[no_mangle]
-pub extern "C" fn metricore_registry_on_render(
+pub unsafe extern "C" fn metricore_registry_on_render(
     registry: *const Registry,
-    callback: Option<extern "C" fn(user: *mut c_void, format: u32, text: *mut Text<'_>)>,
+    callback: Option<unsafe extern "C" fn(user: *mut c_void, format: u32, text: *mut Text<'_>)>,
     user: *mut c_void,
 ) -> Status {
     guard(|| {
-        let r = Registry::open(registry)?;
+        // SAFETY: `registry` is NULL or a live registry object (the caller's contract
+        // above).
+        let r = unsafe { Registry::open(registry) }?;
         let callback = callback.ok_or_else(|| Fail::null("callback"))?;
         let user = UserData(user);
         r.core.on_render(move |format, out| {
             let user = user;
             Text::lend(out, |text| {
-                callback(user.0, FormatCode::of(format) as u32, text)
+                // SAFETY: the caller of `metricore_registry_on_render` guaranteed that
+                // `callback` may run on any thread until the registry and its scopes are
+                // freed (they are not while they render), and uses `text` during the
+                // call only, while `lend` keeps it alive.
+                unsafe { callback(user.0, FormatCode::of(format) as u32, text) }
             })
         });
         Ok(())
@@ -481,11 +636,22 @@ pub extern "C" fn metricore_registry_on_render(
 
 /// Appends `s` (UTF-8) to the text being rendered; only valid inside a callback given
 /// to `metricore_registry_on_render`, with the `text` it received.
+///
+/// # Safety
+///
+/// - `text` is NULL or the `text` that a callback given to
+///   `metricore_registry_on_render` received, used during that callback, on its thread.
+/// - `s` is a valid string.
 #[no_mangle]
-pub extern "C" fn metricore_text_append(text: *mut Text<'_>, s: Str) -> Status {
+pub unsafe extern "C" fn metricore_text_append(text: *mut Text<'_>, s: Str) -> Status {
     guard(|| {
-        let s = s.utf8("text")?;
-        Text::from_ptr(text)?.push_str(s);
+        // SAFETY: `s` is a valid string and `text` NULL or the pointer `Text::lend`
+        // passed to a callback that is running on this thread (the caller's contract
+        // above); neither outlives this call.
+        unsafe {
+            let s = s.utf8("text")?;
+            Text::from_ptr(text)?.push_str(s);
+        }
         Ok(())
     })
 }
@@ -493,20 +659,34 @@ pub extern "C" fn metricore_text_append(text: *mut Text<'_>, s: Str) -> Status {
 /// Writes to `*out` the format a scraper asks for with the HTTP `Accept` header
 /// `accept`: `METRICORE_FORMAT_OPEN_METRICS` when it accepts OpenMetrics 1.0.0,
 /// `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty header).
+///
+/// # Safety
+///
+/// - `accept` is a valid string.
+/// - `out` is NULL or points to writable memory for one `uint32_t`.
 #[no_mangle]
-pub extern "C" fn metricore_format_from_accept(accept: Str, out: *mut u32) -> Status {
+pub unsafe extern "C" fn metricore_format_from_accept(accept: Str, out: *mut u32) -> Status {
     guard(|| {
-        let code = FormatCode::of(Format::from_accept(accept.utf8("accept")?));
-        raw::put(out, code as u32, "out")
+        // SAFETY: `accept` is a valid string (the caller's contract above).
+        let code = FormatCode::of(Format::from_accept(unsafe { accept.utf8("accept") }?));
+        // SAFETY: `out` is NULL or writable for one `uint32_t` (the caller's contract
+        // above).
+        unsafe { raw::put(out, code as u32, "out") }
     })
 }
 
 /// Writes to `*out` the HTTP `Content-Type` of `format`, as a string owned by the
 /// library that stays valid for the life of the process.
+///
+/// # Safety
+///
+/// `out` is NULL or points to writable memory for one `metricore_str`.
 #[no_mangle]
-pub extern "C" fn metricore_format_content_type(format: u32, out: *mut Str) -> Status {
+pub unsafe extern "C" fn metricore_format_content_type(format: u32, out: *mut Str) -> Status {
     guard(|| {
         let ct = self::format(format)?.content_type();
-        raw::put(out, Str::of(ct), "out")
+        // SAFETY: `out` is NULL or writable for one `metricore_str` (the caller's
+        // contract above).
+        unsafe { raw::put(out, Str::of(ct), "out") }
     })
 }

@@ -61,12 +61,12 @@ void test_null_pointers(void) {
                  METRICORE_STATUS_NULL_POINTER);
     CHECK_ERROR_HAS("name: NULL pointer with length 3");
 
-    /* Zeroed handles. */
-    metricore_counter zc = {0};
-    metricore_gauge zg = {0};
-    metricore_histogram zh = {0};
-    metricore_summary zs = {0};
-    metricore_state_set zss = {0};
+    /* NULL handles. */
+    metricore_counter zc = NULL;
+    metricore_gauge zg = NULL;
+    metricore_histogram zh = NULL;
+    metricore_summary zs = NULL;
+    metricore_state_set zss = NULL;
     double d;
     metricore_str s;
     CHECK_STATUS(metricore_counter_inc(zc), METRICORE_STATUS_NULL_POINTER);
@@ -110,10 +110,10 @@ void test_invalid_utf8(void) {
 
     CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("x"), METRICORE_LIT("X."), labels, 1, NULL, &f));
     metricore_str values[] = {bad};
-    metricore_counter c = {0};
+    metricore_counter c = NULL;
     CHECK_STATUS(metricore_counter_family_labels(f, values, 1, &c), METRICORE_STATUS_INVALID_UTF8);
     CHECK_ERROR_HAS("label_values[0]");
-    CHECK(c.series == NULL);
+    CHECK(c == NULL);
     CHECK_STATUS(metricore_counter_family_inc_by(f, values, 1, 1), METRICORE_STATUS_INVALID_UTF8);
     CHECK_STATUS(metricore_counter_family_remove(f, values, 1, NULL), METRICORE_STATUS_INVALID_UTF8);
 
@@ -148,13 +148,13 @@ void test_label_counts(void) {
     for (int i = 0; i < 20; i++) {
         v[i] = METRICORE_LIT("v");
     }
-    metricore_counter c = {0};
+    metricore_counter c = NULL;
     CHECK_STATUS(metricore_counter_family_labels(f, v, 1, &c), METRICORE_STATUS_LABEL_COUNT);
     CHECK_ERROR_HAS("expects 2 label values, got 1");
     CHECK_STATUS(metricore_counter_family_labels(f, v, 3, &c), METRICORE_STATUS_LABEL_COUNT);
     CHECK_STATUS(metricore_counter_family_labels(f, v, 20, &c), METRICORE_STATUS_LABEL_COUNT);
     CHECK_ERROR_HAS("got 20");
-    CHECK(c.series == NULL);
+    CHECK(c == NULL);
 
     /* A scope's labels are not passed again. */
     metricore_registry *scope = NULL;

@@ -56,7 +56,7 @@ void test_render_buffer(void) {
     metricore_counter_family *f = NULL;
     CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("jobs"), METRICORE_LIT("Jobs done."),
                                           NULL, 0, NULL, &f));
-    metricore_counter c = {0};
+    metricore_counter c = NULL;
     CHECK_OK(metricore_counter_family_labels(f, NULL, 0, &c));
     CHECK_OK(metricore_counter_inc_by(c, 7));
 
@@ -308,7 +308,7 @@ void test_callbacks(void) {
     metricore_gauge_family *g = NULL;
     CHECK_OK(metricore_gauge_family_new(r, METRICORE_LIT("queue_depth"), METRICORE_LIT("Depth."), NULL,
                                         0, METRICORE_LIT(""), NULL, &g));
-    struct collect_state st = {{0}, 0};
+    struct collect_state st = {NULL, 0};
     CHECK_OK(metricore_gauge_family_labels(g, NULL, 0, &st.gauge));
     CHECK_OK(metricore_registry_on_collect(r, on_collect, &st));
     int render_calls = 0;

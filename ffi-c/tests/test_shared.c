@@ -84,8 +84,8 @@ static int child(const char *path) {
     bad += metricore_counter_family_new(r, METRICORE_LIT("work"), METRICORE_LIT("Work."), NULL, 0, NULL, &f) != 0;
     bad += metricore_histogram_family_new(r, METRICORE_LIT("size"), METRICORE_LIT("Size."), NULL, 0, bounds, 1,
                                           NULL, &hf) != 0;
-    metricore_counter c = {0};
-    metricore_histogram h = {0};
+    metricore_counter c = NULL;
+    metricore_histogram h = NULL;
     bad += metricore_counter_family_labels(f, NULL, 0, &c) != 0;
     bad += metricore_histogram_family_labels(hf, NULL, 0, &h) != 0;
     for (int i = 0; i < CHILD_ROUNDS; i++) {

@@ -170,7 +170,7 @@ void test_threads_resolve(void) {
             CHECK_OK(metricore_counter_get(shared.handles[i][m], &w));
             CHECK(w == v);
             /* Resolved on several threads at once, still one handle per series. */
-            CHECK(shared.handles[i][m].series == shared.handles[0][m].series);
+            CHECK(shared.handles[i][m] == shared.handles[0][m]);
         }
     }
     CHECK_OK(metricore_registry_free(r));
@@ -180,7 +180,7 @@ static void *fresh_thread(void *arg) {
     /* A thread starts with an empty message, whatever failed on other threads. */
     const char **seen = (const char **)arg;
     seen[0] = strdup(metricore_last_error());
-    metricore_counter none = {0};
+    metricore_counter none = NULL;
     metricore_counter_inc(none);
     seen[1] = strdup(metricore_last_error());
     return NULL;

@@ -54,8 +54,8 @@ Gauge.__index = Gauge
 local Histogram = setmetatable({}, Metric)
 Histogram.__index = Histogram
 
--- What differs between kinds for resolving: the C family type, the handle struct the
--- C API writes, and the function that writes it.
+-- What differs between kinds for resolving: the C family type, the handle (a pointer
+-- to the series) the C API writes, and the function that writes it.
 local KINDS = {
     counter = { family = "const metricore_counter_family *", out = "metricore_counter[1]",
                 labels = C.metricore_counter_family_labels, class = Counter },
@@ -124,7 +124,7 @@ local function resolve(self, values)
     if self._kind.labels(self._family_ptr, c_strings, m, out) ~= 0 then
         return refuse(self, last_error())
     end
-    local handle = out[0].series
+    local handle = out[0]
     if m == 0 then
         self._handle = handle
         return handle
