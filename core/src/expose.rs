@@ -6,7 +6,8 @@
 //! series; the text is written into the caller's buffer without per-series allocation.
 
 use crate::directory::{self, Record, OVERFLOW};
-use crate::family::{self, GaugeMode, Kind, Spec};
+use crate::family;
+use crate::spec::{GaugeMode, Kind, Spec};
 use crate::key;
 use crate::procs::{self, ProcSlot};
 use crate::region::{self, Region};
@@ -106,16 +107,12 @@ pub(crate) fn stats(region: &Region) -> Stats {
     let mut families: Vec<FamilyStats> = (0..region.layout.families as u32)
         .filter_map(|idx| {
             let spec = family::read(region, idx)?;
-            let w = |i| {
-                region
-                    .word(family::slot_word(region, idx, i))
-                    .load(Ordering::Relaxed)
-            };
+            let entry = family::Entry::of(region, idx);
             Some(FamilyStats {
                 name: spec.name,
                 kind: spec.kind.type_name(),
-                series: w(1),
-                overflowed: w(2),
+                series: entry.live().load(Ordering::Relaxed),
+                overflowed: entry.overflowed().load(Ordering::Relaxed),
             })
         })
         .collect();
@@ -294,8 +291,8 @@ pub(crate) fn plan(regions: &[&Region]) -> Plan {
             let overflow = record.ident.flags & OVERFLOW != 0;
             // The overflow series exists from the start; it shows once it was used.
             let overflowed = || {
-                let w = family::slot_word(region, record.ident.family, 2);
-                region.word(w).load(Ordering::Relaxed) > 0
+                let entry = family::Entry::of(region, record.ident.family);
+                entry.overflowed().load(Ordering::Relaxed) > 0
             };
             if overflow && !overflowed() {
                 return;
@@ -611,10 +608,8 @@ impl Writer<'_> {
                 .members
                 .iter()
                 .map(|&(src, idx)| {
-                    let region = regions[src];
-                    region
-                        .word(family::slot_word(region, idx, 2))
-                        .load(Ordering::Relaxed)
+                    let entry = family::Entry::of(regions[src], idx);
+                    entry.overflowed().load(Ordering::Relaxed)
                 })
                 .sum();
             if n > 0 {

@@ -36,16 +36,21 @@ pub mod metrics;
 pub mod names;
 pub mod process;
 mod procs;
+mod procstat;
 #[cfg(feature = "http")]
 pub mod push;
 pub mod region;
 pub mod registry;
+mod series;
 mod shard;
+mod spec;
 mod sync;
+mod word;
 
 pub use error::{Error, Result};
 pub use expose::{Format, Stats};
-pub use family::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_BUCKETS, MAX_LABELS};
+pub use buckets::MAX_BUCKETS;
+pub use spec::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 pub use metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet, StateSetVec,
     Summary, SummaryVec,
