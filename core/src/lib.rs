@@ -31,6 +31,7 @@ pub mod expose;
 mod family;
 #[cfg(feature = "http")]
 pub mod http;
+mod inspect;
 mod key;
 pub mod metrics;
 pub mod names;
@@ -47,16 +48,16 @@ mod spec;
 mod sync;
 mod word;
 
+pub use buckets::MAX_BUCKETS;
 pub use error::{Error, Result};
 pub use expose::{Format, Stats};
-pub use buckets::MAX_BUCKETS;
-pub use spec::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 pub use metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet, StateSetVec,
     Summary, SummaryVec,
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};
+pub use spec::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -81,7 +81,10 @@ impl Counter {
         if self.float.is_sink() {
             return 0.0;
         }
-        let float = self.float.get(region).map_or(0.0, |c| region.cell_sum_f64(c));
+        let float = self
+            .float
+            .get(region)
+            .map_or(0.0, |c| region.cell_sum_f64(c));
         region.cell_sum(self.first) as f64 + float
     }
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::expose::{self, Format};
+use crate::expose::plan::{self, Plan};
+use crate::expose::{render, Format};
+use crate::inspect::{self, Stats};
 use crate::metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
     SummaryVec,
@@ -14,8 +16,8 @@ use crate::metrics::{
 use crate::names::check_label_name;
 use crate::procs::Attachment;
 use crate::region::{Options, Region};
-pub use crate::series::Family;
 use crate::series;
+pub use crate::series::Family;
 use crate::spec::{Kind, Spec};
 
 type UpdateFn = dyn Fn() + Send + Sync;
@@ -28,7 +30,7 @@ struct Shared {
     update: Mutex<Vec<Arc<UpdateFn>>>,
     text: Mutex<Vec<Arc<TextFn>>>,
     /// The last exposition plan of this region alone, and the region state it is for.
-    plan: Mutex<Option<([u64; 3], Arc<expose::Plan>)>>,
+    plan: Mutex<Option<([u64; 3], Arc<Plan>)>>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -240,12 +242,12 @@ impl Registry {
     /// Verifies every series of the registry's region (record bounds, family, cells,
     /// key, no duplicates); returns how many were checked and each problem found.
     pub fn check(&self) -> (u64, Vec<String>) {
-        expose::check(&self.shared.attachment.region)
+        inspect::check(&self.shared.attachment.region)
     }
 
     /// Occupancy and health of the registry's region.
-    pub fn stats(&self) -> expose::Stats {
-        expose::stats(&self.shared.attachment.region)
+    pub fn stats(&self) -> Stats {
+        inspect::stats(&self.shared.attachment.region)
     }
 }
 
@@ -293,20 +295,20 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
     let plan = match shared.as_slice() {
         // One registry: reuse its plan while no family or series came or went.
         [one] => {
-            let now = expose::state(&one.attachment.region);
+            let now = plan::state(&one.attachment.region);
             let mut cached = lock(&one.plan);
             match &*cached {
                 Some((at, plan)) if *at == now => plan.clone(),
                 _ => {
-                    let plan = Arc::new(expose::plan(&regions));
+                    let plan = Arc::new(plan::plan(&regions));
                     *cached = Some((now, plan.clone()));
                     plan
                 }
             }
         }
-        _ => Arc::new(expose::plan(&regions)),
+        _ => Arc::new(plan::plan(&regions)),
     };
-    expose::render(&regions, &plan, format, out, &mut |format, out| {
+    render::render(&regions, &plan, format, out, &mut |format, out| {
         for f in &text {
             f(format, out);
         }

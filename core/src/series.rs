@@ -362,7 +362,9 @@ pub(crate) fn sweep_dead(region: &Region) {
         }) = family::read(region, idx)
         {
             if m.live_only() {
-                retain(region, idx, |rec| procs::owner_alive(&slots, rec.ident.owner));
+                retain(region, idx, |rec| {
+                    procs::owner_alive(&slots, rec.ident.owner)
+                });
             }
         }
     }
