@@ -392,8 +392,8 @@ mod tests {
         key::hash(ID.family, v.iter().copied())
     }
 
-    /// [`super::insert`] with the limit kept as the series layer keeps it, in the
-    /// family's live count; `None` neither checks nor counts.
+    /// [`super::insert`] with a series limit on the family's records in the directory;
+    /// `None` for no limit.
     fn insert<'a>(
         r: &Region,
         hash: u64,
@@ -403,13 +403,14 @@ mod tests {
         pid: u32,
         limit: Option<u32>,
     ) -> Result<Series, Refused> {
-        let live = crate::family::Entry::of(r, ident.family).live();
-        let at_limit = || limit.is_some_and(|l| live.load(Ordering::Acquire) >= l as u64);
-        let done = super::insert(r, hash, ident, values, cells, pid, at_limit)?;
-        if done.made && limit.is_some() {
-            live.fetch_add(1, Ordering::Release);
-        }
-        Ok(done.series)
+        let at_limit = || {
+            let mut live = 0;
+            for_each(r, |rec| {
+                live += (rec.ident.family == ident.family && !rec.ident.is_overflow()) as u32;
+            });
+            limit.is_some_and(|l| live >= l)
+        };
+        super::insert(r, hash, ident, values, cells, pid, at_limit).map(|done| done.series)
     }
 
     #[test]

@@ -15,11 +15,26 @@
 //! assert!(text.ends_with("# EOF\n"));
 //! ```
 //!
-//! The tree: [`region`] holds the mapping and its header, `directory` the series
-//! table, `family` the family table, `cells` and `shard` the hot path, [`metrics`] the
-//! typed handles, [`registry`] the registry and scopes, [`expose`] the exposition,
-//! [`process`] the process collector. With the feature `http`, `http` serves
-//! `/metrics` and `push` pushes to a Pushgateway.
+//! The modules, along the data path from a call to a cell and back out as text (see
+//! `docs/architecture.md` in the repository):
+//!
+//! - [`registry`]: the registry, scopes, callbacks, rendering several registries as one.
+//! - [`metrics`]: the typed handles ([`Counter`], ...) and families ([`CounterVec`], ...).
+//! - `series`: from a family and label values to a series' cells (find or make,
+//!   limit and overflow series, counters' float cells); [`Family`] lives here.
+//! - `spec`: what a family is ([`Spec`], [`Kind`]), its naming rules and stored form;
+//!   [`buckets`] checks and builds histogram bounds; [`names`] holds the naming rules.
+//! - `family`: the family table in the region.
+//! - `directory`: the series table in the region and its records; `key` hashes and
+//!   stores label values.
+//! - `procs`: the process table in the region; `procstat` reads `/proc/PID/stat`.
+//! - `cells` and `shard`: the hot path, a series' cells in the calling CPU's shard.
+//! - [`region`]: the mapping, its header and layout; `word` names the packed words;
+//!   `sync` is where atomics come from (loom's under `cfg(loom)`).
+//! - [`expose`]: the exposition (plan, render, text encoder, formats); `inspect`:
+//!   [`Stats`] and the integrity check.
+//! - [`process`]: the process collector. With the feature `http`, `http` serves
+//!   `/metrics` and `push` pushes to a Pushgateway.
 
 #![warn(missing_docs)]
 
