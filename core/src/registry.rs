@@ -300,13 +300,13 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
             match &*cached {
                 Some((at, plan)) if *at == now => plan.clone(),
                 _ => {
-                    let plan = Arc::new(plan::plan(&regions));
+                    let plan = Arc::new(Plan::new(&regions));
                     *cached = Some((now, plan.clone()));
                     plan
                 }
             }
         }
-        _ => Arc::new(plan::plan(&regions)),
+        _ => Arc::new(Plan::new(&regions)),
     };
     render::render(&regions, &plan, format, out, &mut |format, out| {
         for f in &text {
