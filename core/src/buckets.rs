@@ -1,7 +1,9 @@
 //! Histogram bucket bounds: validation and the usual constructors.
 
 use crate::error::{Error, Result};
-use crate::family::MAX_BUCKETS;
+
+/// Most bucket bounds a histogram can have (`+Inf` not counted).
+pub const MAX_BUCKETS: usize = 128;
 
 /// The Prometheus client libraries' default bounds, in seconds.
 pub const DEFAULT_BUCKETS: [f64; 14] = [

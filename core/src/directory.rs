@@ -1,20 +1,24 @@
 //! The series directory: a lock-free open-addressing table in the region that maps
 //! (family, label values, owner) to a series record.
 //!
-//! A slot is one word: `hash >> 32 << 32 | record offset`, `0` when empty and
-//! [`TOMBSTONE`] once its series was removed. A record is written to fresh arena words
-//! and published by one CAS of an empty slot, so a process killed half way leaves at
-//! most unused arena behind, never a half-made series. Two creators of one series probe
-//! the same slots in the same order; the loser of the CAS finds the winner's record in
-//! that slot and uses it.
+//! A slot is one word: a [`TaggedRef`] (top half of the series' hash, record offset),
+//! `0` when empty and [`TOMBSTONE`] once its series was removed. A record is written to
+//! fresh arena words and published by one CAS of an empty slot, so a process killed
+//! half way leaves at most unused arena behind, never a half-made series. Two creators
+//! of one series probe the same slots in the same order; the loser of the CAS finds the
+//! winner's record in that slot and uses it.
 //!
-//! Record words: hash; `family | flags << 32`; owner; `cell | pid << 32`; float cell
-//! (`0` none, else cell + 1, allocated on first use); key length; key bytes.
+//! Record words: hash; a [`FamilyWord`] (family, flags); owner; a [`CellWord`] (first
+//! cell, pid); float cell (`0` none, else cell + 1, made on first use); key length; key
+//! bytes.
+//!
+//! The directory keeps the header's count of live series. A family's own count, and
+//! its series limit, are the caller's: the directory never touches the family table.
 
-use crate::family::slot_word;
 use crate::key;
 use crate::region::{self, Region};
-use crate::sync::Ordering;
+use crate::sync::{AtomicU64, Ordering};
+use crate::word::{CellWord, FamilyWord, TaggedRef};
 
 /// A removed series' slot: skipped by lookups, never reused.
 pub(crate) const TOMBSTONE: u64 = u64::MAX;
@@ -23,8 +27,14 @@ pub(crate) const OVERFLOW: u32 = 1;
 /// Owner of series shared by all processes.
 pub(crate) const NO_OWNER: u64 = u64::MAX;
 
+const REC_HASH: usize = 0;
+const REC_FAMILY: usize = 1;
+const REC_OWNER: usize = 2;
+const REC_CELL: usize = 3;
+const REC_FLOAT: usize = 4;
+const REC_KEY_LEN: usize = 5;
+/// Words before the key bytes.
 const REC_HEAD: usize = 6;
-pub(crate) const REC_FLOAT: usize = 4;
 
 /// What identifies a series besides its label values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,11 +47,28 @@ pub(crate) struct Ident {
     pub owner: u64,
 }
 
+impl Ident {
+    /// Whether this is a family's overflow series.
+    #[inline]
+    pub fn is_overflow(&self) -> bool {
+        self.flags & OVERFLOW != 0
+    }
+}
+
 /// A series found or made: its record (absolute word index) and first cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Series {
     pub record: usize,
     pub cell: u32,
+}
+
+/// A series that [`insert`] found or made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Inserted {
+    /// The series.
+    pub series: Series,
+    /// Whether this call made it (and so counts it for its family).
+    pub made: bool,
 }
 
 /// Why a series could not be made.
@@ -71,21 +98,21 @@ impl Record {
         if slot == 0 || slot == TOMBSTONE {
             return None;
         }
-        let off = slot & 0xffff_ffff;
+        let off = TaggedRef(slot).offset();
         let at = region.arena_span(off, REC_HEAD as u64)?;
         let w = |i: usize| region.word(at + i).load(Ordering::Relaxed);
-        let key_len = w(5);
+        let key_len = w(REC_KEY_LEN);
         region.arena_span(off + REC_HEAD as u64, key_len.div_ceil(8))?;
-        let (fam, cell) = (w(1), w(3));
+        let (fam, cell) = (FamilyWord(w(REC_FAMILY)), CellWord(w(REC_CELL)));
         Some(Record {
             at,
             ident: Ident {
-                family: fam as u32,
-                flags: (fam >> 32) as u32,
-                owner: w(2),
+                family: fam.family(),
+                flags: fam.flags(),
+                owner: w(REC_OWNER),
             },
-            cell: cell as u32,
-            pid: (cell >> 32) as u32,
+            cell: cell.cell(),
+            pid: cell.pid(),
             key_at: at + REC_HEAD,
             key_len: key_len as usize,
         })
@@ -96,10 +123,26 @@ impl Record {
         region.with_bytes(self.key_at, self.key_len, f)
     }
 
-    /// The float cell, if one was allocated and is in range.
+    /// The float cell of the record at absolute word `at`, if one was made and is in
+    /// range.
+    #[inline]
     pub fn float_cell(region: &Region, at: usize) -> Option<u32> {
         let f = region.word(at + REC_FLOAT).load(Ordering::Acquire);
         (f > 0 && f <= region.layout.cells_per_shard as u64).then(|| (f - 1) as u32)
+    }
+
+    /// Gives the record at `at` the float cell `cell` unless it has one already;
+    /// returns the record's float cell afterwards.
+    pub fn set_float_cell(region: &Region, at: usize, cell: u32) -> Option<u32> {
+        match region.word(at + REC_FLOAT).compare_exchange(
+            0,
+            cell as u64 + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Some(cell),
+            Err(_) => Record::float_cell(region, at),
+        }
     }
 }
 
@@ -115,26 +158,27 @@ fn is_match<'a>(
     ident: Ident,
     values: impl Iterator<Item = &'a str>,
 ) -> Option<Series> {
-    if slot >> 32 != hash >> 32 || slot == TOMBSTONE {
+    let slot = TaggedRef(slot);
+    if !slot.tag_matches(hash) || slot.0 == TOMBSTONE {
         return None;
     }
     // Cheap words first: the full hash, then family and owner, then the key.
-    let off = slot & 0xffff_ffff;
+    let off = slot.offset();
     let head: &[_; REC_HEAD] = region.arena_array(off)?;
     let w = |i: usize| head[i].load(Ordering::Relaxed);
-    if w(0) != hash
-        || w(1) != ident.family as u64 | (ident.flags as u64) << 32
-        || w(2) != ident.owner
+    if w(REC_HASH) != hash
+        || w(REC_FAMILY) != FamilyWord::new(ident.family, ident.flags).0
+        || w(REC_OWNER) != ident.owner
     {
         return None;
     }
-    let key_len = w(5);
+    let key_len = w(REC_KEY_LEN);
     let key_at = region.arena_span(off + REC_HEAD as u64, key_len.div_ceil(8))?;
     region
         .with_bytes(key_at, key_len as usize, |k| key::matches(k, values))
         .then_some(Series {
             record: key_at - REC_HEAD,
-            cell: w(3) as u32,
+            cell: CellWord(w(REC_CELL)).cell(),
         })
 }
 
@@ -158,8 +202,9 @@ where
     None
 }
 
-/// Finds or inserts a series. `limit` caps the family's live series; `None` (for the
-/// overflow series) neither checks nor counts it.
+/// Finds or inserts a series. Before making one, `at_limit` says whether the family
+/// already has as many series as it may; a series this call made is then the caller's
+/// to count.
 pub(crate) fn insert<'a, I>(
     region: &Region,
     hash: u64,
@@ -167,23 +212,19 @@ pub(crate) fn insert<'a, I>(
     values: I,
     cells: usize,
     pid: u32,
-    limit: Option<u32>,
-) -> Result<Series, Refused>
+    at_limit: impl Fn() -> bool,
+) -> Result<Inserted, Refused>
 where
     I: Iterator<Item = &'a str> + Clone,
 {
-    let live = region.word(slot_word(region, ident.family, 1));
     // The record prepared for publication: its slot word and series.
-    let mut prepared: Option<(u64, Series)> = None;
+    let mut prepared: Option<(TaggedRef, Series)> = None;
     for i in 0..region.layout.series {
         let w = region.word(slot_index(region, hash, i));
         let mut slot = w.load(Ordering::Acquire);
         // At the limit, the slot is looked at once more: the same series may have
         // just been made there by another creator, which counted it.
-        if slot == 0
-            && prepared.is_none()
-            && limit.is_some_and(|l| live.load(Ordering::Acquire) >= l as u64)
-        {
+        if slot == 0 && prepared.is_none() && at_limit() {
             slot = w.load(Ordering::Acquire);
             if slot == 0 {
                 return Err(Refused::Limit);
@@ -202,22 +243,21 @@ where
                     p
                 }
             };
-            match w.compare_exchange(0, word, Ordering::AcqRel, Ordering::Acquire) {
+            match w.compare_exchange(0, word.0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    if limit.is_some() {
-                        // Release: whoever sees the count sees the slot filled.
-                        live.fetch_add(1, Ordering::Release);
-                    }
-                    if ident.flags & OVERFLOW == 0 {
+                    if !ident.is_overflow() {
                         region.count(region::H_SERIES_LIVE);
                     }
-                    return Ok(series);
+                    return Ok(Inserted { series, made: true });
                 }
                 Err(now) => slot = now,
             }
         }
-        if let Some(s) = is_match(region, slot, hash, ident, values.clone()) {
-            return Ok(s);
+        if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
+            return Ok(Inserted {
+                series,
+                made: false,
+            });
         }
     }
     Err(Refused::Full)
@@ -230,25 +270,23 @@ fn make_record<'a>(
     values: impl Iterator<Item = &'a str> + Clone,
     cells: usize,
     pid: u32,
-) -> Option<(u64, Series)> {
+) -> Option<(TaggedRef, Series)> {
     let mut bytes = Vec::with_capacity(key::encoded_len(values.clone()));
     key::encode(values, &mut bytes);
     let off = region.alloc_arena(REC_HEAD + bytes.len().div_ceil(8))?;
     let cell = region.alloc_cells(cells)?;
     let at = region.layout.arena_off + off as usize;
-    let head = [
-        hash,
-        ident.family as u64 | (ident.flags as u64) << 32,
-        ident.owner,
-        cell as u64 | (pid as u64) << 32,
-        0,
-        bytes.len() as u64,
-    ];
+    let mut head = [0; REC_HEAD];
+    head[REC_HASH] = hash;
+    head[REC_FAMILY] = FamilyWord::new(ident.family, ident.flags).0;
+    head[REC_OWNER] = ident.owner;
+    head[REC_CELL] = CellWord::new(cell, pid).0;
+    head[REC_KEY_LEN] = bytes.len() as u64;
     for (i, v) in head.into_iter().enumerate() {
         region.word(at + i).store(v, Ordering::Relaxed);
     }
     region.write_bytes(at + REC_HEAD, &bytes);
-    Some(((hash >> 32) << 32 | off, Series { record: at, cell }))
+    Some((TaggedRef::new(hash, off), Series { record: at, cell }))
 }
 
 /// Removes a series; `false` if it was not there.
@@ -269,29 +307,31 @@ where
     false
 }
 
-fn tombstone(region: &Region, w: &crate::sync::AtomicU64, slot: u64, ident: Ident) -> bool {
+fn tombstone(region: &Region, w: &AtomicU64, slot: u64, ident: Ident) -> bool {
     let done = w
         .compare_exchange(slot, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok();
-    if done && ident.flags & OVERFLOW == 0 {
+    if done && !ident.is_overflow() {
         region
             .word(region::H_SERIES_LIVE)
-            .fetch_sub(1, Ordering::Relaxed);
-        region
-            .word(slot_word(region, ident.family, 1))
             .fetch_sub(1, Ordering::Relaxed);
     }
     done
 }
 
-/// Removes every series of `family` for which `keep` is false; returns how many.
-pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record) -> bool) -> usize {
+/// Removes every series of `family` for which `keep` is false; returns how many,
+/// overflow series not counted (as no live count counts them).
+pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record) -> bool) -> u64 {
     let mut removed = 0;
     for i in 0..region.layout.series {
         let w = region.word(region.layout.dir_off + i);
         let slot = w.load(Ordering::Acquire);
         if let Some(rec) = Record::read(region, slot) {
-            if rec.ident.family == family && !keep(&rec) && tombstone(region, w, slot, rec.ident) {
+            if rec.ident.family == family
+                && !keep(&rec)
+                && tombstone(region, w, slot, rec.ident)
+                && !rec.ident.is_overflow()
+            {
                 removed += 1;
             }
         }
@@ -299,18 +339,29 @@ pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record)
     removed
 }
 
-/// Calls `f` for every live record.
-pub(crate) fn for_each(region: &Region, mut f: impl FnMut(Record)) {
+/// Calls `f` with the index of every used slot (neither empty nor removed) and its
+/// record, `None` where the record lies outside the arena.
+pub(crate) fn for_each_slot(region: &Region, mut f: impl FnMut(usize, Option<Record>)) {
     let l = &region.layout;
-    for w in &region.words()[l.dir_off..l.dir_off + l.series] {
+    for (i, w) in region.words()[l.dir_off..l.dir_off + l.series]
+        .iter()
+        .enumerate()
+    {
         let slot = w.load(Ordering::Acquire);
         if slot == 0 || slot == TOMBSTONE {
             continue;
         }
-        if let Some(rec) = Record::read(region, slot) {
+        f(i, Record::read(region, slot));
+    }
+}
+
+/// Calls `f` for every live record.
+pub(crate) fn for_each(region: &Region, mut f: impl FnMut(Record)) {
+    for_each_slot(region, |_, rec| {
+        if let Some(rec) = rec {
             f(rec);
         }
-    }
+    });
 }
 
 #[cfg(all(test, not(loom)))]
@@ -339,6 +390,27 @@ mod tests {
 
     fn h(v: &[&str]) -> u64 {
         key::hash(ID.family, v.iter().copied())
+    }
+
+    /// [`super::insert`] with a series limit on the family's records in the directory;
+    /// `None` for no limit.
+    fn insert<'a>(
+        r: &Region,
+        hash: u64,
+        ident: Ident,
+        values: impl Iterator<Item = &'a str> + Clone,
+        cells: usize,
+        pid: u32,
+        limit: Option<u32>,
+    ) -> Result<Series, Refused> {
+        let at_limit = || {
+            let mut live = 0;
+            for_each(r, |rec| {
+                live += (rec.ident.family == ident.family && !rec.ident.is_overflow()) as u32;
+            });
+            limit.is_some_and(|l| live >= l)
+        };
+        super::insert(r, hash, ident, values, cells, pid, at_limit).map(|done| done.series)
     }
 
     #[test]

@@ -41,14 +41,8 @@ pub(crate) fn hash_bytes(mut h: u64, b: &[u8]) -> u64 {
         h = mix(h, load8(c));
     }
     let rest = chunks.remainder();
-    let n = rest.len();
-    if n >= 4 {
-        h = mix(h, load4(rest) | load4(&rest[n - 4..]) << 32);
-    } else if n > 0 {
-        h = mix(
-            h,
-            rest[0] as u64 | (rest[n / 2] as u64) << 8 | (rest[n - 1] as u64) << 16,
-        );
+    if !rest.is_empty() {
+        h = mix(h, short_word(rest));
     }
     mix(h, b.len() as u64)
 }

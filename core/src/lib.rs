@@ -15,11 +15,26 @@
 //! assert!(text.ends_with("# EOF\n"));
 //! ```
 //!
-//! The tree: [`region`] holds the mapping and its header, `directory` the series
-//! table, `family` the family table, `cells` and `shard` the hot path, [`metrics`] the
-//! typed handles, [`registry`] the registry and scopes, [`expose`] the exposition,
-//! [`process`] the process collector. With the feature `http`, `http` serves
-//! `/metrics` and `push` pushes to a Pushgateway.
+//! The modules, along the data path from a call to a cell and back out as text (see
+//! `docs/architecture.md` in the repository):
+//!
+//! - [`registry`]: the registry, scopes, callbacks, rendering several registries as one.
+//! - [`metrics`]: the typed handles ([`Counter`], ...) and families ([`CounterVec`], ...).
+//! - `series`: from a family and label values to a series' cells (find or make,
+//!   limit and overflow series, counters' float cells); [`Family`] lives here.
+//! - `spec`: what a family is ([`Spec`], [`Kind`]), its naming rules and stored form;
+//!   [`buckets`] checks and builds histogram bounds; [`names`] holds the naming rules.
+//! - `family`: the family table in the region.
+//! - `directory`: the series table in the region and its records; `key` hashes and
+//!   stores label values.
+//! - `procs`: the process table in the region; `procstat` reads `/proc/PID/stat`.
+//! - `cells` and `shard`: the hot path, a series' cells in the calling CPU's shard.
+//! - [`region`]: the mapping, its header and layout; `word` names the packed words;
+//!   `sync` is where atomics come from (loom's under `cfg(loom)`).
+//! - [`expose`]: the exposition (plan, render, text encoder, formats); `inspect`:
+//!   [`Stats`] and the integrity check.
+//! - [`process`]: the process collector. With the feature `http`, `http` serves
+//!   `/metrics` and `push` pushes to a Pushgateway.
 
 #![warn(missing_docs)]
 
@@ -31,27 +46,33 @@ pub mod expose;
 mod family;
 #[cfg(feature = "http")]
 pub mod http;
+mod inspect;
 mod key;
 pub mod metrics;
 pub mod names;
 pub mod process;
 mod procs;
+mod procstat;
 #[cfg(feature = "http")]
 pub mod push;
 pub mod region;
 pub mod registry;
+mod series;
 mod shard;
+mod spec;
 mod sync;
+mod word;
 
+pub use buckets::MAX_BUCKETS;
 pub use error::{Error, Result};
 pub use expose::{Format, Stats};
-pub use family::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_BUCKETS, MAX_LABELS};
 pub use metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet, StateSetVec,
     Summary, SummaryVec,
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};
+pub use spec::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

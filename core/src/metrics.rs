@@ -8,11 +8,10 @@
 use std::sync::Arc;
 
 use crate::cells::{add_f64, Cells};
-use crate::directory::{Record, REC_FLOAT};
 use crate::error::{Error, Result};
-use crate::family::Kind;
 use crate::region::{self, Region};
-use crate::registry::{Family, Resolved};
+use crate::series::{Family, FloatCell, Resolved};
+use crate::spec::Kind;
 use crate::sync::Ordering;
 
 /// Largest integer an `f64` holds exactly; larger integral increments take the float path.
@@ -28,8 +27,8 @@ fn refuse(region: &Region, e: Error) -> Result<()> {
 #[derive(Clone)]
 pub struct Counter {
     cells: Cells,
-    /// Absolute word index of the series record; 0 for the sink.
-    record: usize,
+    /// The float cell, for fractional increments.
+    float: FloatCell,
     /// The series' first cell.
     first: u32,
 }
@@ -60,11 +59,11 @@ impl Counter {
             self.inc_by(n);
             return Ok(());
         }
-        if self.record == 0 {
+        if self.float.is_sink() {
             add_f64(self.cells.local(1), v); // the sink has room
             return Ok(());
         }
-        match self.float_cell() {
+        match self.float.get_or_make(self.cells.region()) {
             Some(c) => {
                 add_f64(self.cells.local_of(c), v);
                 Ok(())
@@ -76,31 +75,16 @@ impl Counter {
         }
     }
 
-    /// The series' float cell, made on first use.
-    fn float_cell(&self) -> Option<u32> {
-        let region = self.cells.region();
-        if let Some(c) = Record::float_cell(region, self.record) {
-            return Some(c);
-        }
-        let new = region.alloc_cells(1)?;
-        match region.word(self.record + REC_FLOAT).compare_exchange(
-            0,
-            new as u64 + 1,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => Some(new),
-            Err(_) => Record::float_cell(region, self.record),
-        }
-    }
-
     /// The current value, summed over shards.
     pub fn get(&self) -> f64 {
         let region = self.cells.region();
-        if self.record == 0 {
+        if self.float.is_sink() {
             return 0.0;
         }
-        let float = Record::float_cell(region, self.record).map_or(0.0, |c| region.cell_sum_f64(c));
+        let float = self
+            .float
+            .get(region)
+            .map_or(0.0, |c| region.cell_sum_f64(c));
         region.cell_sum(self.first) as f64 + float
     }
 }
@@ -362,7 +346,7 @@ impl Counter {
     fn from_resolved(_: &Family, r: Resolved) -> Counter {
         Counter {
             cells: r.cells,
-            record: r.record,
+            float: r.float,
             first: r.first,
         }
     }

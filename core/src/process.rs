@@ -19,6 +19,7 @@
 //! [`on_render`]: crate::Registry::on_render
 
 use crate::expose::{render_external, ExternalFamily, ExternalSample, Format};
+use crate::procstat::Stat;
 use crate::registry::Registry;
 
 /// Has every collection of `registry` (in this process) include this process's metrics.
@@ -29,7 +30,14 @@ pub fn register(registry: &Registry) {
 
 /// Renders this process's metrics into `out`; a value that cannot be read is left out.
 fn render(format: Format, out: &mut String) {
-    let stat = Stat::read();
+    let stat = Stat::of_self().and_then(|s| {
+        Some(Times {
+            utime: s.utime()?,
+            stime: s.stime()?,
+            starttime: s.start_time()?,
+            vsize: s.vsize()?,
+        })
+    });
     let ticks = clock_ticks();
     let families: [(&str, &str, &str, &str, Option<f64>); 6] = [
         (
@@ -107,27 +115,11 @@ fn render(format: Format, out: &mut String) {
 }
 
 /// The fields of `/proc/self/stat` used here.
-struct Stat {
+struct Times {
     utime: u64,
     stime: u64,
     starttime: u64,
     vsize: u64,
-}
-
-impl Stat {
-    fn read() -> Option<Stat> {
-        let text = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // The command name may hold spaces and parentheses: fields follow the last ')',
-        // starting with field 3 (the state).
-        let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-        let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
-        Some(Stat {
-            utime: field(14)?,
-            stime: field(15)?,
-            starttime: field(22)?,
-            vsize: field(23)?,
-        })
-    }
 }
 
 /// Clock ticks per second, the unit of the times in `/proc/self/stat`.

@@ -1,19 +1,23 @@
 //! The process table: which processes are attached to a region, so that per-process
 //! gauge series can be told apart and those of dead processes dropped.
 //!
-//! Slot `i` is two words: `generation << 32 | pid` and the process's start time (clock
-//! ticks since boot, from `/proc/PID/stat`, to tell a reused pid from the original).
-//! A process attaches by claiming a free slot or one whose process is dead; each claim
-//! bumps the generation, so series of the earlier owner are never taken for the new
-//! one's. An owner is `generation << 32 | slot`.
+//! Slot `i` is two words: a [`Claim`] (generation and pid) and the process's start time
+//! (clock ticks since boot, from `/proc/PID/stat`, to tell a reused pid from the
+//! original). A process attaches by claiming a free slot or one whose process is dead;
+//! each claim bumps the generation, so series of the earlier owner are never taken for
+//! the new one's. An owner is an [`OwnerId`]: generation and slot.
 
-use crate::region::Region;
+use std::sync::Arc;
+
+use crate::procstat::Stat;
+use crate::region::{Region, PROC_WORDS};
 use crate::sync::Ordering;
+use crate::word::{Claim, OwnerId};
 
 /// An attached process's identity in its region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Owner {
-    /// `generation << 32 | slot`, as stored in series records.
+    /// An [`OwnerId`], as stored in series records.
     pub id: u64,
     /// The process id.
     pub pid: u32,
@@ -31,17 +35,41 @@ pub(crate) struct ProcSlot {
 }
 
 fn slot_words(region: &Region, slot: usize) -> (usize, usize) {
-    let at = region.layout.procs_off + slot * 2;
+    let at = region.layout.procs_off + slot * PROC_WORDS;
     (at, at + 1)
+}
+
+/// A region and the calling process's slot in its process table, which is given back
+/// when the last handle that needs it is dropped.
+pub(crate) struct Attachment {
+    /// The region.
+    pub region: Arc<Region>,
+    /// This process's identity there; `None` when the table was full.
+    pub owner: Option<Owner>,
+}
+
+impl Attachment {
+    /// Attaches the calling process to `region`.
+    pub fn new(region: Region) -> Attachment {
+        let owner = attach(&region);
+        Attachment {
+            region: Arc::new(region),
+            owner,
+        }
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Some(o) = self.owner {
+            detach(&self.region, o);
+        }
+    }
 }
 
 /// Start time of `pid` in clock ticks since boot, if it is running.
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: fields follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    // Field 22 overall is the 20th after the name.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    Stat::of(pid)?.start_time()
 }
 
 fn alive(pid: u32, started: u64) -> bool {
@@ -62,22 +90,21 @@ pub(crate) fn attach(region: &Region) -> Option<Owner> {
     let started = start_time(pid).unwrap_or(0);
     for slot in 0..region.layout.procs {
         let (w_id, w_start) = slot_words(region, slot);
-        let cur = region.word(w_id).load(Ordering::Acquire);
-        let cur_pid = cur as u32;
+        let cur = Claim(region.word(w_id).load(Ordering::Acquire));
         let cur_started = region.word(w_start).load(Ordering::Acquire);
-        if cur_pid != 0 && alive(cur_pid, cur_started) {
+        if cur.pid() != 0 && alive(cur.pid(), cur_started) {
             continue;
         }
-        let generation = (cur >> 32).wrapping_add(1) & 0xffff_ffff;
-        let new = generation << 32 | pid as u64;
+        let generation = cur.generation().wrapping_add(1);
+        let new = Claim::new(generation, pid);
         if region
             .word(w_id)
-            .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(cur.0, new.0, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             region.word(w_start).store(started, Ordering::Release);
             return Some(Owner {
-                id: generation << 32 | slot as u64,
+                id: OwnerId::new(generation, slot as u32).0,
                 pid,
             });
         }
@@ -87,13 +114,13 @@ pub(crate) fn attach(region: &Region) -> Option<Owner> {
 
 /// Gives the slot back, when the process closes its last registry on this region.
 pub(crate) fn detach(region: &Region, owner: Owner) {
-    let slot = (owner.id & 0xffff_ffff) as usize;
-    let (w_id, _) = slot_words(region, slot);
-    let held = (owner.id >> 32) << 32 | owner.pid as u64;
+    let id = OwnerId(owner.id);
+    let (w_id, _) = slot_words(region, id.slot() as usize);
+    let held = Claim::new(id.generation(), owner.pid);
     // Keep the generation so a later claim moves past it; clear the pid.
     let _ = region.word(w_id).compare_exchange(
-        held,
-        (owner.id >> 32) << 32,
+        held.0,
+        Claim::new(id.generation(), 0).0,
         Ordering::AcqRel,
         Ordering::Relaxed,
     );
@@ -104,12 +131,12 @@ pub(crate) fn slots(region: &Region) -> Vec<ProcSlot> {
     (0..region.layout.procs)
         .map(|slot| {
             let (w_id, w_start) = slot_words(region, slot);
-            let cur = region.word(w_id).load(Ordering::Acquire);
+            let cur = Claim(region.word(w_id).load(Ordering::Acquire));
             let started = region.word(w_start).load(Ordering::Acquire);
             ProcSlot {
-                owner: (cur >> 32) << 32 | slot as u64,
-                pid: cur as u32,
-                alive: alive(cur as u32, started),
+                owner: OwnerId::new(cur.generation(), slot as u32).0,
+                pid: cur.pid(),
+                alive: alive(cur.pid(), started),
             }
         })
         .collect()
@@ -118,7 +145,7 @@ pub(crate) fn slots(region: &Region) -> Vec<ProcSlot> {
 /// Whether series of `owner` belong to a live process, given [`slots`].
 pub(crate) fn owner_alive(slots: &[ProcSlot], owner: u64) -> bool {
     slots
-        .get((owner & 0xffff_ffff) as usize)
+        .get(OwnerId(owner).slot() as usize)
         .is_some_and(|s| s.owner == owner && s.alive)
 }
 

@@ -12,9 +12,9 @@
 //! ```text
 //! header   64 words: identity and capacities (0..12), then bump pointers and
 //!          self-metric counters, each on its own cache line
-//! families family_capacity x 4 words
+//! families family_capacity x FAMILY_WORDS (4) words
 //! dir      series_capacity slots (one word each)
-//! procs    process_capacity x 2 words
+//! procs    process_capacity x PROC_WORDS (2) words
 //! arena    arena_words (records, family descriptors, label strings)
 //! cells    shards x cells_per_shard words, page aligned: cell c of shard s is at
 //!          cells + s * cells_per_shard + c
@@ -56,6 +56,11 @@ const STATE_READY: u64 = 1;
 /// Cells reserved at the start of every shard as a sink: a series that can get no
 /// cells of its own (region full, even for the overflow series) records there, unseen.
 pub(crate) const SINK_CELLS: u64 = 256;
+
+/// Words per entry of the family table.
+pub(crate) const FAMILY_WORDS: usize = 4;
+/// Words per slot of the process table.
+pub(crate) const PROC_WORDS: usize = 2;
 
 const PAGE_WORDS: usize = 4096 / 8;
 
@@ -141,9 +146,9 @@ impl Layout {
             arena as usize,
         );
         let families_off = HEADER_WORDS;
-        let dir_off = families_off + families * 4;
+        let dir_off = families_off + families * FAMILY_WORDS;
         let procs_off = dir_off + series;
-        let arena_off = procs_off + procs * 2;
+        let arena_off = procs_off + procs * PROC_WORDS;
         let cells_off = (arena_off + arena).div_ceil(PAGE_WORDS) * PAGE_WORDS;
         let total_words = cells_off.checked_add(shards.checked_mul(cells)?)?;
         (total_words <= 1 << 40).then_some(Layout {

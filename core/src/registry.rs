@@ -5,39 +5,32 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::cells::Cells;
-use crate::directory::{self, Ident, Refused, Series, NO_OWNER, OVERFLOW};
 use crate::error::{Error, Result};
-use crate::expose::{self, Format};
-use crate::family::{self, Kind, Spec};
-use crate::key;
+use crate::expose::plan::{self, Plan};
+use crate::expose::{render, Format};
+use crate::inspect::{self, Stats};
 use crate::metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
     SummaryVec,
 };
 use crate::names::check_label_name;
-use crate::procs::{self, Owner};
-use crate::region::{self, Options, Region};
+use crate::procs::Attachment;
+use crate::region::{Options, Region};
+use crate::series;
+pub use crate::series::Family;
+use crate::spec::{Kind, Spec};
 
 type UpdateFn = dyn Fn() + Send + Sync;
 type TextFn = dyn Fn(Format, &mut String) + Send + Sync;
 
 /// What every scope of one registry shares.
-pub(crate) struct Shared {
-    pub region: Arc<Region>,
-    pub owner: Option<Owner>,
+struct Shared {
+    /// The region, and this process's slot in its process table.
+    attachment: Arc<Attachment>,
     update: Mutex<Vec<Arc<UpdateFn>>>,
     text: Mutex<Vec<Arc<TextFn>>>,
     /// The last exposition plan of this region alone, and the region state it is for.
-    plan: Mutex<Option<([u64; 3], Arc<expose::Plan>)>>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Some(o) = self.owner {
-            procs::detach(&self.region, o);
-        }
-    }
+    plan: Mutex<Option<([u64; 3], Arc<Plan>)>>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -107,12 +100,11 @@ impl Registry {
     }
 
     fn from_region(region: Region) -> Registry {
-        let owner = procs::attach(&region);
-        sweep_dead(&region);
+        let attachment = Arc::new(Attachment::new(region));
+        series::sweep_dead(&attachment.region);
         Registry {
             shared: Arc::new(Shared {
-                region: Arc::new(region),
-                owner,
+                attachment,
                 update: Mutex::new(Vec::new()),
                 text: Mutex::new(Vec::new()),
                 plan: Mutex::new(None),
@@ -152,57 +144,7 @@ impl Registry {
     /// Finds or creates a family. The same name with the same kind, labels, unit and
     /// buckets or states gives the existing family; anything else is a conflict.
     pub fn register(&self, spec: Spec) -> Result<Family> {
-        let mut spec = spec;
-        let mut labels: Vec<String> = self.consts.iter().map(|(n, _)| n.clone()).collect();
-        labels.append(&mut spec.labels);
-        spec.labels = labels;
-        if let Kind::Histogram(b) = &mut spec.kind {
-            if b.last() == Some(&f64::INFINITY) {
-                b.pop();
-            }
-        }
-        let spec = spec.normalize()?;
-        let region = &self.shared.region;
-        let idx = family::register(region, &spec)?;
-        let stored = family::read(region, idx).unwrap_or(spec);
-        let owner = match stored.kind {
-            Kind::Gauge(m) if m.per_process() => self.shared.owner.ok_or_else(|| {
-                Error::RegistryFull(format!("{} (the process table is full)", stored.name))
-            })?,
-            _ => Owner {
-                id: NO_OWNER,
-                pid: 0,
-            },
-        };
-        let family = Family(Arc::new(FamilyInner {
-            bounds: match &stored.kind {
-                Kind::Histogram(b) => b.as_slice().into(),
-                _ => Arc::new([]),
-            },
-            states: match &stored.kind {
-                Kind::StateSet(s) => s.as_slice().into(),
-                _ => Arc::new([]),
-            },
-            cells: stored.kind.cells(),
-            spec: stored,
-            shared: self.shared.clone(),
-            idx,
-            consts: self.consts.iter().map(|(_, v)| v.clone()).collect(),
-            owner,
-        }));
-        if family.0.consts.len() == family.0.spec.labels.len() {
-            // A family without labels of its own has its one series from the start.
-            if family.0.spec.kind != Kind::Info {
-                family.resolve(&[])?;
-            }
-        } else {
-            // Room for the overflow series is taken now, so that it exists when the
-            // region is full; it is rendered once something overflowed.
-            family
-                .overflow_series()
-                .ok_or_else(|| Error::RegistryFull(family.0.spec.name.clone()))?;
-        }
-        Ok(family)
+        Family::register(&self.shared.attachment, &self.consts, spec)
     }
 
     /// A counter without labels.
@@ -300,31 +242,12 @@ impl Registry {
     /// Verifies every series of the registry's region (record bounds, family, cells,
     /// key, no duplicates); returns how many were checked and each problem found.
     pub fn check(&self) -> (u64, Vec<String>) {
-        expose::check(&self.shared.region)
+        inspect::check(&self.shared.attachment.region)
     }
 
     /// Occupancy and health of the registry's region.
-    pub fn stats(&self) -> expose::Stats {
-        expose::stats(&self.shared.region)
-    }
-}
-
-/// Removes the series that exited processes left in `live*` gauge families: they are
-/// never shown again, and would otherwise take room from the family's series limit.
-fn sweep_dead(region: &Region) {
-    let slots = procs::slots(region);
-    for idx in 0..region.layout.families as u32 {
-        if let Some(Spec {
-            kind: Kind::Gauge(m),
-            ..
-        }) = family::read(region, idx)
-        {
-            if m.live_only() {
-                directory::retain(region, idx, |rec| {
-                    procs::owner_alive(&slots, rec.ident.owner)
-                });
-            }
-        }
+    pub fn stats(&self) -> Stats {
+        inspect::stats(&self.shared.attachment.region)
     }
 }
 
@@ -368,24 +291,24 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
         }
     }
     let text: Vec<_> = shared.iter().flat_map(|s| lock(&s.text).clone()).collect();
-    let regions: Vec<&Region> = shared.iter().map(|s| &*s.region).collect();
+    let regions: Vec<&Region> = shared.iter().map(|s| &*s.attachment.region).collect();
     let plan = match shared.as_slice() {
         // One registry: reuse its plan while no family or series came or went.
         [one] => {
-            let now = expose::state(&one.region);
+            let now = plan::state(&one.attachment.region);
             let mut cached = lock(&one.plan);
             match &*cached {
                 Some((at, plan)) if *at == now => plan.clone(),
                 _ => {
-                    let plan = Arc::new(expose::plan(&regions));
+                    let plan = Arc::new(Plan::new(&regions));
                     *cached = Some((now, plan.clone()));
                     plan
                 }
             }
         }
-        _ => Arc::new(expose::plan(&regions)),
+        _ => Arc::new(Plan::new(&regions)),
     };
-    expose::render(&regions, &plan, format, out, &mut |format, out| {
+    render::render(&regions, &plan, format, out, &mut |format, out| {
         for f in &text {
             f(format, out);
         }
@@ -396,227 +319,4 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
 pub fn default_registry() -> &'static Registry {
     static DEFAULT: OnceLock<Registry> = OnceLock::new();
     DEFAULT.get_or_init(Registry::new)
-}
-
-pub(crate) struct FamilyInner {
-    shared: Arc<Shared>,
-    idx: u32,
-    spec: Spec,
-    consts: Vec<String>,
-    owner: Owner,
-    cells: usize,
-    bounds: Arc<[f64]>,
-    states: Arc<[String]>,
-}
-
-/// A registered family of any kind; the typed families ([`CounterVec`], ...) wrap it.
-#[derive(Clone)]
-pub struct Family(Arc<FamilyInner>);
-
-/// A series resolved for recording.
-pub(crate) struct Resolved {
-    pub cells: Cells,
-    /// Absolute word index of the record, 0 for the sink.
-    pub record: usize,
-    pub first: u32,
-}
-
-impl Family {
-    /// The family's definition as registered (scope labels included).
-    pub fn spec(&self) -> &Spec {
-        &self.0.spec
-    }
-
-    pub(crate) fn bounds(&self) -> Arc<[f64]> {
-        self.0.bounds.clone()
-    }
-
-    pub(crate) fn states(&self) -> Arc<[String]> {
-        self.0.states.clone()
-    }
-
-    fn region(&self) -> &Arc<Region> {
-        &self.0.shared.region
-    }
-
-    fn ident(&self, flags: u32) -> Ident {
-        Ident {
-            family: self.0.idx,
-            flags,
-            owner: self.0.owner.id,
-        }
-    }
-
-    #[inline]
-    fn check_count(&self, got: usize) -> Result<()> {
-        let expected = self.0.spec.labels.len() - self.0.consts.len();
-        if got == expected {
-            Ok(())
-        } else {
-            self.region().count(region::H_ERRORS);
-            Err(Error::LabelCount {
-                metric: self.0.spec.name.clone(),
-                expected,
-                got,
-            })
-        }
-    }
-
-    #[inline]
-    fn resolved(&self, s: Series) -> Resolved {
-        Resolved {
-            cells: Cells::new(self.region().clone(), s.cell, self.0.cells),
-            record: s.record,
-            first: s.cell,
-        }
-    }
-
-    /// Finds or makes the series for `values` (after the scope's values).
-    #[inline]
-    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
-        self.check_count(values.len())?;
-        if self.0.consts.is_empty() {
-            return Ok(self.resolve_all(values.iter().copied()));
-        }
-        let all = self
-            .0
-            .consts
-            .iter()
-            .map(String::as_str)
-            .chain(values.iter().copied());
-        Ok(self.resolve_all(all))
-    }
-
-    #[inline]
-    fn resolve_all<'a>(&self, values: impl Iterator<Item = &'a str> + Clone) -> Resolved {
-        let hash = key::hash(self.0.idx, values.clone());
-        let ident = self.ident(0);
-        match directory::find(self.region(), hash, ident, values.clone()) {
-            Some(s) => self.resolved(s),
-            None => self.insert(hash, ident, values),
-        }
-    }
-
-    #[cold]
-    fn insert<'a>(
-        &self,
-        hash: u64,
-        ident: Ident,
-        values: impl Iterator<Item = &'a str> + Clone,
-    ) -> Resolved {
-        let region = self.region();
-        let made = directory::insert(
-            region,
-            hash,
-            ident,
-            values,
-            self.0.cells,
-            self.0.owner.pid,
-            Some(self.0.spec.limit),
-        );
-        match made {
-            Ok(s) => self.resolved(s),
-            Err(Refused::Limit | Refused::Full) => self.overflow(),
-        }
-    }
-
-    /// The overflow series, where label sets past the limit (or past a full region) go.
-    fn overflow(&self) -> Resolved {
-        let region = self.region();
-        region.count(region::H_OVERFLOWS);
-        region
-            .word(family::slot_word(region, self.0.idx, 2))
-            .fetch_add(1, crate::sync::Ordering::Relaxed);
-        match self.overflow_series() {
-            Some(s) => self.resolved(s),
-            None => Resolved {
-                cells: Cells::sink(region.clone()),
-                record: 0,
-                first: 0,
-            },
-        }
-    }
-
-    /// Finds or makes the overflow series.
-    fn overflow_series(&self) -> Option<Series> {
-        let ident = self.ident(OVERFLOW);
-        let none = std::iter::empty::<&str>();
-        let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
-        let (cells, pid) = (self.0.cells, self.0.owner.pid);
-        directory::insert(self.region(), hash, ident, none, cells, pid, None).ok()
-    }
-
-    /// Removes the series for `values`.
-    pub(crate) fn remove(&self, values: &[&str]) -> Result<bool> {
-        self.check_count(values.len())?;
-        let all = self
-            .0
-            .consts
-            .iter()
-            .map(String::as_str)
-            .chain(values.iter().copied());
-        let hash = key::hash(self.0.idx, all.clone());
-        Ok(directory::remove(self.region(), hash, self.ident(0), all))
-    }
-
-    /// Removes every series of this family that this scope can see (the overflow
-    /// series too, when the scope sees the whole family, then makes it anew).
-    pub(crate) fn clear(&self) {
-        if !self.0.consts.is_empty() {
-            self.remove_prefixed(self.0.consts.iter().map(String::as_str));
-            return;
-        }
-        directory::retain(self.region(), self.0.idx, |_| false);
-        if !self.0.spec.labels.is_empty() {
-            self.overflow_series();
-        }
-    }
-
-    /// Removes the series whose label values start with `prefix`, not the overflow
-    /// series; returns how many.
-    fn remove_prefixed<'a>(&self, prefix: impl Iterator<Item = &'a str>) -> usize {
-        let mut p = Vec::new();
-        key::encode(prefix, &mut p);
-        let region = self.region();
-        directory::retain(region, self.0.idx, |rec| {
-            rec.ident.flags & OVERFLOW != 0 || !rec.with_key(region, |k| k.starts_with(&p))
-        })
-    }
-
-    /// Removes the info series `values`; `false` if it had none.
-    pub(crate) fn remove_info(&self, values: &[&str]) -> Result<bool> {
-        self.check_count(values.len())?;
-        let fixed = self
-            .0
-            .consts
-            .iter()
-            .map(String::as_str)
-            .chain(values.iter().copied());
-        Ok(self.remove_prefixed(fixed) > 0)
-    }
-
-    /// Replaces the info of series `values` with `pairs`.
-    pub(crate) fn set_info(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
-        self.check_count(values.len())?;
-        for (i, (name, _)) in pairs.iter().enumerate() {
-            check_label_name(name)?;
-            if self.0.spec.labels.iter().any(|l| l == name)
-                || pairs[..i].iter().any(|(n, _)| n == name)
-            {
-                return Err(Error::DuplicateLabel {
-                    metric: self.0.spec.name.clone(),
-                    label: name.to_string(),
-                });
-            }
-        }
-        self.remove_info(values)?;
-        let fixed = self
-            .0
-            .consts
-            .iter()
-            .map(String::as_str)
-            .chain(values.iter().copied());
-        self.resolve_all(fixed.chain(pairs.iter().flat_map(|(n, v)| [*n, *v])));
-        Ok(())
-    }
 }

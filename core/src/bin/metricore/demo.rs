@@ -19,7 +19,7 @@ const THREADS: usize = 2;
 const MODELS: [(&str, f64); 3] = [("gpt-4", 0.9), ("llama-3-70b", 0.35), ("qwen-2", 0.12)];
 const NAMESPACES: [&str; 2] = ["wechat", "search"];
 
-/// The gateway's metrics (DESIGN.md section 1), as the dashboard in deploy/ shows them.
+/// The gateway's metrics, as the dashboard in deploy/ shows them.
 struct Gateway {
     requests: CounterVec,
     model_latency: HistogramVec,

@@ -1,0 +1,20 @@
+//! Exposition: Prometheus text 0.0.4 and OpenMetrics 1.0.0, chosen from an `Accept`
+//! header, and the registry's self-metrics.
+//!
+//! Output is deterministic: families sorted by name, series by label values (as
+//! tuples), per-process series by owner. One pass over the directory makes the plan
+//! (which series, in which order); rendering it reads the values and hands them to the
+//! text encoder, which writes into the caller's buffer without per-series allocation.
+//!
+//! The parts, in the order data goes through them: `plan` (reads the family table and
+//! the directory), `render` (reads cells), `text` (formats, reads nothing), `format`
+//! (the formats and `Accept` negotiation).
+
+mod format;
+pub(crate) mod plan;
+pub(crate) mod render;
+mod text;
+
+pub use crate::inspect::{FamilyStats, Stats};
+pub use format::Format;
+pub use text::{render_external, ExternalFamily, ExternalSample};

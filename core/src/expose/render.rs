@@ -1,0 +1,320 @@
+//! Rendering a plan: reads the current values of the plan's series (each cell summed
+//! over shards, a series summed over the regions that have it, per-process gauges
+//! combined by their mode) and the self-metrics, and hands them to the encoder.
+
+use super::format::Format;
+use super::plan::{Entry, Merged, Plan};
+use super::text::{Encoder, Labels, Value};
+use crate::directory::Record;
+use crate::family::Entry as FamilyEntry;
+use crate::key;
+use crate::procs::{self, ProcSlot};
+use crate::region::{self, Region};
+use crate::spec::{GaugeMode, Kind, Spec};
+use crate::sync::Ordering;
+
+/// Renders `plan` of `regions` into `out` as one exposition, reading the current
+/// values; `extra` appends callback text.
+pub(crate) fn render(
+    regions: &[&Region],
+    plan: &Plan,
+    format: Format,
+    out: &mut String,
+    extra: &mut dyn FnMut(Format, &mut String),
+) {
+    let (fams, entries) = (&plan.fams, &plan.entries);
+    let slots: Vec<Vec<ProcSlot>> = if fams
+        .iter()
+        .any(|m| matches!(m.spec.kind, Kind::Gauge(m) if m.per_process()))
+    {
+        regions.iter().map(|r| procs::slots(r)).collect()
+    } else {
+        vec![Vec::new(); regions.len()]
+    };
+    let mut w = Walker {
+        regions,
+        enc: Encoder::new(out, format),
+        labels: Labels::default(),
+        slots: &slots,
+    };
+    let mut rest = &entries[..];
+    for (r, m) in fams.iter().enumerate() {
+        let n = rest.iter().take_while(|e| e.rank == r as u32).count();
+        let (mine, tail) = rest.split_at(n);
+        rest = tail;
+        w.family(&m.spec, mine);
+    }
+    w.self_metrics(fams);
+    extra(format, w.enc.out());
+    w.enc.finish();
+}
+
+/// Reads the values of a plan's series and hands them to the encoder.
+struct Walker<'a> {
+    regions: &'a [&'a Region],
+    enc: Encoder<'a>,
+    /// The current series' labels, rendered once and reused for each of its lines.
+    labels: Labels,
+    /// Per region, its process table (empty when no family keeps per-process values).
+    slots: &'a [Vec<ProcSlot>],
+}
+
+impl Walker<'_> {
+    fn family(&mut self, spec: &Spec, entries: &[Entry]) {
+        let name = spec.name.as_str();
+        self.enc
+            .family(name, spec.kind.type_name(), &spec.help, &spec.unit);
+        let mut i = 0;
+        while i < entries.len() {
+            let e = &entries[i];
+            // The run of entries with this key: one per region that has the series,
+            // and for per-process gauges one per owner.
+            let run = 1 + entries[i + 1..]
+                .iter()
+                .take_while(|o| o.same_series(e, self.regions))
+                .count();
+            self.series(spec, &entries[i..i + run]);
+            i += run;
+        }
+    }
+
+    /// Renders the labels of `e` into `self.labels`, without braces.
+    fn set_labels(&mut self, spec: &Spec, e: &Entry) {
+        self.labels.clear();
+        if e.overflow {
+            self.labels.push("otel_metric_overflow", "true");
+        } else {
+            let region = self.regions[e.src];
+            let labels = &mut self.labels;
+            e.record.with_key(region, |k| {
+                if spec.kind != Kind::Info && plain_labels(labels, &spec.labels, k) {
+                    return;
+                }
+                labels.clear();
+                let mut values = key::values(k);
+                for n in &spec.labels {
+                    match values.next() {
+                        Some(v) => labels.push(n, &v),
+                        None => return,
+                    }
+                }
+                // Info series carry their own label names: pairs after the declared labels.
+                while let (Some(n), Some(v)) = (values.next(), values.next()) {
+                    labels.push(&n, &v);
+                }
+            });
+        }
+    }
+
+    fn line(&mut self, name: &str, suffix: &str, extra: Option<(&str, &str)>, value: Value) {
+        self.enc.sample(name, suffix, &self.labels, extra, value);
+    }
+
+    fn series(&mut self, spec: &Spec, run: &[Entry]) {
+        let regions = self.regions;
+        let e = &run[0];
+        // A cell of the series, added up over the regions that have it.
+        let sum = |off: u32| {
+            run.iter().fold(0u64, |s, e| {
+                s.wrapping_add(regions[e.src].cell_sum(e.record.cell + off))
+            })
+        };
+        let sum_f64 = |off: u32| {
+            run.iter()
+                .map(|e| regions[e.src].cell_sum_f64(e.record.cell + off))
+                .sum::<f64>()
+        };
+        let name = spec.name.as_str();
+        match &spec.kind {
+            Kind::Counter => {
+                self.set_labels(spec, e);
+                let ints = sum(0);
+                // The fractional part, if any region made a float cell for the series.
+                let mut floats: Option<f64> = None;
+                for e in run {
+                    let region = regions[e.src];
+                    if let Some(f) = Record::float_cell(region, e.record.at) {
+                        *floats.get_or_insert(-0.0) += region.cell_sum_f64(f);
+                    }
+                }
+                let v = match floats {
+                    Some(f) => Value::F(ints as f64 + f),
+                    None => Value::U(ints),
+                };
+                self.line(name, "_total", None, v);
+            }
+            Kind::Gauge(mode) => self.gauge(spec, *mode, run),
+            Kind::Histogram(bounds) => {
+                self.set_labels(spec, e);
+                let mut cum = 0u64;
+                let mut le = ryu::Buffer::new();
+                for (i, b) in bounds.iter().enumerate() {
+                    cum += sum(i as u32);
+                    let le = le.format(*b);
+                    self.line(name, "_bucket", Some(("le", le)), Value::U(cum));
+                }
+                cum += sum(bounds.len() as u32);
+                self.line(name, "_bucket", Some(("le", "+Inf")), Value::U(cum));
+                self.line(name, "_count", None, Value::U(cum));
+                let s = sum_f64(bounds.len() as u32 + 1);
+                self.line(name, "_sum", None, Value::F(s));
+            }
+            Kind::Summary => {
+                self.set_labels(spec, e);
+                self.line(name, "_count", None, Value::U(sum(0)));
+                self.line(name, "_sum", None, Value::F(sum_f64(1)));
+            }
+            Kind::Info => {
+                self.set_labels(spec, e);
+                self.line(name, "_info", None, Value::U(1));
+            }
+            Kind::StateSet(states) => {
+                self.set_labels(spec, e);
+                let cur = regions[e.src]
+                    .cell(0, e.record.cell)
+                    .load(Ordering::Relaxed) as usize;
+                for (i, s) in states.iter().enumerate() {
+                    self.line(name, "", Some((name, s)), Value::U((i == cur) as u64));
+                }
+            }
+        }
+    }
+
+    fn gauge(&mut self, spec: &Spec, mode: GaugeMode, run: &[Entry]) {
+        let regions = self.regions;
+        let name = spec.name.as_str();
+        let value = |e: &Entry| {
+            f64::from_bits(
+                regions[e.src]
+                    .cell(0, e.record.cell)
+                    .load(Ordering::Relaxed),
+            )
+        };
+        if !mode.per_process() {
+            self.set_labels(spec, &run[0]);
+            let v = run.iter().map(value).sum::<f64>();
+            self.line(name, "", None, Value::F(v));
+            return;
+        }
+        let live: Vec<&Entry> = run
+            .iter()
+            .filter(|e| !mode.live_only() || procs::owner_alive(&self.slots[e.src], e.owner))
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        match mode {
+            GaugeMode::All | GaugeMode::LiveAll => {
+                for e in live {
+                    let mut pid = itoa::Buffer::new();
+                    let pid = pid.format(e.record.pid);
+                    self.set_labels(spec, e);
+                    self.line(name, "", Some(("pid", pid)), Value::F(value(e)));
+                }
+            }
+            _ => {
+                let vals = live.iter().map(|e| value(e));
+                let v = match mode {
+                    GaugeMode::Sum | GaugeMode::LiveSum => vals.sum(),
+                    GaugeMode::Max | GaugeMode::LiveMax => vals.fold(f64::NEG_INFINITY, f64::max),
+                    GaugeMode::Min | GaugeMode::LiveMin => vals.fold(f64::INFINITY, f64::min),
+                    _ => {
+                        let stamp = |e: &&Entry| {
+                            f64::from_bits(
+                                regions[e.src]
+                                    .cell(0, e.record.cell + 1)
+                                    .load(Ordering::Relaxed),
+                            )
+                        };
+                        live.iter()
+                            .max_by(|a, b| stamp(a).total_cmp(&stamp(b)))
+                            .map_or(0.0, |e| value(e))
+                    }
+                };
+                self.set_labels(spec, live[0]);
+                self.line(name, "", None, Value::F(v));
+            }
+        }
+    }
+
+    fn self_metrics(&mut self, fams: &[Merged]) {
+        let regions = self.regions;
+        let total = |f: &dyn Fn(&Region) -> u64| regions.iter().map(|r| f(r)).sum::<u64>();
+        self.labels.clear();
+        let gauges = [
+            (
+                "metricore_series",
+                "Live series in the registry.",
+                total(&|r| r.counter(region::H_SERIES_LIVE)),
+            ),
+            (
+                "metricore_region_used_bytes",
+                "Bytes of the registry region in use.",
+                total(&|r| r.bytes_use().0),
+            ),
+            (
+                "metricore_region_free_bytes",
+                "Bytes of the registry region still free.",
+                total(&|r| {
+                    let (used, all) = r.bytes_use();
+                    all - used.min(all)
+                }),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            self.enc.family(name, "gauge", help, "");
+            self.line(name, "", None, Value::U(v));
+        }
+        self.enc.family(
+            "metricore_errors",
+            "counter",
+            "Recordings refused as invalid.",
+            "",
+        );
+        let errors = Value::U(total(&|r| r.counter(region::H_ERRORS)));
+        self.line("metricore_errors", "_total", None, errors);
+        self.enc.family(
+            "metricore_series_overflow",
+            "counter",
+            "Lookups sent to a family's overflow series (series limit reached or region full).",
+            "",
+        );
+        for m in fams {
+            let n: u64 = m
+                .members
+                .iter()
+                .map(|&(src, idx)| {
+                    let entry = FamilyEntry::of(regions[src], idx);
+                    entry.overflowed().load(Ordering::Relaxed)
+                })
+                .sum();
+            if n > 0 {
+                self.labels.clear();
+                self.labels.push("family", &m.spec.name);
+                self.line("metricore_series_overflow", "_total", None, Value::U(n));
+            }
+        }
+    }
+}
+
+/// Renders a stored key's values under `names` in one pass over its bytes. Returns
+/// `false`, leaving `out` to be cleared, when the key is not plain: not valid UTF-8
+/// (escaped NULs, a corrupt file) or not one value per name.
+fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(stored) else {
+        return false;
+    };
+    let mut rest = text;
+    for n in names {
+        // Each value ends at its `00 01` terminator; a valid UTF-8 key has no other NUL.
+        let Some(end) = memchr::memchr(0, rest.as_bytes()) else {
+            return false;
+        };
+        if rest.as_bytes().get(end + 1) != Some(&1) {
+            return false;
+        }
+        out.push(n, &rest[..end]);
+        rest = &rest[end + 2..];
+    }
+    rest.is_empty()
+}

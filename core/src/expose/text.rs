@@ -1,0 +1,240 @@
+//! The text encoder: family headers and sample lines in the Prometheus text format
+//! 0.0.4 or OpenMetrics 1.0.0, written into the caller's buffer. It formats only what it
+//! is handed (names, labels, values) and never reads the region.
+
+use super::format::Format;
+use crate::error::{Error, Result};
+use crate::names::{check_label_name, check_metric_name};
+
+/// A sample value: integers as integers, floats in the shortest form that reads back.
+#[derive(Clone, Copy)]
+pub(crate) enum Value {
+    /// An integer.
+    U(u64),
+    /// A float.
+    F(f64),
+}
+
+impl Value {
+    fn write(self, out: &mut String) {
+        match self {
+            Value::U(v) => out.push_str(itoa::Buffer::new().format(v)),
+            Value::F(v) if v.is_nan() => out.push_str("NaN"),
+            Value::F(v) if v == f64::INFINITY => out.push_str("+Inf"),
+            Value::F(v) if v == f64::NEG_INFINITY => out.push_str("-Inf"),
+            Value::F(v) => out.push_str(ryu::Buffer::new().format_finite(v)),
+        }
+    }
+}
+
+/// A series' labels as `name="value"` pairs without braces: rendered once, reused for
+/// each of the series' lines.
+#[derive(Default)]
+pub(crate) struct Labels(String);
+
+impl Labels {
+    /// Removes every label.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Appends the label `name="value"`, escaping the value.
+    pub fn push(&mut self, name: &str, value: &str) {
+        let out = &mut self.0;
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_into(out, value);
+        out.push('"');
+    }
+}
+
+/// Writes one exposition, family by family, into a buffer.
+pub(crate) struct Encoder<'a> {
+    out: &'a mut String,
+    format: Format,
+}
+
+impl<'a> Encoder<'a> {
+    /// An encoder appending to `out` in `format`.
+    pub fn new(out: &'a mut String, format: Format) -> Encoder<'a> {
+        Encoder { out, format }
+    }
+
+    /// Writes the `# HELP` (when there is help), `# TYPE` and, in OpenMetrics, `# UNIT`
+    /// lines of a family of kind `type_name` (`counter`, `gauge`, ... or `unknown`).
+    pub fn family(&mut self, name: &str, type_name: &str, help: &str, unit: &str) {
+        let (suffix, kind) = type_line(self.format, type_name);
+        let om = self.format == Format::OpenMetrics;
+        let out = &mut *self.out;
+        if !help.is_empty() {
+            out.push_str("# HELP ");
+            out.push_str(name);
+            out.push_str(suffix);
+            out.push(' ');
+            for c in help.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '"' if om => out.push_str("\\\""),
+                    c => out.push(c),
+                }
+            }
+            out.push('\n');
+        }
+        out.push_str("# TYPE ");
+        out.push_str(name);
+        out.push_str(suffix);
+        out.push(' ');
+        out.push_str(kind);
+        out.push('\n');
+        if om && !unit.is_empty() {
+            out.push_str("# UNIT ");
+            out.push_str(name);
+            out.push(' ');
+            out.push_str(unit);
+            out.push('\n');
+        }
+    }
+
+    /// Writes one sample: `name` and `suffix`, the labels and then the `extra` label
+    /// (`le`, `pid`, a state), and the value.
+    pub fn sample(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &Labels,
+        extra: Option<(&str, &str)>,
+        value: Value,
+    ) {
+        let out = &mut *self.out;
+        let labels = labels.0.as_str();
+        out.push_str(name);
+        out.push_str(suffix);
+        if !labels.is_empty() || extra.is_some() {
+            out.push('{');
+            out.push_str(labels);
+            if let Some((n, v)) = extra {
+                if !labels.is_empty() {
+                    out.push(',');
+                }
+                out.push_str(n);
+                out.push_str("=\"");
+                escape_into(out, v);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        out.push(' ');
+        value.write(out);
+        out.push('\n');
+    }
+
+    /// The buffer, for text that is appended as it is.
+    pub fn out(&mut self) -> &mut String {
+        self.out
+    }
+
+    /// Ends the exposition: `# EOF` in OpenMetrics, nothing in Prometheus text.
+    pub fn finish(self) {
+        if self.format == Format::OpenMetrics {
+            self.out.push_str("# EOF\n");
+        }
+    }
+}
+
+/// The suffix of a family's name in its `# TYPE` line, and the type named there: the
+/// Prometheus text format names counters `_total` and info `_info`, has no info or
+/// state set types (they are gauges there) and calls `unknown` `untyped`.
+fn type_line(format: Format, type_name: &str) -> (&'static str, &str) {
+    match (type_name, format) {
+        ("counter", Format::Prometheus) => ("_total", "counter"),
+        ("info", Format::Prometheus) => ("_info", "gauge"),
+        ("stateset", Format::Prometheus) => ("", "gauge"),
+        ("unknown", Format::Prometheus) => ("", "untyped"),
+        (t, _) => ("", t),
+    }
+}
+
+/// Escapes a label value: `\`, `"` and newline; runs without them are copied whole.
+fn escape_into(out: &mut String, v: &str) {
+    let mut rest = v;
+    while let Some(i) = memchr::memchr3(b'\\', b'"', b'\n', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// A family made outside the registry, by a custom collector, to be rendered by the
+/// same rules as the registry's own.
+#[derive(Clone, Debug)]
+pub struct ExternalFamily<'a> {
+    /// Family name (for counters without `_total`, for info without `_info`).
+    pub name: &'a str,
+    /// Help text.
+    pub help: &'a str,
+    /// Unit, or empty.
+    pub unit: &'a str,
+    /// `counter`, `gauge`, `histogram`, `summary`, `info`, `stateset` or `unknown`.
+    pub kind: &'a str,
+    /// The samples, in order.
+    pub samples: &'a [ExternalSample<'a>],
+}
+
+/// One sample of an [`ExternalFamily`].
+#[derive(Clone, Debug)]
+pub struct ExternalSample<'a> {
+    /// Full sample name (`x_total`, `x_bucket`, ...).
+    pub name: &'a str,
+    /// Label names and values.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// The value.
+    pub value: f64,
+}
+
+/// Checks and renders an external family into `out`.
+pub fn render_external(format: Format, family: &ExternalFamily, out: &mut String) -> Result<()> {
+    const KINDS: [&str; 7] = [
+        "counter",
+        "gauge",
+        "histogram",
+        "summary",
+        "info",
+        "stateset",
+        "unknown",
+    ];
+    let kind = KINDS
+        .iter()
+        .find(|k| **k == family.kind)
+        .ok_or_else(|| Error::UnknownType {
+            metric: family.name.to_owned(),
+            kind: family.kind.to_owned(),
+        })?;
+    check_metric_name(family.name)?;
+    for s in family.samples {
+        check_metric_name(s.name)?;
+        for (n, _) in s.labels {
+            check_label_name(n)?;
+        }
+    }
+    let mut enc = Encoder::new(out, format);
+    enc.family(family.name, kind, family.help, family.unit);
+    let mut labels = Labels::default();
+    for s in family.samples {
+        labels.clear();
+        for (n, v) in s.labels {
+            labels.push(n, v);
+        }
+        enc.sample(s.name, "", &labels, None, Value::F(s.value));
+    }
+    Ok(())
+}

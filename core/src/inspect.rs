@@ -1,0 +1,137 @@
+//! Inspection of a region: occupancy ([`Stats`]) and an integrity check of every
+//! series record, for `Registry::stats`, `Registry::check` and `metricore inspect`.
+
+use crate::directory;
+use crate::family::{self, Entry};
+use crate::key;
+use crate::procs;
+use crate::region::{self, Region};
+use crate::spec::Kind;
+use crate::sync::Ordering;
+
+/// Occupancy of one family.
+#[derive(Clone, Debug)]
+pub struct FamilyStats {
+    /// Family name.
+    pub name: String,
+    /// Kind name (`counter`, `gauge`, ...).
+    pub kind: &'static str,
+    /// Live series.
+    pub series: u64,
+    /// Lookups sent to the overflow series.
+    pub overflowed: u64,
+}
+
+/// Occupancy and health of a registry's region.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// The file behind the registry, if shared.
+    pub path: Option<std::path::PathBuf>,
+    /// When the region was created, in nanoseconds since the Unix epoch.
+    pub created_unix_ns: u64,
+    /// Shards (per-CPU cell slabs).
+    pub shards: usize,
+    /// Live series.
+    pub series: u64,
+    /// Series the directory can hold.
+    pub series_capacity: usize,
+    /// Cells per shard in use and in all.
+    pub cells: (u64, u64),
+    /// Arena bytes in use and in all.
+    pub arena_bytes: (u64, u64),
+    /// Region bytes in use and in all.
+    pub region_bytes: (u64, u64),
+    /// Lookups sent to an overflow series.
+    pub overflows: u64,
+    /// Refused recordings (bad increments, wrong label counts, ...).
+    pub errors: u64,
+    /// Per family, sorted by name.
+    pub families: Vec<FamilyStats>,
+    /// Attached processes: pid and whether it is still running.
+    pub processes: Vec<(u32, bool)>,
+}
+
+/// The occupancy of `region`.
+pub(crate) fn stats(region: &Region) -> Stats {
+    let mut families: Vec<FamilyStats> = (0..region.layout.families as u32)
+        .filter_map(|idx| {
+            let spec = family::read(region, idx)?;
+            let entry = Entry::of(region, idx);
+            Some(FamilyStats {
+                name: spec.name,
+                kind: spec.kind.type_name(),
+                series: entry.live().load(Ordering::Relaxed),
+                overflowed: entry.overflowed().load(Ordering::Relaxed),
+            })
+        })
+        .collect();
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let (arena_used, arena_all) = region.arena_use();
+    Stats {
+        path: region.path.clone(),
+        created_unix_ns: region.created_ns(),
+        shards: region.layout.shards,
+        series: region.counter(region::H_SERIES_LIVE),
+        series_capacity: region.layout.series,
+        cells: region.cell_use(),
+        arena_bytes: (arena_used * 8, arena_all * 8),
+        region_bytes: region.bytes_use(),
+        overflows: region.counter(region::H_OVERFLOWS),
+        errors: region.counter(region::H_ERRORS),
+        families,
+        processes: procs::slots(region)
+            .into_iter()
+            .filter(|s| s.pid != 0)
+            .map(|s| (s.pid, s.alive))
+            .collect(),
+    }
+}
+
+/// Checks every series of `region`: its record inside the arena, its family known, its
+/// cells inside a shard, its key one value per label (pairs after them for info), and
+/// no series twice. Returns the series checked and what is wrong, one line each.
+pub(crate) fn check(region: &Region) -> (u64, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut checked = 0;
+    let l = &region.layout;
+    directory::for_each_slot(region, |i, rec| {
+        checked += 1;
+        let Some(rec) = rec else {
+            problems.push(format!(
+                "directory slot {i}: its record lies outside the arena"
+            ));
+            return;
+        };
+        let Some(spec) = family::read(region, rec.ident.family) else {
+            problems.push(format!(
+                "directory slot {i}: series of unknown family {}",
+                rec.ident.family
+            ));
+            return;
+        };
+        if rec.cell as usize + spec.kind.cells() > l.cells_per_shard {
+            problems.push(format!(
+                "{}: a series' cells lie outside the shard",
+                spec.name
+            ));
+        }
+        let values = rec.with_key(region, |k| key::values(k).count());
+        let overflow = rec.ident.is_overflow();
+        let n = spec.labels.len();
+        let count_ok = overflow && values == 0
+            || values == n
+            || (spec.kind == Kind::Info && values > n && (values - n) % 2 == 0);
+        if !count_ok {
+            problems.push(format!(
+                "{}: a series key does not decode to its labels",
+                spec.name
+            ));
+        }
+        let key = rec.with_key(region, |k| k.to_vec());
+        if !seen.insert((rec.ident.family, rec.ident.flags, rec.ident.owner, key)) {
+            problems.push(format!("{}: a series is in the directory twice", spec.name));
+        }
+    });
+    (checked, problems)
+}

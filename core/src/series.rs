@@ -1,0 +1,371 @@
+//! Series resolution: from a registered family and label values to the cells of one
+//! series. A lookup finds the series in the directory or makes it there, counting it
+//! in the family's live series; past the family's limit, or when the region is full,
+//! it gets the family's overflow series instead. Counters' float cells, made on first
+//! use, are reached through here too.
+
+use std::sync::Arc;
+
+use crate::cells::Cells;
+use crate::directory::{self, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
+use crate::error::{Error, Result};
+use crate::family::{self, Entry};
+use crate::key;
+use crate::names::check_label_name;
+use crate::procs::{self, Attachment, Owner};
+use crate::region::{self, Region};
+use crate::spec::{Kind, Spec};
+use crate::sync::Ordering;
+
+/// What every handle of one family shares.
+struct FamilyInner {
+    attachment: Arc<Attachment>,
+    idx: u32,
+    spec: Spec,
+    /// The scope's label values, before the family's own.
+    consts: Vec<String>,
+    owner: Owner,
+    cells: usize,
+    bounds: Arc<[f64]>,
+    states: Arc<[String]>,
+}
+
+/// A registered family of any kind; the typed families
+/// ([`CounterVec`](crate::CounterVec), ...) wrap it.
+#[derive(Clone)]
+pub struct Family(Arc<FamilyInner>);
+
+/// A series resolved for recording.
+pub(crate) struct Resolved {
+    /// Its cells.
+    pub cells: Cells,
+    /// Its float cell, for counters.
+    pub float: FloatCell,
+    /// Its first cell.
+    pub first: u32,
+}
+
+/// A counter series' float cell, for fractional increments: made on first use and
+/// kept in the series' directory record.
+#[derive(Clone, Copy)]
+pub(crate) struct FloatCell {
+    /// Absolute word index of the series record; 0 for the sink.
+    record: usize,
+}
+
+impl FloatCell {
+    /// Whether the series is the sink, which has no record.
+    #[inline]
+    pub fn is_sink(self) -> bool {
+        self.record == 0
+    }
+
+    /// The float cell, if it was made.
+    #[inline]
+    pub fn get(self, region: &Region) -> Option<u32> {
+        Record::float_cell(region, self.record)
+    }
+
+    /// The float cell, made now if it was not; `None` when the region has no cell left.
+    pub fn get_or_make(self, region: &Region) -> Option<u32> {
+        if let Some(c) = self.get(region) {
+            return Some(c);
+        }
+        let new = region.alloc_cells(1)?;
+        Record::set_float_cell(region, self.record, new)
+    }
+}
+
+impl Family {
+    /// Finds or creates the family `spec` in the attachment's region, for a scope
+    /// with the constant labels `consts`.
+    pub(crate) fn register(
+        attachment: &Arc<Attachment>,
+        consts: &[(String, String)],
+        mut spec: Spec,
+    ) -> Result<Family> {
+        let mut labels: Vec<String> = consts.iter().map(|(n, _)| n.clone()).collect();
+        labels.append(&mut spec.labels);
+        spec.labels = labels;
+        if let Kind::Histogram(b) = &mut spec.kind {
+            if b.last() == Some(&f64::INFINITY) {
+                b.pop();
+            }
+        }
+        let spec = spec.normalize()?;
+        let region = &attachment.region;
+        let idx = family::register(region, &spec)?;
+        let stored = family::read(region, idx).unwrap_or(spec);
+        let owner = match stored.kind {
+            Kind::Gauge(m) if m.per_process() => attachment.owner.ok_or_else(|| {
+                Error::RegistryFull(format!("{} (the process table is full)", stored.name))
+            })?,
+            _ => Owner {
+                id: NO_OWNER,
+                pid: 0,
+            },
+        };
+        let family = Family(Arc::new(FamilyInner {
+            bounds: match &stored.kind {
+                Kind::Histogram(b) => b.as_slice().into(),
+                _ => Arc::new([]),
+            },
+            states: match &stored.kind {
+                Kind::StateSet(s) => s.as_slice().into(),
+                _ => Arc::new([]),
+            },
+            cells: stored.kind.cells(),
+            spec: stored,
+            attachment: attachment.clone(),
+            idx,
+            consts: consts.iter().map(|(_, v)| v.clone()).collect(),
+            owner,
+        }));
+        if family.0.consts.len() == family.0.spec.labels.len() {
+            // A family without labels of its own has its one series from the start.
+            if family.0.spec.kind != Kind::Info {
+                family.resolve(&[])?;
+            }
+        } else {
+            // Room for the overflow series is taken now, so that it exists when the
+            // region is full; it is rendered once something overflowed.
+            family
+                .overflow_series()
+                .ok_or_else(|| Error::RegistryFull(family.0.spec.name.clone()))?;
+        }
+        Ok(family)
+    }
+
+    /// The family's definition as registered (scope labels included).
+    pub fn spec(&self) -> &Spec {
+        &self.0.spec
+    }
+
+    /// The histogram bucket bounds (empty for other kinds).
+    pub(crate) fn bounds(&self) -> Arc<[f64]> {
+        self.0.bounds.clone()
+    }
+
+    /// The state set's states (empty for other kinds).
+    pub(crate) fn states(&self) -> Arc<[String]> {
+        self.0.states.clone()
+    }
+
+    fn region(&self) -> &Arc<Region> {
+        &self.0.attachment.region
+    }
+
+    fn ident(&self, flags: u32) -> Ident {
+        Ident {
+            family: self.0.idx,
+            flags,
+            owner: self.0.owner.id,
+        }
+    }
+
+    #[inline]
+    fn check_count(&self, got: usize) -> Result<()> {
+        let expected = self.0.spec.labels.len() - self.0.consts.len();
+        if got == expected {
+            Ok(())
+        } else {
+            self.region().count(region::H_ERRORS);
+            Err(Error::LabelCount {
+                metric: self.0.spec.name.clone(),
+                expected,
+                got,
+            })
+        }
+    }
+
+    /// All label values of a series: the scope's, then `values`.
+    #[inline]
+    fn label_values<'a>(
+        &'a self,
+        values: &'a [&'a str],
+    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
+        self.0
+            .consts
+            .iter()
+            .map(String::as_str)
+            .chain(values.iter().copied())
+    }
+
+    #[inline]
+    fn resolved(&self, s: Series) -> Resolved {
+        Resolved {
+            cells: Cells::new(self.region().clone(), s.cell, self.0.cells),
+            float: FloatCell { record: s.record },
+            first: s.cell,
+        }
+    }
+
+    /// Finds or makes the series for `values` (after the scope's values).
+    #[inline]
+    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
+        self.check_count(values.len())?;
+        if self.0.consts.is_empty() {
+            return Ok(self.resolve_all(values.iter().copied()));
+        }
+        Ok(self.resolve_all(self.label_values(values)))
+    }
+
+    #[inline]
+    fn resolve_all<'a>(&self, values: impl Iterator<Item = &'a str> + Clone) -> Resolved {
+        let hash = key::hash(self.0.idx, values.clone());
+        let ident = self.ident(0);
+        match directory::find(self.region(), hash, ident, values.clone()) {
+            Some(s) => self.resolved(s),
+            None => self.insert(hash, ident, values),
+        }
+    }
+
+    #[cold]
+    fn insert<'a>(
+        &self,
+        hash: u64,
+        ident: Ident,
+        values: impl Iterator<Item = &'a str> + Clone,
+    ) -> Resolved {
+        let region = self.region();
+        let live = Entry::of(region, self.0.idx).live();
+        let limit = self.0.spec.limit as u64;
+        let at_limit = || live.load(Ordering::Acquire) >= limit;
+        let (cells, pid) = (self.0.cells, self.0.owner.pid);
+        match directory::insert(region, hash, ident, values, cells, pid, at_limit) {
+            Ok(done) => {
+                if done.made {
+                    // Release: whoever sees the count sees the slot filled.
+                    live.fetch_add(1, Ordering::Release);
+                }
+                self.resolved(done.series)
+            }
+            Err(Refused::Limit | Refused::Full) => self.overflow(),
+        }
+    }
+
+    /// The overflow series, where label sets past the limit (or past a full region) go.
+    fn overflow(&self) -> Resolved {
+        let region = self.region();
+        region.count(region::H_OVERFLOWS);
+        Entry::of(region, self.0.idx)
+            .overflowed()
+            .fetch_add(1, Ordering::Relaxed);
+        match self.overflow_series() {
+            Some(s) => self.resolved(s),
+            None => Resolved {
+                cells: Cells::sink(region.clone()),
+                float: FloatCell { record: 0 },
+                first: 0,
+            },
+        }
+    }
+
+    /// Finds or makes the overflow series. It is not counted in the family's live
+    /// series, and no limit keeps it out.
+    fn overflow_series(&self) -> Option<Series> {
+        let ident = self.ident(OVERFLOW);
+        let none = std::iter::empty::<&str>();
+        let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
+        let (cells, pid) = (self.0.cells, self.0.owner.pid);
+        directory::insert(self.region(), hash, ident, none, cells, pid, || false)
+            .ok()
+            .map(|done| done.series)
+    }
+
+    /// Removes the series for `values`.
+    pub(crate) fn remove(&self, values: &[&str]) -> Result<bool> {
+        self.check_count(values.len())?;
+        let all = self.label_values(values);
+        let hash = key::hash(self.0.idx, all.clone());
+        let region = self.region();
+        let removed = directory::remove(region, hash, self.ident(0), all);
+        if removed {
+            Entry::of(region, self.0.idx)
+                .live()
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(removed)
+    }
+
+    /// Removes every series of this family that this scope can see (the overflow
+    /// series too, when the scope sees the whole family, then makes it anew).
+    pub(crate) fn clear(&self) {
+        if !self.0.consts.is_empty() {
+            self.remove_prefixed(self.0.consts.iter().map(String::as_str));
+            return;
+        }
+        retain(self.region(), self.0.idx, |_| false);
+        if !self.0.spec.labels.is_empty() {
+            self.overflow_series();
+        }
+    }
+
+    /// Removes the series whose label values start with `prefix`, not the overflow
+    /// series; returns how many.
+    fn remove_prefixed<'a>(&self, prefix: impl Iterator<Item = &'a str>) -> u64 {
+        let mut p = Vec::new();
+        key::encode(prefix, &mut p);
+        let region = self.region();
+        retain(region, self.0.idx, |rec| {
+            rec.ident.is_overflow() || !rec.with_key(region, |k| k.starts_with(&p))
+        })
+    }
+
+    /// Removes the info series `values`; `false` if it had none.
+    pub(crate) fn remove_info(&self, values: &[&str]) -> Result<bool> {
+        self.check_count(values.len())?;
+        Ok(self.remove_prefixed(self.label_values(values)) > 0)
+    }
+
+    /// Replaces the info of series `values` with `pairs`.
+    pub(crate) fn set_info(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
+        self.check_count(values.len())?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            check_label_name(name)?;
+            if self.0.spec.labels.iter().any(|l| l == name)
+                || pairs[..i].iter().any(|(n, _)| n == name)
+            {
+                return Err(Error::DuplicateLabel {
+                    metric: self.0.spec.name.clone(),
+                    label: name.to_string(),
+                });
+            }
+        }
+        self.remove_info(values)?;
+        let fixed = self.label_values(values);
+        self.resolve_all(fixed.chain(pairs.iter().flat_map(|(n, v)| [*n, *v])));
+        Ok(())
+    }
+}
+
+/// Removes every series of family `idx` for which `keep` is false, and takes them off
+/// the family's live count; returns how many, overflow series not counted.
+fn retain(region: &Region, idx: u32, keep: impl FnMut(&Record) -> bool) -> u64 {
+    let removed = directory::retain(region, idx, keep);
+    if removed > 0 {
+        Entry::of(region, idx)
+            .live()
+            .fetch_sub(removed, Ordering::Relaxed);
+    }
+    removed
+}
+
+/// Removes the series that exited processes left in `live*` gauge families: they are
+/// never shown again, and would otherwise take room from the family's series limit.
+pub(crate) fn sweep_dead(region: &Region) {
+    let slots = procs::slots(region);
+    for idx in 0..region.layout.families as u32 {
+        if let Some(Spec {
+            kind: Kind::Gauge(m),
+            ..
+        }) = family::read(region, idx)
+        {
+            if m.live_only() {
+                retain(region, idx, |rec| {
+                    procs::owner_alive(&slots, rec.ident.owner)
+                });
+            }
+        }
+    }
+}

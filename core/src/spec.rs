@@ -1,0 +1,406 @@
+//! What a family is: its kind (with buckets, states or gauge mode), name, help, unit,
+//! label names and series limit; the naming rules a [`Spec`] must pass; and the binary
+//! form it is stored in, which the family table writes to the arena.
+
+use crate::buckets::{self, MAX_BUCKETS};
+use crate::error::{Error, Result};
+use crate::names::{check_label_name, check_metric_name, full_name};
+
+/// Most label names a family can have, scope labels included.
+pub const MAX_LABELS: usize = 16;
+/// Series a family holds before new label sets go to its overflow series.
+pub const DEFAULT_SERIES_LIMIT: u32 = 2000;
+
+/// How a gauge's values from several processes are combined, as in
+/// `prometheus_client`'s multi-process mode. `Shared` keeps one value for all
+/// processes; the others keep one value per process, and the `Live*` modes leave
+/// out processes that have exited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[allow(missing_docs)]
+pub enum GaugeMode {
+    #[default]
+    Shared,
+    All,
+    LiveAll,
+    Sum,
+    LiveSum,
+    Max,
+    LiveMax,
+    Min,
+    LiveMin,
+    MostRecent,
+    LiveMostRecent,
+}
+
+const GAUGE_MODES: [(GaugeMode, &str); 11] = [
+    (GaugeMode::Shared, "shared"),
+    (GaugeMode::All, "all"),
+    (GaugeMode::LiveAll, "liveall"),
+    (GaugeMode::Sum, "sum"),
+    (GaugeMode::LiveSum, "livesum"),
+    (GaugeMode::Max, "max"),
+    (GaugeMode::LiveMax, "livemax"),
+    (GaugeMode::Min, "min"),
+    (GaugeMode::LiveMin, "livemin"),
+    (GaugeMode::MostRecent, "mostrecent"),
+    (GaugeMode::LiveMostRecent, "livemostrecent"),
+];
+
+impl GaugeMode {
+    /// Parses a mode name (`"livesum"`, `"max"`, ...).
+    pub fn from_name(name: &str) -> Result<GaugeMode> {
+        GAUGE_MODES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(m, _)| *m)
+            .ok_or_else(|| {
+                Error::InvalidOptions(format!(
+                    "unknown gauge mode {name:?}; expected one of {}",
+                    GAUGE_MODES.map(|(_, n)| n).join(", ")
+                ))
+            })
+    }
+
+    /// The mode's name.
+    pub fn name(self) -> &'static str {
+        GAUGE_MODES[self as usize].1
+    }
+
+    /// Whether each process keeps its own value.
+    pub fn per_process(self) -> bool {
+        self != GaugeMode::Shared
+    }
+
+    /// Whether exited processes' values are left out.
+    pub fn live_only(self) -> bool {
+        matches!(
+            self,
+            GaugeMode::LiveAll
+                | GaugeMode::LiveSum
+                | GaugeMode::LiveMax
+                | GaugeMode::LiveMin
+                | GaugeMode::LiveMostRecent
+        )
+    }
+}
+
+/// The kind of a family, with what the kind needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    /// Goes only up.
+    Counter,
+    /// Goes up and down.
+    Gauge(GaugeMode),
+    /// Counts observations into fixed buckets, by their upper bounds (`+Inf` implied).
+    Histogram(Vec<f64>),
+    /// Counts observations and sums them.
+    Summary,
+    /// Constant labels with the value 1.
+    Info,
+    /// One of a fixed list of states.
+    StateSet(Vec<String>),
+}
+
+impl Kind {
+    fn code(&self) -> u8 {
+        match self {
+            Kind::Counter => 0,
+            Kind::Gauge(_) => 1,
+            Kind::Histogram(_) => 2,
+            Kind::Summary => 3,
+            Kind::Info => 4,
+            Kind::StateSet(_) => 5,
+        }
+    }
+
+    /// Name of the kind in the OpenMetrics `# TYPE` line.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge(_) => "gauge",
+            Kind::Histogram(_) => "histogram",
+            Kind::Summary => "summary",
+            Kind::Info => "info",
+            Kind::StateSet(_) => "stateset",
+        }
+    }
+
+    /// Cells a series of this kind takes in each shard.
+    pub(crate) fn cells(&self) -> usize {
+        match self {
+            Kind::Counter | Kind::StateSet(_) => 1,
+            Kind::Gauge(mode) => 1 + mode.per_process() as usize,
+            Kind::Histogram(b) => b.len() + 2,
+            Kind::Summary => 2,
+            Kind::Info => 0,
+        }
+    }
+}
+
+/// Everything that defines a family. Build one with [`Spec::new`] and the setters,
+/// then register it with [`Registry::register`](crate::Registry::register).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    /// Family name: for counters without `_total`, for info without `_info`.
+    pub name: String,
+    /// Help text.
+    pub help: String,
+    /// Unit (`seconds`, `bytes`), or empty; the name ends with `_unit` when set.
+    pub unit: String,
+    /// The kind.
+    pub kind: Kind,
+    /// Label names, scope labels first.
+    pub labels: Vec<String>,
+    /// Series limit before overflow.
+    pub limit: u32,
+}
+
+impl Spec {
+    /// A spec with no labels, no unit and the default series limit.
+    pub fn new(name: &str, help: &str, kind: Kind) -> Spec {
+        Spec {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            unit: String::new(),
+            kind,
+            labels: Vec::new(),
+            limit: DEFAULT_SERIES_LIMIT,
+        }
+    }
+
+    /// Sets the label names.
+    pub fn labels(mut self, labels: &[&str]) -> Spec {
+        self.labels = labels.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Sets the unit.
+    pub fn unit(mut self, unit: &str) -> Spec {
+        self.unit = unit.to_owned();
+        self
+    }
+
+    /// Sets the series limit.
+    pub fn limit(mut self, limit: u32) -> Spec {
+        self.limit = limit;
+        self
+    }
+
+    /// Applies the naming rules and checks names, labels, buckets and states.
+    pub(crate) fn normalize(mut self) -> Result<Spec> {
+        if !self.unit.is_empty() {
+            check_label_name(&self.unit).map_err(|_| {
+                Error::InvalidMetricName(format!("{} (unit {:?})", self.name, self.unit))
+            })?;
+        }
+        let suffix = match self.kind {
+            Kind::Counter => Some("_total"),
+            Kind::Info => Some("_info"),
+            _ => None,
+        };
+        if let Some(s) = suffix {
+            if let Some(stem) = self.name.strip_suffix(s) {
+                self.name = stem.to_owned();
+            }
+        }
+        self.name = full_name("", "", &self.name, &self.unit);
+        check_metric_name(&self.name)?;
+        if self.name.starts_with("metricore_") {
+            return Err(Error::InvalidMetricName(format!(
+                "{} (the metricore_ prefix is reserved for the registry's own metrics)",
+                self.name
+            )));
+        }
+        if self.labels.len() > MAX_LABELS {
+            return Err(Error::TooManyLabels {
+                metric: self.name,
+                count: self.labels.len(),
+                max: MAX_LABELS,
+            });
+        }
+        let reserved: &[&str] = match &self.kind {
+            Kind::Histogram(_) => &["le"],
+            Kind::Summary => &["quantile"],
+            Kind::Gauge(GaugeMode::All | GaugeMode::LiveAll) => &["pid"],
+            _ => &[],
+        };
+        for (i, l) in self.labels.iter().enumerate() {
+            check_label_name(l)?;
+            if self.labels[..i].contains(l)
+                || reserved.contains(&l.as_str())
+                || (matches!(self.kind, Kind::StateSet(_)) && *l == self.name)
+            {
+                return Err(Error::DuplicateLabel {
+                    metric: self.name.clone(),
+                    label: l.clone(),
+                });
+            }
+        }
+        match &self.kind {
+            Kind::Histogram(b) => buckets::check(b)?,
+            Kind::StateSet(states) => {
+                let bad = if states.is_empty() {
+                    Some("no states given".to_owned())
+                } else {
+                    states
+                        .iter()
+                        .enumerate()
+                        .find(|(i, s)| states[..*i].contains(s))
+                        .map(|(_, s)| format!("state {s:?} given twice"))
+                };
+                if let Some(reason) = bad {
+                    return Err(Error::InvalidState {
+                        metric: self.name,
+                        reason,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(self)
+    }
+
+    /// A short description for conflict messages.
+    pub(crate) fn describe(&self) -> String {
+        let extra = match &self.kind {
+            Kind::Gauge(m) => format!(" (mode {})", m.name()),
+            Kind::Histogram(b) => format!(" with buckets {b:?}"),
+            Kind::StateSet(s) => format!(" with states {s:?}"),
+            _ => String::new(),
+        };
+        let unit = if self.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" unit {:?}", self.unit)
+        };
+        format!(
+            "{}{extra}{unit} with labels {:?}",
+            self.kind.type_name(),
+            self.labels
+        )
+    }
+
+    /// The stored form of the spec, as the family table keeps it in the arena.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mode = match self.kind {
+            Kind::Gauge(m) => m as u8,
+            _ => 0,
+        };
+        out.extend_from_slice(&[self.kind.code(), mode, self.labels.len() as u8, 0]);
+        out.extend_from_slice(&self.limit.to_le_bytes());
+        let put = |s: &str, out: &mut Vec<u8>| {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        };
+        for s in [&self.name, &self.help, &self.unit]
+            .into_iter()
+            .chain(&self.labels)
+        {
+            put(s, &mut out);
+        }
+        match &self.kind {
+            Kind::Histogram(b) => {
+                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                for v in b {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            Kind::StateSet(states) => {
+                out.extend_from_slice(&(states.len() as u32).to_le_bytes());
+                for s in states {
+                    put(s, &mut out);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Parses a stored description; `None` if it does not parse (a corrupt file).
+    pub(crate) fn decode(b: &[u8]) -> Option<Spec> {
+        let mut r = Reader(b);
+        let head = r.take(4)?;
+        let (code, mode, nlabels) = (head[0], head[1], head[2] as usize);
+        let limit = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
+        let name = r.string()?;
+        let help = r.string()?;
+        let unit = r.string()?;
+        let labels = (0..nlabels)
+            .map(|_| r.string())
+            .collect::<Option<Vec<_>>>()?;
+        let kind = match code {
+            0 => Kind::Counter,
+            1 => Kind::Gauge(GAUGE_MODES.get(mode as usize)?.0),
+            2 => {
+                let n = r.u32()? as usize;
+                if n > MAX_BUCKETS {
+                    return None;
+                }
+                let b = (0..n)
+                    .map(|_| Some(f64::from_le_bytes(r.take(8)?.try_into().ok()?)))
+                    .collect::<Option<Vec<_>>>()?;
+                buckets::check(&b).ok()?;
+                Kind::Histogram(b)
+            }
+            3 => Kind::Summary,
+            4 => Kind::Info,
+            5 => {
+                let n = r.u32()? as usize;
+                if n > b.len() {
+                    return None;
+                }
+                Kind::StateSet((0..n).map(|_| r.string()).collect::<Option<Vec<_>>>()?)
+            }
+            _ => return None,
+        };
+        Some(Spec {
+            name,
+            help,
+            unit,
+            kind,
+            labels,
+            limit,
+        })
+    }
+}
+
+/// Reads a stored description front to back.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (h, t) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = t;
+        Some(h)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_specs_are_refused_with_the_offending_name() {
+        let bad = [
+            Spec::new("1x", "", Kind::Counter),
+            Spec::new("x", "", Kind::Counter).labels(&["__a"]),
+            Spec::new("x", "", Kind::Counter).labels(&["a", "a"]),
+            Spec::new("x", "", Kind::Histogram(vec![1.0])).labels(&["le"]),
+            Spec::new("x", "", Kind::Histogram(vec![2.0, 1.0])),
+            Spec::new("x", "", Kind::StateSet(vec![])),
+            Spec::new("x", "", Kind::Counter).labels(&["a"; 17]),
+        ];
+        for s in bad {
+            let e = s.clone().normalize().unwrap_err().to_string();
+            assert!(!e.is_empty(), "{s:?}");
+        }
+    }
+}
