@@ -172,9 +172,9 @@ def main():
     table = [[label] + [fmt_ns(results[s][key]) for s in SETUPS] for key, label in rows]
     widths = [max(len(str(row[i])) for row in [header] + table) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; per call, empty-loop cost subtracted", file=sys.stderr)
-    for row in [header] + table:
-        print(line(row), file=sys.stderr)
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; per call, empty-loop cost subtracted",
+          line(header), rule, *map(line, table), sep="\n", file=sys.stderr)
 
 
 if __name__ == "__main__":

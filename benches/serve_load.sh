@@ -74,8 +74,10 @@ non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/ {print $2}' "$dir/wrk.txt")
 errors=$(awk '/Socket errors/ {for (i = 4; i <= NF; i += 2) s += $i} END {print s + 0}' "$dir/wrk.txt")
 sum() { awk '{s += $1} END {printf "%.0f", s}'; }
 emit() { # work, value (null if none), unit, params (JSON members, may be empty)
+  local params=""
+  [ -z "${4:-}" ] || params=",\"params\":{$4}"
   printf '{"suite":"http","work":"%s","subject":"metricore serve","value":%s,"unit":"%s"%s}\n' \
-    "$1" "${2:-null}" "$3" "${4:+,\"params\":{$4}}"
+    "$1" "${2:-null}" "$3" "$params"
 }
 load="wrk -c 64 -t 2 -d ${seconds}s"
 emit "registry series" "$series" series

@@ -29,8 +29,16 @@ class Record:
 
 
 def read(text: str) -> list[Record]:
-    """The records among the lines of `text`."""
-    return [Record(**json.loads(line)) for line in text.splitlines() if line.startswith("{")]
+    """The records among the lines of `text`; a line that starts like one and is not one
+    is an error in the bench that printed it."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                out.append(Record(**json.loads(line)))
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"not a record ({e}): {line}") from None
+    return out
 
 
 def criterion(home: Path, suite: str = "rust") -> list[Record]:

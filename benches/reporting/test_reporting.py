@@ -87,6 +87,17 @@ def test_read_takes_the_json_lines_only():
                                   ("f64 counter inc", "metrics"): "not applicable (no f64 counter)"}
 
 
+def test_a_broken_record_is_an_error():
+    for line in ['{"suite":"http","work":"x","subject":"y","value":1,"unit":"ns"}}',
+                 '{"suite":"http","work":"x","subject":"y","value":1}']:
+        try:
+            records.read("people's line\n" + line)
+        except ValueError as e:
+            assert str(e).startswith("not a record (") and str(e).endswith(line)
+        else:
+            raise AssertionError(f"read {line}")
+
+
 def test_criterion_estimates():
     with tempfile.TemporaryDirectory() as home:
         new = Path(home, "counter_inc_1_thread", "atomic", "new")
