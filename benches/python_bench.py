@@ -12,8 +12,13 @@ Measures, in nanoseconds per call, ``c.inc()``, ``child.inc()``,
 
 Each setup runs in its own interpreter (the multi-process mode of prometheus_client
 is chosen at import). Per-call figures are the best of several repeats, with the cost
-of the empty timing loop subtracted. Run with the project's virtualenv after building
-the extension::
+of the empty timing loop subtracted. Prints one JSON record a line per setup and
+measurement, as the other benches do (benches/src/record.rs), e.g.
+
+    {"suite": "python", "work": "c.inc()", "subject": "prometheus_client", "value": 298.1, "unit": "ns"}
+
+and a table for people on standard error. Run with the project's virtualenv after
+building the extension::
 
     .venv/bin/python benches/python_bench.py [--quick]
 """
@@ -158,29 +163,18 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     rows = CALLS + [(k, f"render {n // 1000}k series (generate_latest)") for k, n in RENDERS]
-    header = ["what"] + list(SETUPS.values()) + ["pc / mc", "pc-mp / mc-shared"]
-    table = []
     for key, label in rows:
-        r = {s: results[s][key] for s in SETUPS}
-        ratio = r["prometheus_client"] / r["metricore"] if r["metricore"] else float("inf")
-        ratio_mp = (
-            r["prometheus_client-mp"] / r["metricore-shared"] if r["metricore-shared"] else float("inf")
-        )
-        table.append([label] + [fmt_ns(r[s]) for s in SETUPS] + [f"{ratio:.1f}x", f"{ratio_mp:.1f}x"])
+        for name, subject in SETUPS.items():
+            record = {"suite": "python", "work": label, "subject": subject, "value": results[name][key], "unit": "ns"}
+            print(json.dumps(record))
+
+    header = ["what"] + list(SETUPS.values())
+    table = [[label] + [fmt_ns(results[s][key]) for s in SETUPS] for key, label in rows]
     widths = [max(len(str(row[i])) for row in [header] + table) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; per call, empty-loop cost subtracted")
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in table:
-        print(line(row))
-    base = results["metricore"]["builtin"]
-    print(
-        f"\nmetricore c.inc() = {results['metricore']['inc'] / base:.2f}x a builtin method call; "
-        f"labels(a,b,c).inc() {fmt_ns(results['metricore']['labels_inc'])}; "
-        f"observe {fmt_ns(results['metricore']['observe'])}; "
-        f"render 10k {fmt_ns(results['metricore']['render_10k'])}"
-    )
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; per call, empty-loop cost subtracted",
+          line(header), rule, *map(line, table), sep="\n", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 
 Runs the criterion benches (metricore beside the peer crates), the `alloc_check` and
 `memory` binaries, and the C, Python, Lua and HTTP bench scripts that exist; each one
-that is missing or fails is reported as such in its table. Run through `benches/report`,
+that is missing or fails is reported as such in its table. The figures are the records
+the benches print, one JSON object a line (see reporting/records.py), and criterion's
+own estimates. Run through `benches/report`,
 which prepares the project virtualenv.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reporting import parse, plots, rust, scripts, targets  # noqa: E402
+from reporting import plots, rust, scripts  # noqa: E402
 from reporting.steps import Outcome, Runner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,8 +84,9 @@ def main() -> int:
     doc = [
         f"# Benchmarks (written by `benches/report` on {started:%Y-%m-%d})\n",
         "One run of `benches/report` in its quick mode: metricore and its peers measured side by side, "
-        "in the same run on the same machine. Targets are those of DESIGN.md section 6; a target that "
-        "is a ratio is checked against the figure it names from this same run.\n",
+        "in the same run on the same machine. Targets are the project's performance targets (see "
+        "docs/architecture.md), stated in each table; a target that is a ratio is checked against the "
+        "figure it names from this same run.\n",
         "## Machine\n\n| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in machine(started, load_start)),
         rust.table(r).markdown(),
         plot_section("scaling", scaling, "multi-thread scaling"),
@@ -91,8 +94,8 @@ def main() -> int:
         rust.alloc_table(r).markdown(3),
         rust.memory_table(r).markdown(3),
         scripts.c_table(c, r.figures).markdown(),
-        scripts.table("Python", python, targets.PYTHON, []).markdown(),
-        scripts.table("Lua", lua, targets.LUA, [], read=parse.aligned).markdown(),
+        scripts.python_table(python).markdown(),
+        scripts.lua_table(lua).markdown(),
         scripts.http_table(http).markdown(),
         steps_section(steps, total),
     ]

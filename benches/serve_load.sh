@@ -2,7 +2,9 @@
 # `metricore serve` under load: wrk -c 64 -t 2 on /metrics of a shared registry of
 # 10,000 series (9,000 counters, 1,000 histograms) while two other processes record
 # into it. Prints wrk's requests/s, p99 latency and non-2xx count, and the recorders'
-# rates alone and under the load. Loopback only; every process stops by itself.
+# rates alone and under the load: one JSON record a line on standard output, as the
+# other benches do (benches/src/record.rs), and wrk's report and a summary for people
+# on standard error. Loopback only; every process stops by itself.
 #
 #   benches/serve_load.sh [SECONDS]    (default 10)
 set -euo pipefail
@@ -58,26 +60,34 @@ alone=$(rates 1) alone_cpu=$(rates 3)
 record wrk -c 64 -t 2 -d "${seconds}s" --latency "$url" >"$dir/wrk.txt"
 loaded=$(rates 1) loaded_cpu=$(rates 3)
 
-cat "$dir/wrk.txt"
+cat "$dir/wrk.txt" >&2
 bytes=$(curl -s "$url" | wc -c)
 series=$(curl -s "$url" | awk '$1 == "metricore_series" {print $2}')
 rps=$(awk '/^Requests\/sec:/ {print $2}' "$dir/wrk.txt")
-p99=$(awk '$1 == "99%" {print $2}' "$dir/wrk.txt")
+# wrk's `99%  92.70ms` in nanoseconds.
+p99=$(awk '$1 == "99%" {
+  v = $2 + 0; u = $2; sub(/^[0-9.]+/, "", u)
+  print v * (u == "us" ? 1e3 : u == "ms" ? 1e6 : u == "s" ? 1e9 : u == "m" ? 6e10 : 1)
+}' "$dir/wrk.txt")
 non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/ {print $2}' "$dir/wrk.txt")
-errors=$(awk '/Socket errors/ {sub(/^ *Socket errors: */, ""); print}' "$dir/wrk.txt")
+# `Socket errors: connect 0, read 3, write 0, timeout 5`, summed.
+errors=$(awk '/Socket errors/ {for (i = 4; i <= NF; i += 2) s += $i} END {print s + 0}' "$dir/wrk.txt")
 sum() { awk '{s += $1} END {printf "%.0f", s}'; }
-slower() {
-  awk -v a="$1" -v b="$2" 'BEGIN { d = 100 * (1 - b / a); if (d >= 0) printf "%.0f%% slower", d; else printf "%.0f%% faster", -d }'
+emit() { # work, value (null if none), unit, params (JSON members, may be empty)
+  local params=""
+  [ -z "${4:-}" ] || params=",\"params\":{$4}"
+  printf '{"suite":"http","work":"%s","subject":"metricore serve","value":%s,"unit":"%s"%s}\n' \
+    "$1" "${2:-null}" "$3" "$params"
 }
-report() { # label, rates alone, rates loaded
-  local a b
-  a=$(echo "$2" | sum) b=$(echo "$3" | sum)
-  echo "$1: alone $(echo $2 | tr ' ' '+') = $a; under wrk $(echo $3 | tr ' ' '+') = $b ($(slower "$a" "$b"))"
-}
-
-echo
-echo "registry: $series series, $bytes bytes per scrape (Prometheus text, no gzip)"
-echo "wrk -c 64 -t 2 -d ${seconds}s: $rps requests/s, p99 $p99, non-2xx responses: ${non2xx:-0}, socket errors: ${errors:-none}"
-report "recorders, recordings/s        " "$alone" "$loaded"
-report "recorders, recordings/CPU-second" "$alone_cpu" "$loaded_cpu"
-echo "machine: $(nproc) CPUs, shared by the two recorders, metricore serve and wrk"
+load="wrk -c 64 -t 2 -d ${seconds}s"
+emit "registry series" "$series" series
+emit "bytes per scrape" "$bytes" bytes
+emit "$load: requests/s" "$rps" requests/s "\"connections\":64,\"threads\":2,\"seconds\":$seconds"
+emit "p99 latency" "$p99" ns
+emit "non-2xx responses" "${non2xx:-0}" responses
+emit "socket errors" "$errors" errors
+emit "2 recorders, recordings/s, alone" "$(echo "$alone" | sum)" recordings/s
+emit "2 recorders, recordings/s, under wrk" "$(echo "$loaded" | sum)" recordings/s
+emit "2 recorders, recordings/CPU-second, alone" "$(echo "$alone_cpu" | sum)" recordings/CPU-second
+emit "2 recorders, recordings/CPU-second, under wrk" "$(echo "$loaded_cpu" | sum)" recordings/CPU-second
+echo "machine: $(nproc) CPUs, shared by the two recorders, metricore serve and wrk" >&2

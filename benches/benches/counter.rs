@@ -42,7 +42,12 @@ fn counters(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("counter_inc_f64/2_threads");
     atomic_floor(&mut g, 2);
-    for_each_float_subject!("counter_inc_f64/2_threads", two_threads_f64(&mut g));
+    for_each_float_subject!(
+        "rust",
+        "counter_inc_f64/2_threads",
+        "ns",
+        two_threads_f64(&mut g)
+    );
     g.finish();
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs benches/lua/bench.lua inside a real nginx worker (4 workers, one shared
-# registry file) and prints nanoseconds per call beside the figures of DESIGN.md.
+# registry file) and prints its records (nanoseconds per call, one JSON object a line)
+# on standard output, and the line naming LuaJIT and nginx on standard error.
 #   bash benches/lua/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -59,8 +60,10 @@ for _ in $(seq 100); do
     kill -0 "$nginx_pid" 2>/dev/null || { echo "nginx did not start:" >&2; cat "$work/logs/error.log" >&2; exit 1; }
     sleep 0.1
 done
-curl -sS --fail --max-time 300 "http://127.0.0.1:$port/bench" || {
+curl -sS --fail --max-time 300 -o "$work/report" "http://127.0.0.1:$port/bench" || {
     echo "the benchmark failed:" >&2
     cat "$work/logs/error.log" >&2
     exit 1
 }
+grep -v '^{' "$work/report" >&2 || true
+grep '^{' "$work/report"

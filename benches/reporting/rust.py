@@ -1,12 +1,11 @@
 """The Rust side: the criterion benches in quick mode, `alloc_check` and `memory`, and
 their tables."""
 
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import parse, targets
+from . import records, targets
 from .markdown import Table, mark
 from .steps import Outcome, Runner
 
@@ -36,14 +35,16 @@ RENDER_SIZES = [(1_000, "render/1k_series"), (10_000, "render/10k_series"), (100
 QUICK = ["--warm-up-time", "0.3", "--measurement-time", "1", "--sample-size", "10", "--noplot"]
 CARGO = ["cargo", "bench", "-p", "metricore-benches"]
 BUILD_TIMEOUT, BENCH_TIMEOUT, BIN_TIMEOUT = 900, 420, 300
+# The works of `memory`, in the order of the table's columns, and the digits shown.
+_MEMORY_COLUMNS = [("heap", 1), ("mapped", 1), ("total", 1), ("allocations", 2)]
 
 
 @dataclass
 class RustRun:
     """Everything the Rust steps measured, and how each step ended."""
 
-    figures: targets.Figures
-    notes: dict[tuple[str, str], str]
+    figures: targets.Figures  # criterion's medians, and allocations as `allocations/<operation>`
+    notes: dict[tuple[str, str], str]  # (work, library) -> why there is no figure
     benches: dict[str, Outcome]
     broken: dict[str, str]
     alloc: Outcome
@@ -66,14 +67,12 @@ def run(runner: Runner, criterion_home: Path) -> RustRun:
     memory = runner.run("memory", [*bin_args, "memory"], BIN_TIMEOUT)
     steps += [alloc, memory]
 
-    values: dict[tuple[str, str], float] = {}
-    for (group, function), ns in parse.criterion_medians(criterion_home).items():
-        values[(group, _FLOORS.get(function, function))] = ns
-    for (op, library), n in parse.alloc_counts(alloc.output).items():
+    values = {(r.work, _FLOORS.get(r.subject, r.subject)): r.value for r in records.criterion(criterion_home)}
+    for (op, library), n in records.values(records.read(alloc.output)).items():
         values[(f"allocations/{op}", library)] = n
     notes: dict[tuple[str, str], str] = {}
     for outcome in [*benches.values(), alloc, memory]:
-        notes.update(parse.harness_notes(outcome.output))
+        notes.update(records.notes(records.read(outcome.output)))
     return RustRun(targets.Figures(values, "metricore"), notes, benches, broken, alloc, memory, steps)
 
 
@@ -95,29 +94,34 @@ def _features(runner: Runner, steps: list[Outcome]) -> tuple[list[str], dict[str
     return ["--no-default-features", *(["--features", ",".join(built)] if built else [])], broken
 
 
+def _why(r: RustRun, work: str, library: str, outcome: Outcome) -> str:
+    """Why `library` has no figure for `work` in the output of `outcome`."""
+    if note := r.notes.get((work, library)):
+        return note
+    if library in r.broken:
+        return "missing (does not build here)"
+    return outcome.status if not outcome.ok else "no result"
+
+
 def _cell(r: RustRun, bench: str, group: str, column: str) -> str:
     v = r.figures.get(group, column)
     if v is not None:
-        return parse.fmt_ns(v)
-    if note := r.notes.get((group, column)):
-        return note
-    if not r.benches[bench].ok:
-        return "failed"
-    if column in (FLOOR, FLOOR_PER_THREAD):
+        return records.fmt_ns(v)
+    if column in (FLOOR, FLOOR_PER_THREAD) and r.benches[bench].ok:
         return "—"
-    return "no result"
+    return _why(r, group, column, r.benches[bench])
 
 
 def table(r: RustRun) -> Table:
     """One row per criterion group: every library's median, the ratio, the target."""
     columns = ["work", "metricore", FLOOR, FLOOR_PER_THREAD, *PEERS, "prometheus / metricore",
-               "target (DESIGN.md §6)", "measured against the target", "met"]
+               "target", "measured against the target", "met"]
     t = Table("Rust", columns)
     for bench, group, work in GROUPS:
         row = [work] + [_cell(r, bench, group, c) for c in ["metricore", FLOOR, FLOOR_PER_THREAD, *PEERS]]
         v, p = r.figures.get(group), r.figures.get(group, "prometheus")
         row.append(f"{p / v:.1f}x" if v and p else "—")
-        target = next((x for x in targets.RUST if re.search(x.row, group)), None)
+        target = next((x for x in targets.RUST if x.row == group), None)
         if target:
             verdict = target.check(r.figures, group)
             row += [target.text, verdict.measured, mark(verdict.met)]
@@ -144,7 +148,7 @@ def alloc_table(r: RustRun) -> Table:
     """Allocations per call on the hit path, from `alloc_check`."""
     t = Table("Allocations on the hit path (Rust, counted by a global allocator)",
               ["operation", *LIBRARIES, "target", "met"])
-    counts = parse.alloc_counts(r.alloc.output)
+    counts = records.values(records.read(r.alloc.output))
     if not counts:
         t.rows.append(["all", *([r.alloc.status] * len(LIBRARIES)), "0", "—"])
         t.notes.append(f"`alloc_check` {r.alloc.status}: {r.alloc.reason or 'no figures in its output'}")
@@ -153,11 +157,11 @@ def alloc_table(r: RustRun) -> Table:
         cells = []
         for lib in LIBRARIES:
             n = counts.get((op, lib))
-            cells.append(f"{n:g}" if n is not None else r.notes.get(("alloc_check", lib), "no result"))
+            cells.append(f"{n:g}" if n is not None else _why(r, op, lib, r.alloc))
         mine = counts.get((op, "metricore"))
         t.rows.append([op, *cells, "0", mark(None if mine is None else mine == 0)])
     t.notes.append("Allocations per call, over 10,000 calls after a first call that may make the series. "
-                   "Recording allocates nothing (DESIGN.md sections 1 and 6).")
+                   "The target: recording allocates nothing.")
     return t
 
 
@@ -165,24 +169,27 @@ def memory_table(r: RustRun) -> Table:
     """Bytes per counter series, from `memory`."""
     t = Table("Memory per counter series (Rust, 10,000 series with 3 labels)",
               ["library", "heap bytes", "mapped bytes", "total bytes", "allocations"])
-    m = parse.memory(r.memory.output)
+    out = records.read(r.memory.output)
+    m = records.values(out)
     for lib in LIBRARIES:
-        if lib in m.libraries:
-            x = m.libraries[lib]
-            t.rows.append([lib, f"{x['heap']:.1f}", f"{x['mapped']:.1f}", f"{x['total']:.1f}", f"{x['allocations']:.2f}"])
+        if ("heap", lib) in m:
+            figures = [(m.get((work, lib)), digits) for work, digits in _MEMORY_COLUMNS]
+            t.rows.append([lib, *("—" if v is None else f"{v:.{digits}f}" for v, digits in figures)])
         else:
-            why = r.notes.get(("memory", lib)) or (r.memory.status if not r.memory.ok else "no result")
-            t.rows.append([lib, why, "", "", ""])
+            t.rows.append([lib, _why(r, "heap", lib, r.memory), "", "", ""])
     if not r.memory.ok:
         t.notes.append(f"`memory` {r.memory.status}: {r.memory.reason}")
-    if m.shards is None or m.cell_bytes is None or m.entry_bytes is None:
-        t.notes.append("Target (DESIGN.md §6): ≤ 8 bytes x shards + directory entry: no breakdown in the output.")
+    target = "Target: ≤ 8 bytes x shards + directory entry, per series."
+    cells = next((x for x in out if x.work == "cells" and x.value is not None), None)
+    entry = m.get(("series record and label key", "metricore"))
+    if cells is None or entry is None:
+        t.notes.append(f"{target} No breakdown in the output.")
         return t
-    limit = targets.CELL_BYTES * m.shards
+    shards = int(cells.params["shards"])
+    limit = targets.CELL_BYTES * shards
     t.notes.append(
-        f"Target (DESIGN.md §6): ≤ 8 bytes x shards + directory entry. With {m.shards} shards, metricore's "
-        f"cells take {m.cell_bytes:.1f} bytes per series (limit {limit}), and its directory entry "
-        f"{m.entry_bytes:.1f} bytes of series record and label key plus an 8-byte slot in the "
-        f"preallocated directory: {mark(m.cell_bytes <= limit)}."
+        f"{target} With {shards} shards, metricore's cells take {cells.value:.1f} bytes per series "
+        f"(limit {limit}), and its directory entry {entry:.1f} bytes of series record and label key plus an "
+        f"8-byte slot in the preallocated directory: {mark(cells.value <= limit)}."
     )
     return t

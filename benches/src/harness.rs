@@ -1,4 +1,10 @@
 //! Criterion settings and the timing loop shared by the multi-thread benchmarks.
+//!
+//! The figures are criterion's: it keeps each benchmark's estimates in
+//! `<CRITERION_HOME>/<group>/<function>/new/estimates.json`, and `benches/report` reads
+//! the medians from there as records (see [`crate::record`]) whose work is the group and
+//! whose subject is the function. The benchmarks print records of their own only for
+//! the libraries that lack the feature a group measures.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod harness;
+pub mod record;
 pub mod series;
 pub mod subject;
 pub mod subjects;
@@ -14,7 +15,7 @@ pub mod subjects;
 pub use subject::{FloatSubject, Subject};
 
 /// Calls `$run::<S>($args)` for metricore and every peer built into this run, after
-/// printing which peers are missing from `$group`.
+/// telling on standard error which peers are missing from `$group`.
 #[macro_export]
 macro_rules! for_each_subject {
     ($group:expr, $run:ident($($arg:expr),* $(,)?)) => {{
@@ -32,13 +33,14 @@ macro_rules! for_each_subject {
 }
 
 /// Like [`for_each_subject!`] for the libraries with a fractional counter
-/// ([`FloatSubject`]); the others are reported as lacking one.
+/// ([`FloatSubject`]); the others get a record saying they have none, for `$work` in
+/// `$suite`, whose figures are in `$unit`.
 #[macro_export]
 macro_rules! for_each_float_subject {
-    ($group:expr, $run:ident($($arg:expr),* $(,)?)) => {{
-        $crate::subject::report_missing($group);
-        $crate::subject::report_unsupported($group, "metrics", "no f64 counter");
-        $crate::subject::report_unsupported($group, "measured", "no f64 counter");
+    ($suite:expr, $work:expr, $unit:expr, $run:ident($($arg:expr),* $(,)?)) => {{
+        $crate::subject::report_missing($work);
+        $crate::subject::report_unsupported($suite, $work, $unit, "metrics", "no f64 counter");
+        $crate::subject::report_unsupported($suite, $work, $unit, "measured", "no f64 counter");
         $run::<$crate::subjects::Metricore>($($arg),*);
         #[cfg(feature = "prometheus")]
         $run::<$crate::subjects::Prometheus>($($arg),*);

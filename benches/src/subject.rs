@@ -62,16 +62,18 @@ pub fn missing() -> Vec<&'static str> {
         .collect()
 }
 
-/// Prints one line per peer missing from `group`.
+/// Tells, on standard error, which peers are missing from `group`. The report knows
+/// them already: it chose the features.
 pub fn report_missing(group: &str) {
     for peer in missing() {
-        println!("{group}/{peer}: missing (not built: feature `{peer}` is off)");
+        eprintln!("{group}/{peer}: missing (not built: feature `{peer}` is off)");
     }
 }
 
-/// Prints that `peer` has no row in `group` because it lacks the feature measured.
-pub fn report_unsupported(group: &str, peer: &str, why: &str) {
+/// Prints a record saying that `peer` has no measurement of `work` in `suite` because it
+/// lacks the feature measured.
+pub fn report_unsupported(suite: &str, work: &str, unit: &str, peer: &str, why: &str) {
     if !missing().contains(&peer) {
-        println!("{group}/{peer}: not applicable ({why})");
+        crate::record::not_measured(suite, work, peer, unit, &format!("not applicable ({why})"));
     }
 }
