@@ -43,7 +43,7 @@ def test_start_http_server_over_tls(registry, pki):
         0, addr="127.0.0.1", registry=registry, certfile=pki.server_cert, keyfile=pki.server_key
     )
     try:
-        assert "tls_jobs_total 3.0" in get(f"https://localhost:{server.server_port}/metrics", pki)
+        assert "tls_jobs_total 3\n" in get(f"https://localhost:{server.server_port}/metrics", pki)
     finally:
         server.shutdown()
 
