@@ -12,6 +12,9 @@ from conftest import HERE, serve
 
 CONNECTIONS = int(os.environ.get("SLOWLORIS_CONNECTIONS", "1200"))
 SECONDS = float(os.environ.get("SLOWLORIS_SECONDS", "12"))
+# Past the server's connection limit (4096) every new slow connection evicts an idle
+# one; a client reconnecting at once then keeps the single I/O thread busy accepting.
+MAX_P99 = float(os.environ.get("SLOWLORIS_MAX_P99", "1.0"))
 
 
 def scrape(port):
@@ -64,4 +67,4 @@ def test_scrapes_are_answered_under_slowloris(registry_file, processes):
           f"max {lmax * 1000:.2f} ms ({len(loaded)} scrapes over {SECONDS:g} s)")
     assert peak >= CONNECTIONS * 0.9, stats[-3:]
     assert len(loaded) >= SECONDS * 5
-    assert l99 < 1.0, (l50, l99, lmax)
+    assert l99 < MAX_P99, (l50, l99, lmax)
