@@ -2,14 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit loom python-tests prometheus-tests c-tests lua-tests e2e-tests
+.PHONY: demo test deps lint unit loom python-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests e2e-tests
 
 # The end-to-end scenario in a short form, until Ctrl-C (scripts/demo.sh; without
 # python3 it is `metricore demo`).
 demo:
 	./scripts/demo.sh
 
-test: deps lint unit loom python-tests prometheus-tests c-tests lua-tests e2e-tests
+test: deps lint unit loom python-tests prometheus-tests exporter-tests c-tests lua-tests e2e-tests
 	@echo "all tests passed"
 
 deps:
@@ -38,6 +38,22 @@ prometheus-tests:
 	$(CARGO) build --release -p metricore --features cli --bin metricore --example paced
 	./scripts/venv.sh
 	.venv/bin/python -m pytest -q tests/prometheus
+
+# The exporter in production (tests/exporter): TLS, client certificates and basic auth
+# from a web config file under a real Prometheus, a Pushgateway behind TLS, 1,200
+# slow-header clients, and an agent remote-writing to VictoriaMetrics and a Prometheus.
+exporter-tests:
+	$(CARGO) build --release -p metricore --features cli --bin metricore --example paced
+	./scripts/venv.sh
+	.venv/bin/python -m pytest -q -s tests/exporter
+
+# The slowloris test in a longer, larger form: 3,000 slow connections for a minute
+# (SLOWLORIS_CONNECTIONS, SLOWLORIS_SECONDS and SLOWLORIS_MAX_P99 override it).
+slowloris-test:
+	$(CARGO) build --release -p metricore --features cli --bin metricore --example paced
+	./scripts/venv.sh
+	SLOWLORIS_CONNECTIONS=$${SLOWLORIS_CONNECTIONS:-3000} SLOWLORIS_SECONDS=$${SLOWLORIS_SECONDS:-60} \
+		.venv/bin/python -m pytest -q -s tests/exporter/test_slowloris.py
 
 # The C API: C and C++ tests against the header, under valgrind; the header is current.
 c-tests:

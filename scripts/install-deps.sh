@@ -5,6 +5,11 @@ set -euo pipefail
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null || need+=(prometheus-pushgateway)
+# The exporter tests: a long-term store for remote_write, htpasswd for bcrypt hashes,
+# openssl for throwaway certificates.
+command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v openssl >/dev/null || need+=(openssl)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++)

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use metricore::http::Server;
-use pyo3::exceptions::PyOSError;
+use metricore::http::{Server, WebConfig};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::errors::to_py;
@@ -30,9 +30,36 @@ pub struct HttpServer {
 
 #[pymethods]
 impl HttpServer {
-    /// Serves `registry` on `addr:port` (port 0 picks a free one).
+    /// Serves `registry` on `addr:port` (port 0 picks a free one); over TLS when
+    /// `certfile` and `keyfile` are given, with the client certificates of
+    /// `prometheus_client`'s arguments (core's `WebConfig::from_cert_files` has the
+    /// rule).
     #[staticmethod]
-    fn start(registry: &Bound<'_, Registry>, addr: &str, port: u16) -> PyResult<HttpServer> {
+    #[pyo3(signature = (registry, addr, port, certfile=None, keyfile=None, client_cafile=None,
+        client_capath=None, client_auth_required=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        py: Python<'_>,
+        registry: &Bound<'_, Registry>,
+        addr: &str,
+        port: u16,
+        certfile: Option<std::path::PathBuf>,
+        keyfile: Option<std::path::PathBuf>,
+        client_cafile: Option<std::path::PathBuf>,
+        client_capath: Option<std::path::PathBuf>,
+        client_auth_required: bool,
+    ) -> PyResult<HttpServer> {
+        let config = py
+            .detach(|| {
+                WebConfig::from_cert_files(
+                    certfile.as_deref(),
+                    keyfile.as_deref(),
+                    client_cafile.as_deref(),
+                    client_capath.as_deref(),
+                    client_auth_required,
+                )
+            })
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let host = addr.trim_start_matches('[').trim_end_matches(']');
         let target = (host, port)
@@ -41,7 +68,7 @@ impl HttpServer {
             .next()
             .ok_or_else(|| PyOSError::new_err(format!("no address for {addr}:{port}")))?;
         registry.get().core_for("<http server>");
-        let server = Server::start(registry.get().cores(), target).map_err(to_py)?;
+        let server = Server::start_with(registry.get().cores(), target, config).map_err(to_py)?;
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         let addr = server.local_addr();
         running().push((id, server));

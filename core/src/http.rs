@@ -14,16 +14,30 @@
 //! (see [`render_many`](crate::registry::render_many)): OpenMetrics 1.0.0 when the
 //! `Accept` header asks for it, Prometheus text 0.0.4 otherwise, gzip-compressed when
 //! `Accept-Encoding` allows it.
-//! Other paths get `404`, other methods `405`. Connections are kept alive; request heads
-//! must arrive within [`HEADER_READ_TIMEOUT`] and fit in [`MAX_HEAD_BYTES`], a read or
-//! write that makes no progress for [`IO_TIMEOUT`] closes its connection, and at most
-//! [`MAX_CONNECTIONS`] connections are served at once (more wait to be accepted).
+//! Other paths get `404`, other methods `405`.
+//!
+//! A [`WebConfig`] (the exporter-toolkit web configuration file, or built in code) adds
+//! TLS, with client certificates if asked for, basic auth against bcrypt hashes (`401`
+//! with `WWW-Authenticate: Basic` otherwise) and security headers; see
+//! [`Server::start_with`].
+//!
+//! Slow or idle clients cannot keep a scrape waiting. Connections are accepted as soon
+//! as they arrive, up to [`MAX_CONNECTIONS`] at once, each costing a task and its
+//! buffers (a few kilobytes while it waits for a request); at the limit, or when the
+//! process runs out of file descriptors, the oldest connection that is not serving a
+//! request is closed to make room. A TLS handshake and a request head must arrive
+//! within [`HEADER_READ_TIMEOUT`] of the connection (or of the previous response) and
+//! fit in [`MAX_HEAD_BYTES`]; a read or write that makes no progress for [`IO_TIMEOUT`]
+//! closes its connection.
 //!
 //! A scrape renders the registries while they are being written: rendering only loads
 //! the cells, so it never waits for recording and recording never waits for it. Every
 //! answer is rendered after its request arrived; requests that arrive while a rendering
 //! is under way share the next one.
 
+mod auth;
+pub(crate) mod config;
+mod conns;
 mod renderer;
 mod timed;
 
@@ -38,20 +52,26 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::TlsAcceptor;
+
+pub use config::{ClientAuth, ConfigError, TlsSettings, TlsVersion, WebConfig};
 
 use crate::error::{Error, Result};
 use crate::expose::Format;
 use crate::registry::Registry;
+use auth::Auth;
+use conns::Conns;
 use renderer::Job;
 use timed::Timed;
 
-/// Connections served at once; further connections wait in the listen backlog.
-pub const MAX_CONNECTIONS: usize = 256;
-/// Time a client has to send a complete request head, counted from the moment its
-/// connection was accepted or its previous response sent: a kept-alive connection that
-/// stays idle longer is closed (the scraper opens a new one).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once. At the limit, the oldest connection not serving a
+/// request is closed for each new one.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Time a client has to complete its TLS handshake and send a request head, counted
+/// from the moment its connection was accepted or its previous response sent: a
+/// kept-alive connection that stays idle longer is closed (the scraper opens a new one).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time a read or a write may wait without progress before the connection is closed:
 /// a client that stops reading its response, or stops sending, is let go.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,15 +82,40 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// A running `/metrics` endpoint. Dropping it (or [`Server::shutdown`]) stops it.
 pub struct Server {
     addr: SocketAddr,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// What every connection task shares.
+struct Shared {
+    jobs: mpsc::UnboundedSender<Job>,
+    auth: Option<Auth>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+    conns: Arc<Conns>,
+}
+
 impl Server {
-    /// Listens on `addr` (port 0 picks a free port) and serves `registries` from a
-    /// background thread. The address is bound before this returns, so an address in
-    /// use is reported here, as [`Error::Listen`].
+    /// Listens on `addr` (port 0 picks a free port) and serves `registries` over plain
+    /// HTTP from a background thread. The address is bound before this returns, so an
+    /// address in use is reported here, as [`Error::Listen`].
     pub fn start(registries: Vec<Registry>, addr: SocketAddr) -> Result<Server> {
+        Server::start_with(registries, addr, WebConfig::default())
+    }
+
+    /// As [`Server::start`], with the TLS, basic auth and headers of `config`:
+    ///
+    /// ```no_run
+    /// use metricore::http::{Server, WebConfig};
+    /// let config = WebConfig::from_file("/etc/metricore/web.yml").unwrap();
+    /// let server = Server::start_with(vec![metricore::Registry::new()],
+    ///     "0.0.0.0:9464".parse().unwrap(), config).unwrap();
+    /// ```
+    pub fn start_with(
+        registries: Vec<Registry>,
+        addr: SocketAddr,
+        config: WebConfig,
+    ) -> Result<Server> {
         let listener = std::net::TcpListener::bind(addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|source| Error::Listen { addr, source })?;
@@ -84,10 +129,18 @@ impl Server {
             .map_err(Error::Runtime)?;
         let (stop, stopped) = oneshot::channel();
         let (jobs, renderer) = renderer::spawn(registries).map_err(Error::Runtime)?;
+        let tls = config.tls.clone().map(TlsAcceptor::from);
+        let is_tls = tls.is_some();
+        let shared = Arc::new(Shared {
+            jobs,
+            auth: (!config.users.is_empty()).then(|| Auth::new(config.users)),
+            headers: config.headers,
+            conns: Arc::new(Conns::default()),
+        });
         let thread = std::thread::Builder::new()
             .name("metricore-http".into())
             .spawn(move || {
-                runtime.block_on(serve(listener, jobs, stopped));
+                runtime.block_on(serve(listener, shared, tls, stopped));
                 // Dropping the runtime drops the connections and with them the last
                 // senders of the render queue, which ends the render thread.
                 drop(runtime);
@@ -96,6 +149,7 @@ impl Server {
             .map_err(Error::Runtime)?;
         Ok(Server {
             addr: local,
+            tls: is_tls,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -104,6 +158,15 @@ impl Server {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https` when the server speaks TLS, `http` otherwise.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// Stops accepting, closes every connection and waits for the thread to end.
@@ -130,51 +193,100 @@ impl Drop for Server {
 /// The accept loop; returning drops the runtime and with it every connection.
 async fn serve(
     listener: std::net::TcpListener,
-    jobs: mpsc::UnboundedSender<Job>,
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             _ = &mut stopped => return,
-            accepted = async {
-                let permit = slots.clone().acquire_owned().await;
-                (permit, listener.accept().await)
-            } => accepted,
+            accepted = listener.accept() => accepted,
         };
-        let (permit, stream) = match accepted {
-            (Ok(permit), Ok((stream, _))) => (permit, stream),
-            // Out of file descriptors or similar: give the system a moment.
-            (_, Err(_)) | (Err(_), _) => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors (or similar): make room by closing an idle
+            // connection, and let its task run before accepting again.
+            Err(_) => {
+                if shared.conns.evict_idle() {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 continue;
             }
         };
+        if shared.conns.len() >= MAX_CONNECTIONS && !shared.conns.evict_idle() {
+            // Every connection is serving a request: this one waits no longer than
+            // it takes to close it.
+            continue;
+        }
         let _ = stream.set_nodelay(true);
-        let jobs = jobs.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let jobs = jobs.clone();
-                async move { Ok::<_, Infallible>(respond(&jobs, &req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(Timed::new(TokioIo::new(stream)), service)
-                .await;
-            drop(permit);
-        });
+        tokio::spawn(connection(stream, shared.clone(), tls.clone()));
     }
 }
 
-async fn respond(
-    jobs: &mpsc::UnboundedSender<Job>,
-    req: &Request<Incoming>,
-) -> Response<Full<Bytes>> {
+/// One connection, from accept (and TLS handshake) to close; it ends early when the
+/// accept loop evicts it.
+async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, tls: Option<TlsAcceptor>) {
+    let (id, evicted) = shared.conns.open();
+    let work = async {
+        match tls {
+            None => http1(TokioIo::new(stream), &shared, id).await,
+            Some(acceptor) => {
+                let handshake =
+                    tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await;
+                // A failed handshake (no client certificate when one is required,
+                // plain HTTP to the TLS port) has already been answered with an alert.
+                if let Ok(Ok(stream)) = handshake {
+                    http1(TokioIo::new(stream), &shared, id).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = evicted => {}
+        () = work => {}
+    }
+    shared.conns.close(id);
+}
+
+async fn http1<I>(io: I, shared: &Arc<Shared>, id: u64)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service_shared = shared.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let shared = service_shared.clone();
+        async move {
+            let _busy = shared.conns.busy(id);
+            let mut response = respond(&shared, &req).await;
+            for (name, value) in &shared.headers {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(Timed::new(io), service)
+        .await;
+}
+
+async fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if let Some(auth) = &shared.auth {
+        let given = req.headers().get(header::AUTHORIZATION);
+        if !auth.check(given.map(HeaderValue::as_bytes)).await {
+            let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            return r;
+        }
+    }
     if req.uri().path() != "/metrics" {
         return plain(
             StatusCode::NOT_FOUND,
@@ -193,7 +305,7 @@ async fn respond(
     let format = Format::from_accept(&joined(req.headers(), header::ACCEPT));
     let gzip = accepts_gzip(&joined(req.headers(), header::ACCEPT_ENCODING));
     let (reply, body) = oneshot::channel();
-    let _ = jobs.send(Job {
+    let _ = shared.jobs.send(Job {
         format,
         gzip,
         reply,

@@ -912,6 +912,28 @@ metricore_status metricore_http_start(const struct metricore_registry *const *re
                                       struct metricore_http_server **out);
 
 /**
+ * As `metricore_http_start`, with the TLS, basic auth and headers of the web
+ * configuration file at `web_config_file` (the format of the Prometheus exporters'
+ * `--web.config.file`: `tls_server_config`, `basic_auth_users`,
+ * `http_server_config`). The file is read and checked, and its certificates and keys
+ * loaded, before anything starts: an unknown key or a bad value is
+ * `METRICORE_STATUS_INVALID_ARGUMENT`, with a message naming the file, the key and the
+ * problem. An empty `web_config_file` serves plain HTTP, as `metricore_http_start`.
+ *
+ * # Safety
+ *
+ * `registries` must be NULL with `registries_len` 0, or point to `registries_len`
+ * readable registry pointers, each one this library returned and not yet freed; `addr`
+ * and `web_config_file` must each point to readable bytes of their length (or be
+ * NULL with length 0); `out` must be NULL or point to writable memory for one pointer.
+ */
+metricore_status metricore_http_start_with_config(const struct metricore_registry *const *registries,
+                                                  size_t registries_len,
+                                                  struct metricore_str addr,
+                                                  struct metricore_str web_config_file,
+                                                  struct metricore_http_server **out);
+
+/**
  * Writes the port the server listens on to `*out`.
  *
  * # Safety

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use metricore::http::WebConfig;
+
 use crate::raw::{self, Str};
 use crate::registry::Registry;
 use crate::status::{guard, Fail, Status};
@@ -56,6 +58,55 @@ pub unsafe extern "C" fn metricore_http_start(
         let server = metricore::http::Server::start(served, addr)?;
         // SAFETY: `out` is writable for one pointer (the caller's contract above).
         unsafe { raw::put(out, raw::give(HttpServer(server)), "out") }
+    })
+}
+
+/// As `metricore_http_start`, with the TLS, basic auth and headers of the web
+/// configuration file at `web_config_file` (the format of the Prometheus exporters'
+/// `--web.config.file`: `tls_server_config`, `basic_auth_users`,
+/// `http_server_config`). The file is read and checked, and its certificates and keys
+/// loaded, before anything starts: an unknown key or a bad value is
+/// `METRICORE_STATUS_INVALID_ARGUMENT`, with a message naming the file, the key and the
+/// problem. An empty `web_config_file` serves plain HTTP, as `metricore_http_start`.
+///
+/// # Safety
+///
+/// `registries` must be NULL with `registries_len` 0, or point to `registries_len`
+/// readable registry pointers, each one this library returned and not yet freed; `addr`
+/// and `web_config_file` must each point to readable bytes of their length (or be
+/// NULL with length 0); `out` must be NULL or point to writable memory for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_http_start_with_config(
+    registries: *const *const Registry,
+    registries_len: usize,
+    addr: Str,
+    web_config_file: Str,
+    out: *mut *mut HttpServer,
+) -> Status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Fail::null("out"));
+        }
+        let served = raw::slice(registries, registries_len, "registries")?
+            .iter()
+            .map(|&r| Registry::open(r).map(Registry::core))
+            .collect::<Result<Vec<_>, _>>()?;
+        let text = addr.utf8("addr")?;
+        let addr: SocketAddr = text.parse().map_err(|e| {
+            Fail::new(
+                Status::InvalidArgument,
+                format!("addr {text:?} is not an IP address and port: {e}"),
+            )
+        })?;
+        let path = web_config_file.utf8("web_config_file")?;
+        let config = if path.is_empty() {
+            WebConfig::default()
+        } else {
+            WebConfig::from_file(path)
+                .map_err(|e| Fail::new(Status::InvalidArgument, e.to_string()))?
+        };
+        let server = metricore::http::Server::start_with(served, addr, config)?;
+        raw::put(out, raw::give(HttpServer(server)), "out")
     })
 }
 

@@ -180,7 +180,16 @@ class HttpServer:
     """A running /metrics endpoint."""
 
     @staticmethod
-    def start(registry: RegistryCore, addr: str, port: int) -> "HttpServer": ...
+    def start(
+        registry: RegistryCore,
+        addr: str,
+        port: int,
+        certfile: Optional[str] = None,
+        keyfile: Optional[str] = None,
+        client_cafile: Optional[str] = None,
+        client_capath: Optional[str] = None,
+        client_auth_required: bool = False,
+    ) -> "HttpServer": ...
     @property
     def server_address(self) -> Tuple[str, int]: ...
     @property

@@ -5,6 +5,7 @@ import base64
 import gzip
 import os
 import socket
+import ssl
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler
@@ -92,13 +93,37 @@ class MetricsHandler(BaseHTTPRequestHandler):
 
 
 def start_http_server(
-    port: int, addr: str = "0.0.0.0", registry: CollectorRegistry = REGISTRY
+    port: int,
+    addr: str = "0.0.0.0",
+    registry: CollectorRegistry = REGISTRY,
+    certfile: Optional[str] = None,
+    keyfile: Optional[str] = None,
+    client_cafile: Optional[str] = None,
+    client_capath: Optional[str] = None,
+    protocol: int = ssl.PROTOCOL_TLS_SERVER,
+    client_auth_required: bool = False,
 ) -> Tuple["_metricore.HttpServer", "_metricore.HttpServer"]:
     """Serves the registry's metrics at ``http://addr:port/metrics`` from a native
     thread that does not hold the GIL (it takes it only to run custom collectors). The
     server runs until ``server.shutdown()``; returns ``(server, server)``, the second
-    standing for the thread ``prometheus_client`` returns (``join()``, ``is_alive()``)."""
-    server = _metricore.HttpServer.start(registry, addr, port)
+    standing for the thread ``prometheus_client`` returns (``join()``, ``is_alive()``).
+
+    With ``certfile`` and ``keyfile`` it serves https (TLS 1.2 and 1.3, by the core's
+    rustls); with ``client_auth_required`` a client certificate verified against
+    ``client_cafile`` and the certificates in ``client_capath`` is required. Invalid
+    files raise ``ValueError`` naming the argument."""
+    if protocol not in (ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS):
+        raise ValueError("protocol: only ssl.PROTOCOL_TLS_SERVER (TLS 1.2 and 1.3) is supported")
+    server = _metricore.HttpServer.start(
+        registry,
+        addr,
+        port,
+        certfile=os.fspath(certfile) if certfile is not None else None,
+        keyfile=os.fspath(keyfile) if keyfile is not None else None,
+        client_cafile=os.fspath(client_cafile) if client_cafile is not None else None,
+        client_capath=os.fspath(client_capath) if client_capath is not None else None,
+        client_auth_required=client_auth_required,
+    )
     return server, server
 
 
@@ -122,17 +147,82 @@ def write_to_textfile(path: str, registry: CollectorRegistry) -> None:
 def default_handler(
     url: str, method: str, timeout: Optional[float], headers: Iterable[Tuple[str, str]], data: bytes
 ) -> Callable[[], None]:
-    """Sends one request to a Pushgateway with urllib; raises ``OSError`` on failure."""
+    """Sends one request to a Pushgateway with urllib (https verified against the
+    system's CAs, or those of ``SSL_CERT_FILE``); raises ``OSError`` on failure."""
 
     def handle() -> None:
-        request = urllib.request.Request(url, data=data or None, method=method)
-        for name, value in headers:
-            request.add_header(name, value)
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            if response.status >= 400:
-                raise OSError(f"error talking to pushgateway at {url}: {response.status} {response.reason}")
+        _send(url, method, timeout, headers, data)
 
     return handle
+
+
+def passthrough_redirect_handler(
+    url: str, method: str, timeout: Optional[float], headers: Iterable[Tuple[str, str]], data: bytes
+) -> Callable[[], None]:
+    """The default handler (urllib follows redirects of GET only, as there)."""
+    return default_handler(url, method, timeout, headers, data)
+
+
+def basic_auth_handler(
+    url: str,
+    method: str,
+    timeout: Optional[float],
+    headers: Iterable[Tuple[str, str]],
+    data: bytes,
+    username: Optional[str] = None,
+    password: Optional[str] = None,
+) -> Callable[[], None]:
+    """Sends the request with ``Authorization: Basic`` when ``username`` is given; use
+    it through a closure or ``functools.partial`` to pass the credentials."""
+
+    def handle() -> None:
+        sent = list(headers)
+        if username is not None:
+            token = base64.b64encode(f"{username}:{password or ''}".encode("utf-8")).decode("ascii")
+            sent.append(("Authorization", f"Basic {token}"))
+        default_handler(url, method, timeout, sent, data)()
+
+    return handle
+
+
+def tls_auth_handler(
+    url: str,
+    method: str,
+    timeout: Optional[float],
+    headers: Iterable[Tuple[str, str]],
+    data: bytes,
+    certfile: str,
+    keyfile: str,
+    cafile: Optional[str] = None,
+    protocol: int = ssl.PROTOCOL_TLS_CLIENT,
+    insecure_skip_verify: bool = False,
+) -> Callable[[], None]:
+    """Sends the request over https presenting the client certificate ``certfile``
+    with ``keyfile``, verifying the gateway against ``cafile`` (or the system's CAs)
+    unless ``insecure_skip_verify``."""
+
+    def handle() -> None:
+        context = ssl.SSLContext(protocol=protocol)
+        if cafile is not None:
+            context.load_verify_locations(cafile)
+        else:
+            context.load_default_certs()
+        if insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        context.load_cert_chain(certfile=certfile, keyfile=keyfile)
+        _send(url, method, timeout, headers, data, context)
+
+    return handle
+
+
+def _send(url, method, timeout, headers, data, context=None) -> None:
+    request = urllib.request.Request(url, data=data or None, method=method)
+    for name, value in headers:
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+        if response.status >= 400:
+            raise OSError(f"error talking to pushgateway at {url}: {response.status} {response.reason}")
 
 
 def _segment(name: str, value: str) -> str:

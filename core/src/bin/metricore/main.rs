@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use metricore::{http::Server, Format, Registry};
+use metricore::http::{Server, WebConfig};
+use metricore::{Format, Registry};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +33,53 @@ enum Command {
         /// Address to listen on (port 0 picks a free port)
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
         listen: SocketAddr,
+        /// Web configuration file (TLS, basic auth, headers), in the format of the
+        /// Prometheus exporters' --web.config.file
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config: Option<PathBuf>,
+    },
+    /// Push a registry file to a Prometheus Pushgateway
+    Push {
+        /// The registry file
+        #[arg(long, value_name = "FILE")]
+        registry: Option<PathBuf>,
+        /// The gateway: host:port, http://host:port or https://host:port
+        #[arg(long, value_name = "URL")]
+        gateway: String,
+        /// The job the group belongs to
+        #[arg(long)]
+        job: String,
+        /// A grouping label of the group, as NAME=VALUE (repeatable)
+        #[arg(long = "grouping", value_name = "NAME=VALUE")]
+        grouping: Vec<String>,
+        /// put replaces the group, post replaces only the families pushed, delete
+        /// deletes the group (no registry needed)
+        #[arg(long, value_enum, default_value_t = PushMethod::Put)]
+        method: PushMethod,
+        /// Basic auth user
+        #[arg(
+            long = "basic-auth-user",
+            value_name = "USER",
+            requires = "password_file"
+        )]
+        user: Option<String>,
+        /// File holding the basic auth password (a trailing newline is dropped)
+        #[arg(
+            long = "basic-auth-password-file",
+            value_name = "FILE",
+            requires = "user"
+        )]
+        password_file: Option<PathBuf>,
+        /// PEM file of the CA certificates to verify an https gateway with (default: the
+        /// system's)
+        #[arg(long = "ca-file", value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Client certificate (PEM) to present to an https gateway
+        #[arg(long = "cert-file", value_name = "FILE", requires = "key_file")]
+        cert_file: Option<PathBuf>,
+        /// The client certificate's key (PEM)
+        #[arg(long = "key-file", value_name = "FILE", requires = "cert_file")]
+        key_file: Option<PathBuf>,
     },
     /// Print the exposition of a registry file
     Dump {
@@ -58,6 +106,13 @@ enum Command {
         /// The demo's registry file
         file: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PushMethod {
+    Put,
+    Post,
+    Delete,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,12 +149,49 @@ impl Failure {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Serve { registries, listen } => serve(&registries, listen),
+        Command::Serve {
+            registries,
+            listen,
+            web_config,
+        } => serve(&registries, listen, web_config.as_deref()),
+        Command::Push {
+            registry,
+            gateway,
+            job,
+            grouping,
+            method,
+            user,
+            password_file,
+            ca_file,
+            cert_file,
+            key_file,
+        } => {
+            let mut gw = metricore::push::Gateway::new(&gateway);
+            if let (Some(user), Some(file)) = (user, password_file) {
+                let password = std::fs::read_to_string(&file)
+                    .map_err(|e| Failure::other(format!("{}: {e}", file.display())));
+                match password {
+                    Ok(p) => gw = gw.basic_auth(&user, p.trim_end_matches(['\r', '\n'])),
+                    Err(f) => return exit(Err(f)),
+                }
+            }
+            if let Some(ca) = ca_file {
+                gw = gw.ca_file(ca);
+            }
+            if let (Some(cert), Some(key)) = (cert_file, key_file) {
+                gw = gw.client_cert(cert, key);
+            }
+            push(&gw, registry.as_deref(), &job, &grouping, method)
+        }
         Command::Dump { file, format } => dump(&file, format),
         Command::Inspect { file } => inspect::run(&file),
         Command::Demo { listen } => demo::run(listen),
         Command::DemoWorker { file } => demo::worker(&file),
     };
+    exit(result)
+}
+
+fn exit(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -114,8 +206,64 @@ pub fn open(path: &Path) -> Result<Registry, Failure> {
     Registry::open_existing(path).map_err(Failure::registry)
 }
 
-fn serve(paths: &[PathBuf], listen: SocketAddr) -> Result<(), Failure> {
+fn push(
+    gateway: &metricore::push::Gateway,
+    registry: Option<&Path>,
+    job: &str,
+    grouping: &[String],
+    method: PushMethod,
+) -> Result<(), Failure> {
+    let mut pairs = Vec::new();
+    for g in grouping {
+        let Some(pair) = g.split_once('=') else {
+            return Err(Failure::other(format!(
+                "--grouping {g:?}: expected NAME=VALUE"
+            )));
+        };
+        pairs.push(pair);
+    }
+    let registry = match (registry, method) {
+        (_, PushMethod::Delete) => None,
+        (Some(path), _) => Some(open(path)?),
+        (None, _) => return Err(Failure::other("--registry is needed to push")),
+    };
+    let result = match (registry, method) {
+        (Some(r), PushMethod::Put) => gateway.push(job, &pairs, &r),
+        (Some(r), PushMethod::Post) => gateway.push_add(job, &pairs, &r),
+        _ => gateway.delete(job, &pairs),
+    };
+    result.map_err(Failure::other)
+}
+
+/// Raises the soft limit on open files to the hard limit, as Go programs (Prometheus,
+/// the exporters) do at start, so that many scrapers and idle clients fit.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit to the valid, exclusively borrowed `limit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit only reads the valid `limit`; a refusal leaves the limit as
+        // it was, which is fine.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
+}
+
+fn serve(paths: &[PathBuf], listen: SocketAddr, web_config: Option<&Path>) -> Result<(), Failure> {
     use std::os::unix::fs::MetadataExt;
+    // The configuration is checked before anything else starts.
+    let config = match web_config {
+        Some(file) => WebConfig::from_file(file).map_err(|e| Failure {
+            message: e.to_string(),
+            status: 2,
+        })?,
+        None => WebConfig::default(),
+    };
     let mut seen: Vec<((u64, u64), &PathBuf)> = Vec::new();
     let mut registries = Vec::new();
     for path in paths {
@@ -138,11 +286,13 @@ fn serve(paths: &[PathBuf], listen: SocketAddr) -> Result<(), Failure> {
     }
     let stop = StopSignals::install()?;
     metricore::process::register(&registries[0]);
-    let server = Server::start(registries, listen).map_err(Failure::other)?;
+    raise_open_files_limit();
+    let server = Server::start_with(registries, listen, config).map_err(Failure::other)?;
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     println!(
-        "serving {} at http://{}/metrics",
+        "serving {} at {}://{}/metrics",
         names.join(", "),
+        server.scheme(),
         server.local_addr()
     );
     stop.wait();
