@@ -922,10 +922,10 @@ metricore_status metricore_http_start(const struct metricore_registry *const *re
  *
  * # Safety
  *
- * `registries` must be NULL with `registries_len` 0, or point to `registries_len`
- * readable registry pointers, each one this library returned and not yet freed; `addr`
- * and `web_config_file` must each point to readable bytes of their length (or be
- * NULL with length 0); `out` must be NULL or point to writable memory for one pointer.
+ * - `registries` is a valid array of `registries_len` pointers, each NULL or a live
+ *   registry object.
+ * - `addr` and `web_config_file` are valid strings.
+ * - `out` is NULL or points to writable memory for one pointer.
  */
 metricore_status metricore_http_start_with_config(const struct metricore_registry *const *registries,
                                                   size_t registries_len,

@@ -35,30 +35,8 @@ pub unsafe extern "C" fn metricore_http_start(
     addr: Str,
     out: *mut *mut HttpServer,
 ) -> Status {
-    guard(|| {
-        if out.is_null() {
-            return Err(Fail::null("out"));
-        }
-        // SAFETY: `registries` is a valid array of `registries_len` pointers (the
-        // caller's contract above), read during this call only.
-        let served = unsafe { raw::slice(registries, registries_len, "registries") }?
-            .iter()
-            // SAFETY: each pointer is NULL or a live registry object (the caller's
-            // contract above); the server keeps a clone of the core registry, not it.
-            .map(|&r| unsafe { Registry::open(r) }.map(Registry::core))
-            .collect::<Result<Vec<_>, _>>()?;
-        // SAFETY: `addr` is a valid string (the caller's contract above).
-        let text = unsafe { addr.utf8("addr") }?;
-        let addr: SocketAddr = text.parse().map_err(|e| {
-            Fail::new(
-                Status::InvalidArgument,
-                format!("addr {text:?} is not an IP address and port: {e}"),
-            )
-        })?;
-        let server = metricore::http::Server::start(served, addr)?;
-        // SAFETY: `out` is writable for one pointer (the caller's contract above).
-        unsafe { raw::put(out, raw::give(HttpServer(server)), "out") }
-    })
+    // SAFETY: the caller's contract above is the one `start` needs.
+    unsafe { start(registries, registries_len, addr, None, out) }
 }
 
 /// As `metricore_http_start`, with the TLS, basic auth and headers of the web
@@ -71,10 +49,10 @@ pub unsafe extern "C" fn metricore_http_start(
 ///
 /// # Safety
 ///
-/// `registries` must be NULL with `registries_len` 0, or point to `registries_len`
-/// readable registry pointers, each one this library returned and not yet freed; `addr`
-/// and `web_config_file` must each point to readable bytes of their length (or be
-/// NULL with length 0); `out` must be NULL or point to writable memory for one pointer.
+/// - `registries` is a valid array of `registries_len` pointers, each NULL or a live
+///   registry object.
+/// - `addr` and `web_config_file` are valid strings.
+/// - `out` is NULL or points to writable memory for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn metricore_http_start_with_config(
     registries: *const *const Registry,
@@ -83,30 +61,56 @@ pub unsafe extern "C" fn metricore_http_start_with_config(
     web_config_file: Str,
     out: *mut *mut HttpServer,
 ) -> Status {
+    // SAFETY: the caller's contract above is the one `start` needs.
+    unsafe { start(registries, registries_len, addr, Some(web_config_file), out) }
+}
+
+/// Starts a server for `metricore_http_start` and `metricore_http_start_with_config`:
+/// with the web configuration file `web_config_file` names, when it is given and not
+/// empty.
+///
+/// # Safety
+///
+/// As `metricore_http_start_with_config`.
+unsafe fn start(
+    registries: *const *const Registry,
+    registries_len: usize,
+    addr: Str,
+    web_config_file: Option<Str>,
+    out: *mut *mut HttpServer,
+) -> Status {
     guard(|| {
         if out.is_null() {
             return Err(Fail::null("out"));
         }
-        let served = raw::slice(registries, registries_len, "registries")?
+        // SAFETY: `registries` is a valid array of `registries_len` pointers (the
+        // caller's contract), read during this call only.
+        let served = unsafe { raw::slice(registries, registries_len, "registries") }?
             .iter()
-            .map(|&r| Registry::open(r).map(Registry::core))
+            // SAFETY: each pointer is NULL or a live registry object (the caller's
+            // contract); the server keeps a clone of the core registry, not it.
+            .map(|&r| unsafe { Registry::open(r) }.map(Registry::core))
             .collect::<Result<Vec<_>, _>>()?;
-        let text = addr.utf8("addr")?;
+        // SAFETY: `addr` is a valid string (the caller's contract).
+        let text = unsafe { addr.utf8("addr") }?;
         let addr: SocketAddr = text.parse().map_err(|e| {
             Fail::new(
                 Status::InvalidArgument,
                 format!("addr {text:?} is not an IP address and port: {e}"),
             )
         })?;
-        let path = web_config_file.utf8("web_config_file")?;
-        let config = if path.is_empty() {
-            WebConfig::default()
-        } else {
-            WebConfig::from_file(path)
-                .map_err(|e| Fail::new(Status::InvalidArgument, e.to_string()))?
+        let config = match web_config_file {
+            // SAFETY: `web_config_file` is a valid string (the caller's contract).
+            Some(file) => match unsafe { file.utf8("web_config_file") }? {
+                "" => WebConfig::default(),
+                path => WebConfig::from_file(path)
+                    .map_err(|e| Fail::new(Status::InvalidArgument, e.to_string()))?,
+            },
+            None => WebConfig::default(),
         };
         let server = metricore::http::Server::start_with(served, addr, config)?;
-        raw::put(out, raw::give(HttpServer(server)), "out")
+        // SAFETY: `out` is writable for one pointer (the caller's contract).
+        unsafe { raw::put(out, raw::give(HttpServer(server)), "out") }
     })
 }
 

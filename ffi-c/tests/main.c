@@ -79,6 +79,7 @@ static const struct test TESTS[] = {
     TEST(test_shared_bad_files),
     TEST(test_http),
     TEST(test_http_bad_input),
+    TEST(test_http_web_config),
     TEST(test_cxx),
 };
 

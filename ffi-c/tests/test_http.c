@@ -114,3 +114,69 @@ void test_http_bad_input(void) {
     CHECK(server == NULL);
     CHECK_OK(metricore_registry_free(r));
 }
+
+/* Writes `text` to a new temporary file and returns its path (malloc'd). */
+static char *write_temp(const char *text) {
+    char *path = strdup("/tmp/metricore-web-config-XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+        close(fd);
+    }
+    return path;
+}
+
+void test_http_web_config(void) {
+    metricore_registry *r = test_registry();
+    metricore_counter_family *f = NULL;
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("guarded"), METRICORE_LIT("G."), NULL, 0, NULL, &f));
+    CHECK_OK(metricore_counter_family_inc_by(f, NULL, 0, 3));
+    const metricore_registry *one[] = {r};
+
+    /* Basic auth: the password of `scraper` is "s3cret" (bcrypt, cost 4). */
+    char *path = write_temp("basic_auth_users:\n"
+                            "  scraper: $2y$04$XY0rmPO2M4n7fBRZLwR3Tu6i/ngX9OjYAO4fUIUPfoN2GEpBfhV5G\n");
+    metricore_http_server *server = NULL;
+    CHECK_OK(metricore_http_start_with_config(one, 1, METRICORE_LIT("127.0.0.1:0"), test_str(path), &server));
+    uint16_t port = 0;
+    CHECK_OK(metricore_http_port(server, &port));
+    char *resp = http_get(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    CHECK(resp != NULL);
+    if (resp) {
+        CHECK_HAS(resp, "HTTP/1.1 401 Unauthorized\r\n");
+        CHECK_HAS(resp, "www-authenticate: Basic");
+        CHECK(strstr(resp, "guarded_total") == NULL);
+        free(resp);
+    }
+    resp = http_get(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                          "Authorization: Basic c2NyYXBlcjpzM2NyZXQ=\r\nConnection: close\r\n\r\n");
+    CHECK(resp != NULL);
+    if (resp) {
+        CHECK_HAS(resp, "HTTP/1.1 200 OK\r\n");
+        CHECK_HAS(resp, "guarded_total 3\n");
+        free(resp);
+    }
+    CHECK_OK(metricore_http_stop(server));
+    unlink(path);
+    free(path);
+
+    /* A bad file is refused before anything starts, naming the key. */
+    path = write_temp("basic_auth_user:\n  scraper: x\n");
+    server = NULL;
+    CHECK_STATUS(metricore_http_start_with_config(one, 1, METRICORE_LIT("127.0.0.1:0"), test_str(path), &server),
+                 METRICORE_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("basic_auth_user");
+    CHECK(server == NULL);
+    unlink(path);
+    free(path);
+
+    /* No file: plain HTTP, as metricore_http_start. */
+    CHECK_OK(metricore_http_start_with_config(one, 1, METRICORE_LIT("127.0.0.1:0"), METRICORE_LIT(""), &server));
+    CHECK_OK(metricore_http_port(server, &port));
+    resp = http_get(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    CHECK(resp != NULL && strstr(resp, "guarded_total 3\n") != NULL);
+    free(resp);
+    CHECK_OK(metricore_http_stop(server));
+    CHECK_OK(metricore_registry_free(r));
+}

@@ -51,6 +51,7 @@ void test_shared_bad_files(void);
 /* test_http.c */
 void test_http(void);
 void test_http_bad_input(void);
+void test_http_web_config(void);
 
 /* test_cxx.cpp */
 void test_cxx(void);
