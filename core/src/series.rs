@@ -121,6 +121,7 @@ impl Family {
             consts: consts.iter().map(|(_, v)| v.clone()).collect(),
             owner,
         }));
+        family.check_lengths(family.0.consts.iter().map(String::as_str))?;
         if family.0.consts.len() == family.0.spec.labels.len() {
             // A family without labels of its own has its one series from the start.
             if family.0.spec.kind != Kind::Info {
@@ -160,6 +161,23 @@ impl Family {
             family: self.0.idx,
             flags,
             owner: self.0.owner.id,
+        }
+    }
+
+    /// Refuses (and counts) a label value longer than the region's limit.
+    #[inline]
+    fn check_lengths<'a>(&self, mut values: impl Iterator<Item = &'a str>) -> Result<()> {
+        let max = self.region().max_label_value;
+        match values.find(|v| v.len() > max) {
+            None => Ok(()),
+            Some(v) => {
+                self.region().count(region::H_ERRORS);
+                Err(Error::LabelValueTooLong {
+                    metric: self.0.spec.name.clone(),
+                    len: v.len(),
+                    max,
+                })
+            }
         }
     }
 
@@ -204,6 +222,7 @@ impl Family {
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
         self.check_count(values.len())?;
+        self.check_lengths(values.iter().copied())?;
         if self.0.consts.is_empty() {
             return Ok(self.resolve_all(values.iter().copied()));
         }
@@ -231,8 +250,9 @@ impl Family {
         let live = Entry::of(region, self.0.idx).live();
         let limit = self.0.spec.limit as u64;
         let at_limit = || live.load(Ordering::Acquire) >= limit;
+        let charge = |words| Entry::of(region, self.0.idx).charge_arena(words);
         let (cells, pid) = (self.0.cells, self.0.owner.pid);
-        match directory::insert(region, hash, ident, values, cells, pid, at_limit) {
+        match directory::insert(region, hash, ident, values, cells, pid, (at_limit, charge)) {
             Ok(done) => {
                 if done.made {
                     // Release: whoever sees the count sees the slot filled.
@@ -268,9 +288,17 @@ impl Family {
         let none = std::iter::empty::<&str>();
         let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
         let (cells, pid) = (self.0.cells, self.0.owner.pid);
-        directory::insert(self.region(), hash, ident, none, cells, pid, || false)
-            .ok()
-            .map(|done| done.series)
+        directory::insert(
+            self.region(),
+            hash,
+            ident,
+            none,
+            cells,
+            pid,
+            (|| false, |_| true),
+        )
+        .ok()
+        .map(|done| done.series)
     }
 
     /// Removes the series for `values`.
@@ -321,6 +349,7 @@ impl Family {
     /// Replaces the info of series `values` with `pairs`.
     pub(crate) fn set_info(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
         self.check_count(values.len())?;
+        self.check_lengths(values.iter().chain(pairs.iter().map(|(_, v)| v)).copied())?;
         for (i, (name, _)) in pairs.iter().enumerate() {
             check_label_name(name)?;
             if self.0.spec.labels.iter().any(|l| l == name)
