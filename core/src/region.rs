@@ -5,7 +5,10 @@
 //! shared one. Both are viewed as a slice of `AtomicU64` words and every access is
 //! atomic, so processes that map the same file see each other's writes. Sizes are set
 //! once, at creation, and recorded in the header; a file is only used after its header
-//! has been checked and its layout recomputed from the capacities it records.
+//! has been checked and its layout recomputed from the capacities it records. A file's
+//! space is reserved (`fallocate`) before it is written: the header and tables at
+//! creation, the arena and cells in chunks as the bump pointers pass the reserved marks,
+//! so a full filesystem refuses an allocation instead of faulting a store.
 //!
 //! Layout, in 8-byte words:
 //!
