@@ -573,8 +573,12 @@ impl Region {
         let mut cur = next.load(Ordering::Relaxed);
         loop {
             let end = cur.checked_add(n).filter(|&e| e <= limit)?;
-            // The mark is outside the checksum: a value past the layout is clamped.
-            let reserved = self.word(mark).load(Ordering::Acquire).min(limit);
+            // The mark is outside the checksum: one past the layout is not believed,
+            // and space from the bump pointer on is reserved again.
+            let reserved = match self.word(mark).load(Ordering::Acquire) {
+                m if m <= limit => m,
+                _ => cur,
+            };
             if end > reserved {
                 let to = end.div_ceil(chunk).saturating_mul(chunk).min(limit);
                 if reserve(reserved, to).is_err() {
@@ -883,6 +887,42 @@ mod tests {
             Region::open_existing(&link),
             Err(Error::Symlink(_))
         ));
+    }
+
+    #[test]
+    fn shared_files_reserve_space_as_they_grow() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempdir();
+        let path = dir.join("reg");
+        let options = Options {
+            arena_bytes: 1 << 20,
+            ..small()
+        };
+        let r = Region::open_shared(&path, &options).unwrap();
+        let blocks = || std::fs::metadata(&path).unwrap().blocks() * 512;
+        let l = r.layout;
+        let at_creation = blocks();
+        assert!(at_creation >= (l.arena_off * 8) as u64, "{at_creation}");
+        assert!(at_creation < l.bytes() as u64, "sparse beyond the tables");
+        let mark = |w: usize| r.word(w).load(Ordering::Relaxed);
+        assert_eq!(
+            (mark(H_ARENA_RESERVED), mark(H_CELLS_RESERVED)),
+            (0, SINK_CELLS)
+        );
+        r.alloc_arena(ARENA_CHUNK as usize + 1).unwrap();
+        assert_eq!(mark(H_ARENA_RESERVED), 2 * ARENA_CHUNK);
+        assert!(blocks() >= at_creation + 2 * ARENA_CHUNK * 8 - 4096);
+        r.alloc_cells(10).unwrap();
+        assert_eq!(
+            mark(H_CELLS_RESERVED),
+            CELL_CHUNK.min(l.cells_per_shard as u64)
+        );
+        // A mark past the layout is not believed: allocation reserves again.
+        r.word(H_ARENA_RESERVED).store(u64::MAX, Ordering::Relaxed);
+        let before = blocks();
+        r.alloc_arena(ARENA_CHUNK as usize).unwrap();
+        assert!(blocks() > before);
+        assert_eq!(r.counter(H_NO_SPACE), 0);
     }
 
     pub(crate) fn tempdir() -> PathBuf {
