@@ -94,6 +94,7 @@ impl Family {
         }
         let spec = spec.normalize()?;
         let region = &attachment.region;
+        check_lengths(region, &spec.name, consts.iter().map(|(_, v)| v.as_str()))?;
         let idx = family::register(region, &spec)?;
         let stored = family::read(region, idx).unwrap_or(spec);
         let owner = match stored.kind {
@@ -121,7 +122,6 @@ impl Family {
             consts: consts.iter().map(|(_, v)| v.clone()).collect(),
             owner,
         }));
-        family.check_lengths(family.0.consts.iter().map(String::as_str))?;
         if family.0.consts.len() == family.0.spec.labels.len() {
             // A family without labels of its own has its one series from the start.
             if family.0.spec.kind != Kind::Info {
@@ -161,23 +161,6 @@ impl Family {
             family: self.0.idx,
             flags,
             owner: self.0.owner.id,
-        }
-    }
-
-    /// Refuses (and counts) a label value longer than the region's limit.
-    #[inline]
-    fn check_lengths<'a>(&self, mut values: impl Iterator<Item = &'a str>) -> Result<()> {
-        let max = self.region().max_label_value;
-        match values.find(|v| v.len() > max) {
-            None => Ok(()),
-            Some(v) => {
-                self.region().count(region::H_ERRORS);
-                Err(Error::LabelValueTooLong {
-                    metric: self.0.spec.name.clone(),
-                    len: v.len(),
-                    max,
-                })
-            }
         }
     }
 
@@ -222,7 +205,7 @@ impl Family {
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
         self.check_count(values.len())?;
-        self.check_lengths(values.iter().copied())?;
+        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         if self.0.consts.is_empty() {
             return Ok(self.resolve_all(values.iter().copied()));
         }
@@ -349,7 +332,8 @@ impl Family {
     /// Replaces the info of series `values` with `pairs`.
     pub(crate) fn set_info(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
         self.check_count(values.len())?;
-        self.check_lengths(values.iter().chain(pairs.iter().map(|(_, v)| v)).copied())?;
+        let all = values.iter().chain(pairs.iter().map(|(_, v)| v));
+        check_lengths(self.region(), &self.0.spec.name, all.copied())?;
         for (i, (name, _)) in pairs.iter().enumerate() {
             check_label_name(name)?;
             if self.0.spec.labels.iter().any(|l| l == name)
@@ -365,6 +349,27 @@ impl Family {
         let fixed = self.label_values(values);
         self.resolve_all(fixed.chain(pairs.iter().flat_map(|(n, v)| [*n, *v])));
         Ok(())
+    }
+}
+
+/// Refuses (and counts) a label value of `metric` longer than the region's limit.
+#[inline]
+fn check_lengths<'a>(
+    region: &Region,
+    metric: &str,
+    mut values: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let max = region.max_label_value;
+    match values.find(|v| v.len() > max) {
+        None => Ok(()),
+        Some(v) => {
+            region.count(region::H_ERRORS);
+            Err(Error::LabelValueTooLong {
+                metric: metric.to_string(),
+                len: v.len(),
+                max,
+            })
+        }
     }
 }
 
