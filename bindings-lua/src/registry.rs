@@ -117,6 +117,7 @@ fn registry_options(table: Option<Table>) -> Result<std::result::Result<Options,
             "family_capacity" => o.family_capacity = small,
             "process_capacity" => o.process_capacity = small,
             "file_mode" => o.file_mode = small,
+            "max_label_value_bytes" => o.max_label_value_bytes = small,
             "arena_bytes" => o.arena_bytes = number as u64,
             _ => return Ok(Err(format!("unknown registry option {key:?}"))),
         }

@@ -181,6 +181,27 @@ test("counter", function()
     eq(errors_total(p), "0", "errors")
 end)
 
+test("a counter never goes back past 2^64; long label values are refused", function()
+    local p = fresh()
+    local c = p:counter("tokens", "Tokens.", { "k" })
+    local step = 2 ^ 53 - 1
+    local last = 0
+    for i = 1, 2049 do
+        c:inc(step, { "a" })
+        local now = tonumber(p:metric_data():match('\ntokens_total{k="a"} (%S+)\n'))
+        if now < last then
+            fail(string.format("step %d: %s < %s", i, tostring(now), tostring(last)))
+        end
+        last = now
+    end
+    if math.abs(last - 2049 * step) > 2049 * step * 1e-15 then
+        fail(string.format("total %s, want %s", tostring(last), tostring(2049 * step)))
+    end
+    eq(errors_total(p), "0", "errors")
+    raises("a label value of 5000 bytes is refused", c.inc, c, 1, { string.rep("x", 5000) })
+    eq(errors_total(p), "1", "errors after a 5000-byte label value")
+end)
+
 test("counter without labels", function()
     local p = fresh()
     local c = p:counter("jobs_total", "Jobs.")

@@ -18,6 +18,11 @@ pub fn to_py(e: Error) -> PyErr {
             };
             PyOSError::new_err((errno, text, path.display().to_string()))
         }
+        Error::NoSpace {
+            ref path,
+            ref source,
+            ..
+        } => os_error(source.raw_os_error().unwrap_or(0), &e, path),
         Error::Symlink(ref path) => os_error(ELOOP, &e, path),
         Error::NotARegistry { ref path, .. }
         | Error::Version { ref path, .. }

@@ -127,6 +127,27 @@ def test_recording_errors(registry):
     assert value(registry, "c_total") == 1, "an error loses nothing recorded"
 
 
+def test_counter_never_goes_back_past_2_to_the_64(registry):
+    c = Counter("tokens", "Tokens.", registry=registry)
+    step = 2**53 - 1
+    last = 0.0
+    for i in range(2049):
+        c.inc(step)
+        now = value(registry, "tokens_total")
+        assert now >= last, f"step {i}: {now} < {last}"
+        last = now
+    assert last == pytest.approx(2049 * step, rel=1e-15)
+    assert last > 2**64
+
+
+def test_long_label_values_are_refused(registry):
+    c = Counter("hits", "Hits.", ["path"], registry=registry)
+    with pytest.raises(ValueError, match="5000 bytes"):
+        c.labels("x" * 5000).inc()
+    c.labels("x" * 4096).inc()
+    assert value(registry, "hits_total", {"path": "x" * 4096}) == 1
+
+
 def test_gauge(registry):
     g = Gauge("temp", "T.", ["room"], registry=registry)
     k = g.labels("kitchen")

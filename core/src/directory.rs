@@ -76,7 +76,8 @@ pub(crate) struct Inserted {
 pub(crate) enum Refused {
     /// The family is at its series limit.
     Limit,
-    /// The region has no room (cells, arena or directory).
+    /// The region has no room (cells, arena or directory), or the family has used
+    /// its share of the arena.
     Full,
 }
 
@@ -128,7 +129,7 @@ impl Record {
     #[inline]
     pub fn float_cell(region: &Region, at: usize) -> Option<u32> {
         let f = region.word(at + REC_FLOAT).load(Ordering::Acquire);
-        (f > 0 && f <= region.layout.cells_per_shard as u64).then(|| (f - 1) as u32)
+        (f > 0 && f <= region.cell_use().0).then(|| (f - 1) as u32)
     }
 
     /// Gives the record at `at` the float cell `cell` unless it has one already;
@@ -203,8 +204,9 @@ where
 }
 
 /// Finds or inserts a series. Before making one, `at_limit` says whether the family
-/// already has as many series as it may; a series this call made is then the caller's
-/// to count.
+/// already has as many series as it may, and `charge(words)` whether the family may
+/// take that many more arena words for the record; a series this call made is then
+/// the caller's to count.
 pub(crate) fn insert<'a, I>(
     region: &Region,
     hash: u64,
@@ -212,7 +214,7 @@ pub(crate) fn insert<'a, I>(
     values: I,
     cells: usize,
     pid: u32,
-    at_limit: impl Fn() -> bool,
+    (at_limit, charge): (impl Fn() -> bool, impl Fn(u64) -> bool),
 ) -> Result<Inserted, Refused>
 where
     I: Iterator<Item = &'a str> + Clone,
@@ -237,7 +239,7 @@ where
             let (word, series) = match prepared {
                 Some(p) => p,
                 None => {
-                    let p = make_record(region, hash, ident, values.clone(), cells, pid)
+                    let p = make_record(region, hash, ident, values.clone(), cells, pid, &charge)
                         .ok_or(Refused::Full)?;
                     prepared = Some(p);
                     p
@@ -270,10 +272,15 @@ fn make_record<'a>(
     values: impl Iterator<Item = &'a str> + Clone,
     cells: usize,
     pid: u32,
+    charge: impl Fn(u64) -> bool,
 ) -> Option<(TaggedRef, Series)> {
     let mut bytes = Vec::with_capacity(key::encoded_len(values.clone()));
     key::encode(values, &mut bytes);
-    let off = region.alloc_arena(REC_HEAD + bytes.len().div_ceil(8))?;
+    let words = REC_HEAD + bytes.len().div_ceil(8);
+    if !charge(words as u64) {
+        return None;
+    }
+    let off = region.alloc_arena(words)?;
     let cell = region.alloc_cells(cells)?;
     let at = region.layout.arena_off + off as usize;
     let mut head = [0; REC_HEAD];
@@ -378,6 +385,7 @@ mod tests {
             process_capacity: 4,
             arena_bytes: 1 << 14,
             file_mode: 0o600,
+            ..Options::default()
         })
         .unwrap()
     }
@@ -410,7 +418,8 @@ mod tests {
             });
             limit.is_some_and(|l| live >= l)
         };
-        super::insert(r, hash, ident, values, cells, pid, at_limit).map(|done| done.series)
+        super::insert(r, hash, ident, values, cells, pid, (at_limit, |_| true))
+            .map(|done| done.series)
     }
 
     #[test]

@@ -93,6 +93,28 @@ pub enum Error {
     /// The registry has no room left for another family.
     #[error("registry is full: no room for family {0:?}")]
     RegistryFull(String),
+    /// The filesystem has no room for the space a new registry file must reserve.
+    #[error("{path}: cannot reserve {bytes} bytes for a new registry file: {source}")]
+    NoSpace {
+        /// The file.
+        path: PathBuf,
+        /// The bytes it needed reserved.
+        bytes: u64,
+        /// The cause, with its errno (`ENOSPC` for a full filesystem).
+        source: std::io::Error,
+    },
+    /// A label value is longer than the limit ([`Options::max_label_value_bytes`](crate::Options::max_label_value_bytes)).
+    #[error(
+        "metric {metric:?}: a label value of {len} bytes is refused, the limit is {max} bytes"
+    )]
+    LabelValueTooLong {
+        /// The metric.
+        metric: String,
+        /// The value's length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// An I/O error on a shared registry file.
     #[error("{path}: {source}")]
     Io {

@@ -5,7 +5,7 @@
 //! published by one CAS of its entry's ref word, so two processes registering the same
 //! name at once end with one family. Entry words ([`FAMILY_WORDS`]): the ref (a
 //! [`TaggedRef`]: name hash and descriptor offset, 0 while free), the live series, the
-//! lookups sent to the overflow series, one reserved.
+//! lookups sent to the overflow series, the arena words its series records took.
 
 use crate::error::{Error, Result};
 use crate::key;
@@ -17,6 +17,11 @@ use crate::word::TaggedRef;
 const REF: usize = 0;
 const LIVE: usize = 1;
 const OVERFLOWED: usize = 2;
+const ARENA: usize = 3;
+
+/// A family's series records may take at most `1 / ARENA_SHARE` of the arena, so one
+/// family cannot fill it for the others.
+const ARENA_SHARE: u64 = 4;
 
 /// The entry of family `idx` in the table.
 #[derive(Clone, Copy)]
@@ -51,6 +56,21 @@ impl<'r> Entry<'r> {
     #[inline]
     pub fn overflowed(&self) -> &'r AtomicU64 {
         self.region.word(self.at + OVERFLOWED)
+    }
+
+    /// Takes `words` more arena words from the family's share, if they fit in it.
+    /// Arena words are never given back, so neither is the share.
+    pub fn charge_arena(&self, words: u64) -> bool {
+        let used = self.region.word(self.at + ARENA);
+        let share = self.region.layout.arena_words as u64 / ARENA_SHARE;
+        let before = used.fetch_add(words, Ordering::Relaxed);
+        // The word is outside the checksum: any value, even a wrapped one, is refused
+        // rather than trusted.
+        if before.checked_add(words).is_some_and(|n| n <= share) {
+            return true;
+        }
+        used.fetch_sub(words, Ordering::Relaxed);
+        false
     }
 }
 

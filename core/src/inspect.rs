@@ -45,6 +45,9 @@ pub struct Stats {
     pub overflows: u64,
     /// Refused recordings (bad increments, wrong label counts, ...).
     pub errors: u64,
+    /// Reservations of file space the filesystem refused (it was full): each one a
+    /// series or family that could not be made.
+    pub no_space: u64,
     /// Per family, sorted by name.
     pub families: Vec<FamilyStats>,
     /// Attached processes: pid and whether it is still running.
@@ -78,6 +81,7 @@ pub(crate) fn stats(region: &Region) -> Stats {
         region_bytes: region.bytes_use(),
         overflows: region.counter(region::H_OVERFLOWS),
         errors: region.counter(region::H_ERRORS),
+        no_space: region.counter(region::H_NO_SPACE),
         families,
         processes: procs::slots(region)
             .into_iter()

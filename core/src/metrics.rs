@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::region::{self, Region};
 use crate::series::{Family, FloatCell, Resolved};
 use crate::spec::Kind;
-use crate::sync::Ordering;
+use crate::sync::{AtomicU64, Ordering};
 
 /// Largest integer an `f64` holds exactly; larger integral increments take the float path.
 const EXACT: f64 = (1u64 << 53) as f64;
@@ -23,7 +23,9 @@ fn refuse(region: &Region, e: Error) -> Result<()> {
 }
 
 /// A counter series: integer increments are one `fetch_add` on the CPU's shard;
-/// fractional ones go to a second, `f64`, cell made on first use.
+/// fractional ones go to a second, `f64`, cell made on first use. An integer cell
+/// that wraps past `u64::MAX` carries 2^64 into the float cell (or stays at
+/// `u64::MAX` when no float cell can be had), so the count never goes down.
 #[derive(Clone)]
 pub struct Counter {
     cells: Cells,
@@ -37,13 +39,39 @@ impl Counter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.cells.local(0).fetch_add(1, Ordering::Relaxed);
+        let cell = self.cells.local(0);
+        if cell.fetch_add(1, Ordering::Relaxed) == u64::MAX {
+            self.carry(cell);
+        }
     }
 
     /// Adds `n`.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.cells.local(0).fetch_add(n, Ordering::Relaxed);
+        let cell = self.cells.local(0);
+        if cell
+            .fetch_add(n, Ordering::Relaxed)
+            .checked_add(n)
+            .is_none()
+        {
+            self.carry(cell);
+        }
+    }
+
+    /// `cell` just wrapped past `u64::MAX`: adds the 2^64 it lost to the float cell,
+    /// or, without one, puts `cell` back to `u64::MAX`.
+    #[cold]
+    #[inline(never)]
+    fn carry(&self, cell: &AtomicU64) {
+        const WRAP: f64 = 18_446_744_073_709_551_616.0; // 2^64
+        let region = self.cells.region();
+        let float = (!self.float.is_sink())
+            .then(|| self.float.get_or_make(region))
+            .flatten();
+        match float {
+            Some(c) => add_f64(self.cells.local_of(c), WRAP),
+            None => cell.store(u64::MAX, Ordering::Relaxed),
+        }
     }
 
     /// Adds `v`, which must be finite and not negative; otherwise nothing is recorded,

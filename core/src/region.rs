@@ -5,7 +5,10 @@
 //! shared one. Both are viewed as a slice of `AtomicU64` words and every access is
 //! atomic, so processes that map the same file see each other's writes. Sizes are set
 //! once, at creation, and recorded in the header; a file is only used after its header
-//! has been checked and its layout recomputed from the capacities it records.
+//! has been checked and its layout recomputed from the capacities it records. A file's
+//! space is reserved (`fallocate`) before it is written: the header and tables at
+//! creation, the arena and cells in chunks as the bump pointers pass the reserved marks,
+//! so a full filesystem refuses an allocation instead of faulting a store.
 //!
 //! Layout, in 8-byte words:
 //!
@@ -45,11 +48,18 @@ const H_TOTAL: usize = 9;
 const H_CREATED: usize = 10;
 const H_CHECKSUM: usize = 11;
 const H_NEXT_CELL: usize = 16;
+/// Cells per shard whose file space is reserved (beyond the creation's reservation).
+const H_CELLS_RESERVED: usize = 17;
 const H_NEXT_ARENA: usize = 24;
+/// Arena words whose file space is reserved.
+const H_ARENA_RESERVED: usize = 25;
 /// Self-metric counters, on their own cache line.
 pub(crate) const H_ERRORS: usize = 32;
 pub(crate) const H_OVERFLOWS: usize = 33;
 pub(crate) const H_SERIES_LIVE: usize = 34;
+/// Reservations of file space the filesystem refused (full): each one a series or
+/// family that went to the overflow series or was refused as "registry full".
+pub(crate) const H_NO_SPACE: usize = 35;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 
@@ -63,6 +73,10 @@ pub(crate) const FAMILY_WORDS: usize = 4;
 pub(crate) const PROC_WORDS: usize = 2;
 
 const PAGE_WORDS: usize = 4096 / 8;
+/// Arena words reserved at a time in a file: 64 KiB.
+const ARENA_CHUNK: u64 = 8192;
+/// Cells per shard reserved at a time in a file: 32 KiB of every shard.
+const CELL_CHUNK: u64 = 4096;
 
 /// Capacities and file mode for a new region. Existing files keep their own.
 #[derive(Clone, Debug)]
@@ -78,23 +92,43 @@ pub struct Options {
     pub family_capacity: u32,
     /// Processes that can be attached at once.
     pub process_capacity: u32,
-    /// Bytes for series keys, label strings and family descriptors.
+    /// Bytes for series keys, label strings and family descriptors. One family may
+    /// take at most a quarter of them for its series.
     pub arena_bytes: u64,
     /// Permission bits of a new file.
     pub file_mode: u32,
+    /// Longest label value accepted, in bytes (1 to 65,536); longer values are refused
+    /// with [`Error::LabelValueTooLong`]. Applies to this process, not to the file.
+    pub max_label_value_bytes: u32,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             shards: None,
-            cells_per_shard: 1 << 20,
-            series_capacity: 1 << 18,
+            cells_per_shard: 1 << 18,
+            series_capacity: 1 << 16,
             family_capacity: 4096,
             process_capacity: 1024,
-            arena_bytes: 64 << 20,
+            arena_bytes: 16 << 20,
             file_mode: 0o600,
+            max_label_value_bytes: 4096,
         }
+    }
+}
+
+/// The largest [`Options::max_label_value_bytes`].
+const MAX_LABEL_VALUE_BYTES: u32 = 1 << 16;
+
+/// `o.max_label_value_bytes`, checked.
+fn label_value_limit(o: &Options) -> Result<usize> {
+    if (1..=MAX_LABEL_VALUE_BYTES).contains(&o.max_label_value_bytes) {
+        Ok(o.max_label_value_bytes as usize)
+    } else {
+        Err(Error::InvalidOptions(format!(
+            "max_label_value_bytes is {}, must be 1..={MAX_LABEL_VALUE_BYTES}",
+            o.max_label_value_bytes
+        )))
     }
 }
 
@@ -168,6 +202,7 @@ impl Layout {
     }
 
     fn from_options(o: &Options) -> Result<Layout> {
+        label_value_limit(o)?;
         let shards = match o.shards {
             Some(n) => n.max(1) as u64,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
@@ -198,6 +233,9 @@ impl Layout {
 struct Memory {
     #[cfg(not(loom))]
     map: memmap2::MmapRaw,
+    /// The file behind a shared mapping, where space is reserved as the region grows.
+    #[cfg(not(loom))]
+    file: Option<std::fs::File>,
     #[cfg(loom)]
     words: Box<[AtomicU64]>,
 }
@@ -208,6 +246,8 @@ pub(crate) struct Region {
     pub layout: Layout,
     /// The file behind a shared region, for messages and `inspect`.
     pub path: Option<PathBuf>,
+    /// This process's limit on the length of a label value, in bytes.
+    pub max_label_value: usize,
 }
 
 impl Region {
@@ -223,7 +263,10 @@ impl Region {
                     path: PathBuf::from("<anonymous>"),
                     source,
                 })?;
-            Memory { map: map.into() }
+            Memory {
+                map: map.into(),
+                file: None,
+            }
         };
         #[cfg(loom)]
         let mem = Memory {
@@ -233,8 +276,10 @@ impl Region {
             mem,
             layout,
             path: None,
+            max_label_value: options.max_label_value_bytes as usize,
         };
-        region.init_header();
+        // Anonymous memory needs no reservation.
+        region.init_header(layout.cells_per_shard as u64, layout.arena_words as u64);
         Ok(region)
     }
 
@@ -242,7 +287,9 @@ impl Region {
     ///
     /// Creation writes a complete file under a temporary name and links it into place,
     /// so two processes that create the file at once both end up with the one file
-    /// that won the link.
+    /// that won the link. File space for the header, the tables and the sink is
+    /// reserved first ([`Error::NoSpace`] when the filesystem cannot give it); the
+    /// arena and the cells are reserved in chunks as they are used.
     #[cfg(not(loom))]
     pub fn open_shared(path: &Path, options: &Options) -> Result<Region> {
         let io = |source| Error::Io {
@@ -254,35 +301,78 @@ impl Region {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(Error::Symlink(path.to_path_buf()))
                 }
-                Ok(_) => return Region::open_existing(path),
+                Ok(_) => {
+                    let limit = label_value_limit(options)?;
+                    let mut region = Region::open_existing(path)?;
+                    region.max_label_value = limit;
+                    return Ok(region);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io(e)),
             }
             let layout = Layout::from_options(options)?;
             let tmp = temp_name(path);
             let file = open_file(&tmp, true, options.file_mode).map_err(io)?;
-            let created = (|| -> std::io::Result<Region> {
-                file.set_len(layout.bytes() as u64)?;
-                let map = memmap2::MmapOptions::new()
-                    .len(layout.bytes())
-                    .map_raw(&file)?;
-                let region = Region {
-                    mem: Memory { map },
-                    layout,
-                    path: Some(path.to_path_buf()),
-                };
-                region.init_header();
-                std::fs::hard_link(&tmp, path)?;
-                Ok(region)
-            })();
+            let created = Region::create(path, &tmp, file, layout, options);
             let _ = std::fs::remove_file(&tmp);
             match created {
                 Ok(region) => return Ok(region),
                 // Another process linked its file first: use that one.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io(e)),
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Sizes, reserves and initializes the new file `tmp`, then links it to `path`.
+    #[cfg(not(loom))]
+    fn create(
+        path: &Path,
+        tmp: &Path,
+        file: std::fs::File,
+        layout: Layout,
+        options: &Options,
+    ) -> Result<Region> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        file.set_len(layout.bytes() as u64).map_err(io)?;
+        // The header and tables, then the sink of every shard: written before any
+        // reservation can fail later, so they must have their space now.
+        let fixed = (0..layout.shards)
+            .map(|s| {
+                let at = layout.cells_off + s * layout.cells_per_shard;
+                (at, at + SINK_CELLS as usize)
+            })
+            .chain(std::iter::once((0, layout.arena_off)));
+        for (from, to) in fixed {
+            fallocate(&file, from, to).map_err(|source| Error::NoSpace {
+                path: path.to_path_buf(),
+                bytes: ((layout.arena_off + layout.shards * SINK_CELLS as usize) * 8) as u64,
+                source,
+            })?;
+        }
+        let map = memmap2::MmapOptions::new()
+            .len(layout.bytes())
+            .map_raw(&file)
+            .map_err(io)?;
+        let region = Region {
+            mem: Memory {
+                map,
+                file: Some(file),
+            },
+            layout,
+            path: Some(path.to_path_buf()),
+            max_label_value: options.max_label_value_bytes as usize,
+        };
+        region.init_header(SINK_CELLS, 0);
+        std::fs::hard_link(tmp, path).map_err(io)?;
+        Ok(region)
     }
 
     /// Opens an existing registry file, refusing anything that is not one.
@@ -318,9 +408,13 @@ impl Region {
             .map_raw(&file)
             .map_err(io)?;
         let mut region = Region {
-            mem: Memory { map },
+            mem: Memory {
+                map,
+                file: Some(file),
+            },
             layout: Layout::new(1, SINK_CELLS + 1, 2, 2, 1, 16).expect("minimal layout"),
             path: Some(path.to_path_buf()),
+            max_label_value: Options::default().max_label_value_bytes as usize,
         };
         region.layout = region.check_header(len)?;
         Ok(region)
@@ -387,7 +481,9 @@ impl Region {
             })
     }
 
-    fn init_header(&self) {
+    /// Writes the header of a new region whose file has space reserved for
+    /// `cells_reserved` cells per shard and `arena_reserved` arena words.
+    fn init_header(&self, cells_reserved: u64, arena_reserved: u64) {
         let l = &self.layout;
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -404,8 +500,10 @@ impl Region {
             (H_TOTAL, l.bytes() as u64),
             (H_CREATED, created),
             (H_NEXT_CELL, SINK_CELLS),
+            (H_CELLS_RESERVED, cells_reserved),
             // Arena offset 0 means "none" everywhere, so allocation starts at 1.
             (H_NEXT_ARENA, 1),
+            (H_ARENA_RESERVED, arena_reserved),
         ];
         for (i, v) in fields {
             self.word(i).store(v, Ordering::Relaxed);
@@ -458,13 +556,37 @@ impl Region {
         self.word(which).load(Ordering::Relaxed)
     }
 
-    /// Bump-allocates from a header pointer, never past `limit`.
-    fn bump(&self, at: usize, n: u64, limit: u64) -> Option<u64> {
+    /// Bump-allocates from a header pointer, never past `limit`. Before the pointer
+    /// passes the reserved mark in word `mark`, file space up to the next multiple of
+    /// `chunk` is reserved with `reserve(from, to)`; if that fails, nothing is
+    /// allocated and the refusal is counted in [`H_NO_SPACE`].
+    fn bump(
+        &self,
+        at: usize,
+        n: u64,
+        limit: u64,
+        (mark, chunk): (usize, u64),
+        reserve: impl Fn(u64, u64) -> std::io::Result<()>,
+    ) -> Option<u64> {
         let next = self.word(at);
         let backoff = Backoff::new();
         let mut cur = next.load(Ordering::Relaxed);
         loop {
             let end = cur.checked_add(n).filter(|&e| e <= limit)?;
+            // The mark is outside the checksum: one past the layout is not believed,
+            // and space from the bump pointer on is reserved again.
+            let reserved = match self.word(mark).load(Ordering::Acquire) {
+                m if m <= limit => m,
+                _ => cur,
+            };
+            if end > reserved {
+                let to = end.div_ceil(chunk).saturating_mul(chunk).min(limit);
+                if reserve(reserved, to).is_err() {
+                    self.count(H_NO_SPACE);
+                    return None;
+                }
+                self.word(mark).fetch_max(to, Ordering::Release);
+            }
             match next.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Some(cur),
                 Err(v) => {
@@ -477,13 +599,43 @@ impl Region {
 
     /// Allocates `n` zeroed words of arena; returns the arena-relative offset.
     pub fn alloc_arena(&self, n: usize) -> Option<u64> {
-        self.bump(H_NEXT_ARENA, n as u64, self.layout.arena_words as u64)
+        let l = &self.layout;
+        self.bump(
+            H_NEXT_ARENA,
+            n as u64,
+            l.arena_words as u64,
+            (H_ARENA_RESERVED, ARENA_CHUNK),
+            |from, to| self.reserve(l.arena_off + from as usize, l.arena_off + to as usize),
+        )
     }
 
     /// Allocates `n` consecutive cells in every shard; returns the first cell index.
     pub fn alloc_cells(&self, n: usize) -> Option<u32> {
-        self.bump(H_NEXT_CELL, n as u64, self.layout.cells_per_shard as u64)
-            .map(|c| c as u32)
+        let l = &self.layout;
+        self.bump(
+            H_NEXT_CELL,
+            n as u64,
+            l.cells_per_shard as u64,
+            (H_CELLS_RESERVED, CELL_CHUNK),
+            |from, to| {
+                (0..l.shards).try_for_each(|s| {
+                    let at = l.cells_off + s * l.cells_per_shard;
+                    self.reserve(at + from as usize, at + to as usize)
+                })
+            },
+        )
+        .map(|c| c as u32)
+    }
+
+    /// Reserves file space for words `from..to` of a shared region (a system call, on
+    /// the allocation path only); anonymous memory needs none.
+    fn reserve(&self, from: usize, to: usize) -> std::io::Result<()> {
+        #[cfg(not(loom))]
+        if let Some(file) = &self.mem.file {
+            return fallocate(file, from, to);
+        }
+        let _ = (from, to);
+        Ok(())
     }
 
     /// Arena words in use and in all.
@@ -495,7 +647,8 @@ impl Region {
         )
     }
 
-    /// Cells per shard in use and in all.
+    /// Cells per shard in use and in all. Cells at or past the first number were never
+    /// handed out: reading them would make a file allocate them.
     pub fn cell_use(&self) -> (u64, u64) {
         let used = self.word(H_NEXT_CELL).load(Ordering::Relaxed);
         (
@@ -574,10 +727,10 @@ impl Region {
         self.word(l.cells_off + shard * l.cells_per_shard + cell as usize)
     }
 
-    /// The sum of a cell over all shards, as integers.
-    pub fn cell_sum(&self, cell: u32) -> u64 {
-        (0..self.layout.shards).fold(0u64, |s, sh| {
-            s.wrapping_add(self.cell(sh, cell).load(Ordering::Relaxed))
+    /// The sum of a cell over all shards, as integers; wide enough not to wrap.
+    pub fn cell_sum(&self, cell: u32) -> u128 {
+        (0..self.layout.shards).fold(0u128, |s, sh| {
+            s + self.cell(sh, cell).load(Ordering::Relaxed) as u128
         })
     }
 
@@ -586,6 +739,31 @@ impl Region {
         (0..self.layout.shards)
             .map(|sh| f64::from_bits(self.cell(sh, cell).load(Ordering::Relaxed)))
             .sum()
+    }
+}
+
+/// Gives words `from..to` of `file` disk or memory blocks, so that storing to them
+/// through the mapping cannot fault. A filesystem that cannot reserve space
+/// (`EOPNOTSUPP`) is accepted as it is: there a full filesystem can still fault.
+#[cfg(not(loom))]
+fn fallocate(file: &std::fs::File, from: usize, to: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if to <= from {
+        return Ok(());
+    }
+    let (off, len) = ((from * 8) as libc::off_t, ((to - from) * 8) as libc::off_t);
+    loop {
+        // SAFETY: a system call on a descriptor `file` keeps open; no memory is passed.
+        // Mode 0 inside the file's size only allocates blocks and changes no data.
+        if unsafe { libc::fallocate(file.as_raw_fd(), 0, off, len) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP) => return Ok(()),
+            _ => return Err(e),
+        }
     }
 }
 
@@ -626,6 +804,7 @@ mod tests {
             process_capacity: 8,
             arena_bytes: 1 << 16,
             file_mode: 0o600,
+            ..Options::default()
         }
     }
 
@@ -708,6 +887,42 @@ mod tests {
             Region::open_existing(&link),
             Err(Error::Symlink(_))
         ));
+    }
+
+    #[test]
+    fn shared_files_reserve_space_as_they_grow() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempdir();
+        let path = dir.join("reg");
+        let options = Options {
+            arena_bytes: 1 << 20,
+            ..small()
+        };
+        let r = Region::open_shared(&path, &options).unwrap();
+        let blocks = || std::fs::metadata(&path).unwrap().blocks() * 512;
+        let l = r.layout;
+        let at_creation = blocks();
+        assert!(at_creation >= (l.arena_off * 8) as u64, "{at_creation}");
+        assert!(at_creation < l.bytes() as u64, "sparse beyond the tables");
+        let mark = |w: usize| r.word(w).load(Ordering::Relaxed);
+        assert_eq!(
+            (mark(H_ARENA_RESERVED), mark(H_CELLS_RESERVED)),
+            (0, SINK_CELLS)
+        );
+        r.alloc_arena(ARENA_CHUNK as usize + 1).unwrap();
+        assert_eq!(mark(H_ARENA_RESERVED), 2 * ARENA_CHUNK);
+        assert!(blocks() >= at_creation + 2 * ARENA_CHUNK * 8 - 4096);
+        r.alloc_cells(10).unwrap();
+        assert_eq!(
+            mark(H_CELLS_RESERVED),
+            CELL_CHUNK.min(l.cells_per_shard as u64)
+        );
+        // A mark past the layout is not believed: allocation reserves again.
+        r.word(H_ARENA_RESERVED).store(u64::MAX, Ordering::Relaxed);
+        let before = blocks();
+        r.alloc_arena(ARENA_CHUNK as usize).unwrap();
+        assert!(blocks() > before);
+        assert_eq!(r.counter(H_NO_SPACE), 0);
     }
 
     pub(crate) fn tempdir() -> PathBuf {

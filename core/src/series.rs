@@ -94,6 +94,7 @@ impl Family {
         }
         let spec = spec.normalize()?;
         let region = &attachment.region;
+        check_lengths(region, &spec.name, consts.iter().map(|(_, v)| v.as_str()))?;
         let idx = family::register(region, &spec)?;
         let stored = family::read(region, idx).unwrap_or(spec);
         let owner = match stored.kind {
@@ -204,6 +205,7 @@ impl Family {
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
         self.check_count(values.len())?;
+        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         if self.0.consts.is_empty() {
             return Ok(self.resolve_all(values.iter().copied()));
         }
@@ -231,8 +233,9 @@ impl Family {
         let live = Entry::of(region, self.0.idx).live();
         let limit = self.0.spec.limit as u64;
         let at_limit = || live.load(Ordering::Acquire) >= limit;
+        let charge = |words| Entry::of(region, self.0.idx).charge_arena(words);
         let (cells, pid) = (self.0.cells, self.0.owner.pid);
-        match directory::insert(region, hash, ident, values, cells, pid, at_limit) {
+        match directory::insert(region, hash, ident, values, cells, pid, (at_limit, charge)) {
             Ok(done) => {
                 if done.made {
                     // Release: whoever sees the count sees the slot filled.
@@ -268,9 +271,17 @@ impl Family {
         let none = std::iter::empty::<&str>();
         let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
         let (cells, pid) = (self.0.cells, self.0.owner.pid);
-        directory::insert(self.region(), hash, ident, none, cells, pid, || false)
-            .ok()
-            .map(|done| done.series)
+        directory::insert(
+            self.region(),
+            hash,
+            ident,
+            none,
+            cells,
+            pid,
+            (|| false, |_| true),
+        )
+        .ok()
+        .map(|done| done.series)
     }
 
     /// Removes the series for `values`.
@@ -321,6 +332,8 @@ impl Family {
     /// Replaces the info of series `values` with `pairs`.
     pub(crate) fn set_info(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
         self.check_count(values.len())?;
+        let all = values.iter().chain(pairs.iter().map(|(_, v)| v));
+        check_lengths(self.region(), &self.0.spec.name, all.copied())?;
         for (i, (name, _)) in pairs.iter().enumerate() {
             check_label_name(name)?;
             if self.0.spec.labels.iter().any(|l| l == name)
@@ -336,6 +349,27 @@ impl Family {
         let fixed = self.label_values(values);
         self.resolve_all(fixed.chain(pairs.iter().flat_map(|(n, v)| [*n, *v])));
         Ok(())
+    }
+}
+
+/// Refuses (and counts) a label value of `metric` longer than the region's limit.
+#[inline]
+fn check_lengths<'a>(
+    region: &Region,
+    metric: &str,
+    mut values: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let max = region.max_label_value;
+    match values.find(|v| v.len() > max) {
+        None => Ok(()),
+        Some(v) => {
+            region.count(region::H_ERRORS);
+            Err(Error::LabelValueTooLong {
+                metric: metric.to_string(),
+                len: v.len(),
+                max,
+            })
+        }
     }
 }
 

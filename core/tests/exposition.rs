@@ -15,6 +15,7 @@ fn small() -> Options {
         process_capacity: 8,
         arena_bytes: 1 << 20,
         file_mode: 0o600,
+        ..Options::default()
     }
 }
 

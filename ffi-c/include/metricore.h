@@ -97,7 +97,8 @@ enum metricore_status
      */
     METRICORE_STATUS_CLOSED = 5,
     /**
-     * An argument is out of its range (an unknown format code, for one).
+     * An argument is out of its range (an unknown format code, or a label value
+     * longer than the registry's limit, for two).
      */
     METRICORE_STATUS_INVALID_ARGUMENT = 6,
     /**

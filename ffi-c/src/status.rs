@@ -25,7 +25,8 @@ pub enum Status {
     BufferTooSmall = 4,
     /// The registry (or the registry a scope or family belongs to) was closed.
     Closed = 5,
-    /// An argument is out of its range (an unknown format code, for one).
+    /// An argument is out of its range (an unknown format code, or a label value
+    /// longer than the registry's limit, for two).
     InvalidArgument = 6,
     /// A metric name, label name or unit breaks the naming rules.
     InvalidName = 7,
@@ -118,7 +119,8 @@ impl From<Error> for Fail {
             Error::InvalidState { .. } => Status::InvalidState,
             Error::InvalidOptions(_) => Status::InvalidOptions,
             Error::RegistryFull(_) => Status::Full,
-            Error::Io { .. } => Status::Io,
+            Error::LabelValueTooLong { .. } => Status::InvalidArgument,
+            Error::Io { .. } | Error::NoSpace { .. } => Status::Io,
             Error::Symlink(_) => Status::Symlink,
             Error::NotARegistry { .. } => Status::NotARegistry,
             Error::Version { .. } => Status::Version,

@@ -54,6 +54,7 @@ static const struct test TESTS[] = {
     TEST(test_callbacks),
     TEST(test_counter),
     TEST(test_counter_family_recording),
+    TEST(test_counter_past_u64_max),
     TEST(test_gauge),
     TEST(test_gauge_modes),
     TEST(test_buckets),

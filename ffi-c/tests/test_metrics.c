@@ -55,6 +55,39 @@ void test_counter(void) {
     CHECK_OK(metricore_registry_free(r));
 }
 
+void test_counter_past_u64_max(void) {
+    metricore_registry *r = test_registry();
+    metricore_counter_family *f = NULL;
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("bytes"), METRICORE_LIT("Bytes."), NULL, 0, NULL, &f));
+    metricore_counter c = NULL;
+    CHECK_OK(metricore_counter_family_labels(f, NULL, 0, &c));
+    CHECK_OK(metricore_counter_inc_by(c, UINT64_MAX));
+    CHECK_OK(metricore_counter_inc_by(c, 2));
+    /* 2^64 + 1: the wrap carried, the count never went back. */
+    double got = 0;
+    CHECK_OK(metricore_counter_get(c, &got));
+    CHECK(got == 18446744073709551616.0);
+    char *text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "bytes_total 1.8446744073709552e19\n");
+    metricore_string_free(text);
+
+    /* A label value past the limit (4 KiB by default) is refused and counted. */
+    metricore_str labels[] = {METRICORE_LIT("path")};
+    metricore_counter_family *g = NULL;
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("hits"), METRICORE_LIT("Hits."), labels, 1, NULL, &g));
+    char *long_value = malloc(5000);
+    CHECK(long_value != NULL);
+    memset(long_value, 'x', 5000);
+    metricore_str v[] = {{long_value, 5000}};
+    CHECK_STATUS(metricore_counter_family_inc_by(g, v, 1, 1), METRICORE_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("5000 bytes");
+    free(long_value);
+    text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "metricore_errors_total 1\n");
+    metricore_string_free(text);
+    CHECK_OK(metricore_registry_free(r));
+}
+
 void test_counter_family_recording(void) {
     metricore_registry *r = test_registry();
     metricore_str labels[] = {METRICORE_LIT("status")};

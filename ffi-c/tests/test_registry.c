@@ -9,12 +9,12 @@ void test_options_and_registry_new(void) {
     memset(&o, 0xff, sizeof o);
     CHECK_OK(metricore_options_init(&o));
     CHECK(o.shards == 0); /* one per CPU */
-    CHECK(o.cells_per_shard == 1u << 20);
-    CHECK(o.series_capacity == 1u << 18);
+    CHECK(o.cells_per_shard == 1u << 18);
+    CHECK(o.series_capacity == 1u << 16);
     CHECK(o.family_capacity == 4096);
     CHECK(o.process_capacity == 1024);
     CHECK(o.file_mode == 0600);
-    CHECK(o.arena_bytes == 64u << 20);
+    CHECK(o.arena_bytes == 16u << 20);
 
     /* NULL options: the defaults. */
     metricore_registry *r = NULL;
@@ -22,8 +22,8 @@ void test_options_and_registry_new(void) {
     CHECK(r != NULL);
     metricore_stats s;
     CHECK_OK(metricore_registry_stats(r, &s));
-    CHECK(s.series_capacity == 1u << 18);
-    CHECK(s.cells_total == 1u << 20);
+    CHECK(s.series_capacity == 1u << 16);
+    CHECK(s.cells_total == 1u << 18);
     CHECK_OK(metricore_registry_free(r));
 
     /* Explicit options, zero fields defaulted. */

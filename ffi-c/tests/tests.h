@@ -18,6 +18,7 @@ void test_callbacks(void);
 /* test_metrics.c */
 void test_counter(void);
 void test_counter_family_recording(void);
+void test_counter_past_u64_max(void);
 void test_gauge(void);
 void test_gauge_modes(void);
 void test_buckets(void);

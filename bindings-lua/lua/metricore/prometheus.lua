@@ -483,7 +483,7 @@ end
 -- removed, default 1; nothing else waits for it), and the
 -- registry's capacities for a new file (`shards`, `cells_per_shard`,
 -- `series_capacity`, `family_capacity`, `process_capacity`, `arena_bytes`,
--- `file_mode`). Raises an error naming the path when the file cannot be opened.
+-- `file_mode`) and `max_label_value_bytes`. Raises an error naming the path when the file cannot be opened.
 function M.init(path_or_options)
     local options = path_or_options
     if type(options) == "string" then

@@ -121,8 +121,8 @@ impl Plan {
                     return;
                 };
                 if r == u32::MAX
-                    || record.cell as usize + fams[r as usize].spec.kind.cells()
-                        > region.layout.cells_per_shard
+                    || record.cell as u64 + fams[r as usize].spec.kind.cells() as u64
+                        > region.cell_use().0
                 {
                     return;
                 }

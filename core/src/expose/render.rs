@@ -114,9 +114,10 @@ impl Walker<'_> {
         let regions = self.regions;
         let e = &run[0];
         // A cell of the series, added up over the regions that have it.
+        // u128: sums of many cells near u64::MAX do not wrap.
         let sum = |off: u32| {
-            run.iter().fold(0u64, |s, e| {
-                s.wrapping_add(regions[e.src].cell_sum(e.record.cell + off))
+            run.iter().fold(0u128, |s, e| {
+                s + regions[e.src].cell_sum(e.record.cell + off)
             })
         };
         let sum_f64 = |off: u32| {
@@ -137,31 +138,31 @@ impl Walker<'_> {
                         *floats.get_or_insert(-0.0) += region.cell_sum_f64(f);
                     }
                 }
-                let v = match floats {
-                    Some(f) => Value::F(ints as f64 + f),
-                    None => Value::U(ints),
+                let v = match (floats, u64::try_from(ints)) {
+                    (None, Ok(n)) => Value::U(n),
+                    (f, _) => Value::F(ints as f64 + f.unwrap_or(0.0)),
                 };
                 self.line(name, "_total", None, v);
             }
             Kind::Gauge(mode) => self.gauge(spec, *mode, run),
             Kind::Histogram(bounds) => {
                 self.set_labels(spec, e);
-                let mut cum = 0u64;
+                let mut cum = 0u128;
                 let mut le = ryu::Buffer::new();
                 for (i, b) in bounds.iter().enumerate() {
                     cum += sum(i as u32);
                     let le = le.format(*b);
-                    self.line(name, "_bucket", Some(("le", le)), Value::U(cum));
+                    self.line(name, "_bucket", Some(("le", le)), count(cum));
                 }
                 cum += sum(bounds.len() as u32);
-                self.line(name, "_bucket", Some(("le", "+Inf")), Value::U(cum));
-                self.line(name, "_count", None, Value::U(cum));
+                self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));
+                self.line(name, "_count", None, count(cum));
                 let s = sum_f64(bounds.len() as u32 + 1);
                 self.line(name, "_sum", None, Value::F(s));
             }
             Kind::Summary => {
                 self.set_labels(spec, e);
-                self.line(name, "_count", None, Value::U(sum(0)));
+                self.line(name, "_count", None, count(sum(0)));
                 self.line(name, "_sum", None, Value::F(sum_f64(1)));
             }
             Kind::Info => {
@@ -317,4 +318,9 @@ fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
         rest = &rest[end + 2..];
     }
     rest.is_empty()
+}
+
+/// A count as a sample value: exact while it fits a `u64`, else as a float.
+fn count(n: u128) -> Value {
+    u64::try_from(n).map_or(Value::F(n as f64), Value::U)
 }

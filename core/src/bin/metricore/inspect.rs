@@ -49,6 +49,16 @@ pub fn run(path: &Path) -> Result<(), Failure> {
         "overflows",
         format!("{} lookups sent to an overflow series", s.overflows),
     );
+    if s.no_space > 0 {
+        row(
+            &mut out,
+            "full",
+            format!(
+                "the filesystem refused {} reservations: new series went to overflow series",
+                s.no_space
+            ),
+        );
+    }
     row(
         &mut out,
         "errors",
