@@ -378,6 +378,8 @@ mod tests {
             process_capacity: 4,
             arena_bytes: 1 << 14,
             file_mode: 0o600,
+            owner: None,
+            group: None,
         })
         .unwrap()
     }

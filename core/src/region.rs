@@ -24,6 +24,8 @@
 use std::path::Path;
 use std::path::PathBuf;
 
+#[cfg(not(loom))]
+use crate::access;
 use crate::error::{Error, Result};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 
@@ -64,7 +66,8 @@ pub(crate) const PROC_WORDS: usize = 2;
 
 const PAGE_WORDS: usize = 4096 / 8;
 
-/// Capacities and file mode for a new region. Existing files keep their own.
+/// Capacities and file mode for a new region (existing files keep their own), and whom
+/// to trust with an existing file (see [`access`](crate::access)).
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Number of per-CPU shards, rounded up to a power of two. `None`: the CPUs of
@@ -80,8 +83,14 @@ pub struct Options {
     pub process_capacity: u32,
     /// Bytes for series keys, label strings and family descriptors.
     pub arena_bytes: u64,
-    /// Permission bits of a new file.
+    /// Permission bits of a new file, set whatever the umask: `0..=0o777`, never
+    /// writable by every user, writable by the group only with [`group`](Self::group).
     pub file_mode: u32,
+    /// A user besides the caller trusted to own an existing file (a user id).
+    pub owner: Option<u32>,
+    /// A group trusted to own and write the file (a group id): a new file gets this
+    /// group, and an existing file of this group is used whoever owns it.
+    pub group: Option<u32>,
 }
 
 impl Default for Options {
@@ -94,6 +103,8 @@ impl Default for Options {
             process_capacity: 1024,
             arena_bytes: 64 << 20,
             file_mode: 0o600,
+            owner: None,
+            group: None,
         }
     }
 }
@@ -208,6 +219,8 @@ pub(crate) struct Region {
     pub layout: Layout,
     /// The file behind a shared region, for messages and `inspect`.
     pub path: Option<PathBuf>,
+    /// False for a file mapped read-only: nothing may store to its words.
+    pub writable: bool,
 }
 
 impl Region {
@@ -233,6 +246,7 @@ impl Region {
             mem,
             layout,
             path: None,
+            writable: true,
         };
         region.init_header();
         Ok(region)
@@ -249,19 +263,27 @@ impl Region {
             path: path.to_path_buf(),
             source,
         };
+        access::check_new_mode(options.file_mode, options.group)?;
+        access::check_dir(path)?;
         loop {
             match std::fs::symlink_metadata(path) {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(Error::Symlink(path.to_path_buf()))
                 }
-                Ok(_) => return Region::open_existing(path),
+                Ok(_) => return Region::open_existing(path, options, true),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io(e)),
             }
             let layout = Layout::from_options(options)?;
             let tmp = temp_name(path);
-            let file = open_file(&tmp, true, options.file_mode).map_err(io)?;
+            let file = open_file(&tmp, true, true, options.file_mode).map_err(io)?;
             let created = (|| -> std::io::Result<Region> {
+                use std::os::unix::fs::PermissionsExt;
+                if options.group.is_some() {
+                    std::os::unix::fs::fchown(&file, None, options.group)?;
+                }
+                // The mode asked for, not narrowed or widened by the umask.
+                file.set_permissions(std::fs::Permissions::from_mode(options.file_mode))?;
                 file.set_len(layout.bytes() as u64)?;
                 let map = memmap2::MmapOptions::new()
                     .len(layout.bytes())
@@ -270,6 +292,7 @@ impl Region {
                     mem: Memory { map },
                     layout,
                     path: Some(path.to_path_buf()),
+                    writable: true,
                 };
                 region.init_header();
                 std::fs::hard_link(&tmp, path)?;
@@ -285,14 +308,17 @@ impl Region {
         }
     }
 
-    /// Opens an existing registry file, refusing anything that is not one.
+    /// Opens an existing registry file, refusing anything that is not one and a file
+    /// or directory `options` do not trust ([`access`](crate::access)). Read-only
+    /// (`writable` false), the file is opened and mapped for reading only.
     #[cfg(not(loom))]
-    pub fn open_existing(path: &Path) -> Result<Region> {
+    pub fn open_existing(path: &Path, options: &Options, writable: bool) -> Result<Region> {
         let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
         };
-        let file = open_file(path, false, 0).map_err(|e| {
+        access::check_dir(path)?;
+        let file = open_file(path, false, writable, 0).map_err(|e| {
             if e.raw_os_error() == Some(libc::ELOOP) {
                 Error::Symlink(path.to_path_buf())
             } else {
@@ -307,20 +333,26 @@ impl Region {
         if !meta.is_file() {
             return Err(not_a_registry("not a regular file".into()));
         }
+        access::check_file(path, &meta, options.owner, options.group)?;
         let len = meta.len();
         if len < (HEADER_WORDS * 8) as u64 {
             return Err(not_a_registry(format!(
                 "{len} bytes, shorter than a header"
             )));
         }
-        let map = memmap2::MmapOptions::new()
-            .len(len as usize)
-            .map_raw(&file)
-            .map_err(io)?;
+        let mut map = memmap2::MmapOptions::new();
+        map.len(len as usize);
+        let map = if writable {
+            map.map_raw(&file)
+        } else {
+            map.map_raw_read_only(&file)
+        }
+        .map_err(io)?;
         let mut region = Region {
             mem: Memory { map },
             layout: Layout::new(1, SINK_CELLS + 1, 2, 2, 1, 16).expect("minimal layout"),
             path: Some(path.to_path_buf()),
+            writable,
         };
         region.layout = region.check_header(len)?;
         Ok(region)
@@ -423,7 +455,10 @@ impl Region {
             // SAFETY: the mapping is page aligned, at least `layout.total_words * 8` bytes
             // long (checked at open) and lives as long as `self`. `AtomicU64` has the size
             // and alignment of `u64`, and every access to the words goes through atomics
-            // (byte copies into unpublished arena space are in `write_bytes`).
+            // (byte copies into unpublished arena space are in `write_bytes`). A read-only
+            // mapping (`writable` false) is only loaded from: the registry that holds it
+            // never attaches, sweeps or registers, so nothing stores to it, and plain
+            // 8-byte atomic loads of read-only memory are allowed.
             unsafe {
                 std::slice::from_raw_parts(
                     self.mem.map.as_ptr() as *const AtomicU64,
@@ -601,11 +636,11 @@ fn temp_name(path: &Path) -> PathBuf {
 }
 
 #[cfg(not(loom))]
-fn open_file(path: &Path, create: bool, mode: u32) -> std::io::Result<std::fs::File> {
+fn open_file(path: &Path, create: bool, write: bool, mode: u32) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut o = std::fs::OpenOptions::new();
     o.read(true)
-        .write(true)
+        .write(write)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
     if create {
         o.create_new(true).mode(mode);
@@ -625,7 +660,7 @@ mod tests {
             family_capacity: 16,
             process_capacity: 8,
             arena_bytes: 1 << 16,
-            file_mode: 0o600,
+            ..Options::default()
         }
     }
 
@@ -677,7 +712,12 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
 
         let write = |b: &[u8]| std::fs::write(&path, b).unwrap();
-        let err = |p: &Path| Region::open_existing(p).err().unwrap().to_string();
+        let err = |p: &Path| {
+            Region::open_existing(p, &small(), true)
+                .err()
+                .unwrap()
+                .to_string()
+        };
 
         write(b"short");
         assert!(
@@ -705,7 +745,7 @@ mod tests {
             Err(Error::Symlink(_))
         ));
         assert!(matches!(
-            Region::open_existing(&link),
+            Region::open_existing(&link, &small(), true),
             Err(Error::Symlink(_))
         ));
     }

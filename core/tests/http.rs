@@ -20,6 +20,8 @@ fn small() -> Options {
         process_capacity: 8,
         arena_bytes: 1 << 20,
         file_mode: 0o600,
+        owner: None,
+        group: None,
     }
 }
 

@@ -15,6 +15,8 @@ fn tiny() -> Registry {
         process_capacity: 1,
         arena_bytes: 512,
         file_mode: 0o600,
+        owner: None,
+        group: None,
     })
     .unwrap()
 }

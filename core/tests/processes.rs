@@ -22,6 +22,8 @@ fn options() -> Options {
         process_capacity: 32,
         arena_bytes: 1 << 20,
         file_mode: 0o600,
+        owner: None,
+        group: None,
     }
 }
 

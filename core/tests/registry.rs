@@ -11,6 +11,8 @@ fn small() -> Options {
         process_capacity: 16,
         arena_bytes: 1 << 18,
         file_mode: 0o600,
+        owner: None,
+        group: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use metricore::{http::Server, Format, Registry};
+use metricore::{http::Server, Format, Options, Registry};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +32,8 @@ enum Command {
         /// Address to listen on (port 0 picks a free port)
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
         listen: SocketAddr,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Print the exposition of a registry file
     Dump {
@@ -40,11 +42,15 @@ enum Command {
         /// Exposition format
         #[arg(long, value_enum, default_value_t = DumpFormat::Prometheus)]
         format: DumpFormat,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Show a registry file's capacity and use, its families and attached processes
     Inspect {
         /// The registry file
         file: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Record into a shared registry from several processes and serve it, until Ctrl-C
     Demo {
@@ -58,6 +64,30 @@ enum Command {
         /// The demo's registry file
         file: PathBuf,
     },
+}
+
+/// Whom to trust with a registry file besides the calling user. Files are only read:
+/// these commands open and map them read-only and change nothing in them.
+#[derive(clap::Args)]
+struct Trust {
+    /// Also trust files owned by this user (name or uid)
+    #[arg(long, value_name = "USER")]
+    owner: Option<String>,
+    /// Also trust files of this group, even if group-writable (name or gid)
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+}
+
+impl Trust {
+    fn options(&self) -> Result<Options, Failure> {
+        let owner = self.owner.as_deref().map(metricore::access::user_id);
+        let group = self.group.as_deref().map(metricore::access::group_id);
+        Ok(Options {
+            owner: owner.transpose().map_err(Failure::other)?,
+            group: group.transpose().map_err(Failure::other)?,
+            ..Options::default()
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,9 +124,17 @@ impl Failure {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Serve { registries, listen } => serve(&registries, listen),
-        Command::Dump { file, format } => dump(&file, format),
-        Command::Inspect { file } => inspect::run(&file),
+        Command::Serve {
+            registries,
+            listen,
+            trust,
+        } => trust.options().and_then(|o| serve(&registries, listen, &o)),
+        Command::Dump {
+            file,
+            format,
+            trust,
+        } => trust.options().and_then(|o| dump(&file, format, &o)),
+        Command::Inspect { file, trust } => trust.options().and_then(|o| inspect::run(&file, &o)),
         Command::Demo { listen } => demo::run(listen),
         Command::DemoWorker { file } => demo::worker(&file),
     };
@@ -109,17 +147,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens an existing registry file.
-pub fn open(path: &Path) -> Result<Registry, Failure> {
-    Registry::open_existing(path).map_err(Failure::registry)
+/// Opens an existing registry file read-only, trusting whom `options` name.
+pub fn open(path: &Path, options: &Options) -> Result<Registry, Failure> {
+    Registry::open_read_only(path, options).map_err(Failure::registry)
 }
 
-fn serve(paths: &[PathBuf], listen: SocketAddr) -> Result<(), Failure> {
+fn serve(paths: &[PathBuf], listen: SocketAddr, options: &Options) -> Result<(), Failure> {
     use std::os::unix::fs::MetadataExt;
     let mut seen: Vec<((u64, u64), &PathBuf)> = Vec::new();
     let mut registries = Vec::new();
     for path in paths {
-        let registry = open(path)?;
+        let registry = open(path, options)?;
         // The file was opened, so it can be looked at.
         if let Ok(m) = std::fs::metadata(path) {
             if let Some((_, first)) = seen.iter().find(|(id, _)| *id == (m.dev(), m.ino())) {
@@ -150,8 +188,8 @@ fn serve(paths: &[PathBuf], listen: SocketAddr) -> Result<(), Failure> {
     Ok(())
 }
 
-fn dump(path: &Path, format: DumpFormat) -> Result<(), Failure> {
-    let registry = open(path)?;
+fn dump(path: &Path, format: DumpFormat, options: &Options) -> Result<(), Failure> {
+    let registry = open(path, options)?;
     let format = match format {
         DumpFormat::Prometheus => Format::Prometheus,
         DumpFormat::Openmetrics => Format::OpenMetrics,
