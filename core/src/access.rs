@@ -44,8 +44,9 @@ pub(crate) fn check_dir(path: &Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // A directory that cannot be looked at is reported as the file's error.
     let meta = std::fs::metadata(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
+        path: path.to_path_buf(),
         source,
     })?;
     let mode = meta.mode() & 0o7777;

@@ -60,4 +60,10 @@ __all__ = [
 ]
 
 if os.environ.get("METRICORE_REGISTRY"):
-    use_shared(os.environ["METRICORE_REGISTRY"])
+    _mode = os.environ.get("METRICORE_FILE_MODE")
+    use_shared(
+        os.environ["METRICORE_REGISTRY"],
+        owner=os.environ.get("METRICORE_OWNER") or None,
+        group=os.environ.get("METRICORE_GROUP") or None,
+        file_mode=int(_mode, 8) if _mode else None,
+    )
