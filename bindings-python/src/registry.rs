@@ -220,8 +220,14 @@ impl Registry {
             )));
         }
         let mut options = Options::default();
-        options.owner = owner.map(metricore::access::user_id).transpose().map_err(to_py)?;
-        options.group = group.map(metricore::access::group_id).transpose().map_err(to_py)?;
+        options.owner = owner
+            .map(metricore::access::user_id)
+            .transpose()
+            .map_err(to_py)?;
+        options.group = group
+            .map(metricore::access::group_id)
+            .transpose()
+            .map_err(to_py)?;
         options.file_mode = file_mode.unwrap_or(options.file_mode);
         let core = metricore::Registry::open_shared(&path, &options).map_err(to_py)?;
         self.hooks.install(&core);
