@@ -105,8 +105,9 @@ def _fingerprint(path):
 def test_dump_inspect_and_serve_change_nothing(registry_file, processes):
     # A writer killed without detaching leaves its process slot claimed; a process
     # that attached would take the slot back.
-    writer = processes.started[0]
-    writer.stop(signal.SIGKILL)
+    writer = processes.started[0].proc
+    writer.kill()
+    writer.wait(10)
     before = _fingerprint(registry_file)
     assert run("dump", registry_file).returncode == 0
     r = run("inspect", registry_file)
