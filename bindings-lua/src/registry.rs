@@ -100,6 +100,23 @@ fn registry_options(table: Option<Table>) -> Result<std::result::Result<Options,
     };
     for pair in table.pairs::<String, Value>() {
         let (key, value) = pair?;
+        if key == "owner" || key == "group" {
+            let name = match value {
+                Value::String(s) => s.to_str()?.to_owned(),
+                Value::Integer(i) => i.to_string(),
+                Value::Number(n) if n.fract() == 0.0 && n >= 0.0 => (n as u64).to_string(),
+                _ => return Ok(Err(format!("option {key} must be a name or a number"))),
+            };
+            let id = if key == "owner" {
+                metricore::access::user_id(&name).map(|id| o.owner = Some(id))
+            } else {
+                metricore::access::group_id(&name).map(|id| o.group = Some(id))
+            };
+            if let Err(e) = id {
+                return Ok(Err(e.to_string()));
+            }
+            continue;
+        }
         let number = match value {
             Value::Integer(i) => i as f64,
             Value::Number(n) => n,

@@ -24,6 +24,9 @@ pub fn to_py(e: Error) -> PyErr {
             ..
         } => os_error(source.raw_os_error().unwrap_or(0), &e, path),
         Error::Symlink(ref path) => os_error(ELOOP, &e, path),
+        Error::Untrusted { ref path, .. } | Error::UnsafeDirectory { dir: ref path, .. } => {
+            os_error(EACCES, &e, path)
+        }
         Error::NotARegistry { ref path, .. }
         | Error::Version { ref path, .. }
         | Error::Corrupt { ref path, .. } => os_error(EINVAL, &e, path),
@@ -54,5 +57,7 @@ fn os_error(errno: i32, e: &Error, path: &std::path::Path) -> PyErr {
 
 /// Linux `EINVAL`: a file that exists but is not usable as a registry.
 const EINVAL: i32 = 22;
+/// Linux `EACCES`: a file or directory the options do not trust (`PermissionError`).
+const EACCES: i32 = 13;
 /// Linux `ELOOP`: the path is a symbolic link.
 const ELOOP: i32 = 40;

@@ -201,8 +201,16 @@ impl Registry {
     }
 
     /// Moves this registry into the shared file at `path` (created if absent). Only
-    /// possible before any metric was created in it.
-    fn _use_shared(&self, path: PathBuf) -> PyResult<()> {
+    /// possible before any metric was created in it. `owner` and `group` (names or
+    /// numbers) are also trusted with the file; `file_mode` is the mode of a new file.
+    #[pyo3(signature = (path, owner=None, group=None, file_mode=None))]
+    fn _use_shared(
+        &self,
+        path: PathBuf,
+        owner: Option<&str>,
+        group: Option<&str>,
+        file_mode: Option<u32>,
+    ) -> PyResult<()> {
         let mut st = lock(&self.state);
         if let Some(first) = &st.first_metric {
             return Err(PyRuntimeError::new_err(format!(
@@ -211,7 +219,17 @@ impl Registry {
                 path.display()
             )));
         }
-        let core = metricore::Registry::open_shared(&path, &Options::default()).map_err(to_py)?;
+        let mut options = Options::default();
+        options.owner = owner
+            .map(metricore::access::user_id)
+            .transpose()
+            .map_err(to_py)?;
+        options.group = group
+            .map(metricore::access::group_id)
+            .transpose()
+            .map_err(to_py)?;
+        options.file_mode = file_mode.unwrap_or(options.file_mode);
+        let core = metricore::Registry::open_shared(&path, &options).map_err(to_py)?;
         self.hooks.install(&core);
         if st.process {
             metricore::process::register(&core);

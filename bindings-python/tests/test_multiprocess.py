@@ -3,9 +3,12 @@ worker killed while its in-progress gauge is raised."""
 
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
+import pytest
 import workers
 
 import metricore
@@ -101,3 +104,64 @@ def test_bad_environment_variable_fails_the_import_with_the_path(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import metricore"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "OSError" in out.stderr and str(bad) in out.stderr
+
+
+def test_untrusted_files_and_modes_are_refused(tmp_path):
+    path = str(tmp_path / "trust.metricore")
+    with pytest.raises(ValueError, match="permission bits"):
+        metricore.use_shared(path, registry=metricore.CollectorRegistry(), file_mode=0o4777)
+    with pytest.raises(ValueError, match="no group named"):
+        metricore.use_shared(path, registry=metricore.CollectorRegistry(), group="no-such-group-anywhere")
+    assert not os.path.exists(path)
+    r = metricore.CollectorRegistry()
+    metricore.use_shared(path, registry=r, group=os.getgid(), file_mode=0o660)
+    metricore.Counter("trusted", "T.", registry=r).inc()
+    st = os.stat(path)
+    assert (st.st_mode & 0o7777, st.st_gid) == (0o660, os.getgid())
+    # Group-writable: only a registry that names the group uses it.
+    with pytest.raises(PermissionError) as e:
+        metricore.use_shared(path, registry=metricore.CollectorRegistry())
+    assert e.value.filename == path and "writable by a group" in str(e.value)
+    r = metricore.CollectorRegistry()
+    metricore.use_shared(path, registry=r, group=str(os.getgid()))
+    assert r.get_sample_value("trusted_total") == 1
+
+
+def _as_nobody(args, env):
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=100", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_two_users_share_one_file_through_a_group():
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("running a process as user nobody needs root and setpriv")
+    probe = _as_nobody([sys.executable, "-c", "import metricore"], dict(os.environ))
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot import metricore from this checkout: {probe.stderr[-200:]}")
+    d = tempfile.mkdtemp(prefix="metricore-group-")
+    try:
+        os.chmod(d, 0o1777)
+        path = os.path.join(d, "shared.metricore")
+        r = metricore.CollectorRegistry()
+        metricore.use_shared(path, registry=r, group="users", file_mode=0o660)
+        metricore.Counter("jobs", "J.", registry=r).inc()
+        code = "import metricore; metricore.Counter('jobs', 'J.').inc(5)"
+        env = dict(os.environ, METRICORE_REGISTRY=path)
+        out = _as_nobody([sys.executable, "-c", code], env)
+        assert out.returncode != 0 and "PermissionError" in out.stderr and "writable by a group" in out.stderr
+        out = _as_nobody([sys.executable, "-c", code], dict(env, METRICORE_GROUP="users"))
+        assert out.returncode == 0, out.stderr
+        assert r.get_sample_value("jobs_total") == 6
+        # The other way round: nobody creates the file for the group, root names it.
+        other = os.path.join(d, "by-nobody.metricore")
+        env = dict(os.environ, METRICORE_REGISTRY=other, METRICORE_GROUP="100", METRICORE_FILE_MODE="660")
+        out = _as_nobody([sys.executable, "-c", code], env)
+        assert out.returncode == 0, out.stderr
+        assert os.stat(other).st_uid == 65534
+        with pytest.raises(PermissionError, match=r"owner uid 65534 \(nobody\)"):
+            metricore.use_shared(other, registry=metricore.CollectorRegistry())
+        r = metricore.CollectorRegistry()
+        metricore.use_shared(other, registry=r, group="users")
+        assert r.get_sample_value("jobs_total") == 5
+    finally:
+        shutil.rmtree(d)

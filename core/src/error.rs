@@ -152,6 +152,44 @@ pub enum Error {
         /// What does not add up.
         reason: String,
     },
+    /// The file is owned by a user, or writable by a group or by everyone, that the
+    /// options do not trust: another user could have planted or could change it.
+    #[error(
+        "{path}: refusing to use a registry file {reason}: owner uid {uid}{}, group gid {gid}{}, \
+         mode {mode:04o} (name the trusted owner or group in the options)",
+        name_of(.user), name_of(.group_name)
+    )]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+        /// What is not trusted.
+        reason: &'static str,
+        /// The file's owner.
+        uid: u32,
+        /// The owner's user name, when it could be found.
+        user: Option<String>,
+        /// The file's group.
+        gid: u32,
+        /// The group's name, when it could be found.
+        group_name: Option<String>,
+        /// The file's mode bits.
+        mode: u32,
+    },
+    /// The file's directory is writable by every user and lacks the sticky bit, so any
+    /// user could replace the file.
+    #[error(
+        "{dir}: directory is writable by every user without the sticky bit (mode {mode:04o}); \
+         any user could replace a registry file in it"
+    )]
+    UnsafeDirectory {
+        /// The directory.
+        dir: PathBuf,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// A registry opened read-only was asked to register a family.
+    #[error("{0}: registry is open read-only; it cannot register families")]
+    ReadOnly(PathBuf),
     /// The HTTP server could not listen on the address (in use, not local, ...).
     #[cfg(feature = "http")]
     #[error("cannot listen on {addr}: {source}")]
@@ -180,3 +218,9 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// ` (name)` for a name that was found, nothing otherwise.
+fn name_of(name: &Option<String>) -> String {
+    name.as_ref()
+        .map_or_else(String::new, |n| format!(" ({n})"))
+}

@@ -29,7 +29,8 @@
 //!   stores label values.
 //! - `procs`: the process table in the region; `procstat` reads `/proc/PID/stat`.
 //! - `cells` and `shard`: the hot path, a series' cells in the calling CPU's shard.
-//! - [`region`]: the mapping, its header and layout; `word` names the packed words;
+//! - [`region`]: the mapping, its header and layout; [`access`] decides whom to trust
+//!   with a file (owner, group, mode, directory); `word` names the packed words;
 //!   `sync` is where atomics come from (loom's under `cfg(loom)`).
 //! - [`expose`]: the exposition (plan, render, text encoder, formats); `inspect`:
 //!   [`Stats`] and the integrity check.
@@ -38,6 +39,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(loom))]
+pub mod access;
 pub mod buckets;
 mod cells;
 mod directory;

@@ -49,9 +49,13 @@ pub(crate) struct Attachment {
 }
 
 impl Attachment {
-    /// Attaches the calling process to `region`.
+    /// Attaches the calling process to `region`, unless the region is read-only.
     pub fn new(region: Region) -> Attachment {
-        let owner = attach(&region);
+        let owner = if region.writable {
+            attach(&region)
+        } else {
+            None
+        };
         Attachment {
             region: Arc::new(region),
             owner,

@@ -27,6 +27,8 @@
 use std::path::Path;
 use std::path::PathBuf;
 
+#[cfg(not(loom))]
+use crate::access;
 use crate::error::{Error, Result};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 
@@ -78,7 +80,8 @@ const ARENA_CHUNK: u64 = 8192;
 /// Cells per shard reserved at a time in a file: 32 KiB of every shard.
 const CELL_CHUNK: u64 = 4096;
 
-/// Capacities and file mode for a new region. Existing files keep their own.
+/// Capacities and file mode for a new region (existing files keep their own), and whom
+/// to trust with an existing file (see [`access`](crate::access)).
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Number of per-CPU shards, rounded up to a power of two. `None`: the CPUs of
@@ -95,11 +98,17 @@ pub struct Options {
     /// Bytes for series keys, label strings and family descriptors. One family may
     /// take at most a quarter of them for its series.
     pub arena_bytes: u64,
-    /// Permission bits of a new file.
+    /// Permission bits of a new file, set whatever the umask: `0..=0o777`, never
+    /// writable by every user, writable by the group only with [`group`](Self::group).
     pub file_mode: u32,
     /// Longest label value accepted, in bytes (1 to 65,536); longer values are refused
     /// with [`Error::LabelValueTooLong`]. Applies to this process, not to the file.
     pub max_label_value_bytes: u32,
+    /// A user besides the caller trusted to own an existing file (a user id).
+    pub owner: Option<u32>,
+    /// A group trusted to own and write the file (a group id): a new file gets this
+    /// group, and an existing file of this group is used whoever owns it.
+    pub group: Option<u32>,
 }
 
 impl Default for Options {
@@ -113,6 +122,8 @@ impl Default for Options {
             arena_bytes: 16 << 20,
             file_mode: 0o600,
             max_label_value_bytes: 4096,
+            owner: None,
+            group: None,
         }
     }
 }
@@ -248,6 +259,8 @@ pub(crate) struct Region {
     pub path: Option<PathBuf>,
     /// This process's limit on the length of a label value, in bytes.
     pub max_label_value: usize,
+    /// False for a file mapped read-only: nothing may store to its words.
+    pub writable: bool,
 }
 
 impl Region {
@@ -277,6 +290,7 @@ impl Region {
             layout,
             path: None,
             max_label_value: options.max_label_value_bytes as usize,
+            writable: true,
         };
         // Anonymous memory needs no reservation.
         region.init_header(layout.cells_per_shard as u64, layout.arena_words as u64);
@@ -296,23 +310,20 @@ impl Region {
             path: path.to_path_buf(),
             source,
         };
+        access::check_new_mode(options.file_mode, options.group)?;
+        access::check_dir(path)?;
         loop {
             match std::fs::symlink_metadata(path) {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(Error::Symlink(path.to_path_buf()))
                 }
-                Ok(_) => {
-                    let limit = label_value_limit(options)?;
-                    let mut region = Region::open_existing(path)?;
-                    region.max_label_value = limit;
-                    return Ok(region);
-                }
+                Ok(_) => return Region::open_existing(path, options, true),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io(e)),
             }
             let layout = Layout::from_options(options)?;
             let tmp = temp_name(path);
-            let file = open_file(&tmp, true, options.file_mode).map_err(io)?;
+            let file = open_file(&tmp, true, true, options.file_mode).map_err(io)?;
             let created = Region::create(path, &tmp, file, layout, options);
             let _ = std::fs::remove_file(&tmp);
             match created {
@@ -341,6 +352,15 @@ impl Region {
             path: path.to_path_buf(),
             source,
         };
+        if options.group.is_some() {
+            std::os::unix::fs::fchown(&file, None, options.group).map_err(io)?;
+        }
+        // The mode asked for, not narrowed or widened by the umask.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(options.file_mode))
+                .map_err(io)?;
+        }
         file.set_len(layout.bytes() as u64).map_err(io)?;
         // The header and tables, then the sink of every shard: written before any
         // reservation can fail later, so they must have their space now.
@@ -369,20 +389,24 @@ impl Region {
             layout,
             path: Some(path.to_path_buf()),
             max_label_value: options.max_label_value_bytes as usize,
+            writable: true,
         };
         region.init_header(SINK_CELLS, 0);
         std::fs::hard_link(tmp, path).map_err(io)?;
         Ok(region)
     }
 
-    /// Opens an existing registry file, refusing anything that is not one.
+    /// Opens an existing registry file, refusing anything that is not one and a file
+    /// or directory `options` do not trust ([`access`](crate::access)). Read-only
+    /// (`writable` false), the file is opened and mapped for reading only.
     #[cfg(not(loom))]
-    pub fn open_existing(path: &Path) -> Result<Region> {
+    pub fn open_existing(path: &Path, options: &Options, writable: bool) -> Result<Region> {
         let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
         };
-        let file = open_file(path, false, 0).map_err(|e| {
+        access::check_dir(path)?;
+        let file = open_file(path, false, writable, 0).map_err(|e| {
             if e.raw_os_error() == Some(libc::ELOOP) {
                 Error::Symlink(path.to_path_buf())
             } else {
@@ -397,16 +421,21 @@ impl Region {
         if !meta.is_file() {
             return Err(not_a_registry("not a regular file".into()));
         }
+        access::check_file(path, &meta, options.owner, options.group)?;
         let len = meta.len();
         if len < (HEADER_WORDS * 8) as u64 {
             return Err(not_a_registry(format!(
                 "{len} bytes, shorter than a header"
             )));
         }
-        let map = memmap2::MmapOptions::new()
-            .len(len as usize)
-            .map_raw(&file)
-            .map_err(io)?;
+        let mut map = memmap2::MmapOptions::new();
+        map.len(len as usize);
+        let map = if writable {
+            map.map_raw(&file)
+        } else {
+            map.map_raw_read_only(&file)
+        }
+        .map_err(io)?;
         let mut region = Region {
             mem: Memory {
                 map,
@@ -414,7 +443,8 @@ impl Region {
             },
             layout: Layout::new(1, SINK_CELLS + 1, 2, 2, 1, 16).expect("minimal layout"),
             path: Some(path.to_path_buf()),
-            max_label_value: Options::default().max_label_value_bytes as usize,
+            max_label_value: label_value_limit(options)?,
+            writable,
         };
         region.layout = region.check_header(len)?;
         Ok(region)
@@ -521,7 +551,10 @@ impl Region {
             // SAFETY: the mapping is page aligned, at least `layout.total_words * 8` bytes
             // long (checked at open) and lives as long as `self`. `AtomicU64` has the size
             // and alignment of `u64`, and every access to the words goes through atomics
-            // (byte copies into unpublished arena space are in `write_bytes`).
+            // (byte copies into unpublished arena space are in `write_bytes`). A read-only
+            // mapping (`writable` false) is only loaded from: the registry that holds it
+            // never attaches, sweeps or registers, so nothing stores to it, and plain
+            // 8-byte atomic loads of read-only memory are allowed.
             unsafe {
                 std::slice::from_raw_parts(
                     self.mem.map.as_ptr() as *const AtomicU64,
@@ -779,11 +812,11 @@ fn temp_name(path: &Path) -> PathBuf {
 }
 
 #[cfg(not(loom))]
-fn open_file(path: &Path, create: bool, mode: u32) -> std::io::Result<std::fs::File> {
+fn open_file(path: &Path, create: bool, write: bool, mode: u32) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut o = std::fs::OpenOptions::new();
     o.read(true)
-        .write(true)
+        .write(write)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
     if create {
         o.create_new(true).mode(mode);
@@ -803,7 +836,6 @@ mod tests {
             family_capacity: 16,
             process_capacity: 8,
             arena_bytes: 1 << 16,
-            file_mode: 0o600,
             ..Options::default()
         }
     }
@@ -856,7 +888,12 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
 
         let write = |b: &[u8]| std::fs::write(&path, b).unwrap();
-        let err = |p: &Path| Region::open_existing(p).err().unwrap().to_string();
+        let err = |p: &Path| {
+            Region::open_existing(p, &small(), true)
+                .err()
+                .unwrap()
+                .to_string()
+        };
 
         write(b"short");
         assert!(
@@ -884,7 +921,7 @@ mod tests {
             Err(Error::Symlink(_))
         ));
         assert!(matches!(
-            Region::open_existing(&link),
+            Region::open_existing(&link, &small(), true),
             Err(Error::Symlink(_))
         ));
     }

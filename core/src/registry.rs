@@ -93,15 +93,30 @@ impl Registry {
         )?))
     }
 
-    /// Opens an existing shared registry file; never creates one.
+    /// Opens an existing shared registry file; never creates one. Only a file of the
+    /// calling user is trusted, as with [`Options::default`].
     #[cfg(not(loom))]
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Registry> {
-        Ok(Registry::from_region(Region::open_existing(path.as_ref())?))
+        let region = Region::open_existing(path.as_ref(), &Options::default(), true)?;
+        Ok(Registry::from_region(region))
+    }
+
+    /// Opens an existing shared registry file for reading only: it is opened and mapped
+    /// read-only, and changes nothing in it (no entry in its process table, no sweep
+    /// of exited processes' gauges). It renders, checks and reports like any registry;
+    /// registering a family fails with [`Error::ReadOnly`]. Of `options`, only the
+    /// trusted [`owner`](Options::owner) and [`group`](Options::group) count.
+    #[cfg(not(loom))]
+    pub fn open_read_only(path: impl AsRef<Path>, options: &Options) -> Result<Registry> {
+        let region = Region::open_existing(path.as_ref(), options, false)?;
+        Ok(Registry::from_region(region))
     }
 
     fn from_region(region: Region) -> Registry {
         let attachment = Arc::new(Attachment::new(region));
-        series::sweep_dead(&attachment.region);
+        if attachment.region.writable {
+            series::sweep_dead(&attachment.region);
+        }
         Registry {
             shared: Arc::new(Shared {
                 attachment,
@@ -144,6 +159,10 @@ impl Registry {
     /// Finds or creates a family. The same name with the same kind, labels, unit and
     /// buckets or states gives the existing family; anything else is a conflict.
     pub fn register(&self, spec: Spec) -> Result<Family> {
+        let region = &self.shared.attachment.region;
+        if !region.writable {
+            return Err(Error::ReadOnly(region.path.clone().unwrap_or_default()));
+        }
         Family::register(&self.shared.attachment, &self.consts, spec)
     }
 

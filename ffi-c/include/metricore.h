@@ -177,6 +177,11 @@ enum metricore_status
      * The HTTP server's thread or runtime could not start, or an HTTP request failed.
      */
     METRICORE_STATUS_HTTP = 25,
+    /**
+     * The file's owner or mode is not one the options trust, or its directory lets
+     * every user replace it (writable by all without the sticky bit).
+     */
+    METRICORE_STATUS_UNTRUSTED = 26,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -346,7 +351,8 @@ typedef const struct metricore_gauge_series *metricore_gauge;
 typedef const struct metricore_histogram_series *metricore_histogram;
 
 /**
- * Capacities and file mode for a new registry. A field left 0 takes its default, so
+ * Capacities and file mode for a new registry, and whom to trust with an existing
+ * file. A field left 0 (or empty) takes its default, so
  * a zeroed struct (or a NULL pointer where options are taken) means all defaults;
  * `metricore_options_init` fills in the defaults explicitly. A shared file that
  * exists already keeps the capacities it was created with.
@@ -374,13 +380,24 @@ typedef struct metricore_options {
      */
     uint32_t process_capacity;
     /**
-     * Permission bits of a newly created file (such as 0600).
+     * Permission bits of a newly created file (such as 0600), 0..=0777, set whatever
+     * the umask; never writable by every user, writable by the group only with `group`.
      */
     uint32_t file_mode;
     /**
      * Bytes for label strings, series keys and family descriptions.
      */
     uint64_t arena_bytes;
+    /**
+     * A user (name or uid) besides the caller trusted to own an existing file; empty:
+     * none.
+     */
+    struct metricore_str owner;
+    /**
+     * A group (name or gid) trusted to own and write the file, given to a new file;
+     * empty: none. Users sharing one file through a group all name it.
+     */
+    struct metricore_str group;
 } metricore_options;
 
 /**
@@ -1052,7 +1069,9 @@ metricore_status metricore_registry_open_shared(struct metricore_str path,
 /**
  * Opens the existing shared registry file at `path`; never creates one. A file that
  * is not a registry, has another layout version or is corrupt is refused with
- * `METRICORE_STATUS_NOT_A_REGISTRY`, `_VERSION` or `_CORRUPT`.
+ * `METRICORE_STATUS_NOT_A_REGISTRY`, `_VERSION` or `_CORRUPT`; a file of another
+ * user, or writable by its group or by all, with `_UNTRUSTED` (only the caller is
+ * trusted here; `metricore_registry_open_shared` takes `owner` and `group`).
  *
  * On success `*out` is a new registry, owned by the caller, who frees it with
  * `metricore_registry_free`.

@@ -11,7 +11,8 @@ use metricore::{Format, Spec};
 use crate::raw::{self, Str, Text, UserData};
 use crate::status::{guard, Fail, Status};
 
-/// Capacities and file mode for a new registry. A field left 0 takes its default, so
+/// Capacities and file mode for a new registry, and whom to trust with an existing
+/// file. A field left 0 (or empty) takes its default, so
 /// a zeroed struct (or a NULL pointer where options are taken) means all defaults;
 /// `metricore_options_init` fills in the defaults explicitly. A shared file that
 /// exists already keeps the capacities it was created with.
@@ -29,10 +30,17 @@ pub struct Options {
     pub family_capacity: u32,
     /// Processes that can have a shared registry open at once.
     pub process_capacity: u32,
-    /// Permission bits of a newly created file (such as 0600).
+    /// Permission bits of a newly created file (such as 0600), 0..=0777, set whatever
+    /// the umask; never writable by every user, writable by the group only with `group`.
     pub file_mode: u32,
     /// Bytes for label strings, series keys and family descriptions.
     pub arena_bytes: u64,
+    /// A user (name or uid) besides the caller trusted to own an existing file; empty:
+    /// none.
+    pub owner: Str,
+    /// A group (name or gid) trusted to own and write the file, given to a new file;
+    /// empty: none. Users sharing one file through a group all name it.
+    pub group: Str,
 }
 
 impl Options {
@@ -45,6 +53,9 @@ impl Options {
             process_capacity: o.process_capacity,
             file_mode: o.file_mode,
             arena_bytes: o.arena_bytes,
+            // The defaults trust no one but the caller.
+            owner: Str::of(""),
+            group: Str::of(""),
         }
     }
 
@@ -70,6 +81,15 @@ impl Options {
         o.file_mode = pick(c.file_mode, o.file_mode);
         if c.arena_bytes != 0 {
             o.arena_bytes = c.arena_bytes;
+        }
+        // SAFETY: the strings of a readable `Options` are valid for this call (this
+        // function's contract), and the ids made from them are not borrowed.
+        let (owner, group) = unsafe { (c.owner.utf8("owner")?, c.group.utf8("group")?) };
+        if !owner.is_empty() {
+            o.owner = Some(metricore::access::user_id(owner)?);
+        }
+        if !group.is_empty() {
+            o.group = Some(metricore::access::group_id(group)?);
         }
         Ok(o)
     }
@@ -328,7 +348,9 @@ pub unsafe extern "C" fn metricore_registry_open_shared(
 
 /// Opens the existing shared registry file at `path`; never creates one. A file that
 /// is not a registry, has another layout version or is corrupt is refused with
-/// `METRICORE_STATUS_NOT_A_REGISTRY`, `_VERSION` or `_CORRUPT`.
+/// `METRICORE_STATUS_NOT_A_REGISTRY`, `_VERSION` or `_CORRUPT`; a file of another
+/// user, or writable by its group or by all, with `_UNTRUSTED` (only the caller is
+/// trusted here; `metricore_registry_open_shared` takes `owner` and `group`).
 ///
 /// On success `*out` is a new registry, owned by the caller, who frees it with
 /// `metricore_registry_free`.

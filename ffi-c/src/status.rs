@@ -66,6 +66,9 @@ pub enum Status {
     Listen = 24,
     /// The HTTP server's thread or runtime could not start, or an HTTP request failed.
     Http = 25,
+    /// The file's owner or mode is not one the options trust, or its directory lets
+    /// every user replace it (writable by all without the sticky bit).
+    Untrusted = 26,
 }
 
 /// A failure on its way to C: a status and its message.
@@ -127,6 +130,7 @@ impl From<Error> for Fail {
             Error::Corrupt { .. } => Status::Corrupt,
             Error::Listen { .. } => Status::Listen,
             Error::Runtime(_) | Error::Push { .. } => Status::Http,
+            Error::Untrusted { .. } | Error::UnsafeDirectory { .. } => Status::Untrusted,
             // A kind of error newer than this list: the message still says what failed.
             _ => Status::Internal,
         };

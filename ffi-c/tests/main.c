@@ -78,6 +78,7 @@ static const struct test TESTS[] = {
     TEST(test_shared_file),
     TEST(test_shared_fork),
     TEST(test_shared_bad_files),
+    TEST(test_shared_trust),
     TEST(test_http),
     TEST(test_http_bad_input),
     TEST(test_http_web_config),

@@ -212,3 +212,54 @@ void test_shared_bad_files(void) {
     unlink(link_path);
     unlink(path);
 }
+
+/* File modes, trusted groups and directories every user may replace files in. */
+void test_shared_trust(void) {
+    char path[300], dir[256], gid[16];
+    temp_path(path, sizeof path, "trust");
+    metricore_registry *r = NULL;
+    metricore_options o = small_options();
+
+    /* Only permission bits, never writable by all, group-writable only for a named group. */
+    o.file_mode = 04777;
+    CHECK_STATUS(metricore_registry_open_shared(test_str(path), &o, &r), METRICORE_STATUS_INVALID_OPTIONS);
+    CHECK_ERROR_HAS("permission bits");
+    o.file_mode = 0660;
+    CHECK_STATUS(metricore_registry_open_shared(test_str(path), &o, &r), METRICORE_STATUS_INVALID_OPTIONS);
+    CHECK_ERROR_HAS("group");
+    o.group = METRICORE_LIT("no-such-group-anywhere");
+    CHECK_STATUS(metricore_registry_open_shared(test_str(path), &o, &r), METRICORE_STATUS_INVALID_OPTIONS);
+    CHECK_ERROR_HAS("no group named");
+    CHECK(access(path, F_OK) != 0);
+
+    /* A group-writable file for the caller's group, whatever the umask. */
+    snprintf(gid, sizeof gid, "%u", (unsigned)getgid());
+    o.group = test_str(gid);
+    mode_t old = umask(077);
+    CHECK_OK(metricore_registry_open_shared(test_str(path), &o, &r));
+    umask(old);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0660 && st.st_gid == getgid());
+    CHECK_OK(metricore_registry_free(r));
+    /* Opened without naming the group, it is not trusted. */
+    CHECK_STATUS(metricore_registry_open_existing(test_str(path), &r), METRICORE_STATUS_UNTRUSTED);
+    CHECK_ERROR_HAS("writable by a group");
+    CHECK_ERROR_HAS("mode 0660");
+    CHECK_OK(metricore_registry_open_shared(test_str(path), &o, &r));
+    CHECK_OK(metricore_registry_free(r));
+    unlink(path);
+
+    /* A directory every user may write to needs the sticky bit. */
+    temp_path(dir, sizeof dir, "open-dir");
+    rmdir(dir);
+    CHECK(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0);
+    snprintf(path, sizeof path, "%s/reg", dir);
+    CHECK_STATUS(metricore_registry_open_shared(test_str(path), NULL, &r), METRICORE_STATUS_UNTRUSTED);
+    CHECK_ERROR_HAS(dir);
+    CHECK_ERROR_HAS("sticky");
+    CHECK(chmod(dir, 01777) == 0);
+    CHECK_OK(metricore_registry_open_shared(test_str(path), NULL, &r));
+    CHECK_OK(metricore_registry_free(r));
+    unlink(path);
+    rmdir(dir);
+}

@@ -48,6 +48,7 @@ void test_last_error_is_per_thread(void);
 void test_shared_file(void);
 void test_shared_fork(void);
 void test_shared_bad_files(void);
+void test_shared_trust(void);
 
 /* test_http.c */
 void test_http(void);

@@ -1,14 +1,17 @@
 """The `metricore` command: bad input, dump, inspect, --help and the demo."""
 
+import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 
 import pytest
 
-from conftest import METRICORE, PACED, http_get, wait_until
+from conftest import METRICORE, PACED, http_get, serve, wait_until
 
 
 def run(*args, timeout=30):
@@ -89,7 +92,74 @@ def test_inspect_is_a_readable_table(registry_file, processes):
     assert re.search(r"^paced_latency_seconds\s+histogram\s+1\s+0$", out, re.M), out
     writer = processes.started[0].proc.pid
     assert re.search(rf"^\s*{writer}\s+running$", out, re.M), out
-    assert "(this command)" in out
+    # It reads the file without attaching to it: the writer is the only process.
+    assert len(re.findall(r"^\s*\d+\s+(running|exited)", out, re.M)) == 1, out
+
+
+def _fingerprint(path):
+    st = os.stat(path)
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest(), st.st_mtime_ns
+
+
+def test_dump_inspect_and_serve_change_nothing(registry_file, processes):
+    # A writer killed without detaching leaves its process slot claimed; a process
+    # that attached would take the slot back.
+    writer = processes.started[0].proc
+    writer.kill()
+    writer.wait(10)
+    before = _fingerprint(registry_file)
+    assert run("dump", registry_file).returncode == 0
+    r = run("inspect", registry_file)
+    assert r.returncode == 0 and "exited without detaching" in r.stdout, r
+    url, exporter = serve(processes, registry_file)
+    for _ in range(3):
+        status, _, body = http_get(url)
+        assert status == 200 and b"paced_requests_total{" in body
+    assert exporter.stop() == 0
+    assert _fingerprint(registry_file) == before
+
+
+def _as_nobody(*args):
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running commands as user nobody needs root")
+def test_files_of_other_users_and_files_only_readable(registry_file, processes):
+    processes.started[0].stop()
+    d = tempfile.mkdtemp(prefix="metricore-cli-owner-")
+    try:
+        os.chmod(d, 0o755)
+        exe = os.path.join(d, "metricore")
+        shutil.copy(METRICORE, exe)
+        path = os.path.join(d, "reg.metricore")
+        shutil.copyfile(registry_file, path)
+        os.chown(path, 65534, 65534)
+        os.chmod(path, 0o400)
+        before = _fingerprint(path)
+
+        # Another user's file is refused, its owner named, unless that owner is trusted.
+        for command in (["dump", path], ["inspect", path], ["serve", "--registry", path, "--listen", "127.0.0.1:0"]):
+            r = run(*command)
+            assert r.returncode == 2, (command, r)
+            assert path in r.stderr and "owner uid 65534 (nobody)" in r.stderr and "mode 0400" in r.stderr, r.stderr
+        r = run("dump", path, "--owner", "nobody")
+        assert r.returncode == 0 and "paced_requests_total{" in r.stdout, r
+
+        # Its owner may only read it, and reads it.
+        r = _as_nobody(exe, "dump", path)
+        assert r.returncode == 0 and "paced_requests_total{" in r.stdout, r
+        r = _as_nobody(exe, "inspect", path)
+        assert r.returncode == 0 and "check: healthy" in r.stdout, r
+        assert _fingerprint(path) == before
+
+        # A directory every user may replace files in is refused.
+        os.chmod(d, 0o777)
+        r = run("dump", path, "--owner", "nobody")
+        assert r.returncode == 2 and "without the sticky bit (mode 0777)" in r.stderr, r
+    finally:
+        shutil.rmtree(d)
 
 
 def test_help_everywhere(built):

@@ -483,7 +483,10 @@ end
 -- removed, default 1; nothing else waits for it), and the
 -- registry's capacities for a new file (`shards`, `cells_per_shard`,
 -- `series_capacity`, `family_capacity`, `process_capacity`, `arena_bytes`,
--- `file_mode`) and `max_label_value_bytes`. Raises an error naming the path when the file cannot be opened.
+-- `file_mode`), `max_label_value_bytes`, and whom else to trust with the file: `owner`
+-- and `group` (names or numbers; workers sharing a file with other users through a
+-- group name it, and `file_mode = tonumber("660", 8)`). Raises an error naming the path
+-- when the file cannot be opened.
 function M.init(path_or_options)
     local options = path_or_options
     if type(options) == "string" then

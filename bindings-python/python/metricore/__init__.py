@@ -60,4 +60,9 @@ __all__ = [
 ]
 
 if os.environ.get("METRICORE_REGISTRY"):
-    use_shared(os.environ["METRICORE_REGISTRY"])
+    use_shared(
+        os.environ["METRICORE_REGISTRY"],
+        owner=os.environ.get("METRICORE_OWNER") or None,
+        group=os.environ.get("METRICORE_GROUP") or None,
+        file_mode=int(os.environ["METRICORE_FILE_MODE"], 8) if os.environ.get("METRICORE_FILE_MODE") else None,
+    )

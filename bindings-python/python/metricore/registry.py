@@ -96,13 +96,33 @@ REGISTRY._add_process_metrics()
 _metricore._set_default_registry(REGISTRY)
 
 
-def use_shared(path: Union[str, "os.PathLike[str]"], registry: CollectorRegistry = REGISTRY) -> None:
+def use_shared(
+    path: Union[str, "os.PathLike[str]"],
+    registry: CollectorRegistry = REGISTRY,
+    *,
+    owner: Union[str, int, None] = None,
+    group: Union[str, int, None] = None,
+    file_mode: Optional[int] = None,
+) -> None:
     """Puts ``registry`` (the default one unless given) in the shared file at ``path``,
     created if absent, so that every process using the same file records into the
     same metrics and any of them renders the totals. Call it before creating metrics;
     the environment variable ``METRICORE_REGISTRY`` does it for the default registry
-    at import. Raises ``OSError`` (with the path) when the file cannot be used."""
-    registry._use_shared(os.fspath(path))
+    at import (with ``METRICORE_OWNER``, ``METRICORE_GROUP`` and ``METRICORE_FILE_MODE``,
+    in octal, for the keywords).
+
+    Only a file of this process's user is used, unless ``owner`` (a user name or uid)
+    or ``group`` (a group name or gid) is named: users sharing one file through a
+    group all pass that ``group``, and the one that creates it ``file_mode=0o660``.
+    ``file_mode`` is the mode of a new file (default ``0o600``). Raises ``OSError``
+    (with the path; ``PermissionError`` for a file or directory that is not trusted)
+    when the file cannot be used."""
+    registry._use_shared(
+        os.fspath(path),
+        None if owner is None else str(owner),
+        None if group is None else str(group),
+        file_mode,
+    )
 
 
 def _collect_family(registry: CollectorRegistry, name: str) -> list:

@@ -12,7 +12,7 @@ use metricore::{
     Options, Registry, Spec,
 };
 
-use crate::{open, Failure, StopSignals};
+use crate::{Failure, StopSignals};
 
 const WORKERS: usize = 2;
 const THREADS: usize = 2;
@@ -223,7 +223,7 @@ fn sample(text: &str) -> String {
 /// A worker process: records until its standard input closes (the demo has ended or
 /// died), then exits.
 pub fn worker(path: &Path) -> Result<(), Failure> {
-    let registry = open(path)?;
+    let registry = Registry::open_existing(path).map_err(Failure::registry)?;
     let gateway = std::sync::Arc::new(Gateway::new(&registry).map_err(Failure::other)?);
     for t in 0..THREADS {
         let gateway = gateway.clone();

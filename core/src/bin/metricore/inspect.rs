@@ -5,11 +5,13 @@ use std::fmt::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use metricore::Options;
+
 use crate::{open, Failure};
 
-/// Prints the report for the registry file at `path`.
-pub fn run(path: &Path) -> Result<(), Failure> {
-    let registry = open(path)?;
+/// Prints the report for the registry file at `path`, opened read-only.
+pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
+    let registry = open(path, options)?;
     let s = registry.stats();
     let mut out = String::new();
     let row = |out: &mut String, name: &str, value: String| {
@@ -88,13 +90,12 @@ pub fn run(path: &Path) -> Result<(), Failure> {
         out.push_str("(no families)\n");
     }
 
-    let me = std::process::id();
     let _ = writeln!(out, "\n{:>8}  STATE", "PID");
     for (pid, alive) in &s.processes {
-        let state = match (*pid == me, alive) {
-            (true, _) => "running (this command)",
-            (false, true) => "running",
-            (false, false) => "exited without detaching",
+        let state = if *alive {
+            "running"
+        } else {
+            "exited without detaching"
         };
         let _ = writeln!(out, "{pid:>8}  {state}");
     }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use metricore::http::{Server, WebConfig};
-use metricore::{Format, Registry};
+use metricore::{Format, Options, Registry};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,8 @@ enum Command {
         /// Prometheus exporters' --web.config.file
         #[arg(long = "web.config.file", value_name = "FILE")]
         web_config: Option<PathBuf>,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Push a registry file to a Prometheus Pushgateway
     Push {
@@ -80,6 +82,8 @@ enum Command {
         /// The client certificate's key (PEM)
         #[arg(long = "key-file", value_name = "FILE", requires = "cert_file")]
         key_file: Option<PathBuf>,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Print the exposition of a registry file
     Dump {
@@ -88,11 +92,15 @@ enum Command {
         /// Exposition format
         #[arg(long, value_enum, default_value_t = DumpFormat::Prometheus)]
         format: DumpFormat,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Show a registry file's capacity and use, its families and attached processes
     Inspect {
         /// The registry file
         file: PathBuf,
+        #[command(flatten)]
+        trust: Trust,
     },
     /// Record into a shared registry from several processes and serve it, until Ctrl-C
     Demo {
@@ -106,6 +114,30 @@ enum Command {
         /// The demo's registry file
         file: PathBuf,
     },
+}
+
+/// Whom to trust with a registry file besides the calling user. Files are only read:
+/// these commands open and map them read-only and change nothing in them.
+#[derive(clap::Args)]
+struct Trust {
+    /// Also trust files owned by this user (name or uid)
+    #[arg(long, value_name = "USER")]
+    owner: Option<String>,
+    /// Also trust files of this group, even if group-writable (name or gid)
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+}
+
+impl Trust {
+    fn options(&self) -> Result<Options, Failure> {
+        let owner = self.owner.as_deref().map(metricore::access::user_id);
+        let group = self.group.as_deref().map(metricore::access::group_id);
+        Ok(Options {
+            owner: owner.transpose().map_err(Failure::other)?,
+            group: group.transpose().map_err(Failure::other)?,
+            ..Options::default()
+        })
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -153,7 +185,10 @@ fn main() -> ExitCode {
             registries,
             listen,
             web_config,
-        } => serve(&registries, listen, web_config.as_deref()),
+            trust,
+        } => trust
+            .options()
+            .and_then(|o| serve(&registries, listen, web_config.as_deref(), &o)),
         Command::Push {
             registry,
             gateway,
@@ -165,7 +200,12 @@ fn main() -> ExitCode {
             ca_file,
             cert_file,
             key_file,
+            trust,
         } => {
+            let options = match trust.options() {
+                Ok(o) => o,
+                Err(f) => return exit(Err(f)),
+            };
             let mut gw = metricore::push::Gateway::new(&gateway);
             if let (Some(user), Some(file)) = (user, password_file) {
                 let password = std::fs::read_to_string(&file)
@@ -181,10 +221,14 @@ fn main() -> ExitCode {
             if let (Some(cert), Some(key)) = (cert_file, key_file) {
                 gw = gw.client_cert(cert, key);
             }
-            push(&gw, registry.as_deref(), &job, &grouping, method)
+            push(&gw, registry.as_deref(), &job, &grouping, method, &options)
         }
-        Command::Dump { file, format } => dump(&file, format),
-        Command::Inspect { file } => inspect::run(&file),
+        Command::Dump {
+            file,
+            format,
+            trust,
+        } => trust.options().and_then(|o| dump(&file, format, &o)),
+        Command::Inspect { file, trust } => trust.options().and_then(|o| inspect::run(&file, &o)),
         Command::Demo { listen } => demo::run(listen),
         Command::DemoWorker { file } => demo::worker(&file),
     };
@@ -201,9 +245,9 @@ fn exit(result: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// Opens an existing registry file.
-pub fn open(path: &Path) -> Result<Registry, Failure> {
-    Registry::open_existing(path).map_err(Failure::registry)
+/// Opens an existing registry file read-only, trusting whom `options` name.
+pub fn open(path: &Path, options: &Options) -> Result<Registry, Failure> {
+    Registry::open_read_only(path, options).map_err(Failure::registry)
 }
 
 fn push(
@@ -212,6 +256,7 @@ fn push(
     job: &str,
     grouping: &[String],
     method: PushMethod,
+    options: &Options,
 ) -> Result<(), Failure> {
     let mut pairs = Vec::new();
     for g in grouping {
@@ -224,7 +269,7 @@ fn push(
     }
     let registry = match (registry, method) {
         (_, PushMethod::Delete) => None,
-        (Some(path), _) => Some(open(path)?),
+        (Some(path), _) => Some(open(path, options)?),
         (None, _) => return Err(Failure::other("--registry is needed to push")),
     };
     let result = match (registry, method) {
@@ -254,7 +299,12 @@ fn raise_open_files_limit() {
     }
 }
 
-fn serve(paths: &[PathBuf], listen: SocketAddr, web_config: Option<&Path>) -> Result<(), Failure> {
+fn serve(
+    paths: &[PathBuf],
+    listen: SocketAddr,
+    web_config: Option<&Path>,
+    options: &Options,
+) -> Result<(), Failure> {
     use std::os::unix::fs::MetadataExt;
     // The configuration is checked before anything else starts.
     let config = match web_config {
@@ -267,7 +317,7 @@ fn serve(paths: &[PathBuf], listen: SocketAddr, web_config: Option<&Path>) -> Re
     let mut seen: Vec<((u64, u64), &PathBuf)> = Vec::new();
     let mut registries = Vec::new();
     for path in paths {
-        let registry = open(path)?;
+        let registry = open(path, options)?;
         // The file was opened, so it can be looked at.
         if let Ok(m) = std::fs::metadata(path) {
             if let Some((_, first)) = seen.iter().find(|(id, _)| *id == (m.dev(), m.ino())) {
@@ -300,8 +350,8 @@ fn serve(paths: &[PathBuf], listen: SocketAddr, web_config: Option<&Path>) -> Re
     Ok(())
 }
 
-fn dump(path: &Path, format: DumpFormat) -> Result<(), Failure> {
-    let registry = open(path)?;
+fn dump(path: &Path, format: DumpFormat, options: &Options) -> Result<(), Failure> {
+    let registry = open(path, options)?;
     let format = match format {
         DumpFormat::Prometheus => Format::Prometheus,
         DumpFormat::Openmetrics => Format::OpenMetrics,
