@@ -95,6 +95,11 @@ pub(crate) fn check(region: &Region) -> (u64, Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     let mut checked = 0;
     let l = &region.layout;
+    for idx in 0..l.families as u32 {
+        if let Err(why) = family::read_checked(region, idx) {
+            problems.push(why);
+        }
+    }
     directory::for_each_slot(region, |i, rec| {
         checked += 1;
         let Some(rec) = rec else {

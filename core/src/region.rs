@@ -589,6 +589,14 @@ impl Region {
     }
 }
 
+/// Takes `n` off a count kept in the region, stopping at 0: a count that a killed
+/// process left too low (or that a hostile write changed) never wraps around.
+pub(crate) fn saturating_sub(count: &AtomicU64, n: u64) {
+    let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(n))
+    });
+}
+
 #[cfg(not(loom))]
 fn temp_name(path: &Path) -> PathBuf {
     let nanos = std::time::SystemTime::now()
