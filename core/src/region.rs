@@ -458,15 +458,17 @@ impl Region {
         self.word(which).load(Ordering::Relaxed)
     }
 
-    /// Bump-allocates from a header pointer, never past `limit`.
-    fn bump(&self, at: usize, n: u64, limit: u64) -> Option<u64> {
+    /// Bump-allocates from a header pointer, never below `first` (a pointer a hostile
+    /// write moved back into reserved space) nor past `limit`.
+    fn bump(&self, at: usize, n: u64, first: u64, limit: u64) -> Option<u64> {
         let next = self.word(at);
         let backoff = Backoff::new();
         let mut cur = next.load(Ordering::Relaxed);
         loop {
-            let end = cur.checked_add(n).filter(|&e| e <= limit)?;
+            let start = cur.max(first);
+            let end = start.checked_add(n).filter(|&e| e <= limit)?;
             match next.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return Some(cur),
+                Ok(_) => return Some(start),
                 Err(v) => {
                     cur = v;
                     backoff.spin();
@@ -477,13 +479,18 @@ impl Region {
 
     /// Allocates `n` zeroed words of arena; returns the arena-relative offset.
     pub fn alloc_arena(&self, n: usize) -> Option<u64> {
-        self.bump(H_NEXT_ARENA, n as u64, self.layout.arena_words as u64)
+        self.bump(H_NEXT_ARENA, n as u64, 1, self.layout.arena_words as u64)
     }
 
     /// Allocates `n` consecutive cells in every shard; returns the first cell index.
     pub fn alloc_cells(&self, n: usize) -> Option<u32> {
-        self.bump(H_NEXT_CELL, n as u64, self.layout.cells_per_shard as u64)
-            .map(|c| c as u32)
+        self.bump(
+            H_NEXT_CELL,
+            n as u64,
+            SINK_CELLS,
+            self.layout.cells_per_shard as u64,
+        )
+        .map(|c| c as u32)
     }
 
     /// Arena words in use and in all.
@@ -502,6 +509,23 @@ impl Region {
             used.min(self.layout.cells_per_shard as u64),
             self.layout.cells_per_shard as u64,
         )
+    }
+
+    /// What is wrong with the header's bump pointers: outside the space they allocate
+    /// from, as only a hostile write leaves them (allocation clamps them either way).
+    pub fn pointer_problems(&self) -> Vec<String> {
+        let l = &self.layout;
+        [
+            ("next free cell", H_NEXT_CELL, SINK_CELLS, l.cells_per_shard),
+            ("next free arena word", H_NEXT_ARENA, 1, l.arena_words),
+        ]
+        .into_iter()
+        .filter_map(|(what, at, first, limit)| {
+            let v = self.word(at).load(Ordering::Relaxed);
+            (!(first..=limit as u64).contains(&v))
+                .then(|| format!("header: {what} {v} is outside {first}..={limit}"))
+        })
+        .collect()
     }
 
     /// Region bytes in use (header, tables, used arena and used cells) and in all.
@@ -646,6 +670,14 @@ mod tests {
         assert!(r.alloc_cells(2000).is_none());
         assert!(r.alloc_arena(1).unwrap() >= 1);
         assert!(r.alloc_arena(1 << 20).is_none());
+        // Pointers moved back into reserved space (offset 0, the sink) start past it.
+        r.word(H_NEXT_ARENA).store(0, Ordering::Relaxed);
+        assert_eq!(r.alloc_arena(2), Some(1));
+        r.word(H_NEXT_CELL).store(3, Ordering::Relaxed);
+        assert_eq!(r.alloc_cells(1), Some(SINK_CELLS as u32));
+        // Pointers moved past the end allocate nothing.
+        r.word(H_NEXT_CELL).store(u64::MAX, Ordering::Relaxed);
+        assert!(r.alloc_cells(1).is_none());
     }
 
     #[test]

@@ -70,24 +70,36 @@ enum Mutation {
     High(usize, u32),
     /// Byte `.0` of the file becomes `.1`.
     Byte(usize, u8),
+    /// The header checksum is made to match the header, as a hostile writer would.
+    Seal,
 }
 
 impl Mutation {
     fn apply(self, file: &mut [u8]) {
-        let mut word = |i: usize, f: &dyn Fn(u64) -> u64| {
+        let word = |file: &mut [u8], i: usize, f: &dyn Fn(u64) -> u64| {
             if let Some(b) = file.get_mut(i * 8..i * 8 + 8) {
                 let w = f(u64::from_le_bytes(b.try_into().unwrap()));
                 b.copy_from_slice(&w.to_le_bytes());
             }
         };
         match self {
-            Mutation::Word(i, v) => word(i, &|_| v),
-            Mutation::Low(i, v) => word(i, &|w| w & !0xffff_ffff | v as u64),
-            Mutation::High(i, v) => word(i, &|w| w & 0xffff_ffff | (v as u64) << 32),
+            Mutation::Word(i, v) => word(file, i, &|_| v),
+            Mutation::Low(i, v) => word(file, i, &|w| w & !0xffff_ffff | v as u64),
+            Mutation::High(i, v) => word(file, i, &|w| w & 0xffff_ffff | (v as u64) << 32),
             Mutation::Byte(at, v) => {
                 if let Some(b) = file.get_mut(at) {
                     *b = v;
                 }
+            }
+            Mutation::Seal => {
+                // As `metricore::region` computes it: words 0 to 10 but 2 (the state).
+                let sum = (0..11)
+                    .filter(|&i| i != 2)
+                    .fold(0xcbf2_9ce4_8422_2325, |h, i| {
+                        let w = u64::from_le_bytes(file[i * 8..i * 8 + 8].try_into().unwrap());
+                        (u64::rotate_left(h, 5) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    });
+                word(file, 11, &|_| sum);
             }
         }
     }
@@ -98,6 +110,7 @@ impl Mutation {
             Mutation::Low(i, v) => format!("lo {i} {v:#x}"),
             Mutation::High(i, v) => format!("hi {i} {v:#x}"),
             Mutation::Byte(i, v) => format!("b {i} {v:#x}"),
+            Mutation::Seal => "seal 0 0".into(),
         }
     }
 
@@ -110,6 +123,7 @@ impl Mutation {
             "lo" => Mutation::Low(at, v as u32),
             "hi" => Mutation::High(at, v as u32),
             "b" => Mutation::Byte(at, v as u8),
+            "seal" => Mutation::Seal,
             _ => return None,
         })
     }
@@ -223,6 +237,12 @@ fn mutations(seed: u64, file: &[u8]) -> Vec<Mutation> {
             }
         }
     }
+    // Sometimes the checksum is made to match a changed header.
+    if out.iter().any(|m| matches!(m, Mutation::Word(i, _) | Mutation::Low(i, _) | Mutation::High(i, _) if *i < 11))
+        && rng.below(2) == 0
+    {
+        out.push(Mutation::Seal);
+    }
     out
 }
 
@@ -281,6 +301,9 @@ fn template(path: &Path) -> (Registry, Vec<u8>) {
         .with_labels(&["get"])
         .unwrap()
         .inc();
+    // A removed series leaves a tombstone in the directory.
+    req.with_labels(&["old", "1"]).unwrap().inc();
+    req.remove(&["old", "1"]).unwrap();
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(
         bytes.len(),
