@@ -614,7 +614,9 @@ impl Region {
 }
 
 /// Takes `n` off a count kept in the region, stopping at 0: a count that a killed
-/// process left too low (or that a hostile write changed) never wraps around.
+/// process left too low (or that a hostile write changed) never wraps around. A series
+/// removed between being published and being counted by its creator can find the
+/// count at 0; the count then ends one high.
 pub(crate) fn saturating_sub(count: &AtomicU64, n: u64) {
     let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
         Some(v.saturating_sub(n))

@@ -204,6 +204,7 @@ fn series_makers_killed_at_random_instants_leave_a_file_that_renders() {
     // low, by at most one per kill.
     let live = family_series(&r, "made");
     let rendered = made_lines.len() as u64;
+    println!("{rendered} series rendered, family count {live}");
     assert!(
         live <= rendered && live + KILLS as u64 + WORKERS as u64 >= rendered,
         "family count {live}, rendered {rendered}"
