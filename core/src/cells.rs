@@ -23,11 +23,13 @@ unsafe impl Send for Cells {}
 unsafe impl Sync for Cells {}
 
 impl Cells {
-    /// Whether the `n` cells from `first` (read from a record) lie inside a shard,
-    /// past the sink.
+    /// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
+    /// shard, past the sink. `first` itself must be inside even when `n` is 0 (an info
+    /// series made once every cell was taken gets the end of the shard).
     #[inline]
     pub fn inside(region: &Region, first: u32, n: usize) -> bool {
-        first as u64 >= SINK_CELLS && first as usize + n <= region.layout.cells_per_shard
+        let cells = region.layout.cells_per_shard;
+        first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
     }
 
     /// The `n` cells from `first`, or the sink if they are not all inside a shard.

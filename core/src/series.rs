@@ -436,4 +436,23 @@ mod tests {
         assert_eq!(r.first, 0);
         assert!(r.float.is_sink());
     }
+
+    #[test]
+    fn info_series_made_when_the_cells_are_used_up_do_not_point_past_them() {
+        let region = Region::anonymous(&Options {
+            shards: Some(1),
+            cells_per_shard: 257,
+            series_capacity: 16,
+            family_capacity: 4,
+            process_capacity: 2,
+            arena_bytes: 1 << 12,
+            file_mode: 0o600,
+        })
+        .unwrap();
+        let a = Arc::new(Attachment::new(region));
+        // The one cell past the sink.
+        Family::register(&a, &[], Spec::new("c", "", Kind::Counter)).unwrap();
+        let info = Family::register(&a, &[], Spec::new("i", "", Kind::Info).labels(&["v"]));
+        info.unwrap().set_info(&["1"], &[("k", "x")]).unwrap();
+    }
 }
