@@ -1,9 +1,9 @@
 //! Fuzzing of the shared file: a valid registry file is mutated (bytes, words, halves
 //! of packed words, set to random or boundary values) in every area (header, family
-//! table, directory, process table, arena records, descriptors and keys, cells), and
-//! each mutated file is opened, checked, recorded into (existing and new series),
-//! cleared and rendered through the Rust API and the C API. Nothing may panic, abort
-//! or hang.
+//! table, directory, process table, arena records, descriptors and keys, cells; a
+//! changed header sometimes with its checksum recomputed), and each mutated file is
+//! opened, checked, recorded into (existing and new series), cleared and rendered
+//! through the Rust API and the C API. Nothing may panic, abort or hang.
 //!
 //! The cases run in a child process (this test binary run again with `FUZZ_CHILD`
 //! set), each under `catch_unwind` and a panic hook, so a panic is reported with its
