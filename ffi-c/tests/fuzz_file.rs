@@ -39,17 +39,17 @@ const SERIES: usize = 64;
 const PROCS: usize = 8;
 const ARENA: usize = 2048;
 const CELLS: usize = 1024;
-const SHARDS: usize = 2;
 const FAM_OFF: usize = HEADER;
 const DIR_OFF: usize = FAM_OFF + FAMILIES * 4;
 const PROCS_OFF: usize = DIR_OFF + SERIES;
 const ARENA_OFF: usize = PROCS_OFF + PROCS * 2;
 const CELLS_OFF: usize = (ARENA_OFF + ARENA).div_ceil(512) * 512;
-const TOTAL: usize = CELLS_OFF + SHARDS * CELLS;
 
-fn options() -> Options {
+/// The templates' options: one or two shards (one, to find cells read past the end of
+/// the mapping; two, to find cells read in the wrong shard).
+fn options(shards: usize) -> Options {
     Options {
-        shards: Some(SHARDS as u32),
+        shards: Some(shards as u32),
         cells_per_shard: CELLS as u32,
         series_capacity: SERIES as u32,
         family_capacity: FAMILIES as u32,
@@ -72,6 +72,9 @@ enum Mutation {
     Byte(usize, u8),
     /// The header checksum is made to match the header, as a hostile writer would.
     Seal,
+    /// Not a change: the case starts from the template with this many shards (2 when
+    /// a case has none of these).
+    Shards(usize),
 }
 
 impl Mutation {
@@ -101,6 +104,7 @@ impl Mutation {
                     });
                 word(file, 11, &|_| sum);
             }
+            Mutation::Shards(_) => {}
         }
     }
 
@@ -111,6 +115,7 @@ impl Mutation {
             Mutation::High(i, v) => format!("hi {i} {v:#x}"),
             Mutation::Byte(i, v) => format!("b {i} {v:#x}"),
             Mutation::Seal => "seal 0 0".into(),
+            Mutation::Shards(n) => format!("shards {n} 0"),
         }
     }
 
@@ -124,6 +129,7 @@ impl Mutation {
             "hi" => Mutation::High(at, v as u32),
             "b" => Mutation::Byte(at, v as u8),
             "seal" => Mutation::Seal,
+            "shards" => Mutation::Shards(at),
             _ => return None,
         })
     }
@@ -154,7 +160,7 @@ impl Rng {
 }
 
 /// Values that sit on a boundary of some range in the file.
-fn interesting(rng: &mut Rng, current: u64) -> u64 {
+fn interesting(rng: &mut Rng, current: u64, total: usize) -> u64 {
     let list = [
         0,
         1,
@@ -178,7 +184,7 @@ fn interesting(rng: &mut Rng, current: u64) -> u64 {
         SERIES as u64,
         FAMILIES as u64,
         FAMILIES as u64 + 1,
-        TOTAL as u64,
+        total as u64,
         current.wrapping_add(1),
         current.wrapping_sub(1),
         current ^ 1 << rng.below(64),
@@ -187,13 +193,19 @@ fn interesting(rng: &mut Rng, current: u64) -> u64 {
     list[rng.below(list.len())]
 }
 
-/// The mutations of case `seed`, given the file's used arena and cell words.
-fn mutations(seed: u64, file: &[u8]) -> Vec<Mutation> {
+/// The mutations of case `seed`, on one of `templates` (by shards, 1 and 2).
+fn mutations(seed: u64, templates: &[Vec<u8>; 2]) -> Vec<Mutation> {
     let mut rng = Rng::new(seed);
+    let shards = 1 + rng.below(2);
+    let file = &templates[shards - 1];
+    let total = file.len() / 8;
     let word = |i: usize| u64::from_le_bytes(file[i * 8..i * 8 + 8].try_into().unwrap());
     let arena_used = (word(24) as usize).clamp(2, ARENA);
     let cells_used = (word(16) as usize).clamp(257, CELLS);
     let mut out = Vec::new();
+    if shards == 1 {
+        out.push(Mutation::Shards(1));
+    }
     for _ in 0..1 + rng.below(3) {
         // The area: words [from, to).
         let (from, to) = match rng.below(7) {
@@ -205,7 +217,7 @@ fn mutations(seed: u64, file: &[u8]) -> Vec<Mutation> {
             4 => (PROCS_OFF, ARENA_OFF),
             5 => (ARENA_OFF + 1, ARENA_OFF + arena_used),
             _ => {
-                let shard = CELLS_OFF + rng.below(SHARDS) * CELLS;
+                let shard = CELLS_OFF + rng.below(shards) * CELLS;
                 (shard, shard + cells_used)
             }
         };
@@ -224,16 +236,22 @@ fn mutations(seed: u64, file: &[u8]) -> Vec<Mutation> {
             1 => {
                 let at = rng.range(from, to);
                 for i in at..(at + 1 + rng.below(8)).min(to) {
-                    out.push(Mutation::Word(i, interesting(&mut rng, word(i))));
+                    out.push(Mutation::Word(i, interesting(&mut rng, word(i), total)));
                 }
             }
             2 => {
                 let at = rng.range(from, to);
-                out.push(Mutation::Low(at, interesting(&mut rng, word(at)) as u32));
+                out.push(Mutation::Low(
+                    at,
+                    interesting(&mut rng, word(at), total) as u32,
+                ));
             }
             _ => {
                 let at = rng.range(from, to);
-                out.push(Mutation::High(at, interesting(&mut rng, word(at)) as u32));
+                out.push(Mutation::High(
+                    at,
+                    interesting(&mut rng, word(at), total) as u32,
+                ));
             }
         }
     }
@@ -249,8 +267,8 @@ fn mutations(seed: u64, file: &[u8]) -> Vec<Mutation> {
 /// Makes the valid file every case starts from, with a series of every kind, a key
 /// with a NUL byte, a scope, a float cell, info pairs and a used overflow series.
 /// The registry is returned so that its process stays attached while cases run.
-fn template(path: &Path) -> (Registry, Vec<u8>) {
-    let r = Registry::open_shared(path, &options()).unwrap();
+fn template(path: &Path, shards: usize) -> (Registry, Vec<u8>) {
+    let r = Registry::open_shared(path, &options(shards)).unwrap();
     let req = r
         .counter_vec("req", "Requests.", &["model", "code"])
         .unwrap();
@@ -307,7 +325,7 @@ fn template(path: &Path) -> (Registry, Vec<u8>) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(
         bytes.len(),
-        TOTAL * 8,
+        (CELLS_OFF + shards * CELLS) * 8,
         "the template has the expected layout"
     );
     (r, bytes)
@@ -452,9 +470,13 @@ fn c_ops(path: &Path) -> bool {
 /// Panics seen by the hook, caught or not.
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
-/// Runs one case on a fresh copy of `template`; `Err` with what went wrong.
-fn run_case(dir: &Path, template: &[u8], muts: &[Mutation]) -> Result<(), String> {
-    let mut file = template.to_vec();
+/// Runs one case on a fresh copy of its template; `Err` with what went wrong.
+fn run_case(dir: &Path, templates: &[Vec<u8>; 2], muts: &[Mutation]) -> Result<(), String> {
+    let shards = match muts.first() {
+        Some(Mutation::Shards(1)) => 1,
+        _ => 2,
+    };
+    let mut file = templates[shards - 1].clone();
     for m in muts {
         m.apply(&mut file);
     }
@@ -533,14 +555,16 @@ fn child() {
         );
     }));
     let dir = tempdir(&format!("fuzz-child-{mode}"));
-    let (_keep, template) = template(&dir.join("template.metricore"));
+    let (_one, one) = template(&dir.join("one.metricore"), 1);
+    let (_two, two) = template(&dir.join("two.metricore"), 2);
+    let templates = [one, two];
     let (from, to) = (env_u64("FUZZ_FROM").unwrap(), env_u64("FUZZ_TO").unwrap());
     let cases: Box<dyn Iterator<Item = (u64, Vec<Mutation>)>> = if mode == "replay" {
         let all = regressions().into_iter().enumerate();
         Box::new(all.map(|(i, m)| (i as u64, m)).skip(from as usize))
     } else {
         let seed = env_u64("FUZZ_SEED").unwrap();
-        let t = &template;
+        let t = &templates;
         Box::new((from..to).map(move |n| (n, mutations(case_seed(seed, n), t))))
     };
     let deadline = env_u64("FUZZ_DEADLINE_MS");
@@ -556,7 +580,7 @@ fn child() {
             break;
         }
         println!("start {n} {}", describe(&muts));
-        if let Err(what) = run_case(&dir, &template, &muts) {
+        if let Err(what) = run_case(&dir, &templates, &muts) {
             println!("fail {n} {what}");
         }
         last = n + 1;
