@@ -2,14 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit loom python-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests e2e-tests
+.PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests e2e-tests
 
 # The end-to-end scenario in a short form, until Ctrl-C (scripts/demo.sh; without
 # python3 it is `metricore demo`).
 demo:
 	./scripts/demo.sh
 
-test: deps lint unit loom python-tests prometheus-tests exporter-tests c-tests lua-tests e2e-tests
+test: deps lint unit fuzz-test loom python-tests prometheus-tests exporter-tests c-tests lua-tests e2e-tests
 	@echo "all tests passed"
 
 deps:
@@ -23,6 +23,20 @@ lint:
 unit:
 	$(CARGO) test --workspace
 	$(CARGO) test -p metricore --all-features
+
+# Mutated registry files opened, checked, recorded into and rendered through the Rust
+# and C APIs (ffi-c/tests/fuzz_file.rs): 10,000 cases of a fixed seed, about a minute.
+fuzz-test:
+	FUZZ_CASES=10000 $(CARGO) test -p metricore-ffi --test fuzz_file -- --nocapture
+
+# The same, longer and with a new seed each run: `make fuzz FUZZ_SECONDS=3600`; a
+# failure prints its seed and its mutations, for ffi-c/tests/fuzz_regressions.txt.
+FUZZ_CASES ?= 100000000
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= $(shell date +%s)
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) \
+		$(CARGO) test -p metricore-ffi --test fuzz_file mutated_files -- --nocapture
 
 loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

@@ -23,11 +23,23 @@ unsafe impl Send for Cells {}
 unsafe impl Sync for Cells {}
 
 impl Cells {
+    /// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
+    /// shard, past the sink. `first` itself must be inside even when `n` is 0 (an info
+    /// series made once every cell was taken gets the end of the shard).
+    #[inline]
+    pub fn inside(region: &Region, first: u32, n: usize) -> bool {
+        let cells = region.layout.cells_per_shard;
+        first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
+    }
+
     /// The `n` cells from `first`, or the sink if they are not all inside a shard.
     pub fn new(region: Arc<Region>, first: u32, n: usize) -> Cells {
         let l = region.layout;
-        let inside = first as u64 >= SINK_CELLS && first as usize + n <= l.cells_per_shard;
-        let first = if inside { first } else { 0 };
+        let first = if Cells::inside(&region, first, n) {
+            first
+        } else {
+            0
+        };
         let base = region.cell(0, first) as *const AtomicU64;
         Cells {
             region,

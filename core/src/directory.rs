@@ -319,9 +319,7 @@ fn tombstone(region: &Region, w: &AtomicU64, slot: u64, ident: Ident) -> bool {
         .compare_exchange(slot, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok();
     if done && !ident.is_overflow() {
-        region
-            .word(region::H_SERIES_LIVE)
-            .fetch_sub(1, Ordering::Relaxed);
+        region::saturating_sub(region.word(region::H_SERIES_LIVE), 1);
     }
     done
 }

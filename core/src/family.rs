@@ -74,20 +74,35 @@ impl<'r> Entry<'r> {
     }
 }
 
-/// Reads the description of family `idx`, if the entry is used and parses.
+/// Reads the description of family `idx`, if `idx` is inside the table (it may come
+/// from a series record) and the entry is used and parses.
 pub(crate) fn read(region: &Region, idx: u32) -> Option<Spec> {
-    let r = Entry::of(region, idx).descriptor().load(Ordering::Acquire);
-    if r == 0 {
-        return None;
-    }
-    read_ref(region, TaggedRef(r))
+    read_checked(region, idx).ok().flatten()
 }
 
-fn read_ref(region: &Region, r: TaggedRef) -> Option<Spec> {
+/// Reads the description of family `idx`: `None` for a free entry, an error saying
+/// what is wrong for an index outside the table or a descriptor that does not parse.
+pub(crate) fn read_checked(region: &Region, idx: u32) -> std::result::Result<Option<Spec>, String> {
+    if idx as usize >= region.layout.families {
+        return Err(format!("family {idx} is outside the family table"));
+    }
+    let r = Entry::of(region, idx).descriptor().load(Ordering::Acquire);
+    if r == 0 {
+        return Ok(None);
+    }
+    read_ref(region, TaggedRef(r))
+        .map(Some)
+        .map_err(|why| format!("family {idx}: {why}"))
+}
+
+fn read_ref(region: &Region, r: TaggedRef) -> std::result::Result<Spec, String> {
     let off = r.offset();
-    let at = region.arena_span(off, 1)?;
+    let outside = || "its descriptor lies outside the arena".to_owned();
+    let at = region.arena_span(off, 1).ok_or_else(outside)?;
     let len = region.word(at).load(Ordering::Relaxed);
-    region.arena_span(off + 1, len.div_ceil(8))?;
+    region
+        .arena_span(off + 1, len.div_ceil(8))
+        .ok_or_else(outside)?;
     region.with_bytes(at + 1, len as usize, Spec::decode)
 }
 
@@ -125,7 +140,7 @@ pub(crate) fn register(region: &Region, spec: &Spec) -> Result<u32> {
         if !cur.tag_matches(hash) {
             continue;
         }
-        let Some(existing) = read_ref(region, cur) else {
+        let Ok(existing) = read_ref(region, cur) else {
             continue;
         };
         if existing.name != spec.name {

@@ -91,14 +91,21 @@ pub(crate) fn stats(region: &Region) -> Stats {
     }
 }
 
-/// Checks every series of `region`: its record inside the arena, its family known, its
-/// cells inside a shard, its key one value per label (pairs after them for info), and
-/// no series twice. Returns the series checked and what is wrong, one line each.
+/// Checks the header's bump pointers, every family descriptor, and every series of
+/// `region`: its record inside the arena, its family known, its cells inside a shard,
+/// its key one value per label (pairs after them for info), and no series twice.
+/// Returns the series checked and what is wrong, one line each.
 pub(crate) fn check(region: &Region) -> (u64, Vec<String>) {
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut checked = 0;
     let l = &region.layout;
+    problems.extend(region.pointer_problems());
+    for idx in 0..l.families as u32 {
+        if let Err(why) = family::read_checked(region, idx) {
+            problems.push(why);
+        }
+    }
     directory::for_each_slot(region, |i, rec| {
         checked += 1;
         let Some(rec) = rec else {
@@ -138,4 +145,75 @@ pub(crate) fn check(region: &Region) -> (u64, Vec<String>) {
         }
     });
     (checked, problems)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::directory::{Ident, NO_OWNER};
+    use crate::region::Options;
+    use crate::spec::Spec;
+
+    #[test]
+    fn check_reports_hostile_words_without_panicking() {
+        let r = Region::anonymous(&Options {
+            shards: Some(2),
+            cells_per_shard: 1024,
+            series_capacity: 16,
+            family_capacity: 4,
+            process_capacity: 4,
+            arena_bytes: 1 << 14,
+            ..Options::default()
+        })
+        .unwrap();
+        let spec = Spec::new("m", "", Kind::Counter)
+            .labels(&["k"])
+            .normalize()
+            .unwrap();
+        let idx = family::register(&r, &spec).unwrap();
+        let ident = Ident {
+            family: idx,
+            flags: 0,
+            owner: NO_OWNER,
+        };
+        let values = ["a"];
+        let hash = key::hash(idx, values.iter().copied());
+        let s = directory::insert(
+            &r,
+            hash,
+            ident,
+            values.iter().copied(),
+            1,
+            1,
+            (|| false, |_| true),
+        )
+        .unwrap()
+        .series;
+        assert_eq!(check(&r), (1, vec![]));
+
+        // Record word 1: the family index (low half), far outside the table.
+        r.word(s.record + 1).store(0xdead_beef, Ordering::Relaxed);
+        // The family's descriptor, the first thing in the arena: a length past it.
+        let at = r.layout.arena_off + 1;
+        assert_eq!(
+            r.word(at).load(Ordering::Relaxed),
+            spec.encode().len() as u64
+        );
+        r.word(at).store(u64::MAX, Ordering::Relaxed);
+        // The next free cell, past the shard.
+        r.word(16).store(1 << 40, Ordering::Relaxed);
+        let (checked, problems) = check(&r);
+        assert_eq!(checked, 1);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("next free cell"), "{problems:?}");
+        assert!(
+            problems[1].contains("descriptor lies outside"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].contains("unknown family 3735928559"),
+            "{problems:?}"
+        );
+        assert!(stats(&r).families.is_empty());
+    }
 }

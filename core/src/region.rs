@@ -589,7 +589,8 @@ impl Region {
         self.word(which).load(Ordering::Relaxed)
     }
 
-    /// Bump-allocates from a header pointer, never past `limit`. Before the pointer
+    /// Bump-allocates from a header pointer, never below `first` (a pointer a hostile
+    /// write moved back into reserved space) nor past `limit`. Before the pointer
     /// passes the reserved mark in word `mark`, file space up to the next multiple of
     /// `chunk` is reserved with `reserve(from, to)`; if that fails, nothing is
     /// allocated and the refusal is counted in [`H_NO_SPACE`].
@@ -597,7 +598,7 @@ impl Region {
         &self,
         at: usize,
         n: u64,
-        limit: u64,
+        (first, limit): (u64, u64),
         (mark, chunk): (usize, u64),
         reserve: impl Fn(u64, u64) -> std::io::Result<()>,
     ) -> Option<u64> {
@@ -605,12 +606,13 @@ impl Region {
         let backoff = Backoff::new();
         let mut cur = next.load(Ordering::Relaxed);
         loop {
-            let end = cur.checked_add(n).filter(|&e| e <= limit)?;
+            let start = cur.max(first);
+            let end = start.checked_add(n).filter(|&e| e <= limit)?;
             // The mark is outside the checksum: one past the layout is not believed,
-            // and space from the bump pointer on is reserved again.
+            // and space from the allocation on is reserved again.
             let reserved = match self.word(mark).load(Ordering::Acquire) {
                 m if m <= limit => m,
-                _ => cur,
+                _ => start,
             };
             if end > reserved {
                 let to = end.div_ceil(chunk).saturating_mul(chunk).min(limit);
@@ -621,7 +623,7 @@ impl Region {
                 self.word(mark).fetch_max(to, Ordering::Release);
             }
             match next.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return Some(cur),
+                Ok(_) => return Some(start),
                 Err(v) => {
                     cur = v;
                     backoff.spin();
@@ -636,7 +638,7 @@ impl Region {
         self.bump(
             H_NEXT_ARENA,
             n as u64,
-            l.arena_words as u64,
+            (1, l.arena_words as u64),
             (H_ARENA_RESERVED, ARENA_CHUNK),
             |from, to| self.reserve(l.arena_off + from as usize, l.arena_off + to as usize),
         )
@@ -648,7 +650,7 @@ impl Region {
         self.bump(
             H_NEXT_CELL,
             n as u64,
-            l.cells_per_shard as u64,
+            (SINK_CELLS, l.cells_per_shard as u64),
             (H_CELLS_RESERVED, CELL_CHUNK),
             |from, to| {
                 (0..l.shards).try_for_each(|s| {
@@ -688,6 +690,23 @@ impl Region {
             used.min(self.layout.cells_per_shard as u64),
             self.layout.cells_per_shard as u64,
         )
+    }
+
+    /// What is wrong with the header's bump pointers: outside the space they allocate
+    /// from, as only a hostile write leaves them (allocation clamps them either way).
+    pub fn pointer_problems(&self) -> Vec<String> {
+        let l = &self.layout;
+        [
+            ("next free cell", H_NEXT_CELL, SINK_CELLS, l.cells_per_shard),
+            ("next free arena word", H_NEXT_ARENA, 1, l.arena_words),
+        ]
+        .into_iter()
+        .filter_map(|(what, at, first, limit)| {
+            let v = self.word(at).load(Ordering::Relaxed);
+            (!(first..=limit as u64).contains(&v))
+                .then(|| format!("header: {what} {v} is outside {first}..={limit}"))
+        })
+        .collect()
     }
 
     /// Region bytes in use (header, tables, used arena and used cells) and in all.
@@ -800,6 +819,16 @@ fn fallocate(file: &std::fs::File, from: usize, to: usize) -> std::io::Result<()
     }
 }
 
+/// Takes `n` off a count kept in the region, stopping at 0: a count that a killed
+/// process left too low (or that a hostile write changed) never wraps around. A series
+/// removed between being published and being counted by its creator can find the
+/// count at 0; the count then ends one high.
+pub(crate) fn saturating_sub(count: &AtomicU64, n: u64) {
+    let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(n))
+    });
+}
+
 #[cfg(not(loom))]
 fn temp_name(path: &Path) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -849,6 +878,14 @@ mod tests {
         assert!(r.alloc_cells(2000).is_none());
         assert!(r.alloc_arena(1).unwrap() >= 1);
         assert!(r.alloc_arena(1 << 20).is_none());
+        // Pointers moved back into reserved space (offset 0, the sink) start past it.
+        r.word(H_NEXT_ARENA).store(0, Ordering::Relaxed);
+        assert_eq!(r.alloc_arena(2), Some(1));
+        r.word(H_NEXT_CELL).store(3, Ordering::Relaxed);
+        assert_eq!(r.alloc_cells(1), Some(SINK_CELLS as u32));
+        // Pointers moved past the end allocate nothing.
+        r.word(H_NEXT_CELL).store(u64::MAX, Ordering::Relaxed);
+        assert!(r.alloc_cells(1).is_none());
     }
 
     #[test]

@@ -192,8 +192,13 @@ impl Family {
             .chain(values.iter().copied())
     }
 
+    /// The series `s`, or the sink if its record's cells lie outside a shard (a corrupt
+    /// file).
     #[inline]
     fn resolved(&self, s: Series) -> Resolved {
+        if !Cells::inside(self.region(), s.cell, self.0.cells) {
+            return self.sink();
+        }
         Resolved {
             cells: Cells::new(self.region().clone(), s.cell, self.0.cells),
             float: FloatCell { record: s.record },
@@ -256,11 +261,16 @@ impl Family {
             .fetch_add(1, Ordering::Relaxed);
         match self.overflow_series() {
             Some(s) => self.resolved(s),
-            None => Resolved {
-                cells: Cells::sink(region.clone()),
-                float: FloatCell { record: 0 },
-                first: 0,
-            },
+            None => self.sink(),
+        }
+    }
+
+    /// Cells that record but are never rendered.
+    fn sink(&self) -> Resolved {
+        Resolved {
+            cells: Cells::sink(self.region().clone()),
+            float: FloatCell { record: 0 },
+            first: 0,
         }
     }
 
@@ -292,9 +302,7 @@ impl Family {
         let region = self.region();
         let removed = directory::remove(region, hash, self.ident(0), all);
         if removed {
-            Entry::of(region, self.0.idx)
-                .live()
-                .fetch_sub(1, Ordering::Relaxed);
+            region::saturating_sub(Entry::of(region, self.0.idx).live(), 1);
         }
         Ok(removed)
     }
@@ -378,9 +386,7 @@ fn check_lengths<'a>(
 fn retain(region: &Region, idx: u32, keep: impl FnMut(&Record) -> bool) -> u64 {
     let removed = directory::retain(region, idx, keep);
     if removed > 0 {
-        Entry::of(region, idx)
-            .live()
-            .fetch_sub(removed, Ordering::Relaxed);
+        region::saturating_sub(Entry::of(region, idx).live(), removed);
     }
     removed
 }
@@ -401,5 +407,86 @@ pub(crate) fn sweep_dead(region: &Region) {
                 });
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::region::Options;
+
+    fn attachment() -> Arc<Attachment> {
+        let region = Region::anonymous(&Options {
+            shards: Some(2),
+            cells_per_shard: 1024,
+            series_capacity: 64,
+            family_capacity: 8,
+            process_capacity: 4,
+            arena_bytes: 1 << 14,
+            ..Options::default()
+        })
+        .unwrap();
+        Arc::new(Attachment::new(region))
+    }
+
+    #[test]
+    fn counts_left_low_by_a_killed_process_never_wrap() {
+        let a = attachment();
+        let spec = Spec::new("m", "", Kind::Counter).labels(&["k"]);
+        let f = Family::register(&a, &[], spec).unwrap();
+        for k in ["a", "b", "c"] {
+            f.resolve(&[k]).unwrap();
+        }
+        let live = Entry::of(&a.region, f.0.idx).live();
+        let header = a.region.word(region::H_SERIES_LIVE);
+        assert_eq!(
+            (live.load(Ordering::Relaxed), header.load(Ordering::Relaxed)),
+            (3, 3)
+        );
+        // A process killed between publishing a series and counting it leaves both
+        // counts one low; a hostile write can leave them anywhere.
+        live.store(2, Ordering::Relaxed);
+        header.store(1, Ordering::Relaxed);
+        assert!(f.remove(&["a"]).unwrap());
+        f.clear();
+        assert_eq!(live.load(Ordering::Relaxed), 0);
+        assert_eq!(header.load(Ordering::Relaxed), 0);
+        f.resolve(&["d"]).unwrap();
+        assert_eq!(live.load(Ordering::Relaxed), 1);
+        live.store(0, Ordering::Relaxed);
+        assert!(f.remove(&["d"]).unwrap());
+        assert_eq!(live.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn records_with_cells_outside_a_shard_record_into_the_sink() {
+        let a = attachment();
+        let f = Family::register(&a, &[], Spec::new("m", "", Kind::Counter)).unwrap();
+        let hash = key::hash(f.0.idx, std::iter::empty());
+        let s = directory::find(&a.region, hash, f.ident(0), std::iter::empty()).unwrap();
+        // Record word 3: the first cell (low half), here past the shard.
+        a.region.word(s.record + 3).store(5000, Ordering::Relaxed);
+        let r = f.resolve(&[]).unwrap();
+        assert_eq!(r.first, 0);
+        assert!(r.float.is_sink());
+    }
+
+    #[test]
+    fn info_series_made_when_the_cells_are_used_up_do_not_point_past_them() {
+        let region = Region::anonymous(&Options {
+            shards: Some(1),
+            cells_per_shard: 257,
+            series_capacity: 16,
+            family_capacity: 4,
+            process_capacity: 2,
+            arena_bytes: 1 << 12,
+            ..Options::default()
+        })
+        .unwrap();
+        let a = Arc::new(Attachment::new(region));
+        // The one cell past the sink.
+        Family::register(&a, &[], Spec::new("c", "", Kind::Counter)).unwrap();
+        let info = Family::register(&a, &[], Spec::new("i", "", Kind::Info).labels(&["v"]));
+        info.unwrap().set_info(&["1"], &[("k", "x")]).unwrap();
     }
 }

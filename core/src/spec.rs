@@ -317,44 +317,69 @@ impl Spec {
         out
     }
 
-    /// Parses a stored description; `None` if it does not parse (a corrupt file).
-    pub(crate) fn decode(b: &[u8]) -> Option<Spec> {
+    /// Parses a stored description, as read from a file that may be corrupt: every
+    /// length is checked against the bytes there are, and the names against the naming
+    /// rules. The error says what does not parse.
+    pub(crate) fn decode(b: &[u8]) -> std::result::Result<Spec, String> {
+        let short = || "its descriptor ends early".to_owned();
         let mut r = Reader(b);
-        let head = r.take(4)?;
+        let head = r.take(4).ok_or_else(short)?;
         let (code, mode, nlabels) = (head[0], head[1], head[2] as usize);
-        let limit = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
+        let limit = r.u32().ok_or_else(short)?;
         let name = r.string()?;
+        check_metric_name(&name).map_err(|e| e.to_string())?;
         let help = r.string()?;
         let unit = r.string()?;
+        if !unit.is_empty() {
+            check_label_name(&unit).map_err(|e| format!("{name}: unit: {e}"))?;
+        }
+        if nlabels > MAX_LABELS {
+            return Err(format!("{name}: {nlabels} labels, more than {MAX_LABELS}"));
+        }
         let labels = (0..nlabels)
-            .map(|_| r.string())
-            .collect::<Option<Vec<_>>>()?;
+            .map(|_| {
+                let l = r.string()?;
+                check_label_name(&l).map_err(|e| format!("{name}: {e}"))?;
+                Ok(l)
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()?;
         let kind = match code {
             0 => Kind::Counter,
-            1 => Kind::Gauge(GAUGE_MODES.get(mode as usize)?.0),
+            1 => Kind::Gauge(
+                GAUGE_MODES
+                    .get(mode as usize)
+                    .ok_or_else(|| format!("{name}: unknown gauge mode {mode}"))?
+                    .0,
+            ),
             2 => {
-                let n = r.u32()? as usize;
+                let n = r.u32().ok_or_else(short)? as usize;
                 if n > MAX_BUCKETS {
-                    return None;
+                    return Err(format!("{name}: {n} buckets, more than {MAX_BUCKETS}"));
                 }
                 let b = (0..n)
                     .map(|_| Some(f64::from_le_bytes(r.take(8)?.try_into().ok()?)))
-                    .collect::<Option<Vec<_>>>()?;
-                buckets::check(&b).ok()?;
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(short)?;
+                buckets::check(&b).map_err(|e| e.to_string())?;
                 Kind::Histogram(b)
             }
             3 => Kind::Summary,
             4 => Kind::Info,
             5 => {
-                let n = r.u32()? as usize;
-                if n > b.len() {
-                    return None;
+                // Each state takes at least its 4-byte length.
+                let n = r.u32().ok_or_else(short)? as usize;
+                if n == 0 || n > r.0.len() / 4 {
+                    return Err(format!("{name}: {n} states do not fit its descriptor"));
                 }
-                Kind::StateSet((0..n).map(|_| r.string()).collect::<Option<Vec<_>>>()?)
+                Kind::StateSet(
+                    (0..n)
+                        .map(|_| r.string())
+                        .collect::<std::result::Result<_, _>>()?,
+                )
             }
-            _ => return None,
+            _ => return Err(format!("{name}: unknown kind {code}")),
         };
-        Some(Spec {
+        Ok(Spec {
             name,
             help,
             unit,
@@ -377,9 +402,13 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+    /// A length-prefixed UTF-8 string, its length checked against the bytes left.
+    fn string(&mut self) -> std::result::Result<String, String> {
+        let n = self.u32().ok_or("its descriptor ends early")? as usize;
+        let b = self
+            .take(n)
+            .ok_or_else(|| format!("a string of {n} bytes runs past its descriptor"))?;
+        String::from_utf8(b.to_vec()).map_err(|_| "a string is not UTF-8".to_owned())
     }
 }
 

@@ -404,3 +404,21 @@ fn an_address_in_use_is_an_error_and_shutdown_frees_it() {
         200
     );
 }
+
+#[test]
+fn a_rendering_that_panics_fails_its_scrape_and_not_the_next() {
+    let r = registry();
+    let fail = Arc::new(AtomicBool::new(true));
+    let f = fail.clone();
+    r.on_render(move |_, _| {
+        if f.swap(false, Ordering::Relaxed) {
+            panic!("a render callback that fails once");
+        }
+    });
+    let server = start(vec![r]);
+    let mut c = Conn::open(server.local_addr());
+    assert_eq!(c.get("/metrics", &[]).status, 503);
+    let ok = c.get("/metrics", &[]);
+    assert_eq!(ok.status, 200);
+    assert!(ok.text().contains("requests_total{model=\"gpt-4\"} 3\n"));
+}

@@ -108,10 +108,11 @@ impl Plan {
             }
             rank[src][idx as usize] = fams.len() as u32 - 1;
         }
+        // The live count is a hint from the file, bounded by the directory's size.
         let mut entries = Vec::with_capacity(
             regions
                 .iter()
-                .map(|r| r.counter(region::H_SERIES_LIVE) as usize)
+                .map(|r| (r.counter(region::H_SERIES_LIVE) as usize).min(r.layout.series))
                 .sum(),
         );
         for (src, region) in regions.iter().enumerate() {

@@ -150,7 +150,7 @@ impl Walker<'_> {
                 let mut cum = 0u128;
                 let mut le = ryu::Buffer::new();
                 for (i, b) in bounds.iter().enumerate() {
-                    cum += sum(i as u32);
+                    cum = cum.saturating_add(sum(i as u32));
                     let le = le.format(*b);
                     self.line(name, "_bucket", Some(("le", le)), count(cum));
                 }
@@ -240,7 +240,10 @@ impl Walker<'_> {
 
     fn self_metrics(&mut self, fams: &[Merged]) {
         let regions = self.regions;
-        let total = |f: &dyn Fn(&Region) -> u64| regions.iter().map(|r| f(r)).sum::<u64>();
+        // Header words are read from the file: added up without overflowing.
+        let total = |f: &dyn Fn(&Region) -> u64| {
+            regions.iter().fold(0u64, |sum, r| sum.saturating_add(f(r)))
+        };
         self.labels.clear();
         let gauges = [
             (
@@ -281,14 +284,10 @@ impl Walker<'_> {
             "",
         );
         for m in fams {
-            let n: u64 = m
-                .members
-                .iter()
-                .map(|&(src, idx)| {
-                    let entry = FamilyEntry::of(regions[src], idx);
-                    entry.overflowed().load(Ordering::Relaxed)
-                })
-                .sum();
+            let n = m.members.iter().fold(0u64, |n, &(src, idx)| {
+                let entry = FamilyEntry::of(regions[src], idx);
+                n.saturating_add(entry.overflowed().load(Ordering::Relaxed))
+            });
             if n > 0 {
                 self.labels.clear();
                 self.labels.push("family", &m.spec.name);

@@ -7,6 +7,7 @@
 //! keeps serving I/O while the registries are rendered.
 
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -46,8 +47,16 @@ fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
             if mine.is_empty() {
                 continue;
             }
-            let mut text = String::with_capacity(capacity);
-            render_many(registries, format, &mut text);
+            // A rendering that panics (a callback's, or a bug) fails its batch, whose
+            // requests get 503, and the thread goes on serving the next.
+            let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut text = String::with_capacity(capacity);
+                render_many(registries, format, &mut text);
+                text
+            }));
+            let Ok(text) = rendered else {
+                continue;
+            };
             capacity = capacity.max(text.len());
             let gzipped = mine.iter().any(|j| j.gzip).then(|| compress(&text));
             let plain = Bytes::from(text);
