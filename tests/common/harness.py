@@ -34,6 +34,8 @@ except ImportError:  # the demo may run without pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RELEASE = os.path.join(ROOT, "target", "release")
 METRICORE = os.path.join(RELEASE, "metricore")
+# The paced writer (core/examples/paced.rs).
+PACED = os.path.join(RELEASE, "examples", "paced")
 
 # Prometheus scrapes every second; the rate tests' tolerances follow from it.
 SCRAPE_INTERVAL = 1.0
@@ -244,3 +246,17 @@ class Prometheus:
     def wait_for(self, what, promql, timeout=40):
         """Waits until `promql` returns a non-empty vector, and returns it."""
         return wait_until(what, lambda: self.query(promql), timeout, procs=[self.proc])
+
+
+def build_cli(timeout=900):
+    """Builds the `metricore` command and the paced writer (release); returns the
+    command's path, or raises `Failed` naming what went wrong."""
+    cmd = [
+        "cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli",
+        "--bin", "metricore", "--example", "paced",
+    ]
+    try:
+        subprocess.run(cmd, cwd=ROOT, check=True, timeout=timeout)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        fail(f"building the binaries failed: {e}")
+    return METRICORE

@@ -7,18 +7,15 @@ directory and is stopped when its fixture ends, pass or fail.
 """
 
 import os
-import subprocess
 import sys
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
-from harness import METRICORE, RELEASE, ROOT, Processes  # noqa: E402
+from harness import METRICORE, PACED, Processes, build_cli  # noqa: E402
 from pki import Pki, bcrypt_hash  # noqa: E402
 
-PACED = os.path.join(RELEASE, "examples", "paced")
-BUILD_TIMEOUT = 900
 USER = "prometheus"
 PASSWORD = "correct horse battery staple"
 
@@ -33,15 +30,7 @@ def processes(tmp_path):
 @pytest.fixture(scope="session")
 def built():
     """Builds the `metricore` command and the paced writer (release)."""
-    cmd = [
-        "cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli",
-        "--bin", "metricore", "--example", "paced",
-    ]
-    try:
-        subprocess.run(cmd, cwd=ROOT, check=True, timeout=BUILD_TIMEOUT)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        pytest.fail(f"building the binaries failed: {e}")
-    return METRICORE
+    return build_cli()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ early, or a wait that runs out, fails the test with the process's name and log
 """
 
 import os
-import subprocess
 import sys
 import urllib.parse
 
@@ -17,19 +16,17 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from harness import (  # noqa: E402  (the shared process helpers, re-exported to the tests)
     METRICORE,
-    RELEASE,
-    ROOT,
+    PACED,
     SCRAPE_INTERVAL,
     Proc,
     Processes,
     Prometheus,
+    build_cli,
     free_port,
     http_get,
     wait_until,
 )
 
-PACED = os.path.join(RELEASE, "examples", "paced")
-BUILD_TIMEOUT = 900
 
 
 @pytest.fixture
@@ -57,15 +54,7 @@ def module_processes(module_dir):
 @pytest.fixture(scope="session")
 def built():
     """Builds the `metricore` command and the paced writer (release)."""
-    cmd = [
-        "cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli",
-        "--bin", "metricore", "--example", "paced",
-    ]
-    try:
-        subprocess.run(cmd, cwd=ROOT, check=True, timeout=BUILD_TIMEOUT)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        pytest.fail(f"building the binaries failed: {e}")
-    return METRICORE
+    return build_cli()
 
 
 def start_writers(processes, path):
