@@ -44,6 +44,8 @@ mod directory;
 mod error;
 pub mod expose;
 mod family;
+#[cfg(not(loom))]
+mod fault;
 #[cfg(feature = "http")]
 pub mod http;
 mod inspect;

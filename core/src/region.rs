@@ -50,6 +50,14 @@ const H_NEXT_ARENA: usize = 24;
 pub(crate) const H_ERRORS: usize = 32;
 pub(crate) const H_OVERFLOWS: usize = 33;
 pub(crate) const H_SERIES_LIVE: usize = 34;
+/// Mappings of this file's predecessors that broke under a process (file truncated)
+/// before it moved here (`metricore_region_faults_total`).
+pub(crate) const H_REGION_FAULTS: usize = 40;
+/// Integer increments that went to a predecessor file after it was replaced
+/// (`metricore_lost_recordings_total`).
+pub(crate) const H_LOST: usize = 41;
+/// In a replaced file: the sum of its integer cells already counted as lost.
+pub(crate) const H_ACCOUNTED: usize = 42;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 
@@ -196,10 +204,32 @@ impl Layout {
 
 /// The memory a region's words live in.
 struct Memory {
+    /// The mapping's entry in the fault table, for file mappings; cleared (on drop)
+    /// before the mapping is unmapped.
+    #[cfg(not(loom))]
+    fault: Option<crate::fault::Registration>,
     #[cfg(not(loom))]
     map: memmap2::MmapRaw,
     #[cfg(loom)]
     words: Box<[AtomicU64]>,
+}
+
+#[cfg(not(loom))]
+impl Memory {
+    /// A file mapping, registered in the fault table so that truncating the file
+    /// breaks the region instead of killing the process.
+    fn file(map: memmap2::MmapRaw) -> std::io::Result<Memory> {
+        let fault = crate::fault::Registration::new(map.as_ptr(), map.len()).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "more than {} registry files mapped in this process",
+                crate::fault::MAX_MAPPINGS
+            ))
+        })?;
+        Ok(Memory {
+            fault: Some(fault),
+            map,
+        })
+    }
 }
 
 /// A mapped region. Shared between threads behind an `Arc`; every word is atomic.
@@ -208,6 +238,8 @@ pub(crate) struct Region {
     pub layout: Layout,
     /// The file behind a shared region, for messages and `inspect`.
     pub path: Option<PathBuf>,
+    /// The device and inode of that file, to notice it being replaced.
+    pub file_id: Option<(u64, u64)>,
 }
 
 impl Region {
@@ -223,7 +255,10 @@ impl Region {
                     path: PathBuf::from("<anonymous>"),
                     source,
                 })?;
-            Memory { map: map.into() }
+            Memory {
+                fault: None,
+                map: map.into(),
+            }
         };
         #[cfg(loom)]
         let mem = Memory {
@@ -233,6 +268,7 @@ impl Region {
             mem,
             layout,
             path: None,
+            file_id: None,
         };
         region.init_header();
         Ok(region)
@@ -267,9 +303,10 @@ impl Region {
                     .len(layout.bytes())
                     .map_raw(&file)?;
                 let region = Region {
-                    mem: Memory { map },
+                    mem: Memory::file(map)?,
                     layout,
                     path: Some(path.to_path_buf()),
+                    file_id: Some(file_id(&file.metadata()?)),
                 };
                 region.init_header();
                 std::fs::hard_link(&tmp, path)?;
@@ -318,9 +355,10 @@ impl Region {
             .map_raw(&file)
             .map_err(io)?;
         let mut region = Region {
-            mem: Memory { map },
+            mem: Memory::file(map).map_err(io)?,
             layout: Layout::new(1, SINK_CELLS + 1, 2, 2, 1, 16).expect("minimal layout"),
             path: Some(path.to_path_buf()),
+            file_id: Some(file_id(&meta)),
         };
         region.layout = region.check_header(len)?;
         Ok(region)
@@ -441,6 +479,19 @@ impl Region {
     #[inline]
     pub fn word(&self, i: usize) -> &AtomicU64 {
         &self.words()[i]
+    }
+
+    /// Whether the file behind the region was truncated under it: its mapping is now
+    /// private memory, so what is recorded here is seen by no other process.
+    pub fn is_broken(&self) -> bool {
+        #[cfg(not(loom))]
+        {
+            self.mem.fault.as_ref().is_some_and(|f| f.broken())
+        }
+        #[cfg(loom)]
+        {
+            false
+        }
     }
 
     /// Header creation time in nanoseconds since the epoch.
@@ -587,6 +638,13 @@ impl Region {
             .map(|sh| f64::from_bits(self.cell(sh, cell).load(Ordering::Relaxed)))
             .sum()
     }
+}
+
+/// A file's device and inode.
+#[cfg(not(loom))]
+pub(crate) fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
 }
 
 #[cfg(not(loom))]

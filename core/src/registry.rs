@@ -3,6 +3,7 @@
 
 #[cfg(not(loom))]
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
@@ -15,22 +16,46 @@ use crate::metrics::{
 };
 use crate::names::check_label_name;
 use crate::procs::Attachment;
-use crate::region::{Options, Region};
-use crate::series;
+use crate::region::{self, Options, Region};
 pub use crate::series::Family;
+use crate::series::{self, Home};
 use crate::spec::{Kind, Spec};
 
 type UpdateFn = dyn Fn() + Send + Sync;
 type TextFn = dyn Fn(Format, &mut String) + Send + Sync;
 
+/// Where a shared registry's file is, to follow it when it is replaced.
+#[cfg_attr(loom, allow(dead_code))]
+struct Source {
+    path: PathBuf,
+    /// The options to create the file with when it is absent; `None` for a registry
+    /// that only opens an existing file.
+    create: Option<Options>,
+}
+
+/// A file the registry moved away from while handles still record into it.
+#[cfg(not(loom))]
+struct Left {
+    region: Arc<Region>,
+    /// Its integer cells when the registry moved.
+    cells: Vec<u32>,
+}
+
 /// What every scope of one registry shares.
 struct Shared {
-    /// The region, and this process's slot in its process table.
-    attachment: Arc<Attachment>,
+    /// The current region, and this process's slot in its process table.
+    home: Arc<Home>,
+    source: Option<Source>,
+    /// Families registered through this registry, registered again after a move.
+    specs: Mutex<Vec<(Arc<[(String, String)]>, Spec)>>,
+    /// Files moved away from, watched for what is still recorded there.
+    #[cfg(not(loom))]
+    left: Mutex<Vec<Left>>,
     update: Mutex<Vec<Arc<UpdateFn>>>,
     text: Mutex<Vec<Arc<TextFn>>>,
-    /// The last exposition plan of this region alone, and the region state it is for.
-    plan: Mutex<Option<([u64; 3], Arc<Plan>)>>,
+    /// The last exposition plan of this registry alone, and the region (address and
+    /// state) it is for.
+    plan: Mutex<Option<((usize, [u64; 3]), Arc<Plan>)>>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -70,11 +95,15 @@ impl Registry {
 
     /// An in-process registry with the given capacities.
     pub fn with_options(options: &Options) -> Result<Registry> {
-        Ok(Registry::from_region(Region::anonymous(options)?))
+        Ok(Registry::from_region(Region::anonymous(options)?, None))
     }
 
     /// Opens the shared registry file at `path`, creating it with `options` if absent.
     /// Every process that opens the file records into the same cells.
+    ///
+    /// If the file is later removed, replaced or truncated, the registry moves to the
+    /// file then at `path` (creating it with `options` if absent) within a second; see
+    /// [`follow_file`](Self::follow_file).
     ///
     /// ```
     /// let path = std::env::temp_dir().join(format!("doc-{}.metricore", std::process::id()));
@@ -87,29 +116,70 @@ impl Registry {
     /// ```
     #[cfg(not(loom))]
     pub fn open_shared(path: impl AsRef<Path>, options: &Options) -> Result<Registry> {
-        Ok(Registry::from_region(Region::open_shared(
-            path.as_ref(),
-            options,
-        )?))
+        let path = path.as_ref();
+        let region = Region::open_shared(path, options)?;
+        let source = Source {
+            path: path.to_path_buf(),
+            create: Some(options.clone()),
+        };
+        Ok(Registry::from_region(region, Some(source)))
     }
 
-    /// Opens an existing shared registry file; never creates one.
+    /// Opens an existing shared registry file; never creates one. It follows the file
+    /// as [`open_shared`](Self::open_shared) does, without creating it.
     #[cfg(not(loom))]
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Registry> {
-        Ok(Registry::from_region(Region::open_existing(path.as_ref())?))
+        let path = path.as_ref();
+        let region = Region::open_existing(path)?;
+        let source = Source {
+            path: path.to_path_buf(),
+            create: None,
+        };
+        Ok(Registry::from_region(region, Some(source)))
     }
 
-    fn from_region(region: Region) -> Registry {
+    fn from_region(region: Region, source: Option<Source>) -> Registry {
         let attachment = Arc::new(Attachment::new(region));
         series::sweep_dead(&attachment.region);
+        let shared = Arc::new(Shared {
+            home: Arc::new(Home::new(attachment)),
+            source,
+            specs: Mutex::new(Vec::new()),
+            #[cfg(not(loom))]
+            left: Mutex::new(Vec::new()),
+            update: Mutex::new(Vec::new()),
+            text: Mutex::new(Vec::new()),
+            plan: Mutex::new(None),
+        });
+        #[cfg(not(loom))]
+        if shared.source.is_some() {
+            watch(&shared);
+        }
         Registry {
-            shared: Arc::new(Shared {
-                attachment,
-                update: Mutex::new(Vec::new()),
-                text: Mutex::new(Vec::new()),
-                plan: Mutex::new(None),
-            }),
+            shared,
             consts: Arc::new([]),
+        }
+    }
+
+    /// Checks that the registry's file is still the one at its path and intact. If it
+    /// was removed, replaced, or truncated under this process (its mapping then holds
+    /// private memory), the registry moves to the file now at the path, creating it
+    /// when absent if the registry was opened with [`open_shared`](Self::open_shared):
+    /// new lookups and existing families go there, and families registered through
+    /// this registry are registered there again. Handles resolved before keep
+    /// recording into the old file; what they add to counts there is counted in
+    /// `metricore_lost_recordings_total`. Returns whether the registry moved.
+    ///
+    /// A background thread calls this at least once a second for every shared
+    /// registry of the process, as do registration and rendering.
+    pub fn follow_file(&self) -> bool {
+        #[cfg(not(loom))]
+        {
+            self.shared.follow()
+        }
+        #[cfg(loom)]
+        {
+            false
         }
     }
 
@@ -144,7 +214,15 @@ impl Registry {
     /// Finds or creates a family. The same name with the same kind, labels, unit and
     /// buckets or states gives the existing family; anything else is a conflict.
     pub fn register(&self, spec: Spec) -> Result<Family> {
-        Family::register(&self.shared.attachment, &self.consts, spec)
+        self.follow_file();
+        let (attachment, generation) = self.shared.home.current();
+        let home = Some((&self.shared.home, generation));
+        let family = Family::register(&attachment, home, &self.consts, spec.clone())?;
+        let mut specs = lock(&self.shared.specs);
+        if !specs.iter().any(|(c, s)| **c == *self.consts && *s == spec) {
+            specs.push((self.consts.clone(), spec));
+        }
+        Ok(family)
     }
 
     /// A counter without labels.
@@ -242,12 +320,130 @@ impl Registry {
     /// Verifies every series of the registry's region (record bounds, family, cells,
     /// key, no duplicates); returns how many were checked and each problem found.
     pub fn check(&self) -> (u64, Vec<String>) {
-        inspect::check(&self.shared.attachment.region)
+        inspect::check(&self.shared.home.current().0.region)
     }
 
     /// Occupancy and health of the registry's region.
     pub fn stats(&self) -> Stats {
-        inspect::stats(&self.shared.attachment.region)
+        inspect::stats(&self.shared.home.current().0.region)
+    }
+}
+
+/// How often the background thread checks the files of shared registries.
+#[cfg(not(loom))]
+const TICK: std::time::Duration = std::time::Duration::from_millis(500);
+
+#[cfg(not(loom))]
+impl Shared {
+    /// See [`Registry::follow_file`].
+    fn follow(&self) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        // One check at a time; one already running does the work.
+        static CHECKING: Mutex<()> = Mutex::new(());
+        let Ok(_checking) = CHECKING.try_lock() else {
+            return false;
+        };
+        self.tally();
+        let (old, _) = self.home.current();
+        let broken = old.region.is_broken();
+        let now = std::fs::symlink_metadata(&source.path)
+            .ok()
+            .map(|m| region::file_id(&m));
+        if !broken && now == old.region.file_id {
+            return false;
+        }
+        let opened = match (&source.create, now) {
+            (Some(options), _) => Region::open_shared(&source.path, options),
+            (None, Some(_)) => Region::open_existing(&source.path),
+            (None, None) => return false,
+        };
+        let Ok(new) = opened else {
+            return false;
+        };
+        let attachment = Arc::new(Attachment::new(new));
+        series::sweep_dead(&attachment.region);
+        for (consts, spec) in lock(&self.specs).iter() {
+            // A family the new file defines otherwise stays behind: its handles keep
+            // the old file, and `metricore_lost_recordings_total` counts what they add.
+            let _ = Family::register(&attachment, None, consts, spec.clone());
+        }
+        if broken {
+            attachment.region.count(region::H_REGION_FAULTS);
+        } else {
+            let cells = inspect::integer_cells(&old.region);
+            let total = inspect::cells_total(&old.region, &cells);
+            // The first process to move sets where counting lost recordings starts.
+            let _ = old.region.word(region::H_ACCOUNTED).compare_exchange(
+                0,
+                total,
+                crate::sync::Ordering::Relaxed,
+                crate::sync::Ordering::Relaxed,
+            );
+            lock(&self.left).push(Left {
+                region: old.region.clone(),
+                cells,
+            });
+        }
+        self.home.set(attachment);
+        true
+    }
+
+    /// Counts in the current file what was added to the integer cells of files moved
+    /// away from; forgets a file once nothing but this list holds it.
+    fn tally(&self) {
+        let mut left = lock(&self.left);
+        if left.is_empty() {
+            return;
+        }
+        let (current, _) = self.home.current();
+        left.retain(|l| {
+            let total = inspect::cells_total(&l.region, &l.cells);
+            let counted = l
+                .region
+                .word(region::H_ACCOUNTED)
+                .fetch_max(total, crate::sync::Ordering::Relaxed);
+            if total > counted {
+                current
+                    .region
+                    .word(region::H_LOST)
+                    .fetch_add(total - counted, crate::sync::Ordering::Relaxed);
+            }
+            Arc::strong_count(&l.region) > 1
+        });
+    }
+}
+
+/// Has the background thread follow the file of `shared` while it lives; starts the
+/// thread with the first shared registry of the process (and again in a forked child).
+#[cfg(not(loom))]
+fn watch(shared: &Arc<Shared>) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Weak;
+    static WATCHED: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+    static WATCHER: AtomicU32 = AtomicU32::new(0);
+    lock(&WATCHED).push(Arc::downgrade(shared));
+    let pid = std::process::id();
+    if WATCHER.swap(pid, Ordering::AcqRel) == pid {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("metricore-watch".into())
+        .spawn(|| loop {
+            std::thread::sleep(TICK);
+            let live: Vec<Arc<Shared>> = {
+                let mut watched = lock(&WATCHED);
+                watched.retain(|w| w.strong_count() > 0);
+                watched.iter().filter_map(Weak::upgrade).collect()
+            };
+            for s in live {
+                s.follow();
+            }
+        });
+    if spawned.is_err() {
+        // Registration and rendering still follow the file.
+        WATCHER.store(0, Ordering::Release);
     }
 }
 
@@ -285,17 +481,23 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
         }
     }
     for s in &shared {
+        #[cfg(not(loom))]
+        s.follow();
         let update: Vec<_> = lock(&s.update).clone();
         for f in update {
             f();
         }
     }
     let text: Vec<_> = shared.iter().flat_map(|s| lock(&s.text).clone()).collect();
-    let regions: Vec<&Region> = shared.iter().map(|s| &*s.attachment.region).collect();
+    let attachments: Vec<Arc<Attachment>> = shared.iter().map(|s| s.home.current().0).collect();
+    let regions: Vec<&Region> = attachments.iter().map(|a| &*a.region).collect();
     let plan = match shared.as_slice() {
         // One registry: reuse its plan while no family or series came or went.
         [one] => {
-            let now = plan::state(&one.attachment.region);
+            let now = (
+                regions[0] as *const Region as usize,
+                plan::state(regions[0]),
+            );
             let mut cached = lock(&one.plan);
             match &*cached {
                 Some((at, plan)) if *at == now => plan.clone(),
