@@ -211,6 +211,14 @@ impl Registry {
         })
     }
 
+    /// How many times the registry moved to another file (see
+    /// [`follow_file`](Self::follow_file)): caches of resolved handles compare it to
+    /// know when to resolve again. One atomic load.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.shared.home.generation()
+    }
+
     /// Finds or creates a family. The same name with the same kind, labels, unit and
     /// buckets or states gives the existing family; anything else is a conflict.
     pub fn register(&self, spec: Spec) -> Result<Family> {
@@ -329,6 +337,10 @@ impl Registry {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// How often the background thread checks the files of shared registries.
 #[cfg(not(loom))]
 const TICK: std::time::Duration = std::time::Duration::from_millis(500);
@@ -340,9 +352,8 @@ impl Shared {
         let Some(source) = &self.source else {
             return false;
         };
-        // One check at a time; one already running does the work.
-        static CHECKING: Mutex<()> = Mutex::new(());
-        let Ok(_checking) = CHECKING.try_lock() else {
+        ensure_watcher();
+        let Some(_checking) = Checking::start() else {
             return false;
         };
         self.tally();
@@ -415,17 +426,55 @@ impl Shared {
     }
 }
 
-/// Has the background thread follow the file of `shared` while it lives; starts the
-/// thread with the first shared registry of the process (and again in a forked child).
+/// The one check of registry files running in this process: one already running does
+/// the work. A pid rather than a lock, so that a child forked during a check of its
+/// parent's is not kept from checking.
+#[cfg(not(loom))]
+struct Checking;
+
+#[cfg(not(loom))]
+static CHECKER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[cfg(not(loom))]
+impl Checking {
+    fn start() -> Option<Checking> {
+        use std::sync::atomic::Ordering;
+        let (pid, held) = (std::process::id(), CHECKER.load(Ordering::Acquire));
+        let free = held != pid;
+        (free
+            && CHECKER
+                .compare_exchange(held, pid, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok())
+        .then_some(Checking)
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for Checking {
+    fn drop(&mut self) {
+        CHECKER.store(0, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Shared registries the background thread follows.
+#[cfg(not(loom))]
+static WATCHED: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// Has the background thread follow the file of `shared` while it lives.
 #[cfg(not(loom))]
 fn watch(shared: &Arc<Shared>) {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::Weak;
-    static WATCHED: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
-    static WATCHER: AtomicU32 = AtomicU32::new(0);
     lock(&WATCHED).push(Arc::downgrade(shared));
+    ensure_watcher();
+}
+
+/// Starts the background thread unless this process has it: with the first shared
+/// registry, and again in a forked child on its first registration or rendering.
+#[cfg(not(loom))]
+fn ensure_watcher() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static WATCHER: AtomicU32 = AtomicU32::new(0);
     let pid = std::process::id();
-    if WATCHER.swap(pid, Ordering::AcqRel) == pid {
+    if WATCHER.load(Ordering::Acquire) == pid || WATCHER.swap(pid, Ordering::AcqRel) == pid {
         return;
     }
     let spawned = std::thread::Builder::new()
@@ -435,20 +484,19 @@ fn watch(shared: &Arc<Shared>) {
             let live: Vec<Arc<Shared>> = {
                 let mut watched = lock(&WATCHED);
                 watched.retain(|w| w.strong_count() > 0);
-                watched.iter().filter_map(Weak::upgrade).collect()
+                watched
+                    .iter()
+                    .filter_map(std::sync::Weak::upgrade)
+                    .collect()
             };
             for s in live {
                 s.follow();
             }
         });
     if spawned.is_err() {
-        // Registration and rendering still follow the file.
+        // Registration and rendering still follow the file, and try again.
         WATCHER.store(0, Ordering::Release);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Renders several registries into `out` as one exposition, replacing its contents.

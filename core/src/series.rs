@@ -47,7 +47,9 @@ impl Home {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    fn generation(&self) -> u64 {
+    /// How many times the home moved.
+    #[inline]
+    pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 }
