@@ -23,6 +23,10 @@ use crate::spec::{Kind, Spec};
 
 type UpdateFn = dyn Fn() + Send + Sync;
 type TextFn = dyn Fn(Format, &mut String) + Send + Sync;
+/// A family as registered through a registry: the scope's labels and the spec.
+type Registered = (Arc<[(String, String)]>, Spec);
+/// The region a cached plan is for: its address and [`plan::state`].
+type PlanKey = (usize, [u64; 3]);
 
 /// Where a shared registry's file is, to follow it when it is replaced.
 #[cfg_attr(loom, allow(dead_code))]
@@ -47,7 +51,7 @@ struct Shared {
     home: Arc<Home>,
     source: Option<Source>,
     /// Families registered through this registry, registered again after a move.
-    specs: Mutex<Vec<(Arc<[(String, String)]>, Spec)>>,
+    specs: Mutex<Vec<Registered>>,
     /// Files moved away from, watched for what is still recorded there.
     #[cfg(not(loom))]
     left: Mutex<Vec<Left>>,
@@ -55,7 +59,7 @@ struct Shared {
     text: Mutex<Vec<Arc<TextFn>>>,
     /// The last exposition plan of this registry alone, and the region (address and
     /// state) it is for.
-    plan: Mutex<Option<((usize, [u64; 3]), Arc<Plan>)>>,
+    plan: Mutex<Option<(PlanKey, Arc<Plan>)>>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
