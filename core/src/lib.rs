@@ -30,7 +30,8 @@
 //! - `procs`: the process table in the region; `procstat` reads `/proc/PID/stat`.
 //! - `cells` and `shard`: the hot path, a series' cells in the calling CPU's shard.
 //! - [`region`]: the mapping, its header and layout; `word` names the packed words;
-//!   `sync` is where atomics come from (loom's under `cfg(loom)`).
+//!   `sync` is where atomics come from (loom's under `cfg(loom)`); `fault` keeps a
+//!   file truncated under the process from killing it (`SIGBUS`).
 //! - [`expose`]: the exposition (plan, render, text encoder, formats); `inspect`:
 //!   [`Stats`] and the integrity check.
 //! - [`process`]: the process collector. With the feature `http`, `http` serves
