@@ -769,6 +769,34 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_file_truncated_under_its_mapping_breaks_the_region_without_a_signal() {
+        let dir = tempdir();
+        let path = dir.join("reg");
+        let r = Region::open_shared(&path, &small()).unwrap();
+        let other = Region::open_shared(&dir.join("other"), &small()).unwrap();
+        r.cell(1, 300).store(7, Ordering::Relaxed);
+        assert!(!r.is_broken());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        // The cells are past the file's end now: this access faults, and runs again on
+        // private memory.
+        assert_eq!(r.cell(1, 300).load(Ordering::Relaxed), 0);
+        r.cell(1, 300).fetch_add(2, Ordering::Relaxed);
+        assert_eq!(r.cell(1, 300).load(Ordering::Relaxed), 2);
+        assert!(r.is_broken());
+        assert!(!other.is_broken(), "only the truncated file's mapping is replaced");
+        drop(r);
+        // A slot given back is used again, and the new mapping is intact.
+        let again = Region::open_shared(&dir.join("third"), &small()).unwrap();
+        again.cell(1, 300).store(5, Ordering::Relaxed);
+        assert!(!again.is_broken());
+    }
+
     pub(crate) fn tempdir() -> PathBuf {
         let d = std::env::temp_dir().join(format!(
             "metricore-test-{}-{:?}-{}",
