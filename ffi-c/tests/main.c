@@ -76,6 +76,7 @@ static const struct test TESTS[] = {
     TEST(test_last_error_is_per_thread),
     TEST(test_shared_file),
     TEST(test_shared_fork),
+    TEST(test_shared_follow_file),
     TEST(test_shared_bad_files),
     TEST(test_http),
     TEST(test_http_bad_input),
