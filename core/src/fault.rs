@@ -6,43 +6,22 @@
 //! is marked broken, and its registry moves to a new file on its next check. Every
 //! other `SIGBUS` goes to the disposition that was there before.
 //!
-//! The table is written when a mapping is made and cleared before it is unmapped; the
-//! handler only reads it, with atomics, and never allocates or locks. Each slot is a
-//! sequence lock: a writer makes the count odd, stores the range, makes it even again;
-//! the handler takes a range only when it read the same even count before and after.
+//! The table (`table.rs`) is written when a mapping is made and cleared before it is
+//! unmapped; the handler only reads it, with atomics, and never allocates or locks.
 //! Unregistering waits until no handler is running, so a handler that read a range
 //! never maps over memory that was unmapped and reused meanwhile.
 
+mod table;
+
 use std::cell::UnsafeCell;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
+
+use table::Table;
 
 /// Mappings of registry files one process can have at once.
 pub(crate) const MAX_MAPPINGS: usize = 1024;
 
-struct Slot {
-    /// Held by the registration that owns the slot.
-    used: AtomicBool,
-    /// Odd while the range is being written.
-    seq: AtomicU64,
-    start: AtomicUsize,
-    len: AtomicUsize,
-    /// Set once the handler replaced the mapping.
-    broken: AtomicBool,
-}
-
-#[allow(clippy::declare_interior_mutable_const)] // each array element gets its own copy
-const FREE: Slot = Slot {
-    used: AtomicBool::new(false),
-    seq: AtomicU64::new(0),
-    start: AtomicUsize::new(0),
-    len: AtomicUsize::new(0),
-    broken: AtomicBool::new(false),
-};
-
-static TABLE: [Slot; MAX_MAPPINGS] = [FREE; MAX_MAPPINGS];
-/// Handlers running now, on any thread.
-static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static TABLE: Table<MAX_MAPPINGS> = Table::new();
 
 /// The `SIGBUS` disposition found when the handler was installed.
 struct Previous(UnsafeCell<std::mem::MaybeUninit<libc::sigaction>>);
@@ -62,58 +41,20 @@ impl Registration {
     /// `None` when [`MAX_MAPPINGS`] are registered already.
     pub fn new(start: *const u8, len: usize) -> Option<Registration> {
         install();
-        let slot = TABLE.iter().position(|s| {
-            s.used
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        })?;
-        let s = &TABLE[slot];
-        s.broken.store(false, Ordering::Relaxed);
-        write(s, start as usize, len);
+        let slot = TABLE.claim(start as usize, len)?;
         Some(Registration { slot })
     }
 
     /// Whether a fault replaced the mapping with private anonymous memory.
     pub fn broken(&self) -> bool {
-        TABLE[self.slot].broken.load(Ordering::Acquire)
+        TABLE.is_broken(self.slot)
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let s = &TABLE[self.slot];
-        write(s, 0, 0);
-        // Pairs with the fence in the handler: a handler that starts after this point
-        // reads the cleared range; one that started before is waited for.
-        fence(Ordering::SeqCst);
-        while IN_HANDLER.load(Ordering::SeqCst) != 0 {
-            std::thread::yield_now();
-        }
-        s.used.store(false, Ordering::Release);
+        TABLE.release(self.slot);
     }
-}
-
-fn write(s: &Slot, start: usize, len: usize) {
-    let seq = s.seq.load(Ordering::Relaxed);
-    s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
-    fence(Ordering::Release);
-    s.start.store(start, Ordering::Relaxed);
-    s.len.store(len, Ordering::Relaxed);
-    s.seq.store(seq.wrapping_add(2), Ordering::Release);
-}
-
-/// The registered mapping that holds `addr`: its slot, start and length.
-fn find(addr: usize) -> Option<(usize, usize, usize)> {
-    TABLE.iter().enumerate().find_map(|(i, s)| {
-        let before = s.seq.load(Ordering::Acquire);
-        let (start, len) = (
-            s.start.load(Ordering::Relaxed),
-            s.len.load(Ordering::Relaxed),
-        );
-        fence(Ordering::Acquire);
-        let stable = before % 2 == 0 && s.seq.load(Ordering::Relaxed) == before;
-        (stable && len > 0 && addr.wrapping_sub(start) < len).then_some((i, start, len))
-    })
 }
 
 fn install() {
@@ -136,12 +77,13 @@ fn install() {
 }
 
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    IN_HANDLER.fetch_add(1, Ordering::SeqCst);
-    fence(Ordering::SeqCst);
+    TABLE.enter();
     // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO` handler.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let ours = find(addr).is_some_and(|(slot, start, len)| replace(slot, start, len));
-    IN_HANDLER.fetch_sub(1, Ordering::SeqCst);
+    let ours = TABLE
+        .find(addr)
+        .is_some_and(|(slot, start, len)| replace(slot, start, len));
+    TABLE.leave();
     if !ours {
         chain(sig, info, ctx);
     }
@@ -149,8 +91,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
 
 /// Maps anonymous memory over the broken mapping; `false` if that failed.
 fn replace(slot: usize, start: usize, len: usize) -> bool {
-    let s = &TABLE[slot];
-    if s.broken.swap(true, Ordering::AcqRel) {
+    if !TABLE.break_slot(slot) {
         // Another thread is replacing it: the access runs again, after that.
         return true;
     }
@@ -169,7 +110,7 @@ fn replace(slot: usize, start: usize, len: usize) -> bool {
         )
     };
     if p == libc::MAP_FAILED {
-        s.broken.store(false, Ordering::Release);
+        TABLE.unbreak(slot);
         return false;
     }
     true

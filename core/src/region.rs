@@ -240,6 +240,7 @@ pub(crate) struct Region {
     /// The file behind a shared region, for messages and `inspect`.
     pub path: Option<PathBuf>,
     /// The device and inode of that file, to notice it being replaced.
+    #[cfg_attr(loom, allow(dead_code))]
     pub file_id: Option<(u64, u64)>,
 }
 
@@ -789,7 +790,10 @@ mod tests {
         r.cell(1, 300).fetch_add(2, Ordering::Relaxed);
         assert_eq!(r.cell(1, 300).load(Ordering::Relaxed), 2);
         assert!(r.is_broken());
-        assert!(!other.is_broken(), "only the truncated file's mapping is replaced");
+        assert!(
+            !other.is_broken(),
+            "only the truncated file's mapping is replaced"
+        );
         drop(r);
         // A slot given back is used again, and the new mapping is intact.
         let again = Region::open_shared(&dir.join("third"), &small()).unwrap();

@@ -16,7 +16,9 @@ use crate::metrics::{
 };
 use crate::names::check_label_name;
 use crate::procs::Attachment;
-use crate::region::{self, Options, Region};
+#[cfg(not(loom))]
+use crate::region;
+use crate::region::{Options, Region};
 pub use crate::series::Family;
 use crate::series::{self, Home};
 use crate::spec::{Kind, Spec};
@@ -49,6 +51,7 @@ struct Left {
 struct Shared {
     /// The current region, and this process's slot in its process table.
     home: Arc<Home>,
+    #[cfg_attr(loom, allow(dead_code))]
     source: Option<Source>,
     /// Families registered through this registry, registered again after a move.
     specs: Mutex<Vec<Registered>>,

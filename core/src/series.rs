@@ -41,6 +41,7 @@ impl Home {
     }
 
     /// Makes `attachment` current; families follow on their next lookup.
+    #[cfg_attr(loom, allow(dead_code))]
     pub fn set(&self, attachment: Arc<Attachment>) {
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         *current = attachment;
