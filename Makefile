@@ -2,14 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests e2e-tests
+.PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests fault-tests e2e-tests
 
 # The end-to-end scenario in a short form, until Ctrl-C (scripts/demo.sh; without
 # python3 it is `metricore demo`).
 demo:
 	./scripts/demo.sh
 
-test: deps lint unit fuzz-test loom python-tests prometheus-tests exporter-tests c-tests lua-tests e2e-tests
+test: deps lint unit fuzz-test loom python-tests prometheus-tests exporter-tests c-tests lua-tests fault-tests e2e-tests
 	@echo "all tests passed"
 
 deps:
@@ -76,6 +76,15 @@ c-tests:
 # The Lua module: unit tests under LuaJIT (JIT on and off), then a real nginx.
 lua-tests:
 	bash bindings-lua/tests/run.sh
+
+# The registry file truncated, then removed and recreated, under a C and a Python
+# recorder, `metricore serve` and 4 nginx workers: nobody dies, everybody moves to the
+# new file (tests/faults).
+fault-tests:
+	$(CARGO) build --release -p metricore --features cli --bin metricore
+	$(CARGO) build --release -p metricore-c -p metricore-lua
+	./bindings-python/build.sh
+	timeout -s INT -k 30 300 .venv/bin/python -m pytest -q tests/faults
 
 # One registry file, four languages: nginx (Lua), a uvicorn token service (Python), a C
 # and a Rust program under load, with worker kills and an exporter restart; a real

@@ -180,6 +180,13 @@ impl UserData for Registry {
                 Family::histogram(&this.0, spec, &bounds)
             },
         );
+        // follow_file(): moves the registry to the file now at its path if its file was
+        // removed, replaced or truncated; returns the registry's generation, which
+        // goes up with each move (handles cached before it record into the old file).
+        methods.add_method("follow_file", |_, this, ()| {
+            this.0.core.follow_file();
+            Ok(this.0.core.generation() as f64)
+        });
         // render(accept): the whole registry in the format the `Accept` header asks
         // for (or "openmetrics"/"prometheus"), and that format's Content-Type.
         methods.add_method("render", |lua, this, accept: Option<LuaString>| {

@@ -372,6 +372,26 @@ test("a removal by another worker drops this worker's cached handles", function(
     os.remove(path)
 end)
 
+test("a removed file: the worker's timer moves the registry and drops cached handles", function()
+    local path = temp_path("moved")
+    local p = prometheus.init({ path = path, series_capacity = 1024, cells_per_shard = 65536,
+        arena_bytes = 1048576 })
+    local c = p:counter("moved", "Moved.", { "k" })
+    c:inc(1, { "x" })
+    local cached = c._cache["x"]
+    assert(cached ~= nil, "the handle is cached")
+    os.remove(path)
+    p:_refresh() -- what the worker's timer does
+    eq(c._cache["x"], nil, "cached handle after the move")
+    c:inc(2, { "x" })
+    local text = p:metric_data()
+    has(text, 'moved_total{k="x"} 2\n')
+    local f = assert(io.open(path, "rb"), "the registry made a new file")
+    f:close()
+    eq(fresh()._registry:follow_file(), 0, "generation of an in-memory registry")
+    os.remove(path)
+end)
+
 test("processes sharing a file see each other's totals", function()
     local path = temp_path("shared")
     local p = prometheus.init(path)

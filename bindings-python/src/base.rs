@@ -1,7 +1,7 @@
 //! What every metric object shares: its family's name and labels, the registry it is
 //! in, and the resolution of `labels(...)` calls to child objects.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use metricore::{Family, Kind, Spec};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -30,8 +30,50 @@ pub struct Base {
     names_py: Vec<Py<PyString>>,
     /// The registry the family is in.
     pub registry: Py<Registry>,
+    /// The core registry the family was registered through, for its generation.
+    core: metricore::Registry,
     /// Children by label-value tuple (of `str`s), filled by `labels(...)`.
     cache: Py<PyDict>,
+}
+
+/// A series handle that follows its registry to another file: after a move, the next
+/// use resolves it again there and keeps that handle (one atomic load otherwise).
+pub struct Following<H> {
+    handle: H,
+    generation: u64,
+    next: OnceLock<Box<Following<H>>>,
+}
+
+impl<H> Following<H> {
+    /// `handle`, resolved at registry generation `generation`.
+    pub fn new(handle: H, generation: u64) -> Following<H> {
+        Following {
+            handle,
+            generation,
+            next: OnceLock::new(),
+        }
+    }
+
+    /// The handle for generation `now`; `resolve` makes it if the registry moved
+    /// since (the last handle stays in use if that fails).
+    #[inline]
+    pub fn get(&self, now: u64, resolve: impl FnOnce() -> Option<H>) -> &H {
+        let mut f = self;
+        while let Some(next) = f.next.get() {
+            f = next;
+        }
+        if f.generation == now {
+            return &f.handle;
+        }
+        match resolve() {
+            Some(h) => {
+                &f.next
+                    .get_or_init(|| Box::new(Following::new(h, now)))
+                    .handle
+            }
+            None => &f.handle,
+        }
+    }
 }
 
 /// The arguments every metric constructor takes.
@@ -104,9 +146,17 @@ impl Base {
                 .collect(),
             labelnames,
             registry,
+            core,
             cache: PyDict::new(py).unbind(),
         };
         Ok((Arc::new(base), family))
+    }
+
+    /// The generation of the family's registry: it changes when the registry moves to
+    /// another file.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.core.generation()
     }
 
     /// The error for recording on a parent that has label names.

@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 
-use crate::base::{Base, Define};
+use crate::base::{Base, Define, Following};
 use crate::errors::{for_metric, to_py};
 use crate::registry::RegistryArg;
 use crate::tracking::{Action, Tracker};
@@ -173,7 +173,7 @@ macro_rules! metric_struct {
         pub struct $ty {
             base: Arc<Base>,
             vec: $vec,
-            one: Option<$handle>,
+            one: Option<Following<$handle>>,
             values: Option<Box<[String]>>,
         }
 
@@ -188,7 +188,10 @@ macro_rules! metric_struct {
                 Ok($ty {
                     base: self.base.clone(),
                     vec: self.vec.clone(),
-                    one: Some(self.vec.with_labels(values)?),
+                    one: Some(Following::new(
+                        self.vec.with_labels(values)?,
+                        self.base.generation(),
+                    )),
                     values: Some(values.iter().map(|v| v.to_string()).collect()),
                 })
             }
@@ -204,17 +207,24 @@ macro_rules! metric_struct {
             fn from_family(base: Arc<Base>, family: metricore::Family) -> PyResult<$ty> {
                 let vec: $vec = family.try_into().map_err(to_py)?;
                 let one = if base.labelnames.is_empty() {
-                    Some(vec.with_labels(&[]).map_err(to_py)?)
+                    let generation = base.generation();
+                    Some(Following::new(vec.with_labels(&[]).map_err(to_py)?, generation))
                 } else {
                     None
                 };
                 Ok($ty { base, vec, one, values: None })
             }
 
-            /// The series handle, or the error for a parent with label names.
+            /// The series handle (resolved again after the registry moved to another
+            /// file), or the error for a parent with label names.
             #[inline]
             fn series(&self) -> PyResult<&$handle> {
-                self.one.as_ref().ok_or_else(|| self.base.missing_values())
+                let one = self.one.as_ref().ok_or_else(|| self.base.missing_values())?;
+                Ok(one.get(self.base.generation(), || {
+                    let values = self.values.as_deref().unwrap_or(&[]);
+                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                    self.vec.with_labels(&values).ok()
+                }))
             }
         }
     };

@@ -1,6 +1,7 @@
 """The prometheus_client surface: constructors, recording, labels, errors, helpers."""
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -570,3 +571,23 @@ def test_gauge_modes_in_one_process_are_one_value(registry):
     g = Gauge("mode_all", "M.", registry=registry, multiprocess_mode="livesum")
     g.set(4)
     assert value(registry, "mode_all") == 4
+
+
+def test_metric_objects_follow_a_removed_shared_file(shared_path):
+    registry = metricore.CollectorRegistry()
+    metricore.use_shared(shared_path, registry=registry)
+    plain = Counter("moving", "M.", registry=registry)
+    child = Counter("moving_labeled", "M.", ["k"], registry=registry).labels("a")
+    plain.inc(5)
+    child.inc(5)
+    os.remove(shared_path)
+    # Rendering notices the file is gone and moves the registry to a new one.
+    text = metricore.generate_latest(registry).decode()
+    assert os.path.exists(shared_path)
+    assert "moving_total 0\n" in text, text
+    plain.inc()
+    child.inc(2)
+    text = metricore.generate_latest(registry).decode()
+    assert "moving_total 1\n" in text, text
+    assert 'moving_labeled_total{k="a"} 2\n' in text, text
+    assert "metricore_lost_recordings_total 0\n" in text, text

@@ -54,6 +54,38 @@ pub struct Stats {
     pub processes: Vec<(u32, bool)>,
 }
 
+/// The integer cells (counts, not sums) of every counter, histogram and summary series
+/// of `region`, to measure later what was added to them.
+#[cfg(not(loom))]
+pub(crate) fn integer_cells(region: &Region) -> Vec<u32> {
+    let mut counts: std::collections::HashMap<u32, usize> = Default::default();
+    let mut cells = Vec::new();
+    directory::for_each(region, |rec| {
+        let n = *counts.entry(rec.ident.family).or_insert_with(|| {
+            match family::read(region, rec.ident.family) {
+                Some(spec) => match spec.kind {
+                    Kind::Counter | Kind::Summary => 1,
+                    Kind::Histogram(b) => b.len() + 1,
+                    _ => 0,
+                },
+                None => 0,
+            }
+        });
+        if rec.cell as usize + n <= region.layout.cells_per_shard {
+            cells.extend(rec.cell..rec.cell + n as u32);
+        }
+    });
+    cells
+}
+
+/// The sum of `cells` over all shards, as integers.
+#[cfg(not(loom))]
+pub(crate) fn cells_total(region: &Region, cells: &[u32]) -> u64 {
+    cells
+        .iter()
+        .fold(0u64, |s, &c| s.wrapping_add(region.cell_sum(c) as u64))
+}
+
 /// The occupancy of `region`.
 pub(crate) fn stats(region: &Region) -> Stats {
     let mut families: Vec<FamilyStats> = (0..region.layout.families as u32)

@@ -31,7 +31,8 @@
 //! - `cells` and `shard`: the hot path, a series' cells in the calling CPU's shard.
 //! - [`region`]: the mapping, its header and layout; [`access`] decides whom to trust
 //!   with a file (owner, group, mode, directory); `word` names the packed words;
-//!   `sync` is where atomics come from (loom's under `cfg(loom)`).
+//!   `sync` is where atomics come from (loom's under `cfg(loom)`); `fault` keeps a
+//!   file truncated under the process from killing it (`SIGBUS`).
 //! - [`expose`]: the exposition (plan, render, text encoder, formats); `inspect`:
 //!   [`Stats`] and the integrity check.
 //! - [`process`]: the process collector. With the feature `http`, `http` serves
@@ -47,6 +48,8 @@ mod directory;
 mod error;
 pub mod expose;
 mod family;
+#[cfg(not(loom))]
+mod fault;
 #[cfg(feature = "http")]
 pub mod http;
 mod inspect;

@@ -62,6 +62,15 @@ pub(crate) const H_SERIES_LIVE: usize = 34;
 /// Reservations of file space the filesystem refused (full): each one a series or
 /// family that went to the overflow series or was refused as "registry full".
 pub(crate) const H_NO_SPACE: usize = 35;
+/// Mappings of this file's predecessors that broke under a process (file truncated)
+/// before it moved here (`metricore_region_faults_total`).
+pub(crate) const H_REGION_FAULTS: usize = 40;
+/// Integer increments that went to a predecessor file after it was replaced
+/// (`metricore_lost_recordings_total`).
+pub(crate) const H_LOST: usize = 41;
+/// In a replaced file: the sum of its integer cells already counted as lost.
+#[cfg(not(loom))]
+pub(crate) const H_ACCOUNTED: usize = 42;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 
@@ -242,6 +251,10 @@ impl Layout {
 
 /// The memory a region's words live in.
 struct Memory {
+    /// The mapping's entry in the fault table, for file mappings; cleared (on drop)
+    /// before the mapping is unmapped.
+    #[cfg(not(loom))]
+    fault: Option<crate::fault::Registration>,
     #[cfg(not(loom))]
     map: memmap2::MmapRaw,
     /// The file behind a shared mapping, where space is reserved as the region grows.
@@ -249,6 +262,25 @@ struct Memory {
     file: Option<std::fs::File>,
     #[cfg(loom)]
     words: Box<[AtomicU64]>,
+}
+
+#[cfg(not(loom))]
+impl Memory {
+    /// A file mapping, registered in the fault table so that truncating the file
+    /// breaks the region instead of killing the process.
+    fn file(map: memmap2::MmapRaw, file: std::fs::File) -> std::io::Result<Memory> {
+        let fault = crate::fault::Registration::new(map.as_ptr(), map.len()).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "more than {} registry files mapped in this process",
+                crate::fault::MAX_MAPPINGS
+            ))
+        })?;
+        Ok(Memory {
+            fault: Some(fault),
+            map,
+            file: Some(file),
+        })
+    }
 }
 
 /// A mapped region. Shared between threads behind an `Arc`; every word is atomic.
@@ -261,6 +293,9 @@ pub(crate) struct Region {
     pub max_label_value: usize,
     /// False for a file mapped read-only: nothing may store to its words.
     pub writable: bool,
+    /// The device and inode of that file, to notice it being replaced.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub file_id: Option<(u64, u64)>,
 }
 
 impl Region {
@@ -277,6 +312,7 @@ impl Region {
                     source,
                 })?;
             Memory {
+                fault: None,
                 map: map.into(),
                 file: None,
             }
@@ -291,6 +327,7 @@ impl Region {
             path: None,
             max_label_value: options.max_label_value_bytes as usize,
             writable: true,
+            file_id: None,
         };
         // Anonymous memory needs no reservation.
         region.init_header(layout.cells_per_shard as u64, layout.arena_words as u64);
@@ -381,15 +418,14 @@ impl Region {
             .len(layout.bytes())
             .map_raw(&file)
             .map_err(io)?;
+        let id = file_id(&file.metadata().map_err(io)?);
         let region = Region {
-            mem: Memory {
-                map,
-                file: Some(file),
-            },
+            mem: Memory::file(map, file).map_err(io)?,
             layout,
             path: Some(path.to_path_buf()),
             max_label_value: options.max_label_value_bytes as usize,
             writable: true,
+            file_id: Some(id),
         };
         region.init_header(SINK_CELLS, 0);
         std::fs::hard_link(tmp, path).map_err(io)?;
@@ -437,14 +473,12 @@ impl Region {
         }
         .map_err(io)?;
         let mut region = Region {
-            mem: Memory {
-                map,
-                file: Some(file),
-            },
+            mem: Memory::file(map, file).map_err(io)?,
             layout: Layout::new(1, SINK_CELLS + 1, 2, 2, 1, 16).expect("minimal layout"),
             path: Some(path.to_path_buf()),
             max_label_value: label_value_limit(options)?,
             writable,
+            file_id: Some(file_id(&meta)),
         };
         region.layout = region.check_header(len)?;
         Ok(region)
@@ -574,6 +608,19 @@ impl Region {
         &self.words()[i]
     }
 
+    /// Whether the file behind the region was truncated under it: its mapping is now
+    /// private memory, so what is recorded here is seen by no other process.
+    pub fn is_broken(&self) -> bool {
+        #[cfg(not(loom))]
+        {
+            self.mem.fault.as_ref().is_some_and(|f| f.broken())
+        }
+        #[cfg(loom)]
+        {
+            false
+        }
+    }
+
     /// Header creation time in nanoseconds since the epoch.
     pub fn created_ns(&self) -> u64 {
         self.word(H_CREATED).load(Ordering::Relaxed)
@@ -667,6 +714,11 @@ impl Region {
     fn reserve(&self, from: usize, to: usize) -> std::io::Result<()> {
         #[cfg(not(loom))]
         if let Some(file) = &self.mem.file {
+            // A broken region's file was truncated: growing it back would only hand
+            // zeros to whoever opens it next.
+            if self.is_broken() {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             return fallocate(file, from, to);
         }
         let _ = (from, to);
@@ -827,6 +879,13 @@ pub(crate) fn saturating_sub(count: &AtomicU64, n: u64) {
     let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
         Some(v.saturating_sub(n))
     });
+}
+
+/// A file's device and inode.
+#[cfg(not(loom))]
+pub(crate) fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
 }
 
 #[cfg(not(loom))]
@@ -997,6 +1056,37 @@ mod tests {
         r.alloc_arena(ARENA_CHUNK as usize).unwrap();
         assert!(blocks() > before);
         assert_eq!(r.counter(H_NO_SPACE), 0);
+    }
+
+    #[test]
+    fn a_file_truncated_under_its_mapping_breaks_the_region_without_a_signal() {
+        let dir = tempdir();
+        let path = dir.join("reg");
+        let r = Region::open_shared(&path, &small()).unwrap();
+        let other = Region::open_shared(&dir.join("other"), &small()).unwrap();
+        r.cell(1, 300).store(7, Ordering::Relaxed);
+        assert!(!r.is_broken());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        // The cells are past the file's end now: this access faults, and runs again on
+        // private memory.
+        assert_eq!(r.cell(1, 300).load(Ordering::Relaxed), 0);
+        r.cell(1, 300).fetch_add(2, Ordering::Relaxed);
+        assert_eq!(r.cell(1, 300).load(Ordering::Relaxed), 2);
+        assert!(r.is_broken());
+        assert!(
+            !other.is_broken(),
+            "only the truncated file's mapping is replaced"
+        );
+        drop(r);
+        // A slot given back is used again, and the new mapping is intact.
+        let again = Region::open_shared(&dir.join("third"), &small()).unwrap();
+        again.cell(1, 300).store(5, Ordering::Relaxed);
+        assert!(!again.is_broken());
     }
 
     pub(crate) fn tempdir() -> PathBuf {

@@ -3,6 +3,7 @@
 
 #[cfg(not(loom))]
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
@@ -15,22 +16,55 @@ use crate::metrics::{
 };
 use crate::names::check_label_name;
 use crate::procs::Attachment;
+#[cfg(not(loom))]
+use crate::region;
 use crate::region::{Options, Region};
-use crate::series;
 pub use crate::series::Family;
+use crate::series::{self, Home};
 use crate::spec::{Kind, Spec};
 
 type UpdateFn = dyn Fn() + Send + Sync;
 type TextFn = dyn Fn(Format, &mut String) + Send + Sync;
+/// A family as registered through a registry: the scope's labels and the spec.
+type Registered = (Arc<[(String, String)]>, Spec);
+/// The region a cached plan is for: its address and [`plan::state`].
+type PlanKey = (usize, [u64; 3]);
+
+/// Where a shared registry's file is, to follow it when it is replaced.
+#[cfg_attr(loom, allow(dead_code))]
+struct Source {
+    path: PathBuf,
+    /// The options it was opened with: whom to trust, and how to create it.
+    options: Options,
+    /// Whether the file is created when absent (a registry of
+    /// [`open_shared`](Registry::open_shared)).
+    create: bool,
+}
+
+/// A file the registry moved away from while handles still record into it.
+#[cfg(not(loom))]
+struct Left {
+    region: Arc<Region>,
+    /// Its integer cells when the registry moved.
+    cells: Vec<u32>,
+}
 
 /// What every scope of one registry shares.
 struct Shared {
-    /// The region, and this process's slot in its process table.
-    attachment: Arc<Attachment>,
+    /// The current region, and this process's slot in its process table.
+    home: Arc<Home>,
+    #[cfg_attr(loom, allow(dead_code))]
+    source: Option<Source>,
+    /// Families registered through this registry, registered again after a move.
+    specs: Mutex<Vec<Registered>>,
+    /// Files moved away from, watched for what is still recorded there.
+    #[cfg(not(loom))]
+    left: Mutex<Vec<Left>>,
     update: Mutex<Vec<Arc<UpdateFn>>>,
     text: Mutex<Vec<Arc<TextFn>>>,
-    /// The last exposition plan of this region alone, and the region state it is for.
-    plan: Mutex<Option<([u64; 3], Arc<Plan>)>>,
+    /// The last exposition plan of this registry alone, and the region (address and
+    /// state) it is for.
+    plan: Mutex<Option<(PlanKey, Arc<Plan>)>>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -70,11 +104,15 @@ impl Registry {
 
     /// An in-process registry with the given capacities.
     pub fn with_options(options: &Options) -> Result<Registry> {
-        Ok(Registry::from_region(Region::anonymous(options)?))
+        Ok(Registry::from_region(Region::anonymous(options)?, None))
     }
 
     /// Opens the shared registry file at `path`, creating it with `options` if absent.
     /// Every process that opens the file records into the same cells.
+    ///
+    /// If the file is later removed, replaced or truncated, the registry moves to the
+    /// file then at `path` (creating it with `options` if absent) within a second; see
+    /// [`follow_file`](Self::follow_file).
     ///
     /// ```
     /// let path = std::env::temp_dir().join(format!("doc-{}.metricore", std::process::id()));
@@ -87,44 +125,91 @@ impl Registry {
     /// ```
     #[cfg(not(loom))]
     pub fn open_shared(path: impl AsRef<Path>, options: &Options) -> Result<Registry> {
-        Ok(Registry::from_region(Region::open_shared(
-            path.as_ref(),
-            options,
-        )?))
+        let path = path.as_ref();
+        let region = Region::open_shared(path, options)?;
+        let source = Source {
+            path: path.to_path_buf(),
+            options: options.clone(),
+            create: true,
+        };
+        Ok(Registry::from_region(region, Some(source)))
     }
 
     /// Opens an existing shared registry file; never creates one. Only a file of the
-    /// calling user is trusted, as with [`Options::default`].
+    /// calling user is trusted, as with [`Options::default`]. It follows the file as
+    /// [`open_shared`](Self::open_shared) does, without creating it.
     #[cfg(not(loom))]
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Registry> {
-        let region = Region::open_existing(path.as_ref(), &Options::default(), true)?;
-        Ok(Registry::from_region(region))
+        Registry::open_file(path.as_ref(), &Options::default(), false)
     }
 
     /// Opens an existing shared registry file for reading only: it is opened and mapped
     /// read-only, and changes nothing in it (no entry in its process table, no sweep
-    /// of exited processes' gauges). It renders, checks and reports like any registry;
-    /// registering a family fails with [`Error::ReadOnly`]. Of `options`, only the
-    /// trusted [`owner`](Options::owner) and [`group`](Options::group) count.
+    /// of exited processes' gauges). It renders, checks and reports like any registry,
+    /// and follows the file as [`open_existing`](Self::open_existing) does; registering
+    /// a family fails with [`Error::ReadOnly`]. Of `options`, only the trusted
+    /// [`owner`](Options::owner) and [`group`](Options::group) count.
     #[cfg(not(loom))]
     pub fn open_read_only(path: impl AsRef<Path>, options: &Options) -> Result<Registry> {
-        let region = Region::open_existing(path.as_ref(), options, false)?;
-        Ok(Registry::from_region(region))
+        Registry::open_file(path.as_ref(), options, true)
     }
 
-    fn from_region(region: Region) -> Registry {
+    /// Opens the existing file at `path`, read-only or not, and follows it.
+    #[cfg(not(loom))]
+    fn open_file(path: &Path, options: &Options, read_only: bool) -> Result<Registry> {
+        let region = Region::open_existing(path, options, !read_only)?;
+        let source = Source {
+            path: path.to_path_buf(),
+            options: options.clone(),
+            create: false,
+        };
+        Ok(Registry::from_region(region, Some(source)))
+    }
+
+    fn from_region(region: Region, source: Option<Source>) -> Registry {
         let attachment = Arc::new(Attachment::new(region));
         if attachment.region.writable {
             series::sweep_dead(&attachment.region);
         }
+        let shared = Arc::new(Shared {
+            home: Arc::new(Home::new(attachment)),
+            source,
+            specs: Mutex::new(Vec::new()),
+            #[cfg(not(loom))]
+            left: Mutex::new(Vec::new()),
+            update: Mutex::new(Vec::new()),
+            text: Mutex::new(Vec::new()),
+            plan: Mutex::new(None),
+        });
+        #[cfg(not(loom))]
+        if shared.source.is_some() {
+            watch(&shared);
+        }
         Registry {
-            shared: Arc::new(Shared {
-                attachment,
-                update: Mutex::new(Vec::new()),
-                text: Mutex::new(Vec::new()),
-                plan: Mutex::new(None),
-            }),
+            shared,
             consts: Arc::new([]),
+        }
+    }
+
+    /// Checks that the registry's file is still the one at its path and intact. If it
+    /// was removed, replaced, or truncated under this process (its mapping then holds
+    /// private memory), the registry moves to the file now at the path, creating it
+    /// when absent if the registry was opened with [`open_shared`](Self::open_shared):
+    /// new lookups and existing families go there, and families registered through
+    /// this registry are registered there again. Handles resolved before keep
+    /// recording into the old file; what they add to counts there is counted in
+    /// `metricore_lost_recordings_total`. Returns whether the registry moved.
+    ///
+    /// A background thread calls this at least once a second for every shared
+    /// registry of the process, as do registration and rendering.
+    pub fn follow_file(&self) -> bool {
+        #[cfg(not(loom))]
+        {
+            self.shared.follow()
+        }
+        #[cfg(loom)]
+        {
+            false
         }
     }
 
@@ -156,14 +241,31 @@ impl Registry {
         })
     }
 
+    /// How many times the registry moved to another file (see
+    /// [`follow_file`](Self::follow_file)): caches of resolved handles compare it to
+    /// know when to resolve again. One atomic load.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.shared.home.generation()
+    }
+
     /// Finds or creates a family. The same name with the same kind, labels, unit and
     /// buckets or states gives the existing family; anything else is a conflict.
     pub fn register(&self, spec: Spec) -> Result<Family> {
-        let region = &self.shared.attachment.region;
-        if !region.writable {
-            return Err(Error::ReadOnly(region.path.clone().unwrap_or_default()));
+        self.follow_file();
+        let (attachment, generation) = self.shared.home.current();
+        if !attachment.region.writable {
+            return Err(Error::ReadOnly(
+                attachment.region.path.clone().unwrap_or_default(),
+            ));
         }
-        Family::register(&self.shared.attachment, &self.consts, spec)
+        let home = Some((&self.shared.home, generation));
+        let family = Family::register(&attachment, home, &self.consts, spec.clone())?;
+        let mut specs = lock(&self.shared.specs);
+        if !specs.iter().any(|(c, s)| **c == *self.consts && *s == spec) {
+            specs.push((self.consts.clone(), spec));
+        }
+        Ok(family)
     }
 
     /// A counter without labels.
@@ -261,17 +363,181 @@ impl Registry {
     /// Verifies every series of the registry's region (record bounds, family, cells,
     /// key, no duplicates); returns how many were checked and each problem found.
     pub fn check(&self) -> (u64, Vec<String>) {
-        inspect::check(&self.shared.attachment.region)
+        inspect::check(&self.shared.home.current().0.region)
     }
 
     /// Occupancy and health of the registry's region.
     pub fn stats(&self) -> Stats {
-        inspect::stats(&self.shared.attachment.region)
+        inspect::stats(&self.shared.home.current().0.region)
     }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How often the background thread checks the files of shared registries.
+#[cfg(not(loom))]
+const TICK: std::time::Duration = std::time::Duration::from_millis(500);
+
+#[cfg(not(loom))]
+impl Shared {
+    /// See [`Registry::follow_file`].
+    fn follow(&self) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        ensure_watcher();
+        let Some(_checking) = Checking::start() else {
+            return false;
+        };
+        self.tally();
+        let (old, _) = self.home.current();
+        let broken = old.region.is_broken();
+        let now = std::fs::symlink_metadata(&source.path)
+            .ok()
+            .map(|m| region::file_id(&m));
+        if !broken && now == old.region.file_id {
+            return false;
+        }
+        let writable = old.region.writable;
+        let opened = match (source.create, now) {
+            (true, _) => Region::open_shared(&source.path, &source.options),
+            (false, Some(_)) => Region::open_existing(&source.path, &source.options, writable),
+            (false, None) => return false,
+        };
+        let Ok(new) = opened else {
+            return false;
+        };
+        let attachment = Arc::new(Attachment::new(new));
+        if !writable {
+            // Read-only: nothing to register, sweep or count in either file.
+            self.home.set(attachment);
+            return true;
+        }
+        series::sweep_dead(&attachment.region);
+        for (consts, spec) in lock(&self.specs).iter() {
+            // A family the new file defines otherwise stays behind: its handles keep
+            // the old file, and `metricore_lost_recordings_total` counts what they add.
+            let _ = Family::register(&attachment, None, consts, spec.clone());
+        }
+        if broken {
+            attachment.region.count(region::H_REGION_FAULTS);
+        } else {
+            let cells = inspect::integer_cells(&old.region);
+            let total = inspect::cells_total(&old.region, &cells);
+            // The first process to move sets where counting lost recordings starts.
+            let _ = old.region.word(region::H_ACCOUNTED).compare_exchange(
+                0,
+                total,
+                crate::sync::Ordering::Relaxed,
+                crate::sync::Ordering::Relaxed,
+            );
+            lock(&self.left).push(Left {
+                region: old.region.clone(),
+                cells,
+            });
+        }
+        self.home.set(attachment);
+        true
+    }
+
+    /// Counts in the current file what was added to the integer cells of files moved
+    /// away from; forgets a file once nothing but this list holds it.
+    fn tally(&self) {
+        let mut left = lock(&self.left);
+        if left.is_empty() {
+            return;
+        }
+        let (current, _) = self.home.current();
+        left.retain(|l| {
+            let total = inspect::cells_total(&l.region, &l.cells);
+            let counted = l
+                .region
+                .word(region::H_ACCOUNTED)
+                .fetch_max(total, crate::sync::Ordering::Relaxed);
+            if total > counted {
+                current
+                    .region
+                    .word(region::H_LOST)
+                    .fetch_add(total - counted, crate::sync::Ordering::Relaxed);
+            }
+            Arc::strong_count(&l.region) > 1
+        });
+    }
+}
+
+/// The one check of registry files running in this process: one already running does
+/// the work. A pid rather than a lock, so that a child forked during a check of its
+/// parent's is not kept from checking.
+#[cfg(not(loom))]
+struct Checking;
+
+#[cfg(not(loom))]
+static CHECKER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[cfg(not(loom))]
+impl Checking {
+    fn start() -> Option<Checking> {
+        use std::sync::atomic::Ordering;
+        let (pid, held) = (std::process::id(), CHECKER.load(Ordering::Acquire));
+        let free = held != pid;
+        (free
+            && CHECKER
+                .compare_exchange(held, pid, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok())
+        .then_some(Checking)
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for Checking {
+    fn drop(&mut self) {
+        CHECKER.store(0, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Shared registries the background thread follows.
+#[cfg(not(loom))]
+static WATCHED: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// Has the background thread follow the file of `shared` while it lives.
+#[cfg(not(loom))]
+fn watch(shared: &Arc<Shared>) {
+    lock(&WATCHED).push(Arc::downgrade(shared));
+    ensure_watcher();
+}
+
+/// Starts the background thread unless this process has it: with the first shared
+/// registry, and again in a forked child on its first registration or rendering.
+#[cfg(not(loom))]
+fn ensure_watcher() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static WATCHER: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    if WATCHER.load(Ordering::Acquire) == pid || WATCHER.swap(pid, Ordering::AcqRel) == pid {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("metricore-watch".into())
+        .spawn(|| loop {
+            std::thread::sleep(TICK);
+            let live: Vec<Arc<Shared>> = {
+                let mut watched = lock(&WATCHED);
+                watched.retain(|w| w.strong_count() > 0);
+                watched
+                    .iter()
+                    .filter_map(std::sync::Weak::upgrade)
+                    .collect()
+            };
+            for s in live {
+                s.follow();
+            }
+        });
+    if spawned.is_err() {
+        // Registration and rendering still follow the file, and try again.
+        WATCHER.store(0, Ordering::Release);
+    }
 }
 
 /// Renders several registries into `out` as one exposition, replacing its contents.
@@ -304,17 +570,23 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
         }
     }
     for s in &shared {
+        #[cfg(not(loom))]
+        s.follow();
         let update: Vec<_> = lock(&s.update).clone();
         for f in update {
             f();
         }
     }
     let text: Vec<_> = shared.iter().flat_map(|s| lock(&s.text).clone()).collect();
-    let regions: Vec<&Region> = shared.iter().map(|s| &*s.attachment.region).collect();
+    let attachments: Vec<Arc<Attachment>> = shared.iter().map(|s| s.home.current().0).collect();
+    let regions: Vec<&Region> = attachments.iter().map(|a| &*a.region).collect();
     let plan = match shared.as_slice() {
         // One registry: reuse its plan while no family or series came or went.
         [one] => {
-            let now = plan::state(&one.attachment.region);
+            let now = (
+                regions[0] as *const Region as usize,
+                plan::state(regions[0]),
+            );
             let mut cached = lock(&one.plan);
             match &*cached {
                 Some((at, plan)) if *at == now => plan.clone(),

@@ -4,7 +4,7 @@
 //! it gets the family's overflow series instead. Counters' float cells, made on first
 //! use, are reached through here too.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::cells::Cells;
 use crate::directory::{self, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
@@ -15,7 +15,45 @@ use crate::names::check_label_name;
 use crate::procs::{self, Attachment, Owner};
 use crate::region::{self, Region};
 use crate::spec::{Kind, Spec};
-use crate::sync::Ordering;
+use crate::sync::{AtomicU64, Ordering};
+
+/// Where a registry's families live now: its current attachment, and a generation that
+/// goes up each time the registry moves to another file. Families compare the
+/// generation on every lookup and move after their registry.
+pub(crate) struct Home {
+    generation: AtomicU64,
+    current: RwLock<Arc<Attachment>>,
+}
+
+impl Home {
+    /// A home at `attachment`, generation 0.
+    pub fn new(attachment: Arc<Attachment>) -> Home {
+        Home {
+            generation: AtomicU64::new(0),
+            current: RwLock::new(attachment),
+        }
+    }
+
+    /// The current attachment and its generation.
+    pub fn current(&self) -> (Arc<Attachment>, u64) {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        (current.clone(), self.generation())
+    }
+
+    /// Makes `attachment` current; families follow on their next lookup.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub fn set(&self, attachment: Arc<Attachment>) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        *current = attachment;
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times the home moved.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
 
 /// What every handle of one family shares.
 struct FamilyInner {
@@ -28,6 +66,10 @@ struct FamilyInner {
     cells: usize,
     bounds: Arc<[f64]>,
     states: Arc<[String]>,
+    /// The registry's home and its generation when this family was registered there.
+    home: Option<(Arc<Home>, u64)>,
+    /// The same family in the file the registry moved to.
+    next: OnceLock<Family>,
 }
 
 /// A registered family of any kind; the typed families
@@ -78,12 +120,15 @@ impl FloatCell {
 
 impl Family {
     /// Finds or creates the family `spec` in the attachment's region, for a scope
-    /// with the constant labels `consts`.
+    /// with the constant labels `consts`. With a `home` (and the generation the
+    /// attachment is of), the family follows the home when it moves.
     pub(crate) fn register(
         attachment: &Arc<Attachment>,
+        home: Option<(&Arc<Home>, u64)>,
         consts: &[(String, String)],
         mut spec: Spec,
     ) -> Result<Family> {
+        let home = home.map(|(h, generation)| (h.clone(), generation));
         let mut labels: Vec<String> = consts.iter().map(|(n, _)| n.clone()).collect();
         labels.append(&mut spec.labels);
         spec.labels = labels;
@@ -121,6 +166,8 @@ impl Family {
             idx,
             consts: consts.iter().map(|(_, v)| v.clone()).collect(),
             owner,
+            home,
+            next: OnceLock::new(),
         }));
         if family.0.consts.len() == family.0.spec.labels.len() {
             // A family without labels of its own has its one series from the start.
@@ -135,6 +182,44 @@ impl Family {
                 .ok_or_else(|| Error::RegistryFull(family.0.spec.name.clone()))?;
         }
         Ok(family)
+    }
+
+    /// This family where its registry is now: itself, or the same family registered
+    /// again in the file the registry moved to. One atomic load when nothing moved.
+    #[inline]
+    fn latest(&self) -> &Family {
+        let mut f = self;
+        loop {
+            if let Some(next) = f.0.next.get() {
+                f = next;
+                continue;
+            }
+            match &f.0.home {
+                Some((home, generation)) if home.generation() != *generation => {
+                    match f.follow(home) {
+                        Some(next) => f = next,
+                        None => return f,
+                    }
+                }
+                _ => return f,
+            }
+        }
+    }
+
+    /// Registers this family again at the home's current attachment, as its successor.
+    #[cold]
+    fn follow(&self, home: &Arc<Home>) -> Option<&Family> {
+        let n = self.0.consts.len();
+        let consts: Vec<(String, String)> = self.0.spec.labels[..n]
+            .iter()
+            .cloned()
+            .zip(self.0.consts.iter().cloned())
+            .collect();
+        let mut spec = self.0.spec.clone();
+        spec.labels.drain(..n);
+        let (attachment, generation) = home.current();
+        let moved = Family::register(&attachment, Some((home, generation)), &consts, spec).ok()?;
+        Some(self.0.next.get_or_init(|| moved))
     }
 
     /// The family's definition as registered (scope labels included).
@@ -209,6 +294,10 @@ impl Family {
     /// Finds or makes the series for `values` (after the scope's values).
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
+        let this = self.latest();
+        if !std::ptr::eq(this, self) {
+            return this.resolve(values);
+        }
         self.check_count(values.len())?;
         check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         if self.0.consts.is_empty() {
@@ -296,6 +385,10 @@ impl Family {
 
     /// Removes the series for `values`.
     pub(crate) fn remove(&self, values: &[&str]) -> Result<bool> {
+        let this = self.latest();
+        if !std::ptr::eq(this, self) {
+            return this.remove(values);
+        }
         self.check_count(values.len())?;
         let all = self.label_values(values);
         let hash = key::hash(self.0.idx, all.clone());
@@ -310,6 +403,10 @@ impl Family {
     /// Removes every series of this family that this scope can see (the overflow
     /// series too, when the scope sees the whole family, then makes it anew).
     pub(crate) fn clear(&self) {
+        let this = self.latest();
+        if !std::ptr::eq(this, self) {
+            return this.clear();
+        }
         if !self.0.consts.is_empty() {
             self.remove_prefixed(self.0.consts.iter().map(String::as_str));
             return;
@@ -333,12 +430,20 @@ impl Family {
 
     /// Removes the info series `values`; `false` if it had none.
     pub(crate) fn remove_info(&self, values: &[&str]) -> Result<bool> {
+        let this = self.latest();
+        if !std::ptr::eq(this, self) {
+            return this.remove_info(values);
+        }
         self.check_count(values.len())?;
         Ok(self.remove_prefixed(self.label_values(values)) > 0)
     }
 
     /// Replaces the info of series `values` with `pairs`.
     pub(crate) fn set_info(&self, values: &[&str], pairs: &[(&str, &str)]) -> Result<()> {
+        let this = self.latest();
+        if !std::ptr::eq(this, self) {
+            return this.set_info(values, pairs);
+        }
         self.check_count(values.len())?;
         let all = values.iter().chain(pairs.iter().map(|(_, v)| v));
         check_lengths(self.region(), &self.0.spec.name, all.copied())?;
@@ -433,7 +538,7 @@ mod tests {
     fn counts_left_low_by_a_killed_process_never_wrap() {
         let a = attachment();
         let spec = Spec::new("m", "", Kind::Counter).labels(&["k"]);
-        let f = Family::register(&a, &[], spec).unwrap();
+        let f = Family::register(&a, None, &[], spec).unwrap();
         for k in ["a", "b", "c"] {
             f.resolve(&[k]).unwrap();
         }
@@ -461,7 +566,7 @@ mod tests {
     #[test]
     fn records_with_cells_outside_a_shard_record_into_the_sink() {
         let a = attachment();
-        let f = Family::register(&a, &[], Spec::new("m", "", Kind::Counter)).unwrap();
+        let f = Family::register(&a, None, &[], Spec::new("m", "", Kind::Counter)).unwrap();
         let hash = key::hash(f.0.idx, std::iter::empty());
         let s = directory::find(&a.region, hash, f.ident(0), std::iter::empty()).unwrap();
         // Record word 3: the first cell (low half), here past the shard.
@@ -485,8 +590,8 @@ mod tests {
         .unwrap();
         let a = Arc::new(Attachment::new(region));
         // The one cell past the sink.
-        Family::register(&a, &[], Spec::new("c", "", Kind::Counter)).unwrap();
-        let info = Family::register(&a, &[], Spec::new("i", "", Kind::Info).labels(&["v"]));
+        Family::register(&a, None, &[], Spec::new("c", "", Kind::Counter)).unwrap();
+        let info = Family::register(&a, None, &[], Spec::new("i", "", Kind::Info).labels(&["v"]));
         info.unwrap().set_info(&["1"], &[("k", "x")]).unwrap();
     }
 }

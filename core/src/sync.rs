@@ -4,9 +4,10 @@
 //! `tests/loom.rs` exercise the same code that runs in production.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+#[allow(unused_imports)] // the fault table's, which only its loom model compiles
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Waits a little before a CAS loop retries.
 pub(crate) struct Backoff(#[cfg(not(loom))] crossbeam_utils::Backoff);

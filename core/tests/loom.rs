@@ -169,3 +169,47 @@ fn clearing_while_a_series_is_made_never_wraps_the_counts() {
         assert!(stats.series == rendered || stats.series == rendered + 1);
     });
 }
+
+#[allow(dead_code)]
+#[path = "../src/fault/table.rs"]
+mod fault_table;
+/// The table of mapping ranges that the `SIGBUS` handler reads, compiled on its own
+/// with loom's atomics.
+#[allow(dead_code)]
+#[path = "../src/sync.rs"]
+mod sync;
+
+/// A handler looking an address up while its mapping is unregistered and the slot is
+/// taken again by another mapping: it finds the first range whole or nothing (never
+/// the start of one with the length of the other), and a range it found is not
+/// unmapped before it leaves.
+#[test]
+fn fault_table_ranges_are_read_whole_and_stay_mapped_while_read() {
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::Arc;
+    model(|| {
+        let table = Arc::new(fault_table::Table::<1>::new());
+        let mapped = Arc::new(AtomicBool::new(true));
+        let slot = table.claim(4096, 8192).unwrap();
+        let owner = {
+            let (table, mapped) = (table.clone(), mapped.clone());
+            thread::spawn(move || {
+                table.release(slot);
+                mapped.store(false, Ordering::SeqCst); // munmap
+                table.claim(65536, 4096).unwrap();
+            })
+        };
+        table.enter();
+        if let Some(found) = table.find(5000) {
+            assert_eq!(found, (0, 4096, 8192));
+            assert!(
+                mapped.load(Ordering::SeqCst),
+                "unmapped while a handler used it"
+            );
+        }
+        table.leave();
+        owner.join().unwrap();
+        assert_eq!(table.find(5000), None);
+        assert_eq!(table.find(65536), Some((0, 65536, 4096)));
+    });
+}

@@ -1183,6 +1183,24 @@ metricore_status metricore_registry_render_alloc(const struct metricore_registry
 void metricore_string_free(char *s);
 
 /**
+ * Checks that the registry's shared file is still the one at its path and intact; if
+ * it was removed, replaced or truncated, moves the registry to the file now at the
+ * path (creating it for a registry opened with `metricore_registry_open_shared`).
+ * Writes the registry's generation, which goes up with each move, to `*generation`
+ * (if not NULL): compare it to drop handles cached before a move, which keep
+ * recording into the old file. A background thread does the check every 500 ms; this
+ * is for processes that also want it at a time of their choosing. Does nothing for an
+ * in-process registry (generation 0).
+ *
+ * # Safety
+ *
+ * - `registry` is NULL or a live registry object.
+ * - `generation` is NULL or points to writable memory for one `uint64_t`.
+ */
+metricore_status metricore_registry_follow_file(const struct metricore_registry *registry,
+                                                uint64_t *generation);
+
+/**
  * Writes the registry's occupancy and health into `*out`.
  *
  * # Safety

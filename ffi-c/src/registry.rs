@@ -544,6 +544,38 @@ pub unsafe extern "C" fn metricore_string_free(s: *mut c_char) {
     unsafe { raw::free_string(s) }
 }
 
+/// Checks that the registry's shared file is still the one at its path and intact; if
+/// it was removed, replaced or truncated, moves the registry to the file now at the
+/// path (creating it for a registry opened with `metricore_registry_open_shared`).
+/// Writes the registry's generation, which goes up with each move, to `*generation`
+/// (if not NULL): compare it to drop handles cached before a move, which keep
+/// recording into the old file. A background thread does the check every 500 ms; this
+/// is for processes that also want it at a time of their choosing. Does nothing for an
+/// in-process registry (generation 0).
+///
+/// # Safety
+///
+/// - `registry` is NULL or a live registry object.
+/// - `generation` is NULL or points to writable memory for one `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_registry_follow_file(
+    registry: *const Registry,
+    generation: *mut u64,
+) -> Status {
+    guard(|| {
+        // SAFETY: `registry` is NULL or a live registry object (the caller's contract
+        // above).
+        let core = &unsafe { Registry::open(registry) }?.core;
+        core.follow_file();
+        if generation.is_null() {
+            return Ok(());
+        }
+        // SAFETY: `generation` is writable for one `uint64_t` (the caller's contract
+        // above).
+        unsafe { raw::put(generation, core.generation(), "generation") }
+    })
+}
+
 /// Writes the registry's occupancy and health into `*out`.
 ///
 /// # Safety

@@ -77,6 +77,7 @@ static const struct test TESTS[] = {
     TEST(test_last_error_is_per_thread),
     TEST(test_shared_file),
     TEST(test_shared_fork),
+    TEST(test_shared_follow_file),
     TEST(test_shared_bad_files),
     TEST(test_shared_trust),
     TEST(test_http),

@@ -138,6 +138,49 @@ void test_shared_fork(void) {
     unlink(path);
 }
 
+void test_shared_follow_file(void) {
+    char path[256];
+    temp_path(path, sizeof path, "follow");
+    metricore_options o = small_options();
+    metricore_registry *r = NULL;
+    CHECK_OK(metricore_registry_open_shared(test_str(path), &o, &r));
+    metricore_str label[] = {METRICORE_LIT("k")}, value[] = {METRICORE_LIT("a")};
+    metricore_counter_family *f = NULL;
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("jobs"), METRICORE_LIT("Jobs."), label, 1, NULL, &f));
+    metricore_counter before = NULL, after = NULL;
+    CHECK_OK(metricore_counter_family_labels(f, value, 1, &before));
+    uint64_t generation = 99;
+    CHECK_OK(metricore_registry_follow_file(r, &generation));
+    CHECK(generation == 0);
+
+    /* The file is removed: the registry makes a new one and moves there. */
+    CHECK(unlink(path) == 0);
+    CHECK_OK(metricore_registry_follow_file(r, &generation));
+    CHECK(generation == 1);
+    CHECK_OK(metricore_registry_follow_file(r, NULL));
+    CHECK_OK(metricore_counter_family_labels(f, value, 1, &after));
+    CHECK(after != before);
+    CHECK_OK(metricore_counter_inc_by(after, 3));
+    CHECK_OK(metricore_counter_inc_by(before, 5)); /* into the old file: lost */
+    metricore_registry *reader = NULL;
+    CHECK_OK(metricore_registry_open_existing(test_str(path), &reader));
+    CHECK_OK(metricore_registry_follow_file(r, NULL)); /* counts what the old file got */
+    char *text = test_render(reader, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "jobs_total{k=\"a\"} 3\n");
+    CHECK_HAS(text, "metricore_lost_recordings_total 5\n");
+    metricore_string_free(text);
+    CHECK_OK(metricore_registry_free(reader));
+    CHECK_OK(metricore_registry_free(r));
+
+    /* An in-process registry has no file to follow. */
+    CHECK_OK(metricore_registry_new(NULL, &r));
+    CHECK_OK(metricore_registry_follow_file(r, &generation));
+    CHECK(generation == 0);
+    CHECK_OK(metricore_registry_free(r));
+    CHECK_STATUS(metricore_registry_follow_file(NULL, &generation), METRICORE_STATUS_NULL_POINTER);
+    unlink(path);
+}
+
 /* Writes `len` bytes of `data` to a new file at `path`. */
 static void write_file(const char *path, const void *data, size_t len) {
     int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);

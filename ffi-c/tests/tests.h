@@ -47,6 +47,7 @@ void test_last_error_is_per_thread(void);
 /* test_shared.c */
 void test_shared_file(void);
 void test_shared_fork(void);
+void test_shared_follow_file(void);
 void test_shared_bad_files(void);
 void test_shared_trust(void);
 

@@ -326,10 +326,22 @@ function Histogram:observe(value, label_values)
     end
 end
 
--- Reads the shared count of removals; when another worker (or this one) removed
--- series since the last look, drops every cached handle of this worker, so that
--- recording resolves again instead of going to a removed series.
+-- Follows the registry file: when it was removed, replaced or truncated, the registry
+-- moves to the file now at its path, and this worker drops every cached handle, which
+-- records into the old file. Then reads the shared count of removals; when another
+-- worker (or this one) removed series since the last look, drops every cached handle
+-- of this worker, so that recording resolves again instead of going to a removed
+-- series.
 function Prometheus:_refresh()
+    local generation = self._registry:follow_file()
+    if generation ~= self._generation then
+        self._generation = generation
+        for _, metric in ipairs(self._metrics) do
+            metric:_flush()
+        end
+        self._errors = lookup0(self._errors_metric, nil)
+        self._removals = lookup0(self._removals_metric, nil)
+    end
     local value = self._removal_value
     if C.metricore_counter_get(self._removals, value) ~= 0 then
         return
@@ -454,7 +466,8 @@ function Prometheus:collect()
     ngx.print(text)
 end
 
---- Starts this worker's timer that looks for series removed by other workers every
+--- Starts this worker's timer that follows the registry file (see _refresh) and looks
+-- for series removed by other workers every
 -- `interval` seconds (default: init's `sync_interval`, 1). init() calls it when it
 -- runs in init_worker_by_lua; call it there when init() ran in init_by_lua.
 -- Recording never waits for it: it only bounds how long a worker keeps recording
@@ -531,8 +544,10 @@ function M.init(path_or_options)
     if errors == nil or removals == nil then
         error("metricore: cannot make the module's own counters (see the error log)", 2)
     end
+    self._errors_metric, self._removals_metric = errors, removals
     self._errors = lookup0(errors, nil)
     self._removals = lookup0(removals, nil)
+    self._generation = registry:follow_file()
     self:_refresh()
     local ngx = rawget(_G, "ngx")
     if ngx ~= nil and ngx.get_phase ~= nil and ngx.get_phase() == "init_worker" then

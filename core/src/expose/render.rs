@@ -269,14 +269,39 @@ impl Walker<'_> {
             self.enc.family(name, "gauge", help, "");
             self.line(name, "", None, Value::U(v));
         }
-        self.enc.family(
-            "metricore_errors",
-            "counter",
-            "Recordings refused as invalid.",
-            "",
-        );
-        let errors = Value::U(total(&|r| r.counter(region::H_ERRORS)));
-        self.line("metricore_errors", "_total", None, errors);
+        let broken = regions.iter().filter(|r| r.is_broken()).count() as u64;
+        if broken > 0 {
+            let name = "metricore_region_broken";
+            let help = "Registry files truncated under the rendering process: until it \
+                        moves to a valid file, their series are not shown and their \
+                        recordings are lost.";
+            self.enc.family(name, "gauge", help, "");
+            self.line(name, "", None, Value::U(broken));
+        }
+        let counters = [
+            (
+                "metricore_errors",
+                "Recordings refused as invalid.",
+                region::H_ERRORS,
+            ),
+            (
+                "metricore_region_faults",
+                "Processes whose mapping of a registry file broke (the file was truncated) \
+                 and that moved to a new file.",
+                region::H_REGION_FAULTS,
+            ),
+            (
+                "metricore_lost_recordings",
+                "Counts added to a registry file after it was replaced, by handles that \
+                 still held it.",
+                region::H_LOST,
+            ),
+        ];
+        for (name, help, word) in counters {
+            self.enc.family(name, "counter", help, "");
+            let n = Value::U(total(&|r| r.counter(word)));
+            self.line(name, "_total", None, n);
+        }
         self.enc.family(
             "metricore_series_overflow",
             "counter",
