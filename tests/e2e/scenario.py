@@ -81,6 +81,12 @@ def build(out_dir, lua=True):
     packages = ["-p", "metricore", "--features", "cli", "--bin", "metricore", "--example", "e2e_recorder"]
     _run(["cargo", "build", "--release", "-q", *packages], "building metricore and the Rust recorder")
     _run(["cargo", "build", "--release", "-q", "-p", "metricore-c"], "building libmetricore")
+    # The recorder loads the library by its SONAME (libmetricore.so.MAJOR).
+    dynamic = subprocess.run(["readelf", "-d", os.path.join(RELEASE, "libmetricore.so")],
+                             capture_output=True, text=True, check=True).stdout
+    soname = os.path.join(RELEASE, re.search(r"Library soname: \[(.*)\]", dynamic).group(1))
+    if not os.path.lexists(soname):
+        os.symlink("libmetricore.so", soname)
     if lua:
         _run(["cargo", "build", "--release", "-q", "-p", "metricore-lua"], "building the Lua module")
     recorder = os.path.join(out_dir, "recorder")
