@@ -11,8 +11,8 @@
 #   path, the SONAME is libmetricore.so.MAJOR; make install with DESTDIR, then
 #   make uninstall;
 # - the Lua rock: luarocks install into a temporary tree, the LuaJIT unit tests with
-#   that tree's paths (and with make install-lua's LUA_LIB_DIR), then nginx with 4
-#   workers running deploy/nginx/metricore.conf from that tree.
+#   that tree's paths (and with make install-lua's LUA_LIB_DIR), then the nginx tests
+#   (4 workers; deploy/nginx/metricore.conf among them) with that tree's paths.
 #   bash tests/dist/run.sh [crates|python|c|lua]...     (no argument: all of them)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -153,8 +153,8 @@ lua() {
     ok "make install-lua LUA_LIB_DIR=...: LuaJIT unit tests ($(tail -n1 "$work/unit.txt"))"
     ./scripts/venv.sh
     METRICORE_LUA_SO="$tree/lib/lua/5.1/metricore.so" METRICORE_LUA_DIR="$tree/share/lua/5.1" \
-        .venv/bin/python -m pytest -q -p no:cacheprovider "$root/bindings-lua/tests/nginx/test_deploy.py"
-    ok "nginx, 4 workers, deploy/nginx/metricore.conf with the rock's tree"
+        .venv/bin/python -m pytest -q -p no:cacheprovider "$root/bindings-lua/tests/nginx"
+    ok "nginx with 4 workers on the rock's tree: the nginx tests, deploy/nginx/metricore.conf among them"
 }
 
 parts=("$@")
