@@ -87,7 +87,8 @@ dist-tests: dist
 	bash tests/dist/run.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=] installs the C library (from dist/c) and
-# the Lua module (from dist/lua). For OpenResty, e.g.
+# the Lua module (from dist/lua), as make dist built them (it builds a part that is
+# missing; run make dist again after a change). For OpenResty, e.g.
 #   make install PREFIX=/usr/local/openresty LUA_LIB_DIR=/usr/local/openresty/lualib
 # and lua_package_path "$(LUA_LIB_DIR)/?.lua;;", lua_package_cpath "$(LUA_CMOD_DIR)/?.so;;".
 PREFIX ?= /usr/local
@@ -105,7 +106,7 @@ pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 
 install: install-c install-lua
 
-install-c: dist-c
+install-c: dist/c/lib/libmetricore.so.$(VERSION)
 	install -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
 	install -m 0755 dist/c/lib/libmetricore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/"
 	ln -sf libmetricore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libmetricore.so.$(MAJOR)"
@@ -118,10 +119,16 @@ install-c: dist-c
 
 # The module is copied beside its destination and renamed into place: a running nginx
 # keeps the file it loaded (bindings-lua/install.sh).
-install-lua: dist-lua
+install-lua: dist/lua/metricore.so
 	install -d "$(DESTDIR)$(LUA_LIB_DIR)/metricore" "$(DESTDIR)$(LUA_CMOD_DIR)"
 	install -m 0644 dist/lua/metricore/*.lua "$(DESTDIR)$(LUA_LIB_DIR)/metricore/"
 	bindings-lua/install.sh dist/lua/metricore.so "$(DESTDIR)$(LUA_CMOD_DIR)"
+
+# What install copies: built by make dist, or here when missing.
+dist/c/lib/libmetricore.so.$(VERSION):
+	./scripts/dist.sh c
+dist/lua/metricore.so:
+	./scripts/dist.sh lua
 
 uninstall:
 	rm -f "$(DESTDIR)$(LIBDIR)"/libmetricore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)"/libmetricore.so.$(MAJOR) \
