@@ -5,7 +5,8 @@
 #   them when it made them);
 # - each wheel: auditwheel reports a manylinux tag; installed (--no-index) into a fresh
 #   virtualenv of its CPython, it records and renders (check_wheel.py), and
-#   `mypy --strict` checks that program against the package's stubs; the sdist is there;
+#   `mypy --strict` checks that program against the package's stubs; so does a wheel
+#   built from the sdist;
 # - the C library: make install into a temporary PREFIX, a program built with
 #   `pkg-config --cflags --libs metricore` alone runs with only that prefix's library
 #   path, the SONAME is libmetricore.so.MAJOR; make install with DESTDIR, then
@@ -50,39 +51,48 @@ crates() {
     done
 }
 
+# Installs WHEEL into a fresh virtualenv of the CPython of its tag (VENV), then runs
+# check_wheel.py with it and type-checks that program with mypy --strict.
+use_wheel() {
+    local wheel="$1" venv="$2" tag py installed
+    tag="$(cut -d- -f3 <<< "${wheel##*/}")"    # cp39
+    py="$(ls -d "$HOME"/.pyenv/versions/3."${tag#cp3}".*/bin/python3 | sort -V | tail -n1)"
+    "$py" -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-index "$wheel"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
+    # From outside the source tree, so that the package imported is the installed one.
+    installed="$(cd "$work" && "$venv/bin/python" -c 'import metricore; print(metricore.__file__)')"
+    [[ "$installed" == "$venv/"* ]] || fail "${wheel##*/}: imported $installed, not the wheel"
+    (cd "$work" && "$venv/bin/python" "$here/check_wheel.py" "$version")
+    (cd "$work" && "$venv/bin/python" -m mypy --strict --no-incremental "$here/check_wheel.py")
+}
+
 python() {
     echo "== Python wheels"
     local wheels=("$dist"/python/metricore-"$version"-cp3*-*.whl)
-    local sdist="$dist/python/metricore-$version.tar.gz"
     [ ${#wheels[@]} -gt 0 ] || fail "no wheels in $dist/python"
-    [ -f "$sdist" ] || fail "no sdist in $dist/python"
-    local listing member
-    listing="$(tar -tzf "$sdist")"
-    for member in pyproject.toml bindings-python/Cargo.toml core/Cargo.toml LICENSE-MIT LICENSE-APACHE; do
-        grep -qx "metricore-$version/$member" <<< "$listing" || fail "the sdist lacks $member"
-    done
-    ok "${sdist##*/}: pyproject.toml, the crates, the license files"
-    local wheel name tag py venv installed report platform
+    local wheel name report platform
     for wheel in "${wheels[@]}"; do
         name="${wheel##*/}"
-        tag="$(cut -d- -f3 <<< "$name")"    # cp39
-        py="$(ls -d "$HOME"/.pyenv/versions/3."${tag#cp3}".*/bin/python3 | sort -V | tail -n1)"
         report="$("$target/dist-venv/bin/auditwheel" show "$wheel")"
         platform="$(tr -s '\n' ' ' <<< "$report" | grep -o 'consistent with the following platform tag: "manylinux[^"]*"')" || {
             echo "$report" >&2
             fail "$name: auditwheel reports no manylinux tag"
         }
-        venv="$work/venv-$tag"
-        "$py" -m venv "$venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check --no-index "$wheel"
-        "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
-        # From outside the source tree, so that the package imported is the installed one.
-        installed="$(cd "$work" && "$venv/bin/python" -c 'import metricore; print(metricore.__file__)')"
-        [[ "$installed" == "$venv/"* ]] || fail "$name: imported $installed, not the wheel"
-        (cd "$work" && "$venv/bin/python" "$here/check_wheel.py" "$version")
-        (cd "$work" && "$venv/bin/python" -m mypy --strict --no-incremental "$here/check_wheel.py")
+        use_wheel "$wheel" "$work/venv-$name"
         ok "$name: ${platform#*platform tag: }; installs, records, renders, type-checks"
     done
+
+    local sdist="$dist/python/metricore-$version.tar.gz"
+    [ -f "$sdist" ] || fail "no sdist in $dist/python"
+    # A wheel from the sdist alone, built by the build virtualenv's maturin (in the
+    # shared target directory, where the dependencies are compiled already).
+    PATH="$target/dist-venv/bin:$PATH" CARGO_TARGET_DIR="$target" "$target/dist-venv/bin/pip" wheel -q \
+        --disable-pip-version-check --no-deps --no-build-isolation "$sdist" -w "$work/from-sdist"
+    wheels=("$work"/from-sdist/metricore-"$version"-*.whl)
+    [ ${#wheels[@]} -eq 1 ] || fail "building ${sdist##*/} made no wheel"
+    use_wheel "${wheels[0]}" "$work/venv-from-sdist"
+    ok "${sdist##*/}: builds a wheel that installs, records, renders, type-checks"
 }
 
 c() {
