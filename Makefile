@@ -3,13 +3,14 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 .PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests fault-tests e2e-tests
+.PHONY: dist dist-crates dist-c dist-python dist-lua dist-tests install install-c install-lua uninstall
 
 # The end-to-end scenario in a short form, until Ctrl-C (scripts/demo.sh; without
 # python3 it is `metricore demo`).
 demo:
 	./scripts/demo.sh
 
-test: deps lint unit fuzz-test loom python-tests prometheus-tests exporter-tests c-tests lua-tests fault-tests e2e-tests
+test: deps lint unit fuzz-test loom python-tests prometheus-tests exporter-tests c-tests lua-tests fault-tests e2e-tests dist-tests
 	@echo "all tests passed"
 
 deps:
@@ -94,3 +95,67 @@ e2e-tests:
 	$(CARGO) build --release -p metricore-c -p metricore-lua
 	./bindings-python/build.sh
 	timeout -s INT -k 60 600 .venv/bin/python -m pytest -q tests/e2e
+
+# The release artifacts in dist/ (scripts/dist.sh): the crates, the C library, the
+# Python wheels and sdist, the Lua rock.
+dist: dist-crates dist-c dist-python dist-lua
+
+dist-crates dist-c dist-python dist-lua:
+	./scripts/dist.sh $(patsubst dist-%,%,$@)
+
+# Builds dist/, then installs every artifact from it alone and uses it: each wheel in a
+# fresh virtualenv of its Python, the C library with make install and pkg-config, the
+# rock with luarocks under LuaJIT and nginx (tests/dist/run.sh).
+dist-tests: dist
+	bash tests/dist/run.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=] installs the C library (from dist/c) and
+# the Lua module (from dist/lua), as make dist built them (it builds a part that is
+# missing; run make dist again after a change). For OpenResty, e.g.
+#   make install PREFIX=/usr/local/openresty LUA_LIB_DIR=/usr/local/openresty/lualib
+# and lua_package_path "$(LUA_LIB_DIR)/?.lua;;", lua_package_cpath "$(LUA_CMOD_DIR)/?.so;;".
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# The Lua files (metricore/ffi.lua, metricore/prometheus.lua) and the module metricore.so.
+LUA_LIB_DIR ?= $(PREFIX)/lib/lua/5.1
+LUA_CMOD_DIR ?= $(LUA_LIB_DIR)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+# metricore.pc's paths, relative to its ${prefix} where they are under PREFIX.
+pc_libdir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+pc_includedir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+
+install: install-c install-lua
+
+install-c: dist/c/lib/libmetricore.so.$(VERSION)
+	install -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
+	install -m 0755 dist/c/lib/libmetricore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/"
+	ln -sf libmetricore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/libmetricore.so.$(MAJOR)"
+	ln -sf libmetricore.so.$(MAJOR) "$(DESTDIR)$(LIBDIR)/libmetricore.so"
+	install -m 0644 dist/c/lib/libmetricore.a "$(DESTDIR)$(LIBDIR)/"
+	install -m 0644 dist/c/include/metricore.h "$(DESTDIR)$(INCLUDEDIR)/"
+	sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|^libdir=.*|libdir=$(pc_libdir)|' \
+		-e 's|^includedir=.*|includedir=$(pc_includedir)|' dist/c/lib/pkgconfig/metricore.pc \
+		> "$(DESTDIR)$(PKGCONFIGDIR)/metricore.pc"
+
+# The module is copied beside its destination and renamed into place: a running nginx
+# keeps the file it loaded (bindings-lua/install.sh).
+install-lua: dist/lua/metricore.so
+	install -d "$(DESTDIR)$(LUA_LIB_DIR)/metricore" "$(DESTDIR)$(LUA_CMOD_DIR)"
+	install -m 0644 dist/lua/metricore/*.lua "$(DESTDIR)$(LUA_LIB_DIR)/metricore/"
+	bindings-lua/install.sh dist/lua/metricore.so "$(DESTDIR)$(LUA_CMOD_DIR)"
+
+# What install copies: built by make dist, or here when missing.
+dist/c/lib/libmetricore.so.$(VERSION):
+	./scripts/dist.sh c
+dist/lua/metricore.so:
+	./scripts/dist.sh lua
+
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)"/libmetricore.so.$(VERSION) "$(DESTDIR)$(LIBDIR)"/libmetricore.so.$(MAJOR) \
+		"$(DESTDIR)$(LIBDIR)"/libmetricore.so "$(DESTDIR)$(LIBDIR)"/libmetricore.a \
+		"$(DESTDIR)$(INCLUDEDIR)"/metricore.h "$(DESTDIR)$(PKGCONFIGDIR)"/metricore.pc \
+		"$(DESTDIR)$(LUA_CMOD_DIR)"/metricore.so
+	rm -rf "$(DESTDIR)$(LUA_LIB_DIR)"/metricore

@@ -10,6 +10,9 @@ root="$(dirname "$here")"
 cd "$root"
 cargo build -p metricore-c --release
 lib="${CARGO_TARGET_DIR:-$root/target}/release"
+# Programs linked with the library load it by its SONAME (libmetricore.so.MAJOR).
+soname="$(readelf -d "$lib/libmetricore.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
+ln -sf libmetricore.so "$lib/$soname"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror -I "$here/include")

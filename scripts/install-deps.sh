@@ -20,6 +20,8 @@ command -v nginx >/dev/null || need+=(nginx)
 [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
 command -v luajit >/dev/null || need+=(luajit2)
 [ -f /usr/include/luajit-2.1/luajit.h ] || need+=(libluajit2-5.1-dev)
+# The Lua rock (make dist-lua, make dist-tests).
+command -v luarocks >/dev/null || need+=(luarocks)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -80,7 +80,7 @@ pub use region::Options;
 pub use registry::{default_registry, Family, Registry};
 pub use spec::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 
-/// The README's example, compiled and run as a doctest.
+/// The crate README's example (`core/README.md`), compiled and run as a doctest.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctest;

@@ -3,10 +3,11 @@
  * rendered for Prometheus. The C API of libmetricore.so / libmetricore.a.
  *
  * Conventions:
- * - Every function except metricore_last_error, metricore_string_free returns a
- *   metricore_status: METRICORE_STATUS_OK (0), or a failure code whose message
- *   metricore_last_error() returns (thread-local). No function aborts or lets a Rust
- *   panic unwind into the caller; bad input gets a status code.
+ * - Every function except metricore_last_error, metricore_string_free and
+ *   metricore_version returns a metricore_status: METRICORE_STATUS_OK (0), or a
+ *   failure code whose message metricore_last_error() returns (thread-local). No
+ *   function aborts or lets a Rust panic unwind into the caller; bad input gets a
+ *   status code.
  * - Strings are metricore_str {ptr, len}: UTF-8, not NUL-terminated, borrowed for the
  *   call (ptr may be NULL when len is 0). Arrays are a pointer and a length; NULL is
  *   allowed for length 0.
@@ -61,6 +62,33 @@
 #define METRICORE_LIT(s) ((metricore_str){(s), sizeof(s) - 1})
 #endif
 
+/* Turn a macro's value into a string literal, for METRICORE_VERSION. */
+#define METRICORE_STRINGIFY_(x) #x
+#define METRICORE_STRINGIFY(x) METRICORE_STRINGIFY_(x)
+/**
+ * The version of this header, "MAJOR.MINOR.PATCH", from METRICORE_VERSION_MAJOR,
+ * _MINOR and _PATCH below; metricore_version() is the version of the library loaded.
+ */
+#define METRICORE_VERSION \
+    METRICORE_STRINGIFY(METRICORE_VERSION_MAJOR) "." \
+    METRICORE_STRINGIFY(METRICORE_VERSION_MINOR) "." \
+    METRICORE_STRINGIFY(METRICORE_VERSION_PATCH)
+
+
+/**
+ * The major version of the header (`METRICORE_VERSION_MAJOR`).
+ */
+#define METRICORE_VERSION_MAJOR 0
+
+/**
+ * The minor version of the header (`METRICORE_VERSION_MINOR`).
+ */
+#define METRICORE_VERSION_MINOR 1
+
+/**
+ * The patch version of the header (`METRICORE_VERSION_PATCH`).
+ */
+#define METRICORE_VERSION_PATCH 0
 
 /**
  * What a function returns: `METRICORE_STATUS_OK` (0) on success, another code on
@@ -1478,6 +1506,15 @@ metricore_status metricore_summary_family_clear(const struct metricore_summary_f
  * `summary` is NULL or a live summary handle.
  */
 metricore_status metricore_summary_observe(metricore_summary summary, double v);
+
+/**
+ * The version of the library, "MAJOR.MINOR.PATCH", NUL-terminated: equal to
+ * `METRICORE_VERSION` when the header and the library loaded at run time are of one
+ * release.
+ *
+ * The string belongs to the library and is never freed.
+ */
+const char *metricore_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -60,6 +60,7 @@ mod registry;
 mod state_set;
 mod status;
 mod summary;
+mod version;
 
 pub use counter::*;
 pub use family::FamilyOptions;
@@ -72,3 +73,4 @@ pub use registry::*;
 pub use state_set::*;
 pub use status::*;
 pub use summary::*;
+pub use version::*;

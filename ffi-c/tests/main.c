@@ -83,6 +83,7 @@ static const struct test TESTS[] = {
     TEST(test_http),
     TEST(test_http_bad_input),
     TEST(test_http_web_config),
+    TEST(test_version),
     TEST(test_cxx),
 };
 

@@ -17,6 +17,9 @@ command -v valgrind >/dev/null || {
 cargo build -p metricore-c --release
 lib="${CARGO_TARGET_DIR:-$root/target}/release"
 [ -f "$lib/libmetricore.so" ] && [ -f "$lib/libmetricore.a" ]
+# Programs linked with the library load it by its SONAME (libmetricore.so.MAJOR).
+soname="$(readelf -d "$lib/libmetricore.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
+ln -sf libmetricore.so "$lib/$soname"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -56,6 +56,9 @@ void test_http(void);
 void test_http_bad_input(void);
 void test_http_web_config(void);
 
+/* test_version.c */
+void test_version(void);
+
 /* test_cxx.cpp */
 void test_cxx(void);
 

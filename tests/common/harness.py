@@ -260,3 +260,13 @@ def build_cli(timeout=900):
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         fail(f"building the binaries failed: {e}")
     return METRICORE
+
+
+def link_soname():
+    """Links `libmetricore.so.MAJOR` (the library's SONAME, the name programs linked
+    with it load) to `libmetricore.so` in the release directory."""
+    dynamic = subprocess.run(["readelf", "-d", os.path.join(RELEASE, "libmetricore.so")],
+                             capture_output=True, text=True, check=True).stdout
+    soname = os.path.join(RELEASE, re.search(r"Library soname: \[(.*)\]", dynamic).group(1))
+    if not os.path.lexists(soname):
+        os.symlink("libmetricore.so", soname)

@@ -32,6 +32,7 @@ from harness import (  # noqa: E402
     fail,
     free_port,
     http_get,
+    link_soname,
     wait_until,
 )
 
@@ -81,6 +82,7 @@ def build(out_dir, lua=True):
     packages = ["-p", "metricore", "--features", "cli", "--bin", "metricore", "--example", "e2e_recorder"]
     _run(["cargo", "build", "--release", "-q", *packages], "building metricore and the Rust recorder")
     _run(["cargo", "build", "--release", "-q", "-p", "metricore-c"], "building libmetricore")
+    link_soname()
     if lua:
         _run(["cargo", "build", "--release", "-q", "-p", "metricore-lua"], "building the Lua module")
     recorder = os.path.join(out_dir, "recorder")

@@ -16,7 +16,17 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 
-from harness import METRICORE, RELEASE, ROOT, Processes, fail, free_port, http_get, wait_until  # noqa: E402
+from harness import (  # noqa: E402
+    METRICORE,
+    RELEASE,
+    ROOT,
+    Processes,
+    fail,
+    free_port,
+    http_get,
+    link_soname,
+    wait_until,
+)
 
 NGINX_MODULES = "/usr/lib/nginx/modules"
 LUA_SO = os.path.join(RELEASE, "libmetricore_lua.so")
@@ -74,6 +84,7 @@ def built(tmp_path_factory):
         fail("nginx and libnginx-mod-http-lua are needed (scripts/install-deps.sh)")
     _run(["cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli", "--bin", "metricore"], "building metricore")
     _run(["cargo", "build", "--release", "-q", "-p", "metricore-c", "-p", "metricore-lua"], "building libmetricore and the Lua module")
+    link_soname()
     out = tmp_path_factory.mktemp("build")
     recorder = str(out / "recorder")
     _run(

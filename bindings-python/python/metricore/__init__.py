@@ -7,6 +7,7 @@ worker renders the totals of all.
 """
 
 import os
+from importlib.metadata import version as _package_version
 
 from ._metricore import Counter, Enum, Gauge, Histogram, Info, Summary
 from .asgi import make_asgi_app
@@ -26,6 +27,9 @@ from .exposition import (
 )
 from .metrics_core import Metric
 from .registry import REGISTRY, CollectorRegistry, use_shared
+
+#: The version of the installed package, "MAJOR.MINOR.PATCH" (the crates' version).
+__version__: str = _package_version("metricore")
 
 
 def disable_created_metrics() -> None:
