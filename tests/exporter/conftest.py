@@ -13,7 +13,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
-from harness import METRICORE, PACED, Processes, build_cli  # noqa: E402
+from harness import METRICORE, PACED, ROOT, Processes, build_cli  # noqa: E402
 from pki import Pki, bcrypt_hash  # noqa: E402
 
 USER = "prometheus"

@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import (  # noqa: E402  (the shared process helpers, re-exported to the tests)
     METRICORE,
     PACED,
+    ROOT,
     SCRAPE_INTERVAL,
     Proc,
     Processes,
