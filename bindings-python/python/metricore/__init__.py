@@ -25,7 +25,7 @@ from .exposition import (
     write_to_textfile,
 )
 from .metrics_core import Metric
-from .registry import REGISTRY, CollectorRegistry, use_shared
+from .registry import REGISTRY, CollectorRegistry, ProcessCollector, use_shared
 
 
 def disable_created_metrics() -> None:
@@ -43,6 +43,7 @@ __all__ = [
     "Info",
     "Metric",
     "MetricsHandler",
+    "ProcessCollector",
     "REGISTRY",
     "Summary",
     "delete_from_gateway",
