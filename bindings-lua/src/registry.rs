@@ -187,12 +187,19 @@ impl UserData for Registry {
             this.0.core.follow_file();
             Ok(this.0.core.generation() as f64)
         });
-        // render(accept): the whole registry in the format the `Accept` header asks
-        // for (or "openmetrics"/"prometheus"), and that format's Content-Type.
-        methods.add_method("render", |lua, this, accept: Option<LuaString>| {
-            let format = crate::format_of(accept.as_ref());
-            let text = this.0.core.render(format);
-            Ok((lua.create_string(text)?, format.content_type()))
-        });
+        // render(accept, query): the registry in the format the `Accept` header asks
+        // for (or "openmetrics"/"prometheus"), and that format's Content-Type; with a
+        // query string, only the families its `name[]` parameters select.
+        methods.add_method(
+            "render",
+            |lua, this, (accept, query): (Option<LuaString>, Option<LuaString>)| {
+                let format = crate::format_of(accept.as_ref());
+                let filter = query.map_or_else(metricore::Filter::all, |q| {
+                    metricore::Filter::from_query(&q.to_string_lossy())
+                });
+                let text = this.0.core.render_filtered(format, &filter);
+                Ok((lua.create_string(text)?, format.content_type()))
+            },
+        );
     }
 }

@@ -64,13 +64,13 @@ local function errors_total(p)
 end
 
 -- Runs f with a stand-in for nginx's `ngx` that collects log lines and output.
-local function with_ngx(f, accept)
+local function with_ngx(f, accept, args)
     local fake = {
         ERR = 4,
         logged = {},
         printed = {},
         header = {},
-        var = { http_accept = accept },
+        var = { http_accept = accept, args = args },
     }
     function fake.log(level, ...)
         fake.logged[#fake.logged + 1] = { level, table.concat({ ... }) }
@@ -482,6 +482,14 @@ test("metric_data and collect negotiate the format", function()
         p:collect()
     end, nil)
     eq(fake.header["Content-Type"], "text/plain; version=0.0.4; charset=utf-8", "collect content type")
+    fake = with_ngx(function()
+        p:collect()
+    end, nil, "name%5B%5D=c_total&x=1")
+    printed = table.concat(fake.printed)
+    has(printed, "# TYPE c_total counter\nc_total 1\n")
+    lacks(printed, "metricore_series")
+    eq(select(2, printed:gsub("# TYPE ", "")), 1, "families selected by name[]")
+    eq((p:metric_data(nil, "name[]=absent")), "", "nothing selected")
     raises("use metric_data() outside nginx", p.collect, p)
     eq(core.negotiate("text/plain"), "prometheus", "negotiate")
 end)

@@ -21,6 +21,15 @@ fn _negotiate(accept: &str) -> (bool, &'static str) {
     (format == Format::OpenMetrics, format.content_type())
 }
 
+/// The names of the `name[]` parameters of a request's query string (percent-decoded),
+/// or `None` when it has none and every family is to be rendered.
+#[pyfunction]
+fn _query_names(query: &str) -> Option<Vec<String>> {
+    metricore::Filter::from_query(query)
+        .given()
+        .map(|names| names.map(str::to_owned).collect())
+}
+
 #[pymodule]
 fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::Registry>()?;
@@ -35,5 +44,6 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http::HttpServer>()?;
     m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
     m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
+    m.add_function(wrap_pyfunction!(_query_names, m)?)?;
     Ok(())
 }

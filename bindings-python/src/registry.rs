@@ -231,9 +231,10 @@ impl Registry {
         options.file_mode = file_mode.unwrap_or(options.file_mode);
         let core = metricore::Registry::open_shared(&path, &options).map_err(to_py)?;
         self.hooks.install(&core);
-        if st.process {
-            metricore::process::register(&core);
-        }
+        // A shared file stands for the whole service: the process that happens to render
+        // it is not the service, so its `process_*` are left out unless asked for again
+        // (`_add_process_metrics` after the move).
+        st.process = false;
         st.core = core;
         st.shared = Some(path);
         Ok(())
@@ -241,6 +242,8 @@ impl Registry {
 
     /// Adds this process's `process_*` metrics (CPU, memory, file descriptors, start
     /// time) to every collection, as `prometheus_client`'s default registry has them.
+    /// Moving the registry to a shared file drops them; called after the move, it adds
+    /// them to the shared registry's collections in this process.
     fn _add_process_metrics(&self) {
         let mut st = lock(&self.state);
         if !st.process {
@@ -256,10 +259,15 @@ impl Registry {
     }
 
     /// Renders every metric and collector of the registry, as Prometheus text 0.0.4 or,
-    /// with `openmetrics`, OpenMetrics 1.0.0. Errors raised by collectors are raised
-    /// here.
-    #[pyo3(signature = (openmetrics = false))]
-    fn _render<'py>(&self, py: Python<'py>, openmetrics: bool) -> PyResult<Bound<'py, PyBytes>> {
+    /// with `openmetrics`, OpenMetrics 1.0.0; with `names`, only the families they
+    /// select (core's `Filter`). Errors raised by collectors are raised here.
+    #[pyo3(signature = (openmetrics = false, names = None))]
+    fn _render<'py>(
+        &self,
+        py: Python<'py>,
+        openmetrics: bool,
+        names: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let format = if openmetrics {
             Format::OpenMetrics
         } else {
@@ -269,7 +277,8 @@ impl Registry {
         let outer = CAPTURE.replace(Some(None));
         let text = py.detach(|| {
             let mut out = String::new();
-            metricore::registry::render_many(&cores, format, &mut out);
+            let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
+            metricore::registry::render_filtered(&cores, format, &filter, &mut out);
             out
         });
         let failed = CAPTURE.replace(outer).flatten();

@@ -13,7 +13,9 @@
 //! `GET` and `HEAD` of `/metrics` answer the exposition of every registry served, as one
 //! (see [`render_many`](crate::registry::render_many)): OpenMetrics 1.0.0 when the
 //! `Accept` header asks for it, Prometheus text 0.0.4 otherwise, gzip-compressed when
-//! `Accept-Encoding` allows it.
+//! `Accept-Encoding` allows it. `name[]` parameters of the query
+//! (`/metrics?name[]=a&name[]=b`) restrict it to the families they select (see
+//! [`Filter`]).
 //! Other paths get `404`, other methods `405`.
 //!
 //! A [`WebConfig`] (the exporter-toolkit web configuration file, or built in code) adds
@@ -58,7 +60,7 @@ use tokio_rustls::TlsAcceptor;
 pub use config::{ClientAuth, ConfigError, TlsSettings, TlsVersion, WebConfig};
 
 use crate::error::{Error, Result};
-use crate::expose::Format;
+use crate::expose::{Filter, Format};
 use crate::registry::Registry;
 use auth::Auth;
 use conns::Conns;
@@ -304,9 +306,11 @@ async fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byte
     }
     let format = Format::from_accept(&joined(req.headers(), header::ACCEPT));
     let gzip = accepts_gzip(&joined(req.headers(), header::ACCEPT_ENCODING));
+    let filter = Filter::from_query(req.uri().query().unwrap_or_default());
     let (reply, body) = oneshot::channel();
     let _ = shared.jobs.send(Job {
         format,
+        filter,
         gzip,
         reply,
     });

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::expose::plan::{self, Plan};
-use crate::expose::{render, Format};
+use crate::expose::{render, Filter, Format};
 use crate::inspect::{self, Stats};
 use crate::metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
@@ -360,6 +360,14 @@ impl Registry {
         render_many(std::slice::from_ref(self), format, out);
     }
 
+    /// Renders the families `filter` selects (see [`Filter`]), the self-metrics and
+    /// callback text included.
+    pub fn render_filtered(&self, format: Format, filter: &Filter) -> String {
+        let mut out = String::new();
+        render_filtered(std::slice::from_ref(self), format, filter, &mut out);
+        out
+    }
+
     /// Verifies every series of the registry's region (record bounds, family, cells,
     /// key, no duplicates); returns how many were checked and each problem found.
     pub fn check(&self) -> (u64, Vec<String>) {
@@ -562,6 +570,25 @@ fn ensure_watcher() {
 /// assert_eq!(text.matches("# TYPE metricore_series gauge").count(), 1);
 /// ```
 pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
+    render_filtered(registries, format, &Filter::all(), out);
+}
+
+/// As [`render_many`], with only the families `filter` selects: the registries'
+/// families (the others are left out of the plan, their series not read), the
+/// self-metrics and what text callbacks append (the process collector, custom
+/// collectors). Update callbacks run whatever the filter.
+///
+/// ```
+/// use metricore::{registry::render_filtered, Filter, Format, Registry};
+///
+/// let r = Registry::new();
+/// r.counter("jobs", "Jobs done.").unwrap().inc();
+/// r.gauge("queue", "Queued jobs.").unwrap().set(2.0);
+/// let mut text = String::new();
+/// render_filtered(&[r], Format::Prometheus, &Filter::names(["queue"]), &mut text);
+/// assert_eq!(text, "# HELP queue Queued jobs.\n# TYPE queue gauge\nqueue 2.0\n");
+/// ```
+pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter, out: &mut String) {
     out.clear();
     let mut shared: Vec<&Arc<Shared>> = Vec::with_capacity(registries.len());
     for r in registries {
@@ -581,8 +608,8 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
     let attachments: Vec<Arc<Attachment>> = shared.iter().map(|s| s.home.current().0).collect();
     let regions: Vec<&Region> = attachments.iter().map(|a| &*a.region).collect();
     let plan = match shared.as_slice() {
-        // One registry: reuse its plan while no family or series came or went.
-        [one] => {
+        // One registry, all of it: reuse its plan while no family or series came or went.
+        [one] if filter.is_all() => {
             let now = (
                 regions[0] as *const Region as usize,
                 plan::state(regions[0]),
@@ -591,15 +618,15 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
             match &*cached {
                 Some((at, plan)) if *at == now => plan.clone(),
                 _ => {
-                    let plan = Arc::new(Plan::new(&regions));
+                    let plan = Arc::new(Plan::new(&regions, filter));
                     *cached = Some((now, plan.clone()));
                     plan
                 }
             }
         }
-        _ => Arc::new(Plan::new(&regions)),
+        _ => Arc::new(Plan::new(&regions, filter)),
     };
-    render::render(&regions, &plan, format, out, &mut |format, out| {
+    render::render(&regions, &plan, format, filter, out, &mut |format, out| {
         for f in &text {
             f(format, out);
         }

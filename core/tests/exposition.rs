@@ -319,3 +319,52 @@ fn external_families_follow_the_same_rules() {
     };
     assert!(render_external(Format::Prometheus, &bad, &mut out).is_err());
 }
+
+#[test]
+fn a_filtered_rendering_of_several_registries_keeps_only_the_families_named() {
+    use metricore::registry::render_filtered;
+    use metricore::Filter;
+
+    let (a, b) = (Registry::new(), Registry::new());
+    a.counter("jobs", "Jobs.").unwrap().inc_by(2);
+    b.counter("jobs", "Jobs.").unwrap().inc();
+    a.gauge("queue", "Queue.").unwrap().set(4.0);
+    b.summary("wait_seconds", "Wait.")
+        .unwrap()
+        .observe(0.5)
+        .unwrap();
+    b.on_render(|_, out| {
+        out.push_str("# HELP extra_total Extra.\n# TYPE extra_total counter\nextra_total 9\n");
+        out.push_str("# TYPE other gauge\nother 1\n");
+    });
+    let full = |r: &Registry| r.render(Format::Prometheus);
+    let before = full(&a);
+    let mut text = String::new();
+    let filter = Filter::names([
+        "jobs",
+        "wait_seconds_sum",
+        "extra",
+        "metricore_errors_total",
+    ]);
+    render_filtered(
+        &[a.clone(), b.clone()],
+        Format::Prometheus,
+        &filter,
+        &mut text,
+    );
+    assert_eq!(
+        text,
+        "# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 3\n\
+         # HELP wait_seconds Wait.\n# TYPE wait_seconds summary\nwait_seconds_count 1\nwait_seconds_sum 0.5\n\
+         # HELP metricore_errors_total Recordings refused as invalid.\n\
+         # TYPE metricore_errors_total counter\nmetricore_errors_total 0\n\
+         # HELP extra_total Extra.\n# TYPE extra_total counter\nextra_total 9\n"
+    );
+    // A filtered rendering leaves the registry's kept plan alone.
+    assert_eq!(
+        a.render_filtered(Format::Prometheus, &Filter::names(["queue"])),
+        "# HELP queue Queue.\n# TYPE queue gauge\nqueue 4.0\n"
+    );
+    assert_eq!(full(&a), before);
+    assert!(full(&b).contains("other 1\n"));
+}

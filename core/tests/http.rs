@@ -422,3 +422,64 @@ fn a_rendering_that_panics_fails_its_scrape_and_not_the_next() {
     assert_eq!(ok.status, 200);
     assert!(ok.text().contains("requests_total{model=\"gpt-4\"} 3\n"));
 }
+
+#[test]
+fn name_parameters_restrict_the_exposition_of_each_scrape() {
+    let r = registry();
+    r.histogram("latency_seconds", "Latency.", &[0.1])
+        .unwrap()
+        .observe(0.05)
+        .unwrap();
+    metricore::process::register(&r);
+    let server = start(vec![r.clone()]);
+    let mut conn = Conn::open(server.local_addr());
+    let families = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect()
+    };
+    let all = families(&conn.get("/metrics", &[]).text());
+    assert!(all.len() > 8, "{all:?}");
+
+    // Counter by its sample name, histogram by one of its samples, a gauge of the
+    // process collector and a self-metric; the brackets percent-encoded or not.
+    let path = "/metrics?name[]=requests_total&name%5B%5D=latency_seconds_count\
+                &name%5b%5d=process_open_fds&name[]=metricore_series&other=1";
+    let text = conn.get(path, &[]).text();
+    assert_eq!(
+        families(&text),
+        [
+            "latency_seconds",
+            "requests_total",
+            "metricore_series",
+            "process_open_fds"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("latency_seconds_bucket{le=\"0.1\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("requests_total{model=\"gpt-4\"} 3\n"),
+        "{text}"
+    );
+
+    // OpenMetrics names the counter family without `_total`; the registered name works.
+    let om = conn
+        .get(
+            "/metrics?name[]=requests&name[]=process_cpu_seconds",
+            &[("Accept", "application/openmetrics-text; version=1.0.0")],
+        )
+        .text();
+    assert_eq!(families(&om), ["requests", "process_cpu_seconds"], "{om}");
+    assert!(om.ends_with("# EOF\n"), "{om}");
+
+    // Names that select nothing give an empty exposition, not an error.
+    let none = conn.get("/metrics?name[]=absent", &[]);
+    assert_eq!(none.status, 200);
+    assert_eq!(none.text(), "");
+    // Without `name[]`, everything again.
+    assert_eq!(families(&conn.get("/metrics?x=1", &[]).text()), all);
+}

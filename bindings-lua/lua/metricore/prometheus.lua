@@ -447,21 +447,23 @@ function Prometheus:histogram(name, help, label_names, buckets, options)
     return register(self, "histogram", name, help, label_names, buckets, options)
 end
 
---- The whole registry as text, in the format the `Accept` header value `accept` asks
--- for (Prometheus text when nil), and its Content-Type.
-function Prometheus:metric_data(accept)
-    return self._registry:render(accept)
+--- The registry as text, in the format the `Accept` header value `accept` asks
+-- for (Prometheus text when nil), and its Content-Type; with the query string
+-- `query`, only the families its `name[]` parameters select.
+function Prometheus:metric_data(accept, query)
+    return self._registry:render(accept, query)
 end
 
---- Writes the whole registry with ngx.print, in the format the request's Accept
--- header asks for, with its Content-Type. Only inside nginx.
+--- Writes the registry with ngx.print, in the format the request's Accept header
+-- asks for, with its Content-Type; only the families the request's `name[]`
+-- parameters select, when it has any. Only inside nginx.
 function Prometheus:collect()
     local ngx = rawget(_G, "ngx")
     if ngx == nil or ngx.print == nil then
         error("metricore: collect() writes the nginx response; use metric_data() outside nginx", 2)
     end
     self:_refresh()
-    local text, content_type = self._registry:render(ngx.var.http_accept)
+    local text, content_type = self._registry:render(ngx.var.http_accept, ngx.var.args)
     ngx.header["Content-Type"] = content_type
     ngx.print(text)
 end

@@ -26,7 +26,7 @@ from .exposition import (
     write_to_textfile,
 )
 from .metrics_core import Metric
-from .registry import REGISTRY, CollectorRegistry, use_shared
+from .registry import REGISTRY, CollectorRegistry, ProcessCollector, use_shared
 
 #: The version of the installed package, "MAJOR.MINOR.PATCH" (the crates' version).
 __version__: str = _package_version("metricore")
@@ -47,6 +47,7 @@ __all__ = [
     "Info",
     "Metric",
     "MetricsHandler",
+    "ProcessCollector",
     "REGISTRY",
     "Summary",
     "delete_from_gateway",

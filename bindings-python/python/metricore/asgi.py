@@ -39,7 +39,13 @@ def make_asgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        body, out = render(registry, headers.get("accept"), headers.get("accept-encoding"), disable_compression)
+        body, out = render(
+            registry,
+            headers.get("accept"),
+            headers.get("accept-encoding"),
+            disable_compression,
+            scope.get("query_string", b"").decode("latin-1"),
+        )
         await send(
             {
                 "type": "http.response.start",

@@ -31,10 +31,15 @@ def render(
     accept: Optional[str] = None,
     accept_encoding: Optional[str] = None,
     disable_compression: bool = False,
+    query: str = "",
 ) -> Tuple[bytes, Dict[str, str]]:
     """The body and headers answering a scrape with these ``Accept`` and
-    ``Accept-Encoding`` headers: OpenMetrics when asked for, gzip when accepted."""
+    ``Accept-Encoding`` headers and query string: OpenMetrics when asked for, gzip when
+    accepted, only the families its ``name[]`` parameters select when it has any."""
     openmetrics, content_type = _metricore._negotiate(accept or "")
+    names = _metricore._query_names(query or "")
+    if names is not None:
+        registry = registry.restricted_registry(names)
     body = registry._render(openmetrics)
     headers = {"Content-Type": content_type}
     if not disable_compression and "gzip" in (accept_encoding or "").lower():
@@ -61,6 +66,7 @@ def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
             environ.get("HTTP_ACCEPT"),
             environ.get("HTTP_ACCEPT_ENCODING"),
             disable_compression,
+            environ.get("QUERY_STRING", ""),
         )
         start_response("200 OK", list(headers.items()))
         return [body]
@@ -76,7 +82,10 @@ class MetricsHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         try:
             body, headers = render(
-                self.registry, self.headers.get("Accept"), self.headers.get("Accept-Encoding")
+                self.registry,
+                self.headers.get("Accept"),
+                self.headers.get("Accept-Encoding"),
+                query=urlsplit(self.path).query,
             )
         except Exception as e:  # a failing collector: answer, do not drop the connection
             self.send_error(500, f"error rendering metrics: {e}")

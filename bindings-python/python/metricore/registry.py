@@ -3,7 +3,7 @@ processes share) and the custom collectors rendered with them."""
 
 import os
 from abc import ABC, abstractmethod
-from typing import Dict, Iterable, Iterator, Optional, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _metricore
 from .metrics_core import Metric
@@ -82,6 +82,13 @@ class CollectorRegistry(_metricore.RegistryCore):
                     return sample.value
         return None
 
+    def restricted_registry(self, names: Iterable[str]) -> "RestrictedRegistry":
+        """A view of this registry that renders only the families ``names`` select:
+        a family's name, the name on its ``# TYPE`` line, or one of its sample names
+        (``requests_total`` selects the counter ``requests``), the family rendered
+        whole."""
+        return RestrictedRegistry(self, names)
+
     @property
     def shared_path(self) -> Optional[str]:
         """The shared file behind this registry, or ``None`` when in this process."""
@@ -89,9 +96,42 @@ class CollectorRegistry(_metricore.RegistryCore):
         return None if path is None else os.fspath(path)
 
 
+class RestrictedRegistry:
+    """A registry's families that some names select (``restricted_registry``), for
+    ``generate_latest`` and the exposition functions."""
+
+    def __init__(self, registry: CollectorRegistry, names: Iterable[str]):
+        self._registry = registry
+        self._names: List[str] = [str(n) for n in names]
+
+    def _render(self, openmetrics: bool = False) -> bytes:
+        return self._registry._render(openmetrics, self._names)
+
+    def collect(self) -> Iterator[Metric]:
+        """The selected families, with samples."""
+        yield from text_string_to_metric_families(self._render(openmetrics=True).decode("utf-8"))
+
+    def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
+        """The value of the sample ``name`` with exactly these labels, or ``None``."""
+        return CollectorRegistry.get_sample_value(self, name, labels)  # type: ignore[arg-type]
+
+
+class ProcessCollector:
+    """Adds this process's ``process_*`` metrics to ``registry``'s collections in this
+    process. The default registry has them while it lives in this process; moving it
+    to a shared file drops them (the file stands for the whole service, not the
+    process that renders it), and this adds them back when they are wanted anyway."""
+
+    def __init__(self, namespace: str = "", registry: Optional[CollectorRegistry] = None):
+        if namespace:
+            raise ValueError("namespace: process metrics are named process_* only")
+        (REGISTRY if registry is None else registry)._add_process_metrics()
+
+
 REGISTRY = CollectorRegistry()
-"""The default registry: metrics created without ``registry=`` go here. It also reports
-this process's ``process_*`` metrics, as ``prometheus_client``'s does."""
+"""The default registry: metrics created without ``registry=`` go here. In this
+process's memory it also reports this process's ``process_*`` metrics, as
+``prometheus_client``'s does; ``use_shared`` (or ``METRICORE_REGISTRY``) drops them."""
 REGISTRY._add_process_metrics()
 _metricore._set_default_registry(REGISTRY)
 

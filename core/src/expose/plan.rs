@@ -2,6 +2,7 @@
 //! holds, and in which order. Families are sorted by name, series by label values (as
 //! tuples), then by region and owner. Families of one name in several regions merge.
 
+use super::filter::Filter;
 use crate::directory::{self, Record};
 use crate::family::{self, Entry as FamilyEntry};
 use crate::key;
@@ -79,12 +80,14 @@ impl Plan {
     /// first region that has it; where another region defines the name differently (kind,
     /// labels or unit), its family is left out. A series found in several regions is
     /// reported once, its values added up (a state set takes the first region's state).
-    pub fn new(regions: &[&Region]) -> Plan {
+    /// Families `filter` does not select are left out, and their series not read.
+    pub fn new(regions: &[&Region], filter: &Filter) -> Plan {
         let mut all: Vec<(usize, u32, Spec)> = Vec::new();
         for (src, region) in regions.iter().enumerate() {
             all.extend(
                 (0..region.layout.families as u32)
-                    .filter_map(|idx| Some((src, idx, family::read(region, idx)?))),
+                    .filter_map(|idx| Some((src, idx, family::read(region, idx)?)))
+                    .filter(|(_, _, spec)| filter.selects(&spec.name, spec.kind.type_name())),
             );
         }
         all.sort_by(|a, b| a.2.name.cmp(&b.2.name).then(a.0.cmp(&b.0)));
@@ -107,6 +110,12 @@ impl Plan {
                 }),
             }
             rank[src][idx as usize] = fams.len() as u32 - 1;
+        }
+        if fams.is_empty() {
+            return Plan {
+                fams,
+                entries: Vec::new(),
+            };
         }
         // The live count is a hint from the file, bounded by the directory's size.
         let mut entries = Vec::with_capacity(

@@ -2,6 +2,7 @@
 //! over shards, a series summed over the regions that have it, per-process gauges
 //! combined by their mode) and the self-metrics, and hands them to the encoder.
 
+use super::filter::Filter;
 use super::format::Format;
 use super::plan::{Entry, Merged, Plan};
 use super::text::{Encoder, Labels, Value};
@@ -14,11 +15,13 @@ use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::Ordering;
 
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
-/// values; `extra` appends callback text.
+/// values, and the self-metrics `filter` selects; `extra` appends callback text, of
+/// which the families `filter` selects are kept.
 pub(crate) fn render(
     regions: &[&Region],
     plan: &Plan,
     format: Format,
+    filter: &Filter,
     out: &mut String,
     extra: &mut dyn FnMut(Format, &mut String),
 ) {
@@ -44,8 +47,11 @@ pub(crate) fn render(
         rest = tail;
         w.family(&m.spec, mine);
     }
-    w.self_metrics(fams);
-    extra(format, w.enc.out());
+    w.self_metrics(fams, filter);
+    let out = w.enc.out();
+    let from = out.len();
+    extra(format, out);
+    filter.retain_text(out, from);
     w.enc.finish();
 }
 
@@ -238,7 +244,7 @@ impl Walker<'_> {
         }
     }
 
-    fn self_metrics(&mut self, fams: &[Merged]) {
+    fn self_metrics(&mut self, fams: &[Merged], filter: &Filter) {
         let regions = self.regions;
         // Header words are read from the file: added up without overflowing.
         let total = |f: &dyn Fn(&Region) -> u64| {
@@ -266,11 +272,14 @@ impl Walker<'_> {
             ),
         ];
         for (name, help, v) in gauges {
+            if !filter.selects(name, "gauge") {
+                continue;
+            }
             self.enc.family(name, "gauge", help, "");
             self.line(name, "", None, Value::U(v));
         }
         let broken = regions.iter().filter(|r| r.is_broken()).count() as u64;
-        if broken > 0 {
+        if broken > 0 && filter.selects("metricore_region_broken", "gauge") {
             let name = "metricore_region_broken";
             let help = "Registry files truncated under the rendering process: until it \
                         moves to a valid file, their series are not shown and their \
@@ -298,9 +307,15 @@ impl Walker<'_> {
             ),
         ];
         for (name, help, word) in counters {
+            if !filter.selects(name, "counter") {
+                continue;
+            }
             self.enc.family(name, "counter", help, "");
             let n = Value::U(total(&|r| r.counter(word)));
             self.line(name, "_total", None, n);
+        }
+        if !filter.selects("metricore_series_overflow", "counter") {
+            return;
         }
         self.enc.family(
             "metricore_series_overflow",

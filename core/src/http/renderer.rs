@@ -1,7 +1,7 @@
 //! The thread that renders for the endpoint.
 //!
 //! Requests queue a job and wait for its body. The thread takes every job queued, renders
-//! once per format asked for and compresses once per encoding, and answers them all; the
+//! once per format and filter asked for and compresses once per encoding, and answers them all; the
 //! jobs queued meanwhile make the next batch. So every answer is rendered after its
 //! request arrived, a burst of scrapes costs one rendering, and the connection thread
 //! keeps serving I/O while the registries are rendered.
@@ -12,12 +12,14 @@ use std::panic::AssertUnwindSafe;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::expose::Format;
-use crate::registry::{render_many, Registry};
+use crate::expose::{Filter, Format};
+use crate::registry::{render_filtered, Registry};
 
-/// A body to make: the format, whether gzip-compressed, and where to send it.
+/// A body to make: the format, the families, whether gzip-compressed, and where to
+/// send it.
 pub(super) struct Job {
     pub format: Format,
+    pub filter: Filter,
     pub gzip: bool,
     pub reply: oneshot::Sender<Bytes>,
 }
@@ -40,18 +42,17 @@ fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
         while let Ok(job) = queue.try_recv() {
             batch.push(job);
         }
-        for format in [Format::Prometheus, Format::OpenMetrics] {
-            let (mine, rest): (Vec<Job>, Vec<Job>) =
-                batch.into_iter().partition(|j| j.format == format);
+        while let Some(first) = batch.first() {
+            let (format, filter) = (first.format, first.filter.clone());
+            let (mine, rest): (Vec<Job>, Vec<Job>) = batch
+                .into_iter()
+                .partition(|j| j.format == format && j.filter == filter);
             batch = rest;
-            if mine.is_empty() {
-                continue;
-            }
             // A rendering that panics (a callback's, or a bug) fails its batch, whose
             // requests get 503, and the thread goes on serving the next.
             let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let mut text = String::with_capacity(capacity);
-                render_many(registries, format, &mut text);
+                render_filtered(registries, format, &filter, &mut text);
                 text
             }));
             let Ok(text) = rendered else {

@@ -26,6 +26,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve registry files on http://ADDR/metrics for Prometheus to scrape
+    /// (`?name[]=NAME`, repeated, renders only the families named), with the process
+    /// metrics of this server
     Serve {
         /// A registry file; give several to serve them as one exposition
         #[arg(long = "registry", value_name = "FILE", required = true)]
@@ -335,6 +337,8 @@ fn serve(
         registries.push(registry);
     }
     let stop = StopSignals::install()?;
+    // The server is one fixed process, its own scrape target: its `process_*` read right
+    // in PromQL, where those of whichever worker rendered the file would not.
     metricore::process::register(&registries[0]);
     raise_open_files_limit();
     let server = Server::start_with(registries, listen, config).map_err(Failure::other)?;
