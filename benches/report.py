@@ -84,8 +84,8 @@ def main() -> int:
     doc = [
         f"# Benchmarks (written by `benches/report` on {started:%Y-%m-%d})\n",
         "One run of `benches/report` in its quick mode: metricore and its peers measured side by side, "
-        "in the same run on the same machine. Targets are the project's performance targets (see "
-        "docs/architecture.md), stated in each table; a target that is a ratio is checked against the "
+        "in the same run on the same machine. Targets are the project's performance targets "
+        "(benches/reporting/targets.py), stated in each table; a target that is a ratio is checked against the "
         "figure it names from this same run.\n",
         "## Machine\n\n| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in machine(started, load_start)),
         rust.table(r).markdown(),

