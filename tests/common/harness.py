@@ -270,3 +270,70 @@ def link_soname():
     soname = os.path.join(RELEASE, re.search(r"Library soname: \[(.*)\]", dynamic).group(1))
     if not os.path.lexists(soname):
         os.symlink("libmetricore.so", soname)
+
+
+def run_step(cmd, what, cwd=ROOT, timeout=1200):
+    """Runs a build or setup command; fails naming `what`, with its output, when it
+    fails or takes longer than `timeout` seconds."""
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        fail(f"{what}: not done within {timeout} s: {' '.join(cmd)}")
+    if r.returncode != 0:
+        fail(f"{what} failed (status {r.returncode}): {' '.join(cmd)}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def children(pid):
+    """The pids of the direct children of `pid`."""
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def cmdline(pid):
+    """The command line of `pid`, arguments joined by spaces; "" once it has exited."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+NGINX_MODULES = "/usr/lib/nginx/modules"
+
+# The start of an nginx configuration with the Lua module, to be formatted with `user`
+# (`nginx_user()`), `workers`, `dir` (nginx's prefix, for its pid and temporary files),
+# `modules` (`NGINX_MODULES`) and `connections`; it ends inside the `http` block.
+NGINX_HEAD = """\
+{user}worker_processes {workers};
+daemon off;
+master_process on;
+pid {dir}/nginx.pid;
+error_log stderr notice;
+load_module {modules}/ndk_http_module.so;
+load_module {modules}/ngx_http_lua_module.so;
+
+events {{
+    worker_connections {connections};
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+"""
+
+
+def nginx_user():
+    """`user root;` when running as root: nginx would otherwise run its workers as
+    nobody, who cannot open a registry file of mode 0600."""
+    return "user root;\n" if os.geteuid() == 0 else ""

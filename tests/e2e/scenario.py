@@ -24,15 +24,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 from harness import (  # noqa: E402
     METRICORE,
+    NGINX_HEAD,
+    NGINX_MODULES,
     RELEASE,
     ROOT,
     Failed,
     Processes,
     Prometheus,
+    children,
+    cmdline,
     fail,
     free_port,
     http_get,
     link_soname,
+    nginx_user,
+    run_step,
     wait_until,
 )
 
@@ -40,8 +46,6 @@ RUST_RECORDER = os.path.join(RELEASE, "examples", "e2e_recorder")
 LUA_SO = os.path.join(RELEASE, "libmetricore_lua.so")
 LUA_DIR = os.path.join(ROOT, "bindings-lua", "lua")
 LUA_INSTALL = os.path.join(ROOT, "bindings-lua", "install.sh")
-NGINX_MODULES = "/usr/lib/nginx/modules"
-BUILD_TIMEOUT = 1200
 
 NGINX_WORKERS = 4
 UVICORN_WORKERS = 2
@@ -65,28 +69,18 @@ def python_binding_present():
     return r.returncode == 0
 
 
-def _run(cmd, what, cwd=ROOT, timeout=BUILD_TIMEOUT):
-    try:
-        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        fail(f"{what}: not done within {timeout} s: {' '.join(cmd)}")
-    if r.returncode != 0:
-        fail(f"{what} failed (status {r.returncode}): {' '.join(cmd)}\n{r.stdout}{r.stderr}")
-    return r
-
-
 def build(out_dir, lua=True):
     """Builds the scenario's binaries (release): `metricore`, the Rust recorder,
     libmetricore, the Lua module when `lua`, and the C recorder into `out_dir`.
     Returns the path of the C recorder."""
     packages = ["-p", "metricore", "--features", "cli", "--bin", "metricore", "--example", "e2e_recorder"]
-    _run(["cargo", "build", "--release", "-q", *packages], "building metricore and the Rust recorder")
-    _run(["cargo", "build", "--release", "-q", "-p", "metricore-c"], "building libmetricore")
+    run_step(["cargo", "build", "--release", "-q", *packages], "building metricore and the Rust recorder")
+    run_step(["cargo", "build", "--release", "-q", "-p", "metricore-c"], "building libmetricore")
     link_soname()
     if lua:
-        _run(["cargo", "build", "--release", "-q", "-p", "metricore-lua"], "building the Lua module")
+        run_step(["cargo", "build", "--release", "-q", "-p", "metricore-lua"], "building the Lua module")
     recorder = os.path.join(out_dir, "recorder")
-    _run(
+    run_step(
         [
             "gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
             "-I", os.path.join(ROOT, "ffi-c", "include"),
@@ -97,18 +91,6 @@ def build(out_dir, lua=True):
         "compiling tests/e2e/recorder.c",
     )
     return recorder
-
-
-def children(pid):
-    """The pids of the direct children of `pid`."""
-    out = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                out += [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        pass
-    return out
 
 
 def connections(pid, port):
@@ -136,35 +118,7 @@ def connections(pid, port):
     return n
 
 
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-
-
-NGINX_CONF = """\
-# nginx of the metricore end-to-end scenario (written by tests/e2e/scenario.py).
-{user}worker_processes {workers};
-daemon off;
-master_process on;
-pid {dir}/nginx.pid;
-error_log stderr notice;
-load_module {modules}/ndk_http_module.so;
-load_module {modules}/ngx_http_lua_module.so;
-
-events {{
-    worker_connections 1024;
-}}
-
-http {{
-    access_log off;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+NGINX_CONF = NGINX_HEAD + """\
 
     lua_package_path "{gateway_dir}/?.lua;{lua_dir}/?.lua;;";
     lua_package_cpath "{so_dir}/?.so;;";
@@ -273,10 +227,9 @@ class Scenario:
         with open(conf, "w") as f:
             f.write(
                 NGINX_CONF.format(
-                    # As root, nginx would run its workers as nobody, who cannot open the
-                    # registry file (mode 0600).
-                    user="user root;\n" if os.geteuid() == 0 else "",
+                    user=nginx_user(),
                     workers=workers,
+                    connections=1024,
                     dir=nginx_dir,
                     modules=NGINX_MODULES,
                     gateway_dir=os.path.join(HERE, "gateway"),
@@ -397,7 +350,7 @@ def demo(argv=None):
         print("building (cargo build --release) ...", flush=True)
         recorder = build(workdir, lua=lua) if have_gcc else None
         if not have_gcc:
-            _run(["cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli",
+            run_step(["cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli",
                   "--bin", "metricore", "--example", "e2e_recorder"], "building metricore")
         s = Scenario(workdir, processes, recorder_c=recorder)
         s.create_registry()

@@ -6,7 +6,6 @@ file and processes, all stopped at its end, pass or fail."""
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -18,41 +17,27 @@ sys.path.insert(0, os.path.join(HERE, "..", "common"))
 
 from harness import (  # noqa: E402
     METRICORE,
+    NGINX_HEAD,
+    NGINX_MODULES,
     RELEASE,
     ROOT,
     Processes,
+    children,
+    cmdline,
     fail,
     free_port,
     http_get,
     link_soname,
+    nginx_user,
+    run_step,
     wait_until,
 )
 
-NGINX_MODULES = "/usr/lib/nginx/modules"
 LUA_SO = os.path.join(RELEASE, "libmetricore_lua.so")
 LUA_DIR = os.path.join(ROOT, "bindings-lua", "lua")
 NGINX_WORKERS = 4
 
-NGINX_CONF = """\
-{user}worker_processes {workers};
-daemon off;
-master_process on;
-pid {dir}/nginx.pid;
-error_log stderr notice;
-load_module {modules}/ndk_http_module.so;
-load_module {modules}/ngx_http_lua_module.so;
-
-events {{
-    worker_connections 256;
-}}
-
-http {{
-    access_log off;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+NGINX_CONF = NGINX_HEAD + """\
     lua_package_path "{here}/?.lua;{lua_dir}/?.lua;;";
     lua_package_cpath "{so_dir}/?.so;;";
     init_worker_by_lua_block {{
@@ -71,23 +56,17 @@ http {{
 """
 
 
-def _run(cmd, what):
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
-    if r.returncode != 0:
-        fail(f"{what} failed (status {r.returncode}): {' '.join(cmd)}\n{r.stdout}{r.stderr}")
-
-
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """The C recorder, built against libmetricore, and the Lua module's directory."""
     if shutil.which("nginx") is None or not os.path.exists(os.path.join(NGINX_MODULES, "ngx_http_lua_module.so")):
         fail("nginx and libnginx-mod-http-lua are needed (scripts/install-deps.sh)")
-    _run(["cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli", "--bin", "metricore"], "building metricore")
-    _run(["cargo", "build", "--release", "-q", "-p", "metricore-c", "-p", "metricore-lua"], "building libmetricore and the Lua module")
+    run_step(["cargo", "build", "--release", "-q", "-p", "metricore", "--features", "cli", "--bin", "metricore"], "building metricore")
+    run_step(["cargo", "build", "--release", "-q", "-p", "metricore-c", "-p", "metricore-lua"], "building libmetricore and the Lua module")
     link_soname()
     out = tmp_path_factory.mktemp("build")
     recorder = str(out / "recorder")
-    _run(
+    run_step(
         [
             "gcc", "-O2", "-Wall", "-Wextra", "-Werror",
             "-I", os.path.join(ROOT, "ffi-c", "include"),
@@ -98,16 +77,8 @@ def built(tmp_path_factory):
         "compiling tests/faults/recorder.c",
     )
     so_dir = str(out / "lua")
-    _run([os.path.join(ROOT, "bindings-lua", "install.sh"), LUA_SO, so_dir], "installing the Lua module")
+    run_step([os.path.join(ROOT, "bindings-lua", "install.sh"), LUA_SO, so_dir], "installing the Lua module")
     return {"recorder": recorder, "so_dir": so_dir}
-
-
-def children(pid):
-    out = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            out += [int(p) for p in f.read().split()]
-    return out
 
 
 class Stack:
@@ -128,10 +99,9 @@ class Stack:
         conf = nginx_dir / "nginx.conf"
         conf.write_text(
             NGINX_CONF.format(
-                # As root, nginx would run its workers as nobody, who cannot open the
-                # registry file (mode 0600).
-                user="user root;\n" if os.geteuid() == 0 else "",
+                user=nginx_user(),
                 workers=NGINX_WORKERS,
+                connections=256,
                 dir=nginx_dir,
                 modules=NGINX_MODULES,
                 here=HERE,
@@ -161,7 +131,7 @@ class Stack:
             time.sleep(0.003)
 
     def workers(self):
-        return sorted(c for c in children(self.nginx.pid) if "worker process" in _cmdline(c))
+        return sorted(c for c in children(self.nginx.pid) if "worker process" in cmdline(c))
 
     def pids(self):
         """Every process that has the registry mapped."""
@@ -169,7 +139,7 @@ class Stack:
 
     def name(self, pid):
         """What process `pid` is, for messages."""
-        return _cmdline(pid)
+        return cmdline(pid)
 
     def all_running(self):
         for p in (self.c, self.py, self.serve, self.nginx):
@@ -183,14 +153,6 @@ class Stack:
     def close(self):
         self._stop.set()
         self._hitter.join(5)
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
 
 
 def value(text, series):
