@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use metricore::{Format, Options, Registry};
 
+mod common;
+use common::{spawn, tempdir};
+
 fn options() -> Options {
     Options {
         shards: Some(2),
@@ -21,23 +24,6 @@ fn options() -> Options {
         arena_bytes: 1 << 18,
         ..Options::default()
     }
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("metricore-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn spawn(role: &str, path: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("METRICORE_CHILD", role)
-        .env("METRICORE_FILE", path)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 fn stop_file(path: &Path) -> PathBuf {

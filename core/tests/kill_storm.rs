@@ -6,11 +6,14 @@
 //! Child processes are this test binary run again with `METRICORE_CHILD` set, which
 //! makes the `child` test below do the child's work instead of nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use metricore::{Format, Options, Registry};
+
+mod common;
+use common::{spawn, tempdir};
 
 const WORKERS: usize = 3;
 const KILLS: usize = 50;
@@ -44,23 +47,6 @@ fn family(r: &Registry) -> metricore::CounterVec {
     .unwrap()
     .try_into()
     .unwrap()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("metricore-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn spawn(path: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("METRICORE_CHILD", "maker")
-        .env("METRICORE_FILE", path)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 /// The child's work: make new series, a few at a time, until killed.
@@ -168,13 +154,13 @@ fn series_makers_killed_at_random_instants_leave_a_file_that_renders() {
         seed % n
     };
     let start = Instant::now();
-    let mut workers: Vec<Child> = (0..WORKERS).map(|_| spawn(&path)).collect();
+    let mut workers: Vec<Child> = (0..WORKERS).map(|_| spawn("maker", &path)).collect();
     for _ in 0..KILLS {
         std::thread::sleep(Duration::from_micros(rand(40_000)));
         let i = rand(WORKERS as u64) as usize;
         workers[i].kill().unwrap(); // SIGKILL
         workers[i].wait().unwrap();
-        workers[i] = spawn(&path);
+        workers[i] = spawn("maker", &path);
     }
     for mut w in workers {
         w.kill().unwrap();

@@ -3,11 +3,14 @@
 //! Child processes are this test binary run again with `METRICORE_CHILD` set, which
 //! makes the `child` test below do the child's work instead of nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use metricore::{Format, GaugeMode, Kind, Options, Registry, Spec};
+
+mod common;
+use common::{spawn, tempdir};
 
 const PROCS: usize = 4;
 const INCS: u64 = 50_000;
@@ -24,23 +27,6 @@ fn options() -> Options {
         file_mode: 0o600,
         ..Options::default()
     }
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("metricore-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn spawn(role: &str, path: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("METRICORE_CHILD", role)
-        .env("METRICORE_FILE", path)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 /// The child's work; a no-op in a normal test run.
