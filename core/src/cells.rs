@@ -1,8 +1,12 @@
-//! Handles' view of their cells: a pointer to the series' first cell in shard 0 and
-//! the stride between shards, so recording is one pointer add and one atomic.
+//! Handles' view of their cells: a pointer to the series' first cell in lane 0, the
+//! stride between lanes, and the region's map of this process's threads to lanes, so
+//! recording is a thread-local read, one load from the map, a pointer add and one
+//! atomic.
 
 use std::sync::Arc;
 
+use crate::lanes::{self, SHARED, SLOTS};
+use crate::procs;
 use crate::region::{Region, SINK_CELLS};
 use crate::shard;
 use crate::sync::{AtomicU64, Backoff, Ordering};
@@ -12,27 +16,30 @@ use crate::sync::{AtomicU64, Backoff, Ordering};
 pub(crate) struct Cells {
     region: Arc<Region>,
     base: *const AtomicU64,
+    /// The region's lane map: [`SLOTS`] entries.
+    map: *const AtomicU64,
     stride: usize,
     mask: usize,
 }
 
-// SAFETY: `base` points into the region's mapping, which `region` keeps alive, and is
-// only used to reach `AtomicU64`s, which are shared between threads by design.
+// SAFETY: `base` and `map` point into the region's mapping and its lane map, which
+// `region` keeps alive, and are only used to reach `AtomicU64`s, which are shared
+// between threads by design.
 unsafe impl Send for Cells {}
 // SAFETY: as for Send; `&Cells` only hands out `&AtomicU64`.
 unsafe impl Sync for Cells {}
 
 impl Cells {
     /// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
-    /// shard, past the sink. `first` itself must be inside even when `n` is 0 (an info
-    /// series made once every cell was taken gets the end of the shard).
+    /// lane, past the sink. `first` itself must be inside even when `n` is 0 (an info
+    /// series made once every cell was taken gets the end of the lane).
     #[inline]
     pub fn inside(region: &Region, first: u32, n: usize) -> bool {
         let cells = region.layout.cells_per_shard;
         first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
     }
 
-    /// The `n` cells from `first`, or the sink if they are not all inside a shard.
+    /// The `n` cells from `first`, or the sink if they are not all inside a lane.
     pub fn new(region: Arc<Region>, first: u32, n: usize) -> Cells {
         let l = region.layout;
         let first = if Cells::inside(&region, first, n) {
@@ -41,9 +48,11 @@ impl Cells {
             0
         };
         let base = region.cell(0, first) as *const AtomicU64;
+        let map = region.lanes.as_ptr();
         Cells {
             region,
             base,
+            map,
             stride: l.cells_per_shard,
             mask: l.shards - 1,
         }
@@ -54,38 +63,97 @@ impl Cells {
         Cells::new(region, 0, 0)
     }
 
-    /// Cell `i` of this series in the calling CPU's shard. `i` is below the cell count
-    /// the series was made with (at most the sink's size).
+    /// The word offset of the calling thread's lane from lane 0.
     #[inline(always)]
-    pub fn local(&self, i: usize) -> &AtomicU64 {
-        let shard = shard::current() & self.mask;
-        debug_assert!(i < SINK_CELLS as usize);
-        // SAFETY: `shard < shards` by the mask (shards is a power of two), and `i` is
-        // below the series' cell count, which `new` checked fits in the shard, so the
-        // word lies inside the cells area of the mapping that `self.region` keeps alive.
-        unsafe { &*self.base.add(shard * self.stride + i) }
+    fn lane(&self) -> usize {
+        let me = lanes::current();
+        let (_, slot) = lanes::split(me);
+        // SAFETY: the map has SLOTS entries and `slot` is reduced below SLOTS; the map
+        // lives as long as the region `self.region` keeps alive.
+        let e = unsafe { &*self.map.add(slot % SLOTS) }.load(Ordering::Relaxed);
+        let lane = if (e ^ me) >> 32 == 0 {
+            e as u32
+        } else {
+            self.claim()
+        };
+        let lane = if lane & SHARED == 0 {
+            lane as usize
+        } else {
+            shard::current() & (lane & !SHARED) as usize
+        };
+        (lane & self.mask) * self.stride
     }
 
-    /// Cells `i` and `j` of this series in the calling CPU's shard, with the shard
+    /// Gives the calling thread a lane in this region (its first recording here).
+    #[cold]
+    #[inline(never)]
+    fn claim(&self) -> u32 {
+        let me = lanes::assign();
+        let (key, slot) = lanes::split(me);
+        let entry = self.region.lanes.entry(slot);
+        let backoff = Backoff::new();
+        loop {
+            let cur = entry.load(Ordering::Acquire);
+            if lanes::split(cur).0 == key {
+                // Another thread of the overflow slot claimed first.
+                return cur as u32;
+            }
+            let owner = lanes::me();
+            let lane = self
+                .region
+                .claim_lane(owner, |o| procs::alive(o.pid(), o.started()));
+            let new = (key as u64) << 32 | lane as u64;
+            if entry
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                #[cfg(not(loom))]
+                if lane & SHARED == 0 {
+                    let region: Arc<dyn lanes::Holder> = self.region.clone();
+                    lanes::remember(Arc::downgrade(&region));
+                }
+                return lane;
+            }
+            if lane & SHARED == 0 {
+                self.region.release_lane(lane as usize, owner);
+            }
+            backoff.spin();
+        }
+    }
+
+    /// Cell `i` of this series in the calling thread's lane. `i` is below the cell
+    /// count the series was made with (at most the sink's size).
+    #[inline(always)]
+    pub fn local(&self, i: usize) -> &AtomicU64 {
+        let at = self.lane();
+        debug_assert!(i < SINK_CELLS as usize);
+        // SAFETY: `at` is a lane below the capacity (masked with `shards - 1`, a power
+        // of two) times the lane's length, and `i` is below the series' cell count,
+        // which `new` checked fits in a lane, so the word lies inside the cells area of
+        // the mapping that `self.region` keeps alive.
+        unsafe { &*self.base.add(at + i) }
+    }
+
+    /// Cells `i` and `j` of this series in the calling thread's lane, with the lane
     /// looked up once. Both are below the series' cell count.
     #[inline(always)]
     pub fn local_pair(&self, i: usize, j: usize) -> (&AtomicU64, &AtomicU64) {
-        let at = (shard::current() & self.mask) * self.stride;
+        let at = self.lane();
         debug_assert!(i.max(j) < SINK_CELLS as usize);
         // SAFETY: as in `local`, for both cells.
         unsafe { (&*self.base.add(at + i), &*self.base.add(at + j)) }
     }
 
-    /// Another cell of the same region in the calling CPU's shard (bounds-checked).
+    /// Another cell of the same region in the calling thread's lane (bounds-checked).
     #[inline]
     pub fn local_of(&self, cell: u32) -> &AtomicU64 {
-        self.region.cell(shard::current() & self.mask, cell)
+        self.region.cell(self.lane() / self.stride, cell)
     }
 
-    /// Cell `i` in shard 0, for values that are not sharded (gauges, states).
+    /// Cell `i` in lane 0, for values that are not sharded (gauges, states).
     #[inline(always)]
     pub fn unsharded(&self, i: usize) -> &AtomicU64 {
-        // SAFETY: as in `local`, with shard 0.
+        // SAFETY: as in `local`, with lane 0.
         unsafe { &*self.base.add(i) }
     }
 

@@ -29,13 +29,15 @@ pub struct Stats {
     pub path: Option<std::path::PathBuf>,
     /// When the region was created, in nanoseconds since the Unix epoch.
     pub created_unix_ns: u64,
-    /// Shards (per-CPU cell slabs).
+    /// Lanes the region can hold (cell slabs, one per recording thread).
     pub shards: usize,
+    /// Lanes in use: claimed by a thread once, so they have memory and are read.
+    pub lanes_in_use: usize,
     /// Live series.
     pub series: u64,
     /// Series the directory can hold.
     pub series_capacity: usize,
-    /// Cells per shard in use and in all.
+    /// Cells per lane in use and in all.
     pub cells: (u64, u64),
     /// Arena bytes in use and in all.
     pub arena_bytes: (u64, u64),
@@ -78,12 +80,14 @@ pub(crate) fn integer_cells(region: &Region) -> Vec<u32> {
     cells
 }
 
-/// The sum of `cells` over all shards, as integers.
+/// The sum of `cells` over the lanes in use, as integers, lane by lane.
 #[cfg(not(loom))]
 pub(crate) fn cells_total(region: &Region, cells: &[u32]) -> u64 {
-    cells
-        .iter()
-        .fold(0u64, |s, &c| s.wrapping_add(region.cell_sum(c) as u64))
+    (0..region.lanes_in_use()).fold(0u64, |s, lane| {
+        cells.iter().fold(s, |s, &c| {
+            s.wrapping_add(region.cell(lane, c).load(Ordering::Relaxed))
+        })
+    })
 }
 
 /// The occupancy of `region`.
@@ -106,6 +110,7 @@ pub(crate) fn stats(region: &Region) -> Stats {
         path: region.path.clone(),
         created_unix_ns: region.created_ns(),
         shards: region.layout.shards,
+        lanes_in_use: region.lanes_in_use(),
         series: region.counter(region::H_SERIES_LIVE),
         series_capacity: region.layout.series,
         cells: region.cell_use(),

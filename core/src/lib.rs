@@ -28,7 +28,8 @@
 //! - `directory`: the series table in the region and its records; `key` hashes and
 //!   stores label values.
 //! - `procs`: the process table in the region; `procstat` reads `/proc/PID/stat`.
-//! - `cells` and `shard`: the hot path, a series' cells in the calling CPU's shard.
+//! - `cells`, `lanes` and `shard`: the hot path, a series' cells in the calling
+//!   thread's lane (lanes shared by CPU when every lane is held).
 //! - [`region`]: the mapping, its header and layout; [`access`] decides whom to trust
 //!   with a file (owner, group, mode, directory); `word` names the packed words;
 //!   `sync` is where atomics come from (loom's under `cfg(loom)`); `fault` keeps a
@@ -54,6 +55,7 @@ mod fault;
 pub mod http;
 mod inspect;
 mod key;
+mod lanes;
 pub mod metrics;
 pub mod names;
 pub mod process;

@@ -76,7 +76,9 @@ fn start_time(pid: u32) -> Option<u64> {
     Stat::of(pid)?.start_time()
 }
 
-fn alive(pid: u32, started: u64) -> bool {
+/// Whether process `pid` that started at `started` (clock ticks since boot; 0 for
+/// unknown) is running.
+pub(crate) fn alive(pid: u32, started: u64) -> bool {
     if pid == 0 {
         return false;
     }

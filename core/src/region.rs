@@ -18,10 +18,14 @@
 //! families family_capacity x FAMILY_WORDS (4) words
 //! dir      series_capacity slots (one word each)
 //! procs    process_capacity x PROC_WORDS (2) words
+//! lanes    shards words: the lane table (`lanes::table`)
 //! arena    arena_words (records, family descriptors, label strings)
-//! cells    shards x cells_per_shard words, page aligned: cell c of shard s is at
+//! cells    shards x cells_per_shard words, page aligned: cell c of lane s is at
 //!          cells + s * cells_per_shard + c
 //! ```
+//!
+//! `shards` is the lane capacity; only the lanes in use (header word 17) are reserved
+//! and read.
 
 #[cfg(not(loom))]
 use std::path::Path;
@@ -30,12 +34,15 @@ use std::path::PathBuf;
 #[cfg(not(loom))]
 use crate::access;
 use crate::error::{Error, Result};
+use crate::lanes::table::{Claimed, Table};
+use crate::lanes::{self, Map};
 use crate::sync::{AtomicU64, Backoff, Ordering};
+use crate::word::{LaneOwner, Reserved};
 
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 2;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -50,7 +57,7 @@ const H_TOTAL: usize = 9;
 const H_CREATED: usize = 10;
 const H_CHECKSUM: usize = 11;
 const H_NEXT_CELL: usize = 16;
-/// Cells per shard whose file space is reserved (beyond the creation's reservation).
+/// Lanes in use and cells per lane whose file space is reserved ([`Reserved`]).
 const H_CELLS_RESERVED: usize = 17;
 const H_NEXT_ARENA: usize = 24;
 /// Arena words whose file space is reserved.
@@ -74,7 +81,7 @@ pub(crate) const H_ACCOUNTED: usize = 42;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 
-/// Cells reserved at the start of every shard as a sink: a series that can get no
+/// Cells reserved at the start of every lane as a sink: a series that can get no
 /// cells of its own (region full, even for the overflow series) records there, unseen.
 pub(crate) const SINK_CELLS: u64 = 256;
 
@@ -86,15 +93,16 @@ pub(crate) const PROC_WORDS: usize = 2;
 const PAGE_WORDS: usize = 4096 / 8;
 /// Arena words reserved at a time in a file: 64 KiB.
 const ARENA_CHUNK: u64 = 8192;
-/// Cells per shard reserved at a time in a file: 32 KiB of every shard.
+/// Cells per lane reserved at a time in a file: 32 KiB of every lane in use.
 const CELL_CHUNK: u64 = 4096;
 
 /// Capacities and file mode for a new region (existing files keep their own), and whom
 /// to trust with an existing file (see [`access`](crate::access)).
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Number of per-CPU shards, rounded up to a power of two. `None`: the CPUs of
-    /// this machine.
+    /// Lanes (cell slabs, one per recording thread) the region can hold, rounded up
+    /// to a power of two; only lanes in use take memory. `None`: the CPUs of this
+    /// machine. Past them, threads share lanes by CPU.
     pub shards: Option<u32>,
     /// Cells per shard (one per counter or gauge, buckets + 2 per histogram).
     pub cells_per_shard: u32,
@@ -164,6 +172,7 @@ pub(crate) struct Layout {
     pub families_off: usize,
     pub dir_off: usize,
     pub procs_off: usize,
+    pub lanes_off: usize,
     pub arena_off: usize,
     pub cells_off: usize,
     pub total_words: usize,
@@ -202,7 +211,8 @@ impl Layout {
         let families_off = HEADER_WORDS;
         let dir_off = families_off + families * FAMILY_WORDS;
         let procs_off = dir_off + series;
-        let arena_off = procs_off + procs * PROC_WORDS;
+        let lanes_off = procs_off + procs * PROC_WORDS;
+        let arena_off = lanes_off + shards;
         let cells_off = (arena_off + arena).div_ceil(PAGE_WORDS) * PAGE_WORDS;
         let total_words = cells_off.checked_add(shards.checked_mul(cells)?)?;
         (total_words <= 1 << 40).then_some(Layout {
@@ -215,6 +225,7 @@ impl Layout {
             families_off,
             dir_off,
             procs_off,
+            lanes_off,
             arena_off,
             cells_off,
             total_words,
@@ -287,6 +298,8 @@ impl Memory {
 pub(crate) struct Region {
     mem: Memory,
     pub layout: Layout,
+    /// The lane each thread of this process records into here.
+    pub lanes: Map,
     /// The file behind a shared region, for messages and `inspect`.
     pub path: Option<PathBuf>,
     /// This process's limit on the length of a label value, in bytes.
@@ -324,6 +337,7 @@ impl Region {
         let region = Region {
             mem,
             layout,
+            lanes: Map::new(),
             path: None,
             max_label_value: options.max_label_value_bytes as usize,
             writable: true,
@@ -399,18 +413,14 @@ impl Region {
                 .map_err(io)?;
         }
         file.set_len(layout.bytes() as u64).map_err(io)?;
-        // The header and tables, then the sink of every shard: written before any
-        // reservation can fail later, so they must have their space now.
-        let fixed = (0..layout.shards)
-            .map(|s| {
-                let at = layout.cells_off + s * layout.cells_per_shard;
-                (at, at + SINK_CELLS as usize)
-            })
-            .chain(std::iter::once((0, layout.arena_off)));
-        for (from, to) in fixed {
+        // The header and tables, then the sink of lane 0, the lane of unsharded
+        // cells: written before any reservation can fail later, so they must have
+        // their space now. Other lanes get theirs when first claimed.
+        let sink = layout.cells_off + SINK_CELLS as usize;
+        for (from, to) in [(0, layout.arena_off), (layout.cells_off, sink)] {
             fallocate(&file, from, to).map_err(|source| Error::NoSpace {
                 path: path.to_path_buf(),
-                bytes: ((layout.arena_off + layout.shards * SINK_CELLS as usize) * 8) as u64,
+                bytes: ((layout.arena_off + SINK_CELLS as usize) * 8) as u64,
                 source,
             })?;
         }
@@ -422,6 +432,7 @@ impl Region {
         let region = Region {
             mem: Memory::file(map, file).map_err(io)?,
             layout,
+            lanes: Map::new(),
             path: Some(path.to_path_buf()),
             max_label_value: options.max_label_value_bytes as usize,
             writable: true,
@@ -475,6 +486,7 @@ impl Region {
         let mut region = Region {
             mem: Memory::file(map, file).map_err(io)?,
             layout: Layout::new(1, SINK_CELLS + 1, 2, 2, 1, 16).expect("minimal layout"),
+            lanes: Map::new(),
             path: Some(path.to_path_buf()),
             max_label_value: label_value_limit(options)?,
             writable,
@@ -546,7 +558,7 @@ impl Region {
     }
 
     /// Writes the header of a new region whose file has space reserved for
-    /// `cells_reserved` cells per shard and `arena_reserved` arena words.
+    /// `cells_reserved` cells of lane 0 and `arena_reserved` arena words.
     fn init_header(&self, cells_reserved: u64, arena_reserved: u64) {
         let l = &self.layout;
         let created = std::time::SystemTime::now()
@@ -564,7 +576,7 @@ impl Region {
             (H_TOTAL, l.bytes() as u64),
             (H_CREATED, created),
             (H_NEXT_CELL, SINK_CELLS),
-            (H_CELLS_RESERVED, cells_reserved),
+            (H_CELLS_RESERVED, Reserved::new(1, cells_reserved as u32).0),
             // Arena offset 0 means "none" everywhere, so allocation starts at 1.
             (H_NEXT_ARENA, 1),
             (H_ARENA_RESERVED, arena_reserved),
@@ -638,16 +650,15 @@ impl Region {
 
     /// Bump-allocates from a header pointer, never below `first` (a pointer a hostile
     /// write moved back into reserved space) nor past `limit`. Before the pointer
-    /// passes the reserved mark in word `mark`, file space up to the next multiple of
-    /// `chunk` is reserved with `reserve(from, to)`; if that fails, nothing is
-    /// allocated and the refusal is counted in [`H_NO_SPACE`].
+    /// moves to `end`, `ensure(start, end)` makes sure the words up to `end` have file
+    /// space; if it cannot, nothing is allocated and the refusal is counted in
+    /// [`H_NO_SPACE`].
     fn bump(
         &self,
         at: usize,
         n: u64,
         (first, limit): (u64, u64),
-        (mark, chunk): (usize, u64),
-        reserve: impl Fn(u64, u64) -> std::io::Result<()>,
+        ensure: impl Fn(u64, u64) -> std::io::Result<()>,
     ) -> Option<u64> {
         let next = self.word(at);
         let backoff = Backoff::new();
@@ -655,19 +666,9 @@ impl Region {
         loop {
             let start = cur.max(first);
             let end = start.checked_add(n).filter(|&e| e <= limit)?;
-            // The mark is outside the checksum: one past the layout is not believed,
-            // and space from the allocation on is reserved again.
-            let reserved = match self.word(mark).load(Ordering::Acquire) {
-                m if m <= limit => m,
-                _ => start,
-            };
-            if end > reserved {
-                let to = end.div_ceil(chunk).saturating_mul(chunk).min(limit);
-                if reserve(reserved, to).is_err() {
-                    self.count(H_NO_SPACE);
-                    return None;
-                }
-                self.word(mark).fetch_max(to, Ordering::Release);
+            if ensure(start, end).is_err() {
+                self.count(H_NO_SPACE);
+                return None;
             }
             match next.compare_exchange_weak(cur, end, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Some(start),
@@ -679,34 +680,89 @@ impl Region {
         }
     }
 
-    /// Allocates `n` zeroed words of arena; returns the arena-relative offset.
+    /// Allocates `n` zeroed words of arena; returns the arena-relative offset. Before
+    /// the pointer passes the reserved mark (word 25), file space up to the next
+    /// chunk is reserved.
     pub fn alloc_arena(&self, n: usize) -> Option<u64> {
         let l = &self.layout;
-        self.bump(
-            H_NEXT_ARENA,
-            n as u64,
-            (1, l.arena_words as u64),
-            (H_ARENA_RESERVED, ARENA_CHUNK),
-            |from, to| self.reserve(l.arena_off + from as usize, l.arena_off + to as usize),
-        )
+        let limit = l.arena_words as u64;
+        self.bump(H_NEXT_ARENA, n as u64, (1, limit), |start, end| {
+            // The mark is outside the checksum: one past the layout is not believed,
+            // and space from the allocation on is reserved again.
+            let mark = self.word(H_ARENA_RESERVED);
+            let reserved = match mark.load(Ordering::Acquire) {
+                m if m <= limit => m,
+                _ => start,
+            };
+            if end > reserved {
+                let to = end.div_ceil(ARENA_CHUNK).saturating_mul(ARENA_CHUNK).min(limit);
+                self.reserve(l.arena_off + reserved as usize, l.arena_off + to as usize)?;
+                mark.fetch_max(to, Ordering::Release);
+            }
+            Ok(())
+        })
     }
 
-    /// Allocates `n` consecutive cells in every shard; returns the first cell index.
+    /// Allocates `n` consecutive cells, the same in every lane; returns the first cell
+    /// index. File space is reserved in the lanes in use only.
     pub fn alloc_cells(&self, n: usize) -> Option<u32> {
-        let l = &self.layout;
-        self.bump(
-            H_NEXT_CELL,
-            n as u64,
-            (SINK_CELLS, l.cells_per_shard as u64),
-            (H_CELLS_RESERVED, CELL_CHUNK),
-            |from, to| {
-                (0..l.shards).try_for_each(|s| {
-                    let at = l.cells_off + s * l.cells_per_shard;
-                    self.reserve(at + from as usize, at + to as usize)
+        let limit = self.layout.cells_per_shard as u64;
+        self.bump(H_NEXT_CELL, n as u64, (SINK_CELLS, limit), |start, end| {
+            self.lane_table()
+                .grow(start, end, CELL_CHUNK, |lanes, from, to| {
+                    self.reserve_lanes(lanes, from, to)
                 })
-            },
-        )
+        })
         .map(|c| c as u32)
+    }
+
+    /// The lane table and the reservation word.
+    fn lane_table(&self) -> Table<'_> {
+        let l = &self.layout;
+        Table {
+            owners: &self.words()[l.lanes_off..l.lanes_off + l.shards],
+            reserved: self.word(H_CELLS_RESERVED),
+            cells: l.cells_per_shard as u64,
+        }
+    }
+
+    /// Reserves cells `from..to` of each lane in `lanes`.
+    fn reserve_lanes(&self, lanes: std::ops::Range<usize>, from: u64, to: u64) -> std::io::Result<()> {
+        let l = &self.layout;
+        lanes.into_iter().try_for_each(|s| {
+            let at = l.cells_off + s * l.cells_per_shard;
+            self.reserve(at + from as usize, at + to as usize)
+        })
+    }
+
+    /// Lanes in use (1 to the capacity): every lane below has been claimed once and
+    /// has file space for the cells handed out. Readers read only these.
+    pub fn lanes_in_use(&self) -> usize {
+        self.lane_table().in_use()
+    }
+
+    /// A lane for a thread of process `me` (see [`Table::claim`]), whose holders
+    /// `alive` tells running from gone, as a map entry's lane: its own, or, when none
+    /// can be had, [`lanes::SHARED`] and a mask for sharing the lanes in use by CPU.
+    pub fn claim_lane(&self, me: LaneOwner, alive: impl Fn(LaneOwner) -> bool) -> u32 {
+        if self.writable {
+            let reserve = |lanes, from, to| self.reserve_lanes(lanes, from, to);
+            match self.lane_table().claim(me, alive, reserve) {
+                Claimed::Own(lane) => return lane as u32,
+                Claimed::NoSpace => self.count(H_NO_SPACE),
+                Claimed::Full => {}
+            }
+        }
+        // The largest power of two of lanes in use, all of them reserved.
+        let shared = 1u32 << self.lanes_in_use().ilog2();
+        lanes::SHARED | (shared - 1)
+    }
+
+    /// Gives `lane` back to the table if `me` holds it.
+    pub fn release_lane(&self, lane: usize, me: LaneOwner) {
+        if self.writable {
+            self.lane_table().release(lane, me);
+        }
     }
 
     /// Reserves file space for words `from..to` of a shared region (a system call, on
@@ -734,7 +790,7 @@ impl Region {
         )
     }
 
-    /// Cells per shard in use and in all. Cells at or past the first number were never
+    /// Cells per lane in use and in all. Cells at or past the first number were never
     /// handed out: reading them would make a file allocate them.
     pub fn cell_use(&self) -> (u64, u64) {
         let used = self.word(H_NEXT_CELL).load(Ordering::Relaxed);
@@ -767,7 +823,7 @@ impl Region {
         let (arena, _) = self.arena_use();
         let (cells, _) = self.cell_use();
         let fixed = l.arena_off as u64;
-        let used = (fixed + arena + cells * l.shards as u64) * 8;
+        let used = (fixed + arena + cells * self.lanes_in_use() as u64) * 8;
         (used, l.bytes() as u64)
     }
 
@@ -824,25 +880,63 @@ impl Region {
         }
     }
 
-    /// The cell word for `cell` in `shard`.
+    /// The cell word for `cell` in lane `lane`.
     #[inline]
-    pub fn cell(&self, shard: usize, cell: u32) -> &AtomicU64 {
+    pub fn cell(&self, lane: usize, cell: u32) -> &AtomicU64 {
         let l = &self.layout;
-        self.word(l.cells_off + shard * l.cells_per_shard + cell as usize)
+        self.word(l.cells_off + lane * l.cells_per_shard + cell as usize)
     }
 
-    /// The sum of a cell over all shards, as integers; wide enough not to wrap.
+    /// Cells `from..to` of lane `lane`, for reading a lane in memory order.
+    pub fn lane_cells(&self, lane: usize, from: u32, to: u32) -> &[AtomicU64] {
+        let at = self.layout.cells_off + lane * self.layout.cells_per_shard;
+        &self.words()[at + from as usize..at + to as usize]
+    }
+
+    /// The sum of a cell over the lanes in use, as integers; wide enough not to wrap.
     pub fn cell_sum(&self, cell: u32) -> u128 {
-        (0..self.layout.shards).fold(0u128, |s, sh| {
-            s + self.cell(sh, cell).load(Ordering::Relaxed) as u128
+        (0..self.lanes_in_use()).fold(0u128, |s, lane| {
+            s + self.cell(lane, cell).load(Ordering::Relaxed) as u128
         })
     }
 
-    /// The sum of a cell over all shards, as `f64` bit patterns.
+    /// The sum of a cell over the lanes in use, as `f64` bit patterns.
     pub fn cell_sum_f64(&self, cell: u32) -> f64 {
-        (0..self.layout.shards)
-            .map(|sh| f64::from_bits(self.cell(sh, cell).load(Ordering::Relaxed)))
+        (0..self.lanes_in_use())
+            .map(|lane| f64::from_bits(self.cell(lane, cell).load(Ordering::Relaxed)))
             .sum()
+    }
+}
+
+impl lanes::Holder for Region {
+    fn release(&self, slot: usize, key: u32) {
+        let entry = self.lanes.entry(slot);
+        let cur = entry.load(Ordering::Acquire);
+        let (k, lane) = lanes::split(cur);
+        if k != key || entry.compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return;
+        }
+        if lane as u32 & lanes::SHARED == 0 {
+            self.release_lane(lane, lanes::me());
+        }
+    }
+}
+
+impl Drop for Region {
+    /// Gives back the lanes this process's threads hold here: nothing records here
+    /// any more.
+    fn drop(&mut self) {
+        let mut held = self.lanes.own_lanes().peekable();
+        if held.peek().is_none() {
+            return;
+        }
+        let me = lanes::me();
+        let table = self.lane_table();
+        for lane in held {
+            if self.writable {
+                table.release(lane, me);
+            }
+        }
     }
 }
 
@@ -1040,7 +1134,7 @@ mod tests {
         let mark = |w: usize| r.word(w).load(Ordering::Relaxed);
         assert_eq!(
             (mark(H_ARENA_RESERVED), mark(H_CELLS_RESERVED)),
-            (0, SINK_CELLS)
+            (0, Reserved::new(1, SINK_CELLS as u32).0)
         );
         r.alloc_arena(ARENA_CHUNK as usize + 1).unwrap();
         assert_eq!(mark(H_ARENA_RESERVED), 2 * ARENA_CHUNK);
@@ -1048,7 +1142,7 @@ mod tests {
         r.alloc_cells(10).unwrap();
         assert_eq!(
             mark(H_CELLS_RESERVED),
-            CELL_CHUNK.min(l.cells_per_shard as u64)
+            Reserved::new(1, CELL_CHUNK.min(l.cells_per_shard as u64) as u32).0
         );
         // A mark past the layout is not believed: allocation reserves again.
         r.word(H_ARENA_RESERVED).store(u64::MAX, Ordering::Relaxed);
@@ -1056,6 +1150,55 @@ mod tests {
         r.alloc_arena(ARENA_CHUNK as usize).unwrap();
         assert!(blocks() > before);
         assert_eq!(r.counter(H_NO_SPACE), 0);
+    }
+
+    #[test]
+    fn lanes_get_file_space_when_first_claimed_and_are_taken_back_from_the_dead() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempdir();
+        let path = dir.join("reg");
+        let options = Options {
+            shards: Some(4),
+            cells_per_shard: 2 * CELL_CHUNK as u32,
+            ..small()
+        };
+        let r = Region::open_shared(&path, &options).unwrap();
+        let blocks = || std::fs::metadata(&path).unwrap().blocks() * 512;
+        let lane_bytes = CELL_CHUNK * 8;
+        r.alloc_cells(10).unwrap();
+        let (a, b, c, dead) = (
+            LaneOwner::new(1, 1),
+            LaneOwner::new(2, 2),
+            LaneOwner::new(3, 3),
+            LaneOwner::new(4, 4),
+        );
+        let alive = |o: LaneOwner| o != dead;
+        let one_lane = blocks();
+        assert_eq!((r.claim_lane(a, alive), r.lanes_in_use()), (0, 1));
+        assert_eq!(blocks(), one_lane, "lane 0 has its space already");
+        assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (1, 2));
+        assert!(blocks() >= one_lane + lane_bytes, "lane 1 got its first chunk");
+        // Allocation past the chunk reserves in the two lanes in use, not in the others.
+        let two_lanes = blocks();
+        r.alloc_cells(CELL_CHUNK as usize).unwrap();
+        assert!(blocks() >= two_lanes + 2 * lane_bytes);
+        assert!(blocks() < two_lanes + 3 * lane_bytes);
+        // Lane 1's holder died: the next claim takes it before a new lane.
+        r.word(r.layout.lanes_off + 1).store(dead.0, Ordering::Relaxed);
+        assert_eq!((r.claim_lane(c, alive), r.lanes_in_use()), (1, 2));
+        assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (2, 3));
+        assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (3, 4));
+        // Every lane held: share the four by CPU.
+        assert_eq!(r.claim_lane(c, alive), lanes::SHARED | 3);
+        r.release_lane(2, a);
+        assert_eq!(r.claim_lane(c, alive), lanes::SHARED | 3, "not a's to give");
+        r.release_lane(2, b);
+        assert_eq!(r.claim_lane(c, alive), 2);
+        assert_eq!(r.counter(H_NO_SPACE), 0);
+        // A count of lanes past the table is not believed.
+        r.word(H_CELLS_RESERVED)
+            .store(Reserved::new(99, 0).0, Ordering::Relaxed);
+        assert_eq!(r.lanes_in_use(), 4);
     }
 
     #[test]

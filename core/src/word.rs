@@ -8,6 +8,9 @@
 //! | [`CellWord`]  | pid             | first cell      | series record word 3           |
 //! | [`Claim`]     | generation      | pid             | process table slot word 0      |
 //! | [`OwnerId`]   | generation      | process slot    | series record word 2 (owner)   |
+//! | [`Reserved`]  | lanes           | cells per lane  | header word 17                 |
+//!
+//! [`LaneOwner`] splits its word 22/42: pid, then start time (lane table entry).
 
 /// `hi << 32 | lo`.
 #[inline(always)]
@@ -149,5 +152,59 @@ impl OwnerId {
     #[inline]
     pub const fn slot(self) -> u32 {
         low(self.0)
+    }
+}
+
+/// Header word 17: how many lanes have their cells' file space reserved (every lane
+/// ever claimed: the lanes in use), and up to which cell, the same in each of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reserved(pub u64);
+
+impl Reserved {
+    /// The word for `lanes` lanes reserved up to cell `cells`.
+    #[inline]
+    pub const fn new(lanes: u32, cells: u32) -> Reserved {
+        Reserved(join(lanes, cells))
+    }
+
+    /// Lanes reserved.
+    #[inline]
+    pub const fn lanes(self) -> u32 {
+        high(self.0)
+    }
+
+    /// Cells per lane reserved.
+    #[inline]
+    pub const fn cells(self) -> u32 {
+        low(self.0)
+    }
+}
+
+/// A lane table entry: the process holding the lane, as its pid (top 22 bits) and its
+/// start time in clock ticks since boot (low 42 bits, to tell a reused pid from the
+/// original; 0 when unknown); 0 for a free lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LaneOwner(pub u64);
+
+impl LaneOwner {
+    const START_BITS: u32 = 42;
+
+    /// The entry for process `pid` (below 2^22, the kernel's limit) started at
+    /// `started` (kept modulo 2^42).
+    #[inline]
+    pub const fn new(pid: u32, started: u64) -> LaneOwner {
+        LaneOwner((pid as u64) << Self::START_BITS | started & ((1 << Self::START_BITS) - 1))
+    }
+
+    /// The pid, 0 for a free lane.
+    #[inline]
+    pub const fn pid(self) -> u32 {
+        (self.0 >> Self::START_BITS) as u32
+    }
+
+    /// The start time.
+    #[inline]
+    pub const fn started(self) -> u64 {
+        self.0 & ((1 << Self::START_BITS) - 1)
     }
 }

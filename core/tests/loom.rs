@@ -213,3 +213,99 @@ fn fault_table_ranges_are_read_whole_and_stay_mapped_while_read() {
         assert_eq!(table.find(65536), Some((0, 65536, 4096)));
     });
 }
+
+#[allow(dead_code)]
+#[path = "../src/lanes/table.rs"]
+mod lane_table;
+/// The packed words the lane table uses, compiled on their own.
+#[allow(dead_code)]
+#[path = "../src/word.rs"]
+mod word;
+
+/// Two threads of different processes claim lanes while a third allocates cells past
+/// the reserved ones: lane 0's holder is dead, so one claimer takes it and the other
+/// the next lane; whichever of a claim and the allocation ends last finds the lane's
+/// allocated cells reserved before the claimer could store to them.
+#[test]
+fn lane_claims_race_with_each_other_a_dead_holder_and_an_allocation() {
+    use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    use loom::sync::{Arc, Mutex};
+    use word::{LaneOwner, Reserved};
+
+    const LANES: usize = 3;
+    const CELLS: u64 = 8;
+    const NONE: usize = usize::MAX;
+    struct Shared {
+        owners: Vec<AtomicU64>,
+        reserved: AtomicU64,
+        /// (lane, from, to) of every reservation made.
+        log: Mutex<Vec<(usize, u64, u64)>>,
+        /// The lane each claimer got, once its claim returned.
+        claimed: [AtomicUsize; 2],
+        /// Set once cells below CELLS are allocated.
+        grown: AtomicBool,
+    }
+    let dead = LaneOwner::new(9, 9);
+    let covered = |s: &Shared, lane: usize| {
+        let log = s.log.lock().unwrap();
+        (0..CELLS).all(|c| log.iter().any(|&(l, f, t)| l == lane && f <= c && c < t))
+    };
+    model(move || {
+        let s = Arc::new(Shared {
+            owners: (0..LANES).map(|_| AtomicU64::new(0)).collect(),
+            // Lane 0 in use with 4 cells reserved (at creation).
+            reserved: AtomicU64::new(Reserved::new(1, 4).0),
+            log: Mutex::new(vec![(0, 0, 4)]),
+            claimed: [AtomicUsize::new(NONE), AtomicUsize::new(NONE)],
+            grown: AtomicBool::new(false),
+        });
+        s.owners[0].store(dead.0, Ordering::Relaxed);
+        let reserve = |s: &Shared, lanes: std::ops::Range<usize>, from: u64, to: u64| {
+            let mut log = s.log.lock().unwrap();
+            log.extend(lanes.map(|l| (l, from, to)));
+            Ok::<(), ()>(())
+        };
+        let claimers: Vec<_> = (0..2)
+            .map(|i| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    let table = lane_table::Table {
+                        owners: &s.owners,
+                        reserved: &s.reserved,
+                        cells: CELLS,
+                    };
+                    let me = LaneOwner::new(i as u32 + 1, 1);
+                    let got = table.claim(me, |o| o != dead, |l, f, t| reserve(&s, l, f, t));
+                    let lane = match got {
+                        lane_table::Claimed::Own(l) => l,
+                        other => panic!("{other:?}"),
+                    };
+                    s.claimed[i].store(lane, Ordering::SeqCst);
+                    if s.grown.load(Ordering::SeqCst) {
+                        assert!(covered(&s, lane), "lane {lane} stored to unreserved");
+                    }
+                    lane
+                })
+            })
+            .collect();
+        let table = lane_table::Table {
+            owners: &s.owners,
+            reserved: &s.reserved,
+            cells: CELLS,
+        };
+        table
+            .grow(4, CELLS, 4, |l, f, t| reserve(&s, l, f, t))
+            .unwrap();
+        s.grown.store(true, Ordering::SeqCst);
+        for c in &s.claimed {
+            let lane = c.load(Ordering::SeqCst);
+            if lane != NONE {
+                assert!(covered(&s, lane), "lane {lane} stored to unreserved");
+            }
+        }
+        let mut lanes: Vec<usize> = claimers.into_iter().map(|t| t.join().unwrap()).collect();
+        lanes.sort();
+        assert_eq!(lanes, [0, 1], "the dead holder's lane, then the next");
+        assert_eq!(table.in_use(), 2);
+    });
+}

@@ -1,6 +1,9 @@
 //! Rendering a plan: reads the current values of the plan's series (each cell summed
-//! over shards, a series summed over the regions that have it, per-process gauges
-//! combined by their mode) and the self-metrics, and hands them to the encoder.
+//! over the lanes in use, a series summed over the regions that have it, per-process
+//! gauges combined by their mode) and the self-metrics, and hands them to the encoder.
+//!
+//! The sums are taken first, lane by lane in memory order ([`Sums`]): a lane is one
+//! long slab, so reading a cell of every lane in turn would touch a page per lane.
 
 use super::filter::Filter;
 use super::format::Format;
@@ -34,8 +37,12 @@ pub(crate) fn render(
     } else {
         vec![Vec::new(); regions.len()]
     };
+    let sums: Vec<Sums> = (0..regions.len())
+        .map(|src| Sums::new(regions[src], src, plan))
+        .collect();
     let mut w = Walker {
         regions,
+        sums: &sums,
         enc: Encoder::new(out, format),
         labels: Labels::default(),
         slots: &slots,
@@ -55,9 +62,97 @@ pub(crate) fn render(
     w.enc.finish();
 }
 
+/// Cell kinds in [`Sums::new`].
+const NOT_READ: u8 = 0;
+const INTEGER: u8 = 1;
+const FLOAT: u8 = 2;
+
+/// One region's sums over its lanes in use of the cells a plan reads, by cell: counts
+/// as integers, sums as `f64`.
+struct Sums {
+    ints: Vec<u128>,
+    floats: Vec<f64>,
+}
+
+impl Sums {
+    /// The sums of the cells of `plan`'s series in `region` (its region `src`), added
+    /// lane by lane, each lane in memory order and only over the cells read.
+    fn new(region: &Region, src: usize, plan: &Plan) -> Sums {
+        let used = region.cell_use().0 as usize;
+        let mut kinds = vec![NOT_READ; used];
+        let mut mark = |from: u32, n: usize, kind: u8| {
+            let from = from as usize;
+            if let Some(k) = kinds.get_mut(from..from + n) {
+                k.fill(kind);
+            }
+        };
+        for e in plan.entries.iter().filter(|e| e.src == src) {
+            let cell = e.record.cell;
+            match &plan.fams[e.rank as usize].spec.kind {
+                Kind::Counter => {
+                    mark(cell, 1, INTEGER);
+                    if let Some(f) = Record::float_cell(region, e.record.at) {
+                        mark(f, 1, FLOAT);
+                    }
+                }
+                Kind::Histogram(b) => {
+                    mark(cell, b.len() + 1, INTEGER);
+                    mark(cell + b.len() as u32 + 1, 1, FLOAT);
+                }
+                Kind::Summary => {
+                    mark(cell, 1, INTEGER);
+                    mark(cell + 1, 1, FLOAT);
+                }
+                Kind::Gauge(_) | Kind::StateSet(_) | Kind::Info => {}
+            }
+        }
+        // Stretches of cells of one kind, in memory order.
+        let mut runs: Vec<(usize, usize, u8)> = Vec::new();
+        for (c, &k) in kinds.iter().enumerate() {
+            match runs.last_mut() {
+                Some((_, to, kind)) if *to == c && *kind == k => *to += 1,
+                _ if k == NOT_READ => {}
+                _ => runs.push((c, c + 1, k)),
+            }
+        }
+        let mut sums = Sums {
+            ints: vec![0; used],
+            floats: vec![0.0; used],
+        };
+        for lane in 0..region.lanes_in_use() {
+            let cells = region.lane_cells(lane, 0, used as u32);
+            for &(from, to, kind) in &runs {
+                let cells = &cells[from..to];
+                if kind == INTEGER {
+                    for (s, c) in sums.ints[from..to].iter_mut().zip(cells) {
+                        *s += c.load(Ordering::Relaxed) as u128;
+                    }
+                } else {
+                    for (s, c) in sums.floats[from..to].iter_mut().zip(cells) {
+                        *s += f64::from_bits(c.load(Ordering::Relaxed));
+                    }
+                }
+            }
+        }
+        sums
+    }
+
+    /// The sum of integer cell `cell`.
+    fn int(&self, cell: u32) -> u128 {
+        self.ints.get(cell as usize).copied().unwrap_or(0)
+    }
+
+    /// The sum of float cell `cell`.
+    fn float(&self, cell: u32) -> f64 {
+        self.floats.get(cell as usize).copied().unwrap_or(0.0)
+    }
+}
+
 /// Reads the values of a plan's series and hands them to the encoder.
 struct Walker<'a> {
     regions: &'a [&'a Region],
+    /// Per region, the sums of the cells read.
+    sums: &'a [Sums],
     enc: Encoder<'a>,
     /// The current series' labels, rendered once and reused for each of its lines.
     labels: Labels,
@@ -117,18 +212,17 @@ impl Walker<'_> {
     }
 
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
-        let regions = self.regions;
+        let (regions, sums) = (self.regions, self.sums);
         let e = &run[0];
         // A cell of the series, added up over the regions that have it.
         // u128: sums of many cells near u64::MAX do not wrap.
         let sum = |off: u32| {
-            run.iter().fold(0u128, |s, e| {
-                s + regions[e.src].cell_sum(e.record.cell + off)
-            })
+            run.iter()
+                .fold(0u128, |s, e| s + sums[e.src].int(e.record.cell + off))
         };
         let sum_f64 = |off: u32| {
             run.iter()
-                .map(|e| regions[e.src].cell_sum_f64(e.record.cell + off))
+                .map(|e| sums[e.src].float(e.record.cell + off))
                 .sum::<f64>()
         };
         let name = spec.name.as_str();
@@ -141,7 +235,7 @@ impl Walker<'_> {
                 for e in run {
                     let region = regions[e.src];
                     if let Some(f) = Record::float_cell(region, e.record.at) {
-                        *floats.get_or_insert(-0.0) += region.cell_sum_f64(f);
+                        *floats.get_or_insert(-0.0) += sums[e.src].float(f);
                     }
                 }
                 let v = match (floats, u64::try_from(ints)) {
