@@ -93,6 +93,7 @@ def main() -> int:
         plot_section("render", render, "render time against series count"),
         rust.alloc_table(r).markdown(3),
         rust.memory_table(r).markdown(3),
+        *(t.markdown(3) for t in rust.many_cpu_tables(r)),
         scripts.c_table(c, r.figures).markdown(),
         scripts.python_table(python).markdown(),
         scripts.lua_table(lua).markdown(),

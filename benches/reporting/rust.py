@@ -49,6 +49,7 @@ class RustRun:
     broken: dict[str, str]
     alloc: Outcome
     memory: Outcome
+    many_cpu: Outcome = field(default_factory=lambda: Outcome("many_cpu", "not run"))
     steps: list[Outcome] = field(default_factory=list)
 
 
@@ -65,7 +66,8 @@ def run(runner: Runner, criterion_home: Path) -> RustRun:
     bin_args = ["cargo", "run", "-p", "metricore-benches", "--profile", "bench", *features, "--bin"]
     alloc = runner.run("alloc_check", [*bin_args, "alloc_check"], BIN_TIMEOUT)
     memory = runner.run("memory", [*bin_args, "memory"], BIN_TIMEOUT)
-    steps += [alloc, memory]
+    many_cpu = runner.run("many_cpu", [*bin_args, "many_cpu"], BIN_TIMEOUT)
+    steps += [alloc, memory, many_cpu]
 
     values = {(r.work, _FLOORS.get(r.subject, r.subject)): r.value for r in records.criterion(criterion_home)}
     for (op, library), n in records.values(records.read(alloc.output)).items():
@@ -73,7 +75,7 @@ def run(runner: Runner, criterion_home: Path) -> RustRun:
     notes: dict[tuple[str, str], str] = {}
     for outcome in [*benches.values(), alloc, memory]:
         notes.update(records.notes(records.read(outcome.output)))
-    return RustRun(targets.Figures(values, "metricore"), notes, benches, broken, alloc, memory, steps)
+    return RustRun(targets.Figures(values, "metricore"), notes, benches, broken, alloc, memory, many_cpu, steps)
 
 
 def _features(runner: Runner, steps: list[Outcome]) -> tuple[list[str], dict[str, str]]:
@@ -179,17 +181,74 @@ def memory_table(r: RustRun) -> Table:
             t.rows.append([lib, _why(r, "heap", lib, r.memory), "", "", ""])
     if not r.memory.ok:
         t.notes.append(f"`memory` {r.memory.status}: {r.memory.reason}")
-    target = "Target: ≤ 8 bytes x shards + directory entry, per series."
+    target = "Target: ≤ 8 bytes x lanes in use + directory entry, per series."
     cells = next((x for x in out if x.work == "cells" and x.value is not None), None)
     entry = m.get(("series record and label key", "metricore"))
     if cells is None or entry is None:
         t.notes.append(f"{target} No breakdown in the output.")
         return t
-    shards = int(cells.params["shards"])
-    limit = targets.CELL_BYTES * shards
+    lanes = int(cells.params["lanes"])
+    limit = targets.CELL_BYTES * lanes
     t.notes.append(
-        f"{target} With {shards} shards, metricore's cells take {cells.value:.1f} bytes per series "
+        f"{target} With {lanes} lanes in use, metricore's cells take {cells.value:.1f} bytes per series "
         f"(limit {limit}), and its directory entry {entry:.1f} bytes of series record and label key plus an "
         f"8-byte slot in the preallocated directory: {mark(cells.value <= limit)}."
     )
     return t
+
+
+MANY_CPU_WORK = "render 10k mix"
+MEMORY_WORKS = ["file blocks after writing", "file blocks after a scrape", "scraper's resident file memory"]
+
+
+def many_cpu_tables(r: RustRun) -> list[Table]:
+    """The emulated many-CPU host, from `many_cpu`: render of the 10,000-series mix at each
+    lane capacity beside the `prometheus` crate, and the memory of 10,000 histogram series
+    written by 8 worker processes."""
+    out = records.read(r.many_cpu.output)
+    render = Table("Many-CPU host, emulated (Rust): render of the 10,000-series mix",
+                   ["lanes (CPUs emulated)", "writer threads", "metricore", "prometheus", "prometheus / metricore",
+                    "target", "met"])
+    mix = [x for x in out if x.work == MANY_CPU_WORK]
+    peer = next((x for x in mix if x.subject == "prometheus"), None)
+    for x in (x for x in mix if x.subject == "metricore" and x.value is not None):
+        p = peer.value if peer else None
+        ratio = p / x.value if p else None
+        render.rows.append([f"{x.params['shards']:g}", f"{x.params['writers']:g}", records.fmt_ns(x.value),
+                            records.fmt_ns(p) if p else (peer.note if peer else "no result"),
+                            f"{ratio:.1f}x" if ratio else "—", f"≥ {targets.MANY_CPU_RENDER_FACTOR:g}x faster than prometheus",
+                            mark(None if ratio is None else ratio >= targets.MANY_CPU_RENDER_FACTOR)])
+    if not mix:
+        render.rows.append(["—", "—", r.many_cpu.status, "", "", "", "—"])
+    render.notes += [
+        "5,000 counters with 3 labels and 5,000 histograms with 2 labels and 10 buckets, each recorded once, in a "
+        "shared file on /dev/shm; the lane capacity (`Options::shards`) is that of a host with that many CPUs. "
+        "Writer threads stay until all have written, so each holds a lane: 8 (a gateway's workers) and as many as "
+        "there are lanes (every lane written). Median of 15 renders; the `prometheus` crate renders the same "
+        "series in the same run.",
+    ]
+    memory = Table("Many-CPU host, emulated (Rust): 10,000 histogram series written by 8 worker processes, 128 lanes",
+                   ["measure", "bytes", "MiB", "bytes per series", "target", "met"])
+    m = {x.work: x.value for x in out if x.subject == "metricore" and x.value is not None}
+    written, scraped = m.get(MEMORY_WORKS[0]), m.get(MEMORY_WORKS[1])
+    checks = {
+        MEMORY_WORKS[0]: (f"≤ {targets.MANY_CPU_MEMORY_MIB} MiB",
+                          None if written is None else written <= targets.MANY_CPU_MEMORY_MIB * 2**20),
+        MEMORY_WORKS[1]: ("unchanged by the scrape", None if None in (written, scraped) else scraped == written),
+        MEMORY_WORKS[2]: (f"≤ {targets.MANY_CPU_MEMORY_MIB} MiB",
+                          None if m.get(MEMORY_WORKS[2]) is None
+                          else m[MEMORY_WORKS[2]] <= targets.MANY_CPU_MEMORY_MIB * 2**20),
+    }
+    for work in MEMORY_WORKS:
+        v = m.get(work)
+        target, met = checks[work]
+        if v is None:
+            memory.rows.append([work, r.many_cpu.status if not r.many_cpu.ok else "no result", "", "", target, "—"])
+        else:
+            memory.rows.append([work, f"{v:.0f}", f"{v / 2**20:.1f}", f"{v / 10_000:.0f}", target, mark(met)])
+    memory.notes.append("Each worker is single-threaded and records every series once (10 buckets); the file is on "
+                        "/dev/shm, so its allocated blocks are memory. The scrape is a read-only registry's render; "
+                        "its resident file memory is the growth of its `RssShmem`.")
+    if not r.many_cpu.ok:
+        memory.notes.append(f"`many_cpu` {r.many_cpu.status}: {r.many_cpu.reason}")
+    return [render, memory]

@@ -36,8 +36,8 @@ MEMORY = """\
 {"suite":"memory","work":"mapped","subject":"prometheus","value":0,"unit":"bytes/series","params":{"series":10000,"labels":3}}
 {"suite":"memory","work":"total","subject":"prometheus","value":503.8123,"unit":"bytes/series","params":{"series":10000,"labels":3}}
 {"suite":"memory","work":"allocations","subject":"prometheus","value":23,"unit":"allocations/series","params":{"series":10000,"labels":3}}
-{"suite":"memory","work":"cells","subject":"metricore","value":16,"unit":"bytes/series","params":{"series":10000,"labels":3,"shards":2}}
-{"suite":"memory","work":"series record and label key","subject":"metricore","value":80,"unit":"bytes/series","params":{"series":10000,"labels":3,"shards":2}}
+{"suite":"memory","work":"cells","subject":"metricore","value":16,"unit":"bytes/series","params":{"series":10000,"labels":3,"lanes":2}}
+{"suite":"memory","work":"series record and label key","subject":"metricore","value":80,"unit":"bytes/series","params":{"series":10000,"labels":3,"lanes":2}}
 """
 
 C = """\
@@ -153,7 +153,7 @@ def test_rust_tables():
     assert memory.rows[1] == ["prometheus", "503.8", "0.0", "503.8", "23.00"]
     assert memory.rows[2] == ["prometheus-client", "no result", "", "", ""]
     assert memory.rows[4] == ["measured", "missing (does not build here)", "", "", ""]
-    assert "With 2 shards, metricore's cells take 16.0 bytes per series (limit 16)" in memory.notes[0]
+    assert "With 2 lanes in use, metricore's cells take 16.0 bytes per series (limit 16)" in memory.notes[0]
     assert memory.notes[0].endswith("80.0 bytes of series record and label key plus an 8-byte slot in the "
                                     "preallocated directory: ✅.")
 
@@ -189,6 +189,34 @@ def test_script_tables():
     failed = scripts.lua_table(scripts.Script(Outcome("Lua", FAILED, "exit 1: nginx", LUA), "benches/lua/run.sh"))
     assert failed.rows[0] == ["counter:inc(1)", "failed", "≤ 5 ns", "—"]
     assert failed.notes == ["`benches/lua/run.sh` failed: exit 1: nginx."]
+
+
+MANY_CPU = """\
+render of the 10,000-series mix (ms):
+{"suite":"many_cpu","work":"render 10k mix","subject":"prometheus","value":21000000,"unit":"ns","params":{"series":10000}}
+{"suite":"many_cpu","work":"render 10k mix","subject":"metricore","value":5000000,"unit":"ns","params":{"series":10000,"shards":8,"writers":8}}
+{"suite":"many_cpu","work":"render 10k mix","subject":"metricore","value":8000000,"unit":"ns","params":{"series":10000,"shards":128,"writers":128}}
+{"suite":"many_cpu","work":"file blocks after writing","subject":"metricore","value":9227468,"unit":"bytes","params":{"series":10000,"shards":128,"workers":8}}
+{"suite":"many_cpu","work":"file blocks after a scrape","subject":"metricore","value":9227468,"unit":"bytes","params":{"series":10000,"shards":128,"workers":8}}
+{"suite":"many_cpu","work":"scraper's resident file memory","subject":"metricore","value":20971520,"unit":"bytes","params":{"series":10000,"shards":128,"workers":8}}
+"""
+
+
+def test_many_cpu_tables():
+    r = _rust_run()
+    r.many_cpu = Outcome("many_cpu", OK, output=MANY_CPU)
+    render, memory = rust.many_cpu_tables(r)
+    assert render.rows[0] == ["8", "8", "5.00 ms", "21.0 ms", "4.2x", "≥ 3x faster than prometheus", "✅"]
+    assert render.rows[1][4:] == ["2.6x", "≥ 3x faster than prometheus", "❌"]
+    assert memory.rows[0] == ["file blocks after writing", "9227468", "8.8", "923", "≤ 16 MiB", "✅"]
+    assert memory.rows[1][-2:] == ["unchanged by the scrape", "✅"]
+    assert memory.rows[2][-1] == "❌"
+
+    r.many_cpu = Outcome("many_cpu", FAILED, "exit 101: panicked", "")
+    render, memory = rust.many_cpu_tables(r)
+    assert render.rows == [["—", "—", "failed", "", "", "", "—"]]
+    assert memory.rows[0][:2] == ["file blocks after writing", "failed"]
+    assert memory.notes[-1] == "`many_cpu` failed: exit 101: panicked"
 
 
 if __name__ == "__main__":

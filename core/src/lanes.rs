@@ -51,7 +51,8 @@ thread_local! {
 }
 
 /// Slots taken, one bit each.
-static TAKEN: [AtomicU64Std; SLOTS.div_ceil(64)] = [const { AtomicU64Std::new(0) }; SLOTS.div_ceil(64)];
+static TAKEN: [AtomicU64Std; SLOTS.div_ceil(64)] =
+    [const { AtomicU64Std::new(0) }; SLOTS.div_ceil(64)];
 /// The last key handed out.
 static LAST_KEY: AtomicU32Std = AtomicU32Std::new(0);
 /// The key of the threads sharing the overflow slot.
@@ -153,13 +154,18 @@ pub(crate) fn assign() -> u64 {
     // A thread without thread-locals any more (it is exiting) shares the overflow slot.
     let own = HELD.try_with(|_| ()).is_ok();
     let slot = if own { take_slot() } else { OVERFLOW };
-    let key = if slot == OVERFLOW { overflow_key() } else { new_key() };
+    let key = if slot == OVERFLOW {
+        overflow_key()
+    } else {
+        new_key()
+    };
     let v = join(key, slot as u32);
     let _ = KEY.try_with(|k| k.set(v));
     v
 }
 
 /// Has the calling thread give its lane in `holder` back when it exits.
+#[cfg_attr(loom, allow(dead_code))]
 #[cold]
 pub(crate) fn remember(holder: Weak<dyn Holder>) {
     let _ = HELD.try_with(|h| {
@@ -187,7 +193,11 @@ fn watch_forks() {
         if slot != OVERFLOW {
             TAKEN[slot / 64].fetch_or(1 << (slot % 64), Ordering::Relaxed);
         }
-        let key = if slot == OVERFLOW { overflow_key() } else { new_key() };
+        let key = if slot == OVERFLOW {
+            overflow_key()
+        } else {
+            new_key()
+        };
         let _ = KEY.try_with(|k| k.set(join(key, slot as u32)));
     }
     ONCE.call_once(|| {

@@ -695,7 +695,10 @@ impl Region {
                 _ => start,
             };
             if end > reserved {
-                let to = end.div_ceil(ARENA_CHUNK).saturating_mul(ARENA_CHUNK).min(limit);
+                let to = end
+                    .div_ceil(ARENA_CHUNK)
+                    .saturating_mul(ARENA_CHUNK)
+                    .min(limit);
                 self.reserve(l.arena_off + reserved as usize, l.arena_off + to as usize)?;
                 mark.fetch_max(to, Ordering::Release);
             }
@@ -727,7 +730,12 @@ impl Region {
     }
 
     /// Reserves cells `from..to` of each lane in `lanes`.
-    fn reserve_lanes(&self, lanes: std::ops::Range<usize>, from: u64, to: u64) -> std::io::Result<()> {
+    fn reserve_lanes(
+        &self,
+        lanes: std::ops::Range<usize>,
+        from: u64,
+        to: u64,
+    ) -> std::io::Result<()> {
         let l = &self.layout;
         lanes.into_iter().try_for_each(|s| {
             let at = l.cells_off + s * l.cells_per_shard;
@@ -913,7 +921,11 @@ impl lanes::Holder for Region {
         let entry = self.lanes.entry(slot);
         let cur = entry.load(Ordering::Acquire);
         let (k, lane) = lanes::split(cur);
-        if k != key || entry.compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+        if k != key
+            || entry
+                .compare_exchange(cur, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
             return;
         }
         if lane as u32 & lanes::SHARED == 0 {
@@ -1177,14 +1189,18 @@ mod tests {
         assert_eq!((r.claim_lane(a, alive), r.lanes_in_use()), (0, 1));
         assert_eq!(blocks(), one_lane, "lane 0 has its space already");
         assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (1, 2));
-        assert!(blocks() >= one_lane + lane_bytes, "lane 1 got its first chunk");
+        assert!(
+            blocks() >= one_lane + lane_bytes,
+            "lane 1 got its first chunk"
+        );
         // Allocation past the chunk reserves in the two lanes in use, not in the others.
         let two_lanes = blocks();
         r.alloc_cells(CELL_CHUNK as usize).unwrap();
         assert!(blocks() >= two_lanes + 2 * lane_bytes);
         assert!(blocks() < two_lanes + 3 * lane_bytes);
         // Lane 1's holder died: the next claim takes it before a new lane.
-        r.word(r.layout.lanes_off + 1).store(dead.0, Ordering::Relaxed);
+        r.word(r.layout.lanes_off + 1)
+            .store(dead.0, Ordering::Relaxed);
         assert_eq!((r.claim_lane(c, alive), r.lanes_in_use()), (1, 2));
         assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (2, 3));
         assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (3, 4));

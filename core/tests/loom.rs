@@ -229,7 +229,7 @@ mod word;
 #[test]
 fn lane_claims_race_with_each_other_a_dead_holder_and_an_allocation() {
     use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-    use loom::sync::{Arc, Mutex};
+    use loom::sync::Arc;
     use word::{LaneOwner, Reserved};
 
     const LANES: usize = 3;
@@ -238,74 +238,75 @@ fn lane_claims_race_with_each_other_a_dead_holder_and_an_allocation() {
     struct Shared {
         owners: Vec<AtomicU64>,
         reserved: AtomicU64,
-        /// (lane, from, to) of every reservation made.
-        log: Mutex<Vec<(usize, u64, u64)>>,
+        /// Bit `lane * CELLS + cell` is set once that cell has file space.
+        space: AtomicU64,
         /// The lane each claimer got, once its claim returned.
         claimed: [AtomicUsize; 2],
         /// Set once cells below CELLS are allocated.
         grown: AtomicBool,
     }
+    impl Shared {
+        fn table(&self) -> lane_table::Table<'_> {
+            lane_table::Table {
+                owners: &self.owners,
+                reserved: &self.reserved,
+                cells: CELLS,
+            }
+        }
+        fn reserve(&self, lanes: std::ops::Range<usize>, from: u64, to: u64) -> Result<(), ()> {
+            let cells = (1u64 << to) - (1u64 << from);
+            let bits = lanes.fold(0, |b, l| b | cells << (l as u64 * CELLS));
+            self.space.fetch_or(bits, Ordering::SeqCst);
+            Ok(())
+        }
+        fn covered(&self, lane: usize) -> bool {
+            let all = ((1u64 << CELLS) - 1) << (lane as u64 * CELLS);
+            self.space.load(Ordering::SeqCst) & all == all
+        }
+    }
     let dead = LaneOwner::new(9, 9);
-    let covered = |s: &Shared, lane: usize| {
-        let log = s.log.lock().unwrap();
-        (0..CELLS).all(|c| log.iter().any(|&(l, f, t)| l == lane && f <= c && c < t))
-    };
     model(move || {
         let s = Arc::new(Shared {
             owners: (0..LANES).map(|_| AtomicU64::new(0)).collect(),
-            // Lane 0 in use with 4 cells reserved (at creation).
+            // Lane 0 in use with 4 cells reserved (at creation), held by a dead process.
             reserved: AtomicU64::new(Reserved::new(1, 4).0),
-            log: Mutex::new(vec![(0, 0, 4)]),
+            space: AtomicU64::new(0b1111),
             claimed: [AtomicUsize::new(NONE), AtomicUsize::new(NONE)],
             grown: AtomicBool::new(false),
         });
         s.owners[0].store(dead.0, Ordering::Relaxed);
-        let reserve = |s: &Shared, lanes: std::ops::Range<usize>, from: u64, to: u64| {
-            let mut log = s.log.lock().unwrap();
-            log.extend(lanes.map(|l| (l, from, to)));
-            Ok::<(), ()>(())
-        };
         let claimers: Vec<_> = (0..2)
             .map(|i| {
                 let s = s.clone();
                 thread::spawn(move || {
-                    let table = lane_table::Table {
-                        owners: &s.owners,
-                        reserved: &s.reserved,
-                        cells: CELLS,
-                    };
                     let me = LaneOwner::new(i as u32 + 1, 1);
-                    let got = table.claim(me, |o| o != dead, |l, f, t| reserve(&s, l, f, t));
-                    let lane = match got {
-                        lane_table::Claimed::Own(l) => l,
-                        other => panic!("{other:?}"),
+                    let got = s
+                        .table()
+                        .claim(me, |o| o != dead, |l, f, t| s.reserve(l, f, t));
+                    let lane_table::Claimed::Own(lane) = got else {
+                        panic!("{got:?}");
                     };
                     s.claimed[i].store(lane, Ordering::SeqCst);
                     if s.grown.load(Ordering::SeqCst) {
-                        assert!(covered(&s, lane), "lane {lane} stored to unreserved");
+                        assert!(s.covered(lane), "lane {lane} stored to unreserved");
                     }
                     lane
                 })
             })
             .collect();
-        let table = lane_table::Table {
-            owners: &s.owners,
-            reserved: &s.reserved,
-            cells: CELLS,
-        };
-        table
-            .grow(4, CELLS, 4, |l, f, t| reserve(&s, l, f, t))
+        s.table()
+            .grow(4, CELLS, 4, |l, f, t| s.reserve(l, f, t))
             .unwrap();
         s.grown.store(true, Ordering::SeqCst);
         for c in &s.claimed {
             let lane = c.load(Ordering::SeqCst);
             if lane != NONE {
-                assert!(covered(&s, lane), "lane {lane} stored to unreserved");
+                assert!(s.covered(lane), "lane {lane} stored to unreserved");
             }
         }
         let mut lanes: Vec<usize> = claimers.into_iter().map(|t| t.join().unwrap()).collect();
         lanes.sort();
         assert_eq!(lanes, [0, 1], "the dead holder's lane, then the next");
-        assert_eq!(table.in_use(), 2);
+        assert_eq!(s.table().in_use(), 2);
     });
 }

@@ -81,9 +81,30 @@ fn child() {
                 }
             }
         }
+        // Records until killed: a counter, a histogram and a float counter.
+        "lane-writer" => {
+            let c = r.counter("lane_ticks", "Ticks.").unwrap();
+            let h = r.histogram("lane_lat", "Latency.", &[1.0]).unwrap();
+            for i in 0u64.. {
+                c.inc();
+                h.observe((i % 2) as f64 * 2.0).unwrap();
+            }
+        }
+        // Adds exactly ADDS to the same series, then exits.
+        "lane-adder" => {
+            let c = r.counter("lane_ticks", "Ticks.").unwrap();
+            let h = r.histogram("lane_lat", "Latency.", &[1.0]).unwrap();
+            for _ in 0..ADDS {
+                c.inc();
+                h.observe(0.5).unwrap();
+            }
+        }
         other => panic!("unknown child role {other}"),
     }
 }
+
+/// What each `lane-adder` child adds.
+const ADDS: u64 = 100_000;
 
 fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -194,6 +215,62 @@ fn a_writer_killed_with_sigkill_loses_nothing_recorded() {
         assert!(v >= 1.0, "{line}");
     }
     assert!(after.contains("made_total{n=\"0\"}"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A writer killed mid-recording keeps what it recorded in its lane; the next writers
+/// take that lane back instead of a new one and add on top, exactly.
+#[test]
+fn a_killed_writers_lane_is_taken_back_and_totals_stay_exact() {
+    let dir = tempdir("lanes");
+    let path = dir.join("lanes.metricore");
+    let mut writer = spawn("lane-writer", &path);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let r = loop {
+        if let Ok(r) = Registry::open_existing(&path) {
+            if value(&r.render(Format::Prometheus), "lane_ticks_total").unwrap_or(0.0) > 100_000.0 {
+                break r;
+            }
+        }
+        assert!(Instant::now() < deadline, "the writer never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    writer.kill().unwrap(); // SIGKILL, mid-recording
+    writer.wait().unwrap();
+    let t = r.render(Format::Prometheus);
+    let (ticks, count) = (
+        value(&t, "lane_ticks_total").unwrap(),
+        value(&t, "lane_lat_count").unwrap(),
+    );
+    assert_eq!(
+        value(&t, "lane_lat_bucket{le=\"+Inf\"}"),
+        Some(count),
+        "{t}"
+    );
+    assert!((ticks - count).abs() <= 1.0, "{t}");
+    let low = value(&t, "lane_lat_bucket{le=\"1.0\"}").unwrap();
+    assert_eq!(r.stats().lanes_in_use, 1, "one writer, one lane");
+
+    // One after the other: the first takes the dead writer's lane and gives it back
+    // when it exits, and the second takes it again.
+    for _ in 0..2 {
+        assert!(spawn("lane-adder", &path).wait().unwrap().success());
+    }
+    let t = r.render(Format::Prometheus);
+    let added = 2.0 * ADDS as f64;
+    assert_eq!(value(&t, "lane_ticks_total"), Some(ticks + added), "{t}");
+    assert_eq!(value(&t, "lane_lat_count"), Some(count + added), "{t}");
+    assert_eq!(
+        value(&t, "lane_lat_bucket{le=\"1.0\"}"),
+        Some(low + added),
+        "{t}"
+    );
+    assert_eq!(
+        r.stats().lanes_in_use,
+        1,
+        "the dead writer's lane was taken back, not a new one"
+    );
+    assert_eq!(r.check().1, Vec::<String>::new());
     std::fs::remove_dir_all(dir).unwrap();
 }
 

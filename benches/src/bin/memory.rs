@@ -4,7 +4,7 @@
 //!
 //! Prints records (see [`metricore_benches::record`]) in bytes or allocations per
 //! series, and a table for people on standard error. The target: at most 8 bytes per
-//! shard (one cell in each) plus the series' directory entry, per series
+//! lane in use (one cell in each) plus the series' directory entry, per series
 //! (`benches/reporting/targets.py`).
 
 use metricore_benches::alloc::{counting, Counting};
@@ -72,14 +72,14 @@ fn metricore_breakdown(values: &[[String; 3]]) {
     let n = values.len() as f64;
     let cells = (after.cells.0 - before.cells.0) as f64 / n;
     let arena = (after.arena_bytes.0 - before.arena_bytes.0) as f64 / n;
-    let cell_bytes = cells * 8.0 * after.shards as f64;
+    let cell_bytes = cells * 8.0 * after.lanes_in_use as f64;
     eprintln!(
-        "metricore with {} shards: {cells:.1} cell per shard = {cell_bytes:.1} bytes of cells, \
+        "metricore with {} lanes in use: {cells:.1} cell per lane = {cell_bytes:.1} bytes of cells, \
          and {arena:.1} bytes of series record and label key in the arena, per series; plus \
          one 8-byte slot each in the preallocated directory ({} slots)",
-        after.shards, after.series_capacity,
+        after.lanes_in_use, after.series_capacity,
     );
-    let shards = ("shards", after.shards as f64);
+    let shards = ("lanes", after.lanes_in_use as f64);
     print(
         "cells",
         Metricore::NAME,

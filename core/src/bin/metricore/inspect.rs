@@ -19,7 +19,11 @@ pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
     };
     row(&mut out, "registry", path.display().to_string());
     row(&mut out, "created", created(s.created_unix_ns));
-    row(&mut out, "lanes", format!("{} in use of {}", s.lanes_in_use, s.shards));
+    row(
+        &mut out,
+        "lanes",
+        format!("{} in use of {}", s.lanes_in_use, s.shards),
+    );
     row(
         &mut out,
         "series",
