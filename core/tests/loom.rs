@@ -42,6 +42,21 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     assert!(n > 1, "the model ran concurrently");
 }
 
+/// Explores the interleavings of `f` with at most `bound` preemptions per thread, for
+/// models of three threads whose every interleaving is too many to explore.
+fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    EXPLORED.store(0, Ordering::Relaxed);
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound);
+    builder.check(move || {
+        EXPLORED.fetch_add(1, Ordering::Relaxed);
+        f()
+    });
+    let n = EXPLORED.load(Ordering::Relaxed);
+    eprintln!("explored {n} interleavings (at most {bound} preemptions)");
+    assert!(n > 1, "the model ran concurrently");
+}
+
 #[test]
 fn increments_race_with_reads() {
     model(|| {
@@ -265,7 +280,7 @@ fn lane_claims_race_with_each_other_a_dead_holder_and_an_allocation() {
         }
     }
     let dead = LaneOwner::new(9, 9);
-    model(move || {
+    model_bounded(3, move || {
         let s = Arc::new(Shared {
             owners: (0..LANES).map(|_| AtomicU64::new(0)).collect(),
             // Lane 0 in use with 4 cells reserved (at creation), held by a dead process.
