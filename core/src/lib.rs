@@ -1,6 +1,6 @@
-//! metricore: lock-free, per-CPU sharded counters, gauges and histograms in one
-//! registry that several processes (and languages) can share through a memory-mapped
-//! file, rendered as Prometheus text or OpenMetrics.
+//! metricore: lock-free counters, gauges and histograms, sharded per recording thread,
+//! in one registry that several processes (and languages) can share through a
+//! memory-mapped file, rendered as Prometheus text or OpenMetrics.
 //!
 //! ```
 //! use metricore::{buckets, Format, Registry};

@@ -2,8 +2,8 @@
 //! [`StateSet`], and the families they come from ([`CounterVec`], ...).
 //!
 //! A handle is cheap to clone and stays valid as long as its region is mapped; it keeps
-//! the region mapped. Recording touches one cell of the calling CPU's shard (gauges and
-//! states: one unsharded cell) and never locks, allocates or panics.
+//! the region mapped. Recording touches one cell of the calling thread's lane (gauges
+//! and states: one unsharded cell) and never locks, allocates or panics.
 
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ fn refuse(region: &Region, e: Error) -> Result<()> {
     Err(e)
 }
 
-/// A counter series: integer increments are one `fetch_add` on the CPU's shard;
+/// A counter series: integer increments are one `fetch_add` on the thread's lane;
 /// fractional ones go to a second, `f64`, cell made on first use. An integer cell
 /// that wraps past `u64::MAX` carries 2^64 into the float cell (or stays at
 /// `u64::MAX` when no float cell can be had), so the count never goes down.
