@@ -17,6 +17,9 @@
 pub(crate) mod table;
 
 use std::cell::{Cell, RefCell};
+// The bookkeeping of this process's threads is never in a region: plain atomics, also
+// under loom.
+use std::sync::atomic::{AtomicU32 as AtomicU32Std, AtomicU64 as AtomicU64Std};
 use std::sync::Weak;
 
 use crate::sync::{AtomicU64, Ordering};
@@ -57,10 +60,6 @@ static TAKEN: [AtomicU64Std; SLOTS.div_ceil(64)] =
 static LAST_KEY: AtomicU32Std = AtomicU32Std::new(0);
 /// The key of the threads sharing the overflow slot.
 static OVERFLOW_KEY: AtomicU32Std = AtomicU32Std::new(NO_KEY);
-
-// Process-wide bookkeeping of this process's threads: never in a region, so plain
-// atomics also under loom.
-use std::sync::atomic::{AtomicU32 as AtomicU32Std, AtomicU64 as AtomicU64Std};
 
 /// A region as a holder of lanes: what a thread's exit gives back.
 pub(crate) trait Holder: Send + Sync {
