@@ -1,45 +1,45 @@
 //! Handles' view of their cells: a pointer to the series' first cell in shard 0 and
 //! the stride between shards, so recording is one pointer add and one atomic.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::region::{Region, SINK_CELLS};
 use crate::shard;
 use crate::sync::{AtomicU64, Backoff, Ordering};
 
-/// The cells of one series, for recording. Keeps its region mapped.
+/// The cells of one series, for recording. `R` keeps the region mapped (an `Arc`) or
+/// borrows it (`&Region`, for handles that live no longer than their family).
 #[derive(Clone)]
-pub(crate) struct Cells {
-    region: Arc<Region>,
+pub(crate) struct Cells<R = Arc<Region>> {
+    region: R,
     base: *const AtomicU64,
     stride: usize,
     mask: usize,
 }
 
-// SAFETY: `base` points into the region's mapping, which `region` keeps alive, and is
-// only used to reach `AtomicU64`s, which are shared between threads by design.
-unsafe impl Send for Cells {}
+// SAFETY: `base` points into the region's mapping, which `region` keeps alive (owned or
+// borrowed), and is only used to reach `AtomicU64`s, which are shared between threads
+// by design.
+unsafe impl<R: Send> Send for Cells<R> {}
 // SAFETY: as for Send; `&Cells` only hands out `&AtomicU64`.
-unsafe impl Sync for Cells {}
+unsafe impl<R: Sync> Sync for Cells<R> {}
 
-impl Cells {
-    /// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
-    /// shard, past the sink. `first` itself must be inside even when `n` is 0 (an info
-    /// series made once every cell was taken gets the end of the shard).
-    #[inline]
-    pub fn inside(region: &Region, first: u32, n: usize) -> bool {
-        let cells = region.layout.cells_per_shard;
-        first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
-    }
+/// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
+/// shard, past the sink. `first` itself must be inside even when `n` is 0 (an info
+/// series made once every cell was taken gets the end of the shard).
+#[inline]
+pub(crate) fn inside(region: &Region, first: u32, n: usize) -> bool {
+    let cells = region.layout.cells_per_shard;
+    first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
+}
 
+impl<R: Deref<Target = Region>> Cells<R> {
     /// The `n` cells from `first`, or the sink if they are not all inside a shard.
-    pub fn new(region: Arc<Region>, first: u32, n: usize) -> Cells {
+    #[inline]
+    pub fn new(region: R, first: u32, n: usize) -> Cells<R> {
         let l = region.layout;
-        let first = if Cells::inside(&region, first, n) {
-            first
-        } else {
-            0
-        };
+        let first = if inside(&region, first, n) { first } else { 0 };
         let base = region.cell(0, first) as *const AtomicU64;
         Cells {
             region,
@@ -47,11 +47,6 @@ impl Cells {
             stride: l.cells_per_shard,
             mask: l.shards - 1,
         }
-    }
-
-    /// The sink: cells that record but are never rendered.
-    pub fn sink(region: Arc<Region>) -> Cells {
-        Cells::new(region, 0, 0)
     }
 
     /// Cell `i` of this series in the calling CPU's shard. `i` is below the cell count
@@ -96,7 +91,7 @@ impl Cells {
     }
 
     /// The region these cells are in.
-    pub fn region(&self) -> &Arc<Region> {
+    pub fn region(&self) -> &Region {
         &self.region
     }
 }

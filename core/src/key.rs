@@ -16,12 +16,6 @@ pub(crate) fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(K)
 }
 
-#[inline]
-fn finish(h: u64) -> u64 {
-    let h = (h ^ (h >> 32)).wrapping_mul(0xd6e8_feb8_6659_fd93);
-    h ^ (h >> 29)
-}
-
 #[inline(always)]
 fn load8(b: &[u8]) -> u64 {
     u64::from_le_bytes(b[..8].try_into().unwrap_or_default())
@@ -47,12 +41,53 @@ pub(crate) fn hash_bytes(mut h: u64, b: &[u8]) -> u64 {
     mix(h, b.len() as u64)
 }
 
-/// The hash of a series: its family and its label values.
+/// The 128-bit product of `a` and `b`, its halves folded into one word.
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = a as u128 * b as u128;
+    p as u64 ^ (p >> 64) as u64
+}
+
+/// A value's bytes as two words and its length: up to 16 bytes are read with (possibly
+/// overlapping) loads; longer values fold their leading 16-byte blocks into the first
+/// word.
+#[inline(always)]
+fn value_words(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    if n <= 8 {
+        return (small(b), n as u64);
+    }
+    let mut a = 0;
+    let mut i = 0;
+    while n - i > 16 {
+        a = fold_mul(a ^ load8(&b[i..]) ^ K, load8(&b[i + 8..]) ^ L);
+        i += 16;
+    }
+    let (x, y) = if n - i > 8 {
+        (load8(&b[i..]), load8(&b[n - 8..]))
+    } else {
+        (load8(&b[n - 8..]), 0)
+    };
+    (a ^ x, y.rotate_left(8) ^ n as u64)
+}
+
+/// Second multiplier of the series hash.
+const L: u64 = 0xc2b2_ae3d_27d4_eb4f;
+
+/// The hash of a series: its family and its label values. Each value is multiplied
+/// out on its own, by a factor that depends on its position, and the products are
+/// combined with `xor`, so the values of a lookup are hashed side by side rather than
+/// one after another; one more product mixes the result.
 #[inline]
 pub(crate) fn hash<'a>(family: u32, values: impl Iterator<Item = &'a str>) -> u64 {
-    finish(values.fold(mix(0, family as u64 + 1), |h, v| {
-        hash_bytes(h, v.as_bytes())
-    }))
+    let mut acc = (family as u64 + 1).wrapping_mul(K);
+    let mut pos = L;
+    for v in values {
+        let (a, b) = value_words(v.as_bytes());
+        acc ^= fold_mul(a ^ pos, b ^ pos.rotate_left(32) ^ K);
+        pos = pos.wrapping_add(K);
+    }
+    fold_mul(acc ^ L, pos ^ K)
 }
 
 /// The stored length of the key for `values`.
@@ -76,7 +111,7 @@ pub(crate) fn encode<'a>(values: impl Iterator<Item = &'a str>, out: &mut Vec<u8
 }
 
 /// Bytes 1 to 7 of a value as one word: overlapping 4-byte loads for 4 or more
-/// bytes, first, middle and last byte below that. Equal words mean equal bytes.
+/// bytes, first, middle and last byte below that.
 #[inline(always)]
 fn short_word(b: &[u8]) -> u64 {
     let n = b.len();
@@ -87,44 +122,59 @@ fn short_word(b: &[u8]) -> u64 {
     }
 }
 
+/// Up to eight bytes as one word made of those bytes only, repeated where there are
+/// fewer than eight (0 for none): equal words mean equal bytes for slices of one
+/// length, and the word holds a zero byte exactly when the bytes do.
+#[inline(always)]
+fn small(b: &[u8]) -> u64 {
+    match *b {
+        [] => 0,
+        [x] => x as u64 * 0x0101_0101_0101_0101,
+        [x, y] => (x as u64 | (y as u64) << 8) * 0x0001_0001_0001_0001,
+        [x, y, z] => {
+            (x as u64 | (y as u64) << 8 | (z as u64) << 16 | (x as u64) << 24) * 0x1_0000_0001
+        }
+        _ => load4(b) | load4(&b[b.len() - 4..]) << 32,
+    }
+}
+
 /// Whether a word holds a zero byte.
 #[inline(always)]
 fn has_zero(w: u64) -> bool {
     w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080 != 0
 }
 
-/// Whether `v` starts `stored`, comparing words, without calls: `None` if `v` holds a
-/// NUL byte, whose stored form is escaped.
+/// Whether `stored` starts with `v` (which holds no NUL byte), comparing words, without
+/// calls: `None` if `v` holds a NUL byte, whose stored form is escaped.
 #[inline(always)]
 fn starts_plain(stored: &[u8], v: &[u8]) -> Option<bool> {
     let n = v.len();
-    if stored.len() < n {
+    let Some(s) = stored.get(..n) else {
         // The escaped form is longer still.
         return Some(false);
-    }
-    let mut i = 0;
-    while i + 8 <= n {
-        let a = load8(&v[i..]);
+    };
+    if n <= 8 {
+        let a = small(v);
         if has_zero(a) {
             return None;
         }
-        if a != load8(&stored[i..]) {
+        return Some(a == small(s));
+    }
+    let mut i = 0;
+    loop {
+        let at = if i + 8 < n { i } else { n - 8 };
+        let a = load8(&v[at..]);
+        if has_zero(a) {
+            return None;
+        }
+        if a != load8(&s[at..]) {
             return Some(false);
+        }
+        if at == n - 8 {
+            return Some(true);
         }
         i += 8;
     }
-    if i < n {
-        let a = short_word(&v[i..]);
-        // Below four bytes the word holds three bytes; the rest must not count as zero.
-        let probe = if n - i >= 4 { a } else { a | !0xff_ffff };
-        if has_zero(probe) {
-            return None;
-        }
-        if a != short_word(&stored[i..n]) {
-            return Some(false);
-        }
-    }
-    Some(true)
 }
 
 /// Whether `stored` starts with the escaped form of `v`; returns what follows it.

@@ -35,7 +35,7 @@ use crate::sync::{AtomicU64, Backoff, Ordering};
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 2;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;

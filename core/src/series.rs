@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::cells::Cells;
+use crate::cells::{self, Cells};
 use crate::directory::{self, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
 use crate::error::{Error, Result};
 use crate::family::{self, Entry};
@@ -77,14 +77,30 @@ struct FamilyInner {
 #[derive(Clone)]
 pub struct Family(Arc<FamilyInner>);
 
-/// A series resolved for recording.
-pub(crate) struct Resolved {
-    /// Its cells.
-    pub cells: Cells,
+/// A series resolved for recording, borrowed from its family.
+pub(crate) struct Resolved<'a> {
+    /// The region of its family.
+    region: &'a Arc<Region>,
+    /// Its first cell; 0 for the sink.
+    pub first: u32,
+    /// Its number of cells.
+    n: usize,
     /// Its float cell, for counters.
     pub float: FloatCell,
-    /// Its first cell.
-    pub first: u32,
+}
+
+impl<'a> Resolved<'a> {
+    /// Its cells, keeping the region mapped.
+    #[inline]
+    pub fn cells(&self) -> Cells {
+        Cells::new(self.region.clone(), self.first, self.n)
+    }
+
+    /// Its cells, borrowing the region from the family.
+    #[inline]
+    pub fn borrowed_cells(&self) -> Cells<&'a Region> {
+        Cells::new(&**self.region, self.first, self.n)
+    }
 }
 
 /// A counter series' float cell, for fractional increments: made on first use and
@@ -280,20 +296,21 @@ impl Family {
     /// The series `s`, or the sink if its record's cells lie outside a shard (a corrupt
     /// file).
     #[inline]
-    fn resolved(&self, s: Series) -> Resolved {
-        if !Cells::inside(self.region(), s.cell, self.0.cells) {
+    fn resolved(&self, s: Series) -> Resolved<'_> {
+        if !cells::inside(self.region(), s.cell, self.0.cells) {
             return self.sink();
         }
         Resolved {
-            cells: Cells::new(self.region().clone(), s.cell, self.0.cells),
-            float: FloatCell { record: s.record },
+            region: self.region(),
             first: s.cell,
+            n: self.0.cells,
+            float: FloatCell { record: s.record },
         }
     }
 
     /// Finds or makes the series for `values` (after the scope's values).
     #[inline]
-    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
+    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved<'_>> {
         let this = self.latest();
         if !std::ptr::eq(this, self) {
             return this.resolve(values);
@@ -307,7 +324,7 @@ impl Family {
     }
 
     #[inline]
-    fn resolve_all<'a>(&self, values: impl Iterator<Item = &'a str> + Clone) -> Resolved {
+    fn resolve_all<'a>(&self, values: impl Iterator<Item = &'a str> + Clone) -> Resolved<'_> {
         let hash = key::hash(self.0.idx, values.clone());
         let ident = self.ident(0);
         match directory::find(self.region(), hash, ident, values.clone()) {
@@ -322,7 +339,7 @@ impl Family {
         hash: u64,
         ident: Ident,
         values: impl Iterator<Item = &'a str> + Clone,
-    ) -> Resolved {
+    ) -> Resolved<'_> {
         let region = self.region();
         let live = Entry::of(region, self.0.idx).live();
         let limit = self.0.spec.limit as u64;
@@ -342,7 +359,7 @@ impl Family {
     }
 
     /// The overflow series, where label sets past the limit (or past a full region) go.
-    fn overflow(&self) -> Resolved {
+    fn overflow(&self) -> Resolved<'_> {
         let region = self.region();
         region.count(region::H_OVERFLOWS);
         Entry::of(region, self.0.idx)
@@ -355,11 +372,12 @@ impl Family {
     }
 
     /// Cells that record but are never rendered.
-    fn sink(&self) -> Resolved {
+    fn sink(&self) -> Resolved<'_> {
         Resolved {
-            cells: Cells::sink(self.region().clone()),
-            float: FloatCell { record: 0 },
+            region: self.region(),
             first: 0,
+            n: 0,
+            float: FloatCell { record: 0 },
         }
     }
 

@@ -218,6 +218,54 @@ fn remove_and_clear() {
 }
 
 #[test]
+fn borrowed_handles_record_into_the_series_owned_handles_do() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter_vec("req", "", &["model", "status"]).unwrap();
+    // Values of every length from 0 to 40 bytes, some with NUL bytes, so that each
+    // way the lookup reads a value (short, one word, several words) finds its series.
+    let values: Vec<String> = (0..=40)
+        .map(|n| {
+            (0..n)
+                .map(|i| {
+                    if n % 7 == 3 && i == n / 2 {
+                        '\0'
+                    } else {
+                        char::from(b'a' + (i * 7 + n) as u8 % 26)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for (i, v) in values.iter().enumerate() {
+        let status = i.to_string();
+        let owned = c.with_labels(&[v, &status]).unwrap();
+        owned.inc_by(i as u64);
+        let borrowed = c.with_labels_ref(&[v, &status]).unwrap();
+        borrowed.inc();
+        borrowed.inc_by_f64(0.5).unwrap();
+        assert_eq!(borrowed.id(), owned.id(), "{v:?}");
+        assert_eq!(owned.get(), i as f64 + 1.5, "{v:?}");
+    }
+    assert_eq!(r.stats().series, values.len() as u64);
+    // A value one byte longer or shorter, or with one byte changed, is another series.
+    let other = c.with_labels_ref(&["abcdefghijklmnopq", "1"]).unwrap();
+    assert_ne!(
+        other.id(),
+        c.with_labels_ref(&["abcdefghijklmnop", "1"]).unwrap().id()
+    );
+    assert_ne!(
+        other.id(),
+        c.with_labels_ref(&["abcdefghijklmnopr", "1"]).unwrap().id()
+    );
+    assert!(c.remove(&[&values[5], "5"]).unwrap());
+    assert_eq!(c.with_labels_ref(&[&values[5], "5"]).unwrap().get(), 0.0);
+    assert!(matches!(
+        c.with_labels_ref(&["only one"]),
+        Err(Error::LabelCount { .. })
+    ));
+}
+
+#[test]
 fn cardinality_limit_sends_new_series_to_overflow() {
     let r = Registry::with_options(&small()).unwrap();
     let f = r

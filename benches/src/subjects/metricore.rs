@@ -70,7 +70,7 @@ impl Subject for Metricore {
     #[inline]
     fn inc_labels(f: &Family, values: [&str; 3]) {
         f.requests
-            .with_labels(&values)
+            .with_labels_ref(&values)
             .expect("three label values")
             .inc();
     }
