@@ -127,15 +127,50 @@ fn short_word(b: &[u8]) -> u64 {
 /// length, and the word holds a zero byte exactly when the bytes do.
 #[inline(always)]
 fn small(b: &[u8]) -> u64 {
-    match *b {
-        [] => 0,
-        [x] => x as u64 * 0x0101_0101_0101_0101,
-        [x, y] => (x as u64 | (y as u64) << 8) * 0x0001_0001_0001_0001,
-        [x, y, z] => {
-            (x as u64 | (y as u64) << 8 | (z as u64) << 16 | (x as u64) << 24) * 0x1_0000_0001
-        }
-        _ => load4(b) | load4(&b[b.len() - 4..]) << 32,
+    let n = b.len();
+    if n >= 4 {
+        load4(b) | load4(&b[n - 4..]) << 32
+    } else if n > 0 {
+        // First, middle, last and first byte: 1 to 3 bytes, each of them present.
+        let (x, y, z) = (b[0] as u64, b[n / 2] as u64, b[n - 1] as u64);
+        (x | y << 8 | z << 16 | x << 24) * 0x1_0000_0001
+    } else {
+        0
     }
+}
+
+/// A value of up to 16 bytes as words: equal for two values exactly when their bytes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Words {
+    len: u64,
+    first: u64,
+    last: u64,
+}
+
+impl Words {
+    /// The words of the empty value.
+    pub const EMPTY: Words = Words {
+        len: 0,
+        first: 0,
+        last: 0,
+    };
+}
+
+/// The words of `b`, if it is at most 16 bytes long: up to 8 bytes in one word, longer
+/// values as their first and last 8 bytes.
+#[inline(always)]
+pub(crate) fn words(b: &[u8]) -> Option<Words> {
+    let n = b.len();
+    let (first, last) = match n {
+        0..=8 => (small(b), 0),
+        9..=16 => (load8(b), load8(&b[n - 8..])),
+        _ => return None,
+    };
+    Some(Words {
+        len: n as u64,
+        first,
+        last,
+    })
 }
 
 /// Whether a word holds a zero byte.

@@ -50,6 +50,7 @@ pub mod expose;
 mod family;
 #[cfg(not(loom))]
 mod fault;
+mod hits;
 #[cfg(feature = "http")]
 pub mod http;
 mod inspect;

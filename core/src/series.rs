@@ -10,6 +10,7 @@ use crate::cells::{self, Cells};
 use crate::directory::{self, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
 use crate::error::{Error, Result};
 use crate::family::{self, Entry};
+use crate::hits;
 use crate::key;
 use crate::names::check_label_name;
 use crate::procs::{self, Attachment, Owner};
@@ -59,6 +60,8 @@ impl Home {
 struct FamilyInner {
     attachment: Arc<Attachment>,
     idx: u32,
+    /// This object's number in the process, for the threads' recent hits (`hits`).
+    id: u64,
     spec: Spec,
     /// The scope's label values, before the family's own.
     consts: Vec<String>,
@@ -180,6 +183,7 @@ impl Family {
             spec: stored,
             attachment: attachment.clone(),
             idx,
+            id: hits::new_id(),
             consts: consts.iter().map(|(_, v)| v.clone()).collect(),
             owner,
             home,
@@ -316,11 +320,34 @@ impl Family {
             return this.resolve(values);
         }
         self.check_count(values.len())?;
-        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         if self.0.consts.is_empty() {
-            return Ok(self.resolve_all(values.iter().copied()));
+            // Values found before passed the length check then.
+            if let Some(place) = hits::get(self.0.id, values) {
+                if place.unchanged(self.region()) {
+                    return Ok(self.resolved(place.series));
+                }
+            }
+            check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
+            return Ok(self.resolve_remembered(values));
         }
+        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         Ok(self.resolve_all(self.label_values(values)))
+    }
+
+    /// `resolve_all` for a family without scope values, remembering what it found for
+    /// this thread's next lookup.
+    #[inline]
+    fn resolve_remembered(&self, values: &[&str]) -> Resolved<'_> {
+        let all = values.iter().copied();
+        let hash = key::hash(self.0.idx, all.clone());
+        let ident = self.ident(0);
+        match directory::find_placed(self.region(), hash, ident, all.clone()) {
+            Some(place) => {
+                hits::put(self.0.id, values, place);
+                self.resolved(place.series)
+            }
+            None => self.insert(hash, ident, all),
+        }
     }
 
     #[inline]

@@ -464,6 +464,42 @@ fn a_kept_exposition_plan_follows_changes_made_elsewhere() {
 }
 
 #[test]
+fn a_lookup_after_a_removal_elsewhere_finds_the_new_series() {
+    let path =
+        std::env::temp_dir().join(format!("metricore-hits-{}.metricore", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let a = Registry::open_shared(&path, &small()).unwrap();
+    let b = Registry::open_shared(&path, &small()).unwrap();
+    let fa = a.counter_vec("x", "", &["k", "code"]).unwrap();
+    let fb = b.counter_vec("x", "", &["k", "code"]).unwrap();
+    // The same lookup again and again, so that this thread remembers where it found it.
+    for _ in 0..3 {
+        fa.with_labels_ref(&["gpt-4", "200"]).unwrap().inc();
+    }
+    let old = fa.with_labels_ref(&["gpt-4", "200"]).unwrap().id();
+    assert!(fb.remove(&["gpt-4", "200"]).unwrap());
+    let new = fa.with_labels_ref(&["gpt-4", "200"]).unwrap();
+    assert_ne!(new.id(), old, "the removed series is not handed out");
+    new.inc();
+    assert_eq!(fb.with_labels_ref(&["gpt-4", "200"]).unwrap().get(), 1.0);
+    assert!(
+        text(&a).contains("x_total{k=\"gpt-4\",code=\"200\"} 1\n"),
+        "{}",
+        text(&a)
+    );
+    // Clearing elsewhere too.
+    fb.clear();
+    fa.with_labels_ref(&["gpt-4", "200"]).unwrap().inc_by(5);
+    assert_eq!(fb.with_labels_ref(&["gpt-4", "200"]).unwrap().get(), 5.0);
+    // Another thread's lookups do not change what this one finds.
+    std::thread::scope(|s| {
+        s.spawn(|| fa.with_labels_ref(&["gpt-4", "500"]).unwrap().inc());
+    });
+    assert_eq!(fa.with_labels_ref(&["gpt-4", "200"]).unwrap().get(), 5.0);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
 fn concurrent_creators_of_series_within_the_limit_never_overflow() {
     for _ in 0..20 {
         let r = Registry::with_options(&small()).unwrap();
