@@ -346,6 +346,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn hashes_of_similar_label_sets_spread_like_random_ones() {
+        // Label sets that differ in a digit or two, as real ones do.
+        const N: usize = 1 << 16;
+        const SLOTS: u64 = 1 << 17;
+        let statuses = [
+            "200", "201", "204", "301", "400", "401", "403", "404", "429", "500",
+        ];
+        let mut low = std::collections::HashSet::new();
+        let mut high = std::collections::HashSet::new();
+        for i in 0..N {
+            let (m, n) = (
+                format!("model-{}", i / 1000),
+                format!("namespace-{}", i / 10 % 100),
+            );
+            let h = hash(7, [m.as_str(), n.as_str(), statuses[i % 10]].into_iter());
+            low.insert(h & (SLOTS - 1));
+            high.insert(h >> 32);
+        }
+        // N keys thrown at random into SLOTS slots fill SLOTS * (1 - e^(-N/SLOTS)).
+        let expected = SLOTS as f64 * (1.0 - (-(N as f64) / SLOTS as f64).exp());
+        assert!(
+            low.len() as f64 > 0.97 * expected,
+            "{} of {expected}",
+            low.len()
+        );
+        assert!(high.len() > N - 4, "{} distinct tags", high.len());
+    }
+
     proptest! {
         #[test]
         fn encoding_round_trips_and_orders_like_tuples(
