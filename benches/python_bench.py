@@ -2,8 +2,9 @@
 """Python benchmark: metricore beside prometheus_client, in one run.
 
 Measures, in nanoseconds per call, ``c.inc()``, ``child.inc()``,
-``c.labels(a, b, c).inc()``, keyword ``labels(...)``, ``h.observe(v)``,
-``with h.time()``, and the time to render 1k and 10k series, for four setups:
+``c.labels(a, b, c).inc()`` (with ``str`` values, and with an ``int``), keyword
+``labels(...)``, ``h.observe(v)``, ``with h.time()``, and the time to render 1k and 10k
+series, for four setups:
 
 - metricore, registry in this process
 - metricore, registry in a shared file (``use_shared``)
@@ -42,6 +43,7 @@ CALLS = [
     ("inc", "c.inc()"),
     ("child_inc", "child.inc()"),
     ("labels_inc", "c.labels(a, b, c).inc()"),
+    ("labels_int_inc", "c.labels(a, b, 200).inc()"),
     ("labels_kw_inc", "c.labels(x=a, y=b, z=c).inc()"),
     ("observe", "h.observe(v)"),
     ("time", "with h.time(): pass"),
@@ -96,13 +98,14 @@ def run_calls(name, quick):
         "inc": "c.inc()",
         "child_inc": "child.inc()",
         "labels_inc": "lc.labels(a, b, cc).inc()",
+        "labels_int_inc": "lc.labels(a, b, 200).inc()",
         "labels_kw_inc": "lc.labels(x=a, y=b, z=cc).inc()",
         "observe": "h.observe(v)",
         "time": "with h.time(): pass",
     }
     out = {}
     for key, stmt in stmts.items():
-        slow = key in ("labels_inc", "labels_kw_inc", "time") or name == "prometheus_client-mp"
+        slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "time") or name == "prometheus_client-mp"
         out[key] = per_call_ns(stmt, env, number // (4 if slow else 1), repeat)
     return out
 

@@ -135,6 +135,12 @@ RUST = [
     Target("histogram_observe/2_threads", "≤ 8 ns", at_most(8)),
     Target("lookup_inc/3_labels", "faster than prometheus and prometheus-client, 0 allocations",
            all_of(faster_than("prometheus", "prometheus-client"), no_allocations(ALLOC_ROW))),
+    Target("lookup_inc/3_labels_64_bytes", "faster than prometheus and prometheus-client",
+           faster_than("prometheus", "prometheus-client")),
+    Target("lookup_inc/3_labels_100k_shuffled", "faster than prometheus and prometheus-client",
+           faster_than("prometheus", "prometheus-client")),
+    Target("lookup_inc/3_labels_2_threads", "≤ 1.5x the 1-thread figure",
+           times_of(1.5, "the 1-thread figure", row="lookup_inc/3_labels")),
     Target("render/10k_series", "≥ 5x faster than prometheus", faster_by(5, "prometheus")),
 ]
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use metricore::{Family, Kind, Spec};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 
 use crate::errors::to_py;
 use crate::registry::{Registry, RegistryArg};
@@ -32,7 +32,8 @@ pub struct Base {
     pub registry: Py<Registry>,
     /// The core registry the family was registered through, for its generation.
     core: metricore::Registry,
-    /// Children by label-value tuple (of `str`s), filled by `labels(...)`.
+    /// Children by label-value tuple (of exact `str`s and `int`s, or of `str()` forms),
+    /// filled by `labels(...)`.
     cache: Py<PyDict>,
 }
 
@@ -170,8 +171,11 @@ impl Base {
     }
 
     /// The child for a `labels(*args, **kwargs)` call: from the cache, or made by
-    /// `make` from the values converted with `str()` (and cached when every value was
-    /// a `str`).
+    /// `make` from the values converted with `str()`. A call whose values are all
+    /// exact `str` or `int` instances is looked up by its values as given (two such
+    /// tuples are equal exactly when their `str()` forms are); any other call by the
+    /// tuple of its values' `str()` forms, so integer enums and other objects are
+    /// cached too.
     pub fn labels<'py>(
         &self,
         py: Python<'py>,
@@ -185,13 +189,19 @@ impl Base {
                 self.kind, self.name
             )));
         }
-        let key = self.key(py, args, kwargs)?;
-        let cacheable = key.iter().all(|v| v.is_exact_instance_of::<PyString>());
+        let mut key = self.key(py, args, kwargs)?;
         let cache = self.cache.bind(py);
-        if cacheable {
-            if let Some(child) = cache.get_item(&key)? {
-                return Ok(child);
-            }
+        let plain = key
+            .iter()
+            .all(|v| v.is_exact_instance_of::<PyString>() || v.is_exact_instance_of::<PyInt>());
+        if !plain {
+            key = PyTuple::new(
+                py,
+                key.iter().map(|v| v.str()).collect::<PyResult<Vec<_>>>()?,
+            )?;
+        }
+        if let Some(child) = cache.get_item(&key)? {
+            return Ok(child);
         }
         let strs = key.iter().map(|v| v.str()).collect::<PyResult<Vec<_>>>()?;
         let values = strs
@@ -199,7 +209,7 @@ impl Base {
             .map(|s| s.to_str())
             .collect::<PyResult<Vec<_>>>()?;
         let child = make(&values)?;
-        if cacheable && cache.len() < CACHE_LIMIT {
+        if cache.len() < CACHE_LIMIT {
             cache.set_item(key, &child)?;
         }
         Ok(child)

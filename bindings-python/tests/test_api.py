@@ -64,6 +64,30 @@ def test_labels_positional_keyword_and_str_conversion(registry):
     assert child._labelvalues == ["a", "b"]
 
 
+def test_labels_that_are_not_str_are_cached_by_their_str_form(registry):
+    import enum
+
+    class Code(enum.Enum):
+        OK = 200
+
+        def __str__(self):
+            return str(self.value)
+
+    c = Counter("codes", "Codes.", ["code", "ok"], registry=registry)
+    assert c.labels(200, 1) is c.labels(200, 1)
+    assert c.labels(Code.OK, True) is c.labels(Code.OK, True)
+    c.labels(200, 1).inc()
+    c.labels(Code.OK, 1).inc()
+    c.labels("200", "1").inc()
+    # bool is not int here: 1 == True in Python, but their str() forms differ.
+    c.labels(200, True).inc(5)
+    assert value(registry, "codes_total", {"code": "200", "ok": "1"}) == 3
+    assert value(registry, "codes_total", {"code": "200", "ok": "True"}) == 5
+    c.remove(200, 1)
+    c.labels(200, 1).inc()
+    assert value(registry, "codes_total", {"code": "200", "ok": "1"}) == 1
+
+
 def test_label_errors_name_the_metric(registry):
     c = Counter("calls", "Calls.", ["model", "code"], registry=registry)
     with pytest.raises(ValueError, match='"calls"'):

@@ -3,6 +3,7 @@
 //! recording is a thread-local read, one load from the map, a pointer add and one
 //! atomic.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::lanes::{self, SHARED, SLOTS};
@@ -11,10 +12,12 @@ use crate::region::{Region, SINK_CELLS};
 use crate::shard;
 use crate::sync::{AtomicU64, Backoff, Ordering};
 
-/// The cells of one series, for recording. Keeps its region mapped.
+/// The cells of one series, for recording. `R` keeps the region mapped (an
+/// `Arc<Region>`) or borrows the family's (`&Arc<Region>`, for handles that live no
+/// longer than their family).
 #[derive(Clone)]
-pub(crate) struct Cells {
-    region: Arc<Region>,
+pub(crate) struct Cells<R = Arc<Region>> {
+    region: R,
     base: *const AtomicU64,
     /// The region's lane map: [`SLOTS`] entries.
     map: *const AtomicU64,
@@ -23,32 +26,30 @@ pub(crate) struct Cells {
 }
 
 // SAFETY: `base` and `map` point into the region's mapping and its lane map, which
-// `region` keeps alive, and are only used to reach `AtomicU64`s, which are shared
-// between threads by design.
-unsafe impl Send for Cells {}
+// `region` keeps alive (owned or borrowed), and are only used to reach `AtomicU64`s,
+// which are shared between threads by design.
+unsafe impl<R: Send> Send for Cells<R> {}
 // SAFETY: as for Send; `&Cells` only hands out `&AtomicU64`.
-unsafe impl Sync for Cells {}
+unsafe impl<R: Sync> Sync for Cells<R> {}
 
-impl Cells {
-    /// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
-    /// lane, past the sink. `first` itself must be inside even when `n` is 0 (an info
-    /// series made once every cell was taken gets the end of the lane).
-    #[inline]
-    pub fn inside(region: &Region, first: u32, n: usize) -> bool {
-        let cells = region.layout.cells_per_shard;
-        first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
-    }
+/// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
+/// lane, past the sink. `first` itself must be inside even when `n` is 0 (an info
+/// series made once every cell was taken gets the end of the lane).
+#[inline]
+pub(crate) fn inside(region: &Region, first: u32, n: usize) -> bool {
+    let cells = region.layout.cells_per_shard;
+    first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
+}
 
+impl<R: Borrow<Arc<Region>>> Cells<R> {
     /// The `n` cells from `first`, or the sink if they are not all inside a lane.
-    pub fn new(region: Arc<Region>, first: u32, n: usize) -> Cells {
-        let l = region.layout;
-        let first = if Cells::inside(&region, first, n) {
-            first
-        } else {
-            0
-        };
-        let base = region.cell(0, first) as *const AtomicU64;
-        let map = region.lanes.as_ptr();
+    #[inline]
+    pub fn new(region: R, first: u32, n: usize) -> Cells<R> {
+        let r: &Region = region.borrow();
+        let l = r.layout;
+        let first = if inside(r, first, n) { first } else { 0 };
+        let base = r.cell(0, first) as *const AtomicU64;
+        let map = r.lanes.as_ptr();
         Cells {
             region,
             base,
@@ -56,11 +57,6 @@ impl Cells {
             stride: l.cells_per_shard,
             mask: l.shards - 1,
         }
-    }
-
-    /// The sink: cells that record but are never rendered.
-    pub fn sink(region: Arc<Region>) -> Cells {
-        Cells::new(region, 0, 0)
     }
 
     /// The word offset of the calling thread's lane from lane 0.
@@ -90,7 +86,8 @@ impl Cells {
     fn claim(&self) -> u32 {
         let me = lanes::assign();
         let (key, slot) = lanes::split(me);
-        let entry = self.region.lanes.entry(slot);
+        let region: &Arc<Region> = self.region.borrow();
+        let entry = region.lanes.entry(slot);
         let backoff = Backoff::new();
         loop {
             let cur = entry.load(Ordering::Acquire);
@@ -99,9 +96,7 @@ impl Cells {
                 return cur as u32;
             }
             let owner = lanes::me();
-            let lane = self
-                .region
-                .claim_lane(owner, |o| procs::alive(o.pid(), o.started()));
+            let lane = region.claim_lane(owner, |o| procs::alive(o.pid(), o.started()));
             let new = (key as u64) << 32 | lane as u64;
             if entry
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
@@ -109,13 +104,13 @@ impl Cells {
             {
                 #[cfg(not(loom))]
                 if lane & SHARED == 0 {
-                    let region: Arc<dyn lanes::Holder> = self.region.clone();
-                    lanes::remember(Arc::downgrade(&region));
+                    let holder: Arc<dyn lanes::Holder> = region.clone();
+                    lanes::remember(Arc::downgrade(&holder));
                 }
                 return lane;
             }
             if lane & SHARED == 0 {
-                self.region.release_lane(lane as usize, owner);
+                region.release_lane(lane as usize, owner);
             }
             backoff.spin();
         }
@@ -147,7 +142,7 @@ impl Cells {
     /// Another cell of the same region in the calling thread's lane (bounds-checked).
     #[inline]
     pub fn local_of(&self, cell: u32) -> &AtomicU64 {
-        self.region.cell(self.lane() / self.stride, cell)
+        self.region().cell(self.lane() / self.stride, cell)
     }
 
     /// Cell `i` in lane 0, for values that are not sharded (gauges, states).
@@ -164,8 +159,9 @@ impl Cells {
     }
 
     /// The region these cells are in.
-    pub fn region(&self) -> &Arc<Region> {
-        &self.region
+    pub fn region(&self) -> &Region {
+        let r: &Arc<Region> = self.region.borrow();
+        r
     }
 }
 

@@ -189,15 +189,61 @@ pub(crate) fn find<'a, I>(region: &Region, hash: u64, ident: Ident, values: I) -
 where
     I: Iterator<Item = &'a str> + Clone,
 {
+    find_placed(region, hash, ident, values).map(|p| p.series)
+}
+
+/// A series where [`find_placed`] found it: what [`Place::unchanged`] checks again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Place {
+    pub series: Series,
+    /// Absolute word index of its directory slot.
+    slot: usize,
+    /// The slot word.
+    slot_word: u64,
+    /// The record's [`CellWord`].
+    cell_word: u64,
+}
+
+impl Place {
+    /// Whether the slot still holds this record with these cells: false once the series
+    /// was removed (its slot is a tombstone) or the slot or record were given to
+    /// another series.
+    #[inline]
+    pub fn unchanged(&self, region: &Region) -> bool {
+        region.word(self.slot).load(Ordering::Acquire) == self.slot_word
+            && region
+                .word(self.series.record + REC_CELL)
+                .load(Ordering::Relaxed)
+                == self.cell_word
+    }
+}
+
+/// Finds a series without allocating, with its place.
+#[inline]
+pub(crate) fn find_placed<'a, I>(
+    region: &Region,
+    hash: u64,
+    ident: Ident,
+    values: I,
+) -> Option<Place>
+where
+    I: Iterator<Item = &'a str> + Clone,
+{
     for i in 0..region.layout.series {
-        let slot = region
-            .word(slot_index(region, hash, i))
-            .load(Ordering::Acquire);
+        let at = slot_index(region, hash, i);
+        let slot = region.word(at).load(Ordering::Acquire);
         if slot == 0 {
             return None;
         }
-        if let Some(s) = is_match(region, slot, hash, ident, values.clone()) {
-            return Some(s);
+        if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
+            return Some(Place {
+                series,
+                slot: at,
+                slot_word: slot,
+                cell_word: region
+                    .word(series.record + REC_CELL)
+                    .load(Ordering::Relaxed),
+            });
         }
     }
     None

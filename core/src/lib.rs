@@ -51,6 +51,7 @@ pub mod expose;
 mod family;
 #[cfg(not(loom))]
 mod fault;
+mod hits;
 #[cfg(feature = "http")]
 pub mod http;
 mod inspect;
@@ -75,8 +76,8 @@ pub use buckets::MAX_BUCKETS;
 pub use error::{Error, Result};
 pub use expose::{Filter, Format, Stats};
 pub use metrics::{
-    Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet, StateSetVec,
-    Summary, SummaryVec,
+    Counter, CounterRef, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet,
+    StateSetVec, Summary, SummaryVec,
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};

@@ -5,6 +5,7 @@
 //! the region mapped. Recording touches one cell of the calling thread's lane (gauges
 //! and states: one unsharded cell) and never locks, allocates or panics.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::cells::{add_f64, Cells};
@@ -22,32 +23,28 @@ fn refuse(region: &Region, e: Error) -> Result<()> {
     Err(e)
 }
 
-/// A counter series: integer increments are one `fetch_add` on the thread's lane;
-/// fractional ones go to a second, `f64`, cell made on first use. An integer cell
-/// that wraps past `u64::MAX` carries 2^64 into the float cell (or stays at
-/// `u64::MAX` when no float cell can be had), so the count never goes down.
+/// The cells of a counter series and its float cell, over a region kept mapped (`R` an
+/// `Arc`) or borrowed ([`CounterRef`]).
 #[derive(Clone)]
-pub struct Counter {
-    cells: Cells,
+struct CounterCells<R> {
+    cells: Cells<R>,
     /// The float cell, for fractional increments.
     float: FloatCell,
     /// The series' first cell.
     first: u32,
 }
 
-impl Counter {
-    /// Adds one.
+impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     #[inline]
-    pub fn inc(&self) {
+    fn inc(&self) {
         let cell = self.cells.local(0);
         if cell.fetch_add(1, Ordering::Relaxed) == u64::MAX {
             self.carry(cell);
         }
     }
 
-    /// Adds `n`.
     #[inline]
-    pub fn inc_by(&self, n: u64) {
+    fn inc_by(&self, n: u64) {
         let cell = self.cells.local(0);
         if cell
             .fetch_add(n, Ordering::Relaxed)
@@ -74,10 +71,8 @@ impl Counter {
         }
     }
 
-    /// Adds `v`, which must be finite and not negative; otherwise nothing is recorded,
-    /// the registry's error counter goes up and the error says why.
     #[inline]
-    pub fn inc_by_f64(&self, v: f64) -> Result<()> {
+    fn inc_by_f64(&self, v: f64) -> Result<()> {
         if !(v >= 0.0 && v.is_finite()) {
             return refuse(self.cells.region(), Error::InvalidIncrement(v));
         }
@@ -103,8 +98,7 @@ impl Counter {
         }
     }
 
-    /// The current value, summed over shards.
-    pub fn get(&self) -> f64 {
+    fn get(&self) -> f64 {
         let region = self.cells.region();
         if self.float.is_sink() {
             return 0.0;
@@ -115,7 +109,62 @@ impl Counter {
             .map_or(0.0, |c| region.cell_sum_f64(c));
         region.cell_sum(self.first) as f64 + float
     }
+
+    fn id(&self) -> u64 {
+        self.cells.id()
+    }
 }
+
+/// A counter series: integer increments are one `fetch_add` on the thread's lane;
+/// fractional ones go to a second, `f64`, cell made on first use. An integer cell
+/// that wraps past `u64::MAX` carries 2^64 into the float cell (or stays at
+/// `u64::MAX` when no float cell can be had), so the count never goes down.
+#[derive(Clone)]
+pub struct Counter(CounterCells<Arc<Region>>);
+
+/// A counter series borrowed from its family ([`CounterVec::with_labels_ref`]): the
+/// same recording as [`Counter`], without touching a reference count, for "look up,
+/// record once".
+#[derive(Clone)]
+pub struct CounterRef<'a>(CounterCells<&'a Arc<Region>>);
+
+macro_rules! counter_methods {
+    ($($handle:ty),*) => {$(
+        impl $handle {
+            /// Adds one.
+            #[inline]
+            pub fn inc(&self) {
+                self.0.inc()
+            }
+
+            /// Adds `n`.
+            #[inline]
+            pub fn inc_by(&self, n: u64) {
+                self.0.inc_by(n)
+            }
+
+            /// Adds `v`, which must be finite and not negative; otherwise nothing is
+            /// recorded, the registry's error counter goes up and the error says why.
+            #[inline]
+            pub fn inc_by_f64(&self, v: f64) -> Result<()> {
+                self.0.inc_by_f64(v)
+            }
+
+            /// The current value, summed over shards.
+            pub fn get(&self) -> f64 {
+                self.0.get()
+            }
+
+            /// Equal for every handle of the same series of one registry in this
+            /// process, so callers can keep one object per series.
+            pub fn id(&self) -> u64 {
+                self.0.id()
+            }
+        }
+    )*};
+}
+
+counter_methods!(Counter, CounterRef<'_>);
 
 /// A gauge series: one unsharded `f64` cell, plus the time of the last change when the
 /// family keeps a value per process.
@@ -299,7 +348,7 @@ macro_rules! series_id {
     )*};
 }
 
-series_id!(Counter, Gauge, Histogram, Summary, StateSet);
+series_id!(Gauge, Histogram, Summary, StateSet);
 
 macro_rules! family_type {
     ($(#[$doc:meta])* $vec:ident, $handle:ident, $wanted:literal, $pat:pat) => {
@@ -372,18 +421,33 @@ family_type!(
 
 impl Counter {
     fn from_resolved(_: &Family, r: Resolved) -> Counter {
-        Counter {
-            cells: r.cells,
+        Counter(CounterCells {
+            cells: r.cells(),
             float: r.float,
             first: r.first,
-        }
+        })
+    }
+}
+
+impl CounterVec {
+    /// Like [`with_labels`](CounterVec::with_labels), but the handle borrows the
+    /// family instead of holding the region: the cheapest way to look a series up and
+    /// record into it once.
+    #[inline]
+    pub fn with_labels_ref(&self, values: &[&str]) -> Result<CounterRef<'_>> {
+        let r = self.0.resolve(values)?;
+        Ok(CounterRef(CounterCells {
+            cells: r.borrowed_cells(),
+            float: r.float,
+            first: r.first,
+        }))
     }
 }
 
 impl Gauge {
     fn from_resolved(f: &Family, r: Resolved) -> Gauge {
         Gauge {
-            cells: r.cells,
+            cells: r.cells(),
             stamped: matches!(f.spec().kind, Kind::Gauge(m) if m.per_process()),
         }
     }
@@ -392,7 +456,7 @@ impl Gauge {
 impl Histogram {
     fn from_resolved(f: &Family, r: Resolved) -> Histogram {
         Histogram {
-            cells: r.cells,
+            cells: r.cells(),
             bounds: f.bounds(),
         }
     }
@@ -400,14 +464,14 @@ impl Histogram {
 
 impl Summary {
     fn from_resolved(_: &Family, r: Resolved) -> Summary {
-        Summary { cells: r.cells }
+        Summary { cells: r.cells() }
     }
 }
 
 impl StateSet {
     fn from_resolved(f: &Family, r: Resolved) -> StateSet {
         StateSet {
-            cells: r.cells,
+            cells: r.cells(),
             states: f.states(),
             metric: f.spec().name.as_str().into(),
         }

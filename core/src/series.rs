@@ -6,10 +6,11 @@
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::cells::Cells;
+use crate::cells::{self, Cells};
 use crate::directory::{self, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
 use crate::error::{Error, Result};
 use crate::family::{self, Entry};
+use crate::hits;
 use crate::key;
 use crate::names::check_label_name;
 use crate::procs::{self, Attachment, Owner};
@@ -59,6 +60,8 @@ impl Home {
 struct FamilyInner {
     attachment: Arc<Attachment>,
     idx: u32,
+    /// This object's number in the process, for the threads' recent hits (`hits`).
+    id: u64,
     spec: Spec,
     /// The scope's label values, before the family's own.
     consts: Vec<String>,
@@ -77,14 +80,30 @@ struct FamilyInner {
 #[derive(Clone)]
 pub struct Family(Arc<FamilyInner>);
 
-/// A series resolved for recording.
-pub(crate) struct Resolved {
-    /// Its cells.
-    pub cells: Cells,
+/// A series resolved for recording, borrowed from its family.
+pub(crate) struct Resolved<'a> {
+    /// The region of its family.
+    region: &'a Arc<Region>,
+    /// Its first cell; 0 for the sink.
+    pub first: u32,
+    /// Its number of cells.
+    n: usize,
     /// Its float cell, for counters.
     pub float: FloatCell,
-    /// Its first cell.
-    pub first: u32,
+}
+
+impl<'a> Resolved<'a> {
+    /// Its cells, keeping the region mapped.
+    #[inline]
+    pub fn cells(&self) -> Cells {
+        Cells::new(self.region.clone(), self.first, self.n)
+    }
+
+    /// Its cells, borrowing the region from the family.
+    #[inline]
+    pub fn borrowed_cells(&self) -> Cells<&'a Arc<Region>> {
+        Cells::new(self.region, self.first, self.n)
+    }
 }
 
 /// A counter series' float cell, for fractional increments: made on first use and
@@ -164,6 +183,7 @@ impl Family {
             spec: stored,
             attachment: attachment.clone(),
             idx,
+            id: hits::new_id(),
             consts: consts.iter().map(|(_, v)| v.clone()).collect(),
             owner,
             home,
@@ -280,34 +300,58 @@ impl Family {
     /// The series `s`, or the sink if its record's cells lie outside a shard (a corrupt
     /// file).
     #[inline]
-    fn resolved(&self, s: Series) -> Resolved {
-        if !Cells::inside(self.region(), s.cell, self.0.cells) {
+    fn resolved(&self, s: Series) -> Resolved<'_> {
+        if !cells::inside(self.region(), s.cell, self.0.cells) {
             return self.sink();
         }
         Resolved {
-            cells: Cells::new(self.region().clone(), s.cell, self.0.cells),
-            float: FloatCell { record: s.record },
+            region: self.region(),
             first: s.cell,
+            n: self.0.cells,
+            float: FloatCell { record: s.record },
         }
     }
 
     /// Finds or makes the series for `values` (after the scope's values).
     #[inline]
-    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved> {
+    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved<'_>> {
         let this = self.latest();
         if !std::ptr::eq(this, self) {
             return this.resolve(values);
         }
         self.check_count(values.len())?;
-        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         if self.0.consts.is_empty() {
-            return Ok(self.resolve_all(values.iter().copied()));
+            // Values found before passed the length check then.
+            if let Some(place) = hits::get(self.0.id, values) {
+                if place.unchanged(self.region()) {
+                    return Ok(self.resolved(place.series));
+                }
+            }
+            check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
+            return Ok(self.resolve_remembered(values));
         }
+        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         Ok(self.resolve_all(self.label_values(values)))
     }
 
+    /// `resolve_all` for a family without scope values, remembering what it found for
+    /// this thread's next lookup.
     #[inline]
-    fn resolve_all<'a>(&self, values: impl Iterator<Item = &'a str> + Clone) -> Resolved {
+    fn resolve_remembered(&self, values: &[&str]) -> Resolved<'_> {
+        let all = values.iter().copied();
+        let hash = key::hash(self.0.idx, all.clone());
+        let ident = self.ident(0);
+        match directory::find_placed(self.region(), hash, ident, all.clone()) {
+            Some(place) => {
+                hits::put(self.0.id, values, place);
+                self.resolved(place.series)
+            }
+            None => self.insert(hash, ident, all),
+        }
+    }
+
+    #[inline]
+    fn resolve_all<'a>(&self, values: impl Iterator<Item = &'a str> + Clone) -> Resolved<'_> {
         let hash = key::hash(self.0.idx, values.clone());
         let ident = self.ident(0);
         match directory::find(self.region(), hash, ident, values.clone()) {
@@ -322,7 +366,7 @@ impl Family {
         hash: u64,
         ident: Ident,
         values: impl Iterator<Item = &'a str> + Clone,
-    ) -> Resolved {
+    ) -> Resolved<'_> {
         let region = self.region();
         let live = Entry::of(region, self.0.idx).live();
         let limit = self.0.spec.limit as u64;
@@ -342,7 +386,7 @@ impl Family {
     }
 
     /// The overflow series, where label sets past the limit (or past a full region) go.
-    fn overflow(&self) -> Resolved {
+    fn overflow(&self) -> Resolved<'_> {
         let region = self.region();
         region.count(region::H_OVERFLOWS);
         Entry::of(region, self.0.idx)
@@ -355,11 +399,12 @@ impl Family {
     }
 
     /// Cells that record but are never rendered.
-    fn sink(&self) -> Resolved {
+    fn sink(&self) -> Resolved<'_> {
         Resolved {
-            cells: Cells::sink(self.region().clone()),
-            float: FloatCell { record: 0 },
+            region: self.region(),
             first: 0,
+            n: 0,
+            float: FloatCell { record: 0 },
         }
     }
 

@@ -218,6 +218,54 @@ fn remove_and_clear() {
 }
 
 #[test]
+fn borrowed_handles_record_into_the_series_owned_handles_do() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter_vec("req", "", &["model", "status"]).unwrap();
+    // Values of every length from 0 to 40 bytes, some with NUL bytes, so that each
+    // way the lookup reads a value (short, one word, several words) finds its series.
+    let values: Vec<String> = (0..=40)
+        .map(|n| {
+            (0..n)
+                .map(|i| {
+                    if n % 7 == 3 && i == n / 2 {
+                        '\0'
+                    } else {
+                        char::from(b'a' + (i * 7 + n) as u8 % 26)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for (i, v) in values.iter().enumerate() {
+        let status = i.to_string();
+        let owned = c.with_labels(&[v, &status]).unwrap();
+        owned.inc_by(i as u64);
+        let borrowed = c.with_labels_ref(&[v, &status]).unwrap();
+        borrowed.inc();
+        borrowed.inc_by_f64(0.5).unwrap();
+        assert_eq!(borrowed.id(), owned.id(), "{v:?}");
+        assert_eq!(owned.get(), i as f64 + 1.5, "{v:?}");
+    }
+    assert_eq!(r.stats().series, values.len() as u64);
+    // A value one byte longer or shorter, or with one byte changed, is another series.
+    let other = c.with_labels_ref(&["abcdefghijklmnopq", "1"]).unwrap();
+    assert_ne!(
+        other.id(),
+        c.with_labels_ref(&["abcdefghijklmnop", "1"]).unwrap().id()
+    );
+    assert_ne!(
+        other.id(),
+        c.with_labels_ref(&["abcdefghijklmnopr", "1"]).unwrap().id()
+    );
+    assert!(c.remove(&[&values[5], "5"]).unwrap());
+    assert_eq!(c.with_labels_ref(&[&values[5], "5"]).unwrap().get(), 0.0);
+    assert!(matches!(
+        c.with_labels_ref(&["only one"]),
+        Err(Error::LabelCount { .. })
+    ));
+}
+
+#[test]
 fn cardinality_limit_sends_new_series_to_overflow() {
     let r = Registry::with_options(&small()).unwrap();
     let f = r
@@ -412,6 +460,42 @@ fn a_kept_exposition_plan_follows_changes_made_elsewhere() {
         text(&a).contains("y 2.0\n"),
         "a family made through another registry"
     );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_lookup_after_a_removal_elsewhere_finds_the_new_series() {
+    let path =
+        std::env::temp_dir().join(format!("metricore-hits-{}.metricore", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let a = Registry::open_shared(&path, &small()).unwrap();
+    let b = Registry::open_shared(&path, &small()).unwrap();
+    let fa = a.counter_vec("x", "", &["k", "code"]).unwrap();
+    let fb = b.counter_vec("x", "", &["k", "code"]).unwrap();
+    // The same lookup again and again, so that this thread remembers where it found it.
+    for _ in 0..3 {
+        fa.with_labels_ref(&["gpt-4", "200"]).unwrap().inc();
+    }
+    let old = fa.with_labels_ref(&["gpt-4", "200"]).unwrap().id();
+    assert!(fb.remove(&["gpt-4", "200"]).unwrap());
+    let new = fa.with_labels_ref(&["gpt-4", "200"]).unwrap();
+    assert_ne!(new.id(), old, "the removed series is not handed out");
+    new.inc();
+    assert_eq!(fb.with_labels_ref(&["gpt-4", "200"]).unwrap().get(), 1.0);
+    assert!(
+        text(&a).contains("x_total{k=\"gpt-4\",code=\"200\"} 1\n"),
+        "{}",
+        text(&a)
+    );
+    // Clearing elsewhere too.
+    fb.clear();
+    fa.with_labels_ref(&["gpt-4", "200"]).unwrap().inc_by(5);
+    assert_eq!(fb.with_labels_ref(&["gpt-4", "200"]).unwrap().get(), 5.0);
+    // Another thread's lookups do not change what this one finds.
+    std::thread::scope(|s| {
+        s.spawn(|| fa.with_labels_ref(&["gpt-4", "500"]).unwrap().inc());
+    });
+    assert_eq!(fa.with_labels_ref(&["gpt-4", "200"]).unwrap().get(), 5.0);
     std::fs::remove_file(&path).unwrap();
 }
 

@@ -190,6 +190,15 @@ static void write_file(const char *path, const void *data, size_t len) {
 }
 
 /* Overwrites the 8-byte word `index` of the file at `path` with `value`. */
+static uint64_t read_word(const char *path, int index) {
+    uint64_t value = 0;
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK(pread(fd, &value, sizeof value, (off_t)index * 8) == 8);
+    close(fd);
+    return value;
+}
+
 static void patch_word(const char *path, int index, uint64_t value) {
     int fd = open(path, O_WRONLY);
     CHECK(fd >= 0);
@@ -235,10 +244,11 @@ void test_shared_bad_files(void) {
     o.arena_bytes = 4096;
     CHECK_OK(metricore_registry_open_shared(test_str(path), &o, &r));
     CHECK_OK(metricore_registry_free(r));
+    uint64_t version = read_word(path, 1);
     patch_word(path, 1, 999);
     CHECK_STATUS(metricore_registry_open_existing(test_str(path), &r), METRICORE_STATUS_VERSION);
     CHECK_ERROR_HAS("version 999");
-    patch_word(path, 1, 2); /* this build's layout version again */
+    patch_word(path, 1, version);
     CHECK_OK(metricore_registry_open_existing(test_str(path), &r));
     CHECK_OK(metricore_registry_free(r));
     patch_word(path, 3, 8); /* the shard count, without fixing the checksum */

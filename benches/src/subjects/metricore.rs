@@ -1,6 +1,6 @@
 //! metricore, with an in-process registry.
 
-use metricore::{Counter, CounterVec, Format, Histogram, Kind, Registry, Spec, Stats};
+use metricore::{Counter, CounterVec, Format, Histogram, Kind, Options, Registry, Spec, Stats};
 
 use crate::series::{DEFAULT_BUCKETS, LABELS};
 use crate::{FloatSubject, Subject};
@@ -51,7 +51,17 @@ impl Subject for Metricore {
     }
 
     fn family(series: usize) -> Family {
-        let registry = Registry::new();
+        // Room for `series` series of 64-byte values with the directory at most half
+        // full; the family may take a quarter of the arena.
+        let defaults = Options::default();
+        let registry = Registry::with_options(&Options {
+            series_capacity: u32::try_from((2 * series).next_power_of_two())
+                .expect("a capacity that fits u32")
+                .max(defaults.series_capacity),
+            arena_bytes: (1200 * series as u64).max(defaults.arena_bytes),
+            ..defaults
+        })
+        .expect("an in-process registry");
         let limit = u32::try_from(series).expect("a series count that fits u32");
         let spec = Spec::new("requests", "Requests served.", Kind::Counter)
             .labels(&LABELS)
@@ -70,7 +80,7 @@ impl Subject for Metricore {
     #[inline]
     fn inc_labels(f: &Family, values: [&str; 3]) {
         f.requests
-            .with_labels(&values)
+            .with_labels_ref(&values)
             .expect("three label values")
             .inc();
     }
