@@ -6,7 +6,11 @@ import, puts the default registry in a file that every worker process shares, so
 worker renders the totals of all.
 """
 
+import importlib
+import importlib.abc
+import importlib.util
 import os
+import sys
 from importlib.metadata import version as _package_version
 
 from ._metricore import Counter, Enum, Gauge, Histogram, Info, Summary
@@ -36,6 +40,39 @@ def disable_created_metrics() -> None:
     """Does nothing: metricore does not render ``_created`` series."""
 
 
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves ``prometheus_client.X`` to the module ``metricore.X``."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not fullname.startswith("prometheus_client."):
+            return None
+        own = "metricore." + fullname[len("prometheus_client.") :]
+        if importlib.util.find_spec(own) is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        module = importlib.import_module("metricore." + spec.name[len("prometheus_client.") :])
+        spec.loader_state = module.__spec__
+        return module
+
+    def exec_module(self, module):
+        """The module is metricore's, already executed: it keeps its own spec."""
+        module.__spec__ = module.__spec__.loader_state
+
+
+def install_as_prometheus_client() -> None:
+    """Makes ``import prometheus_client`` (and ``prometheus_client.X``, for each module
+    ``metricore.X``) give metricore's modules, so that code which imports
+    ``prometheus_client`` itself records into metricore. Call it before that code
+    imports ``prometheus_client``; modules it imported earlier keep what they got."""
+    for name in [n for n in sys.modules if n == "prometheus_client" or n.startswith("prometheus_client.")]:
+        del sys.modules[name]
+    sys.modules["prometheus_client"] = sys.modules[__name__]
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AliasFinder())
+
+
 __all__ = [
     "CONTENT_TYPE_LATEST",
     "CONTENT_TYPE_PLAIN_0_0_4",
@@ -53,6 +90,7 @@ __all__ = [
     "delete_from_gateway",
     "disable_created_metrics",
     "generate_latest",
+    "install_as_prometheus_client",
     "instance_ip_grouping_key",
     "make_asgi_app",
     "make_wsgi_app",
