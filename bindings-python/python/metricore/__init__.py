@@ -18,6 +18,7 @@ from .asgi import make_asgi_app
 from .exposition import (
     CONTENT_TYPE_LATEST,
     CONTENT_TYPE_PLAIN_0_0_4,
+    CONTENT_TYPE_PLAIN_1_0_0,
     MetricsHandler,
     delete_from_gateway,
     generate_latest,
@@ -31,6 +32,9 @@ from .exposition import (
 )
 from .metrics_core import Metric
 from .registry import REGISTRY, CollectorRegistry, ProcessCollector, use_shared
+from .gc_collector import GC_COLLECTOR, GCCollector
+from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
+from . import core, metrics, samples
 
 #: The version of the installed package, "MAJOR.MINOR.PATCH" (the crates' version).
 __version__: str = _package_version("metricore")
@@ -76,14 +80,19 @@ def install_as_prometheus_client() -> None:
 __all__ = [
     "CONTENT_TYPE_LATEST",
     "CONTENT_TYPE_PLAIN_0_0_4",
+    "CONTENT_TYPE_PLAIN_1_0_0",
     "CollectorRegistry",
     "Counter",
     "Enum",
+    "GCCollector",
+    "GC_COLLECTOR",
     "Gauge",
     "Histogram",
     "Info",
     "Metric",
     "MetricsHandler",
+    "PLATFORM_COLLECTOR",
+    "PlatformCollector",
     "ProcessCollector",
     "REGISTRY",
     "Summary",

@@ -13,16 +13,21 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 from . import _metricore
+from .openmetrics import exposition as openmetrics
 from .registry import REGISTRY, CollectorRegistry
 
 CONTENT_TYPE_PLAIN_0_0_4 = _metricore._negotiate("")[1]
 """Content type of Prometheus text format 0.0.4."""
+CONTENT_TYPE_PLAIN_1_0_0 = "text/plain; version=1.0.0; charset=utf-8"
+"""Content type of Prometheus text format 1.0.0 (0.0.4 with UTF-8 names)."""
 CONTENT_TYPE_LATEST = CONTENT_TYPE_PLAIN_0_0_4
 """Content type of what :func:`generate_latest` returns."""
 
 
-def generate_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
-    """The registry's metrics in Prometheus text format 0.0.4."""
+def generate_latest(registry: CollectorRegistry = REGISTRY, escaping: str = openmetrics.UNDERSCORES) -> bytes:
+    """The registry's metrics in Prometheus text format 0.0.4 (``escaping``: see
+    :func:`metricore.openmetrics.exposition.check_escaping`)."""
+    openmetrics.check_escaping(escaping)
     return registry._render(False)
 
 

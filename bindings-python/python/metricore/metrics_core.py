@@ -5,7 +5,9 @@ The shapes follow ``prometheus_client.metrics_core``: a :class:`Metric` has a
 registry renders them by the core's rules, next to its own metrics.
 """
 
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from .samples import Exemplar, Sample, Timestamp
 
 METRIC_TYPES = (
     "counter",
@@ -17,32 +19,6 @@ METRIC_TYPES = (
     "info",
     "stateset",
 )
-
-
-class Timestamp(NamedTuple):
-    """A sample time: seconds and nanoseconds since the Unix epoch."""
-
-    sec: int
-    nsec: int
-
-
-class Exemplar(NamedTuple):
-    """An exemplar: labels, value and optional time of one observation."""
-
-    labels: Dict[str, str]
-    value: float
-    timestamp: Optional[Union[float, Timestamp]] = None
-
-
-class Sample(NamedTuple):
-    """One sample of a family: full name, labels, value and optional extras."""
-
-    name: str
-    labels: Dict[str, str]
-    value: float
-    timestamp: Optional[Union[float, Timestamp]] = None
-    exemplar: Optional[Exemplar] = None
-    native_histogram: Optional[object] = None
 
 
 class Metric:
@@ -194,6 +170,26 @@ class HistogramMetricFamily(_Family):
         self.add_sample(self.name + "_count", dict(lv), buckets[-1][1], timestamp)
         if sum_value is not None:
             self.add_sample(self.name + "_sum", dict(lv), sum_value, timestamp)
+
+
+class GaugeHistogramMetricFamily(_Family):
+    """A gauge histogram family: current ``(le, count)`` buckets, ``+Inf`` last, and
+    the sum of the values now in them."""
+
+    def __init__(self, name, documentation, buckets=None, gsum_value=None, labels=None, unit=""):
+        if labels is not None and buckets is not None:
+            raise ValueError("give either buckets or label names, not both")
+        super().__init__(name, documentation, "gaugehistogram", labels, unit)
+        if buckets is not None:
+            self.add_metric([], buckets, gsum_value)
+
+    def add_metric(self, labels, buckets: Sequence[Tuple[str, float]], gsum_value, timestamp=None):
+        """Adds the buckets, count and sum for these label values."""
+        lv = _labels(self._labelnames, labels, self.name)
+        for le, value in buckets:
+            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp)
+        self.add_sample(self.name + "_gcount", dict(lv), buckets[-1][1], timestamp)
+        self.add_sample(self.name + "_gsum", dict(lv), gsum_value, timestamp)
 
 
 class InfoMetricFamily(_Family):

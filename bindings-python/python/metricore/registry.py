@@ -19,6 +19,10 @@ _METRIC_TYPES = (
 )
 
 
+class DuplicateTimeseries(ValueError):
+    """A metric or collector whose sample names are already taken in the registry."""
+
+
 class Collector(ABC):
     """A custom collector: ``collect()`` yields metric families at each scrape."""
 
