@@ -2,7 +2,7 @@
 //! core's rules for external families.
 
 use metricore::expose::{render_external, ExternalFamily, ExternalSample};
-use metricore::Format;
+use metricore::{Format, Numbers};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -11,7 +11,8 @@ use crate::errors::to_py;
 /// A sample as read from Python: name, labels, value.
 type Owned = (String, Vec<(String, String)>, f64);
 
-/// Calls `collector.collect()` and renders every family it yields into `out`.
+/// Calls `collector.collect()` and renders every family it yields into `out`, values
+/// written as `prometheus_client` writes them.
 pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
     for family in collector.call_method0("collect")?.try_iter()? {
         render_family(&family?, format, out)?;
@@ -67,5 +68,5 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         kind: &kind,
         samples: &samples,
     };
-    render_external(format, &family, out).map_err(to_py)
+    render_external(format, Numbers::Python, &family, out).map_err(to_py)
 }

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use metricore::{Format, Options};
+use metricore::{Format, Numbers, Options};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -107,6 +107,8 @@ struct State {
     attached: Vec<(Py<Registry>, metricore::Registry)>,
     /// The first metric created through this registry, if any.
     first_metric: Option<String>,
+    /// Whether its renders carry the self-metrics (`metricore_*`).
+    self_metrics: bool,
 }
 
 /// The native part of a `CollectorRegistry`: where its metrics live and what runs when
@@ -123,9 +125,13 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Renders of a Python registry write values as `prometheus_client` does, and carry
+    /// the self-metrics only when asked.
     fn with_core(core: metricore::Registry) -> Registry {
         let hooks = Arc::new(Hooks::default());
         hooks.install(&core);
+        core.set_numbers(Numbers::Python);
+        core.set_self_metrics(false);
         Registry {
             state: Mutex::new(State {
                 core,
@@ -134,6 +140,7 @@ impl Registry {
                 private: false,
                 attached: Vec::new(),
                 first_metric: None,
+                self_metrics: false,
             }),
             hooks,
         }
@@ -231,6 +238,8 @@ impl Registry {
         options.file_mode = file_mode.unwrap_or(options.file_mode);
         let core = metricore::Registry::open_shared(&path, &options).map_err(to_py)?;
         self.hooks.install(&core);
+        core.set_numbers(Numbers::Python);
+        core.set_self_metrics(st.self_metrics);
         // A shared file stands for the whole service: the process that happens to render
         // it is not the service, so its `process_*` are left out unless asked for again
         // (`_add_process_metrics` after the move).
@@ -250,6 +259,14 @@ impl Registry {
             st.process = true;
             metricore::process::register(&st.core);
         }
+    }
+
+    /// Whether collections carry the self-metrics (`metricore_*`: series, region use,
+    /// refused recordings, overflows); off unless set.
+    fn _set_self_metrics(&self, on: bool) {
+        let mut st = lock(&self.state);
+        st.self_metrics = on;
+        st.core.set_self_metrics(on);
     }
 
     /// The shared file behind this registry, or `None` when it is in this process.

@@ -429,7 +429,7 @@ def test_wsgi_app_negotiates_and_compresses(registry):
     body = b"".join(app({"PATH_INFO": "/metrics"}, start_response))
     assert seen["status"] == "200 OK"
     assert seen["headers"]["Content-Type"] == metricore.CONTENT_TYPE_LATEST
-    assert b"w_total 1\n" in body
+    assert b"w_total 1.0\n" in body
     body = b"".join(
         app(
             {"HTTP_ACCEPT": "application/openmetrics-text; version=1.0.0", "HTTP_ACCEPT_ENCODING": "gzip"},
@@ -469,7 +469,7 @@ def test_start_http_server(registry):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_LATEST
             body = r.read()
-        assert b"served_total 3\n" in body and b"served_depth 4" in body
+        assert b"served_total 3.0\n" in body and b"served_depth 4" in body
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/metrics", headers={"Accept": "application/openmetrics-text"}
         )
@@ -499,7 +499,7 @@ with socket.socket() as s:
 metricore.start_http_server(port, addr="127.0.0.1")
 gc.collect()
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-    assert b"kept_total 1\\n" in r.read()
+    assert b"kept_total 1.0\\n" in r.read()
 print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -546,7 +546,7 @@ def test_push_to_gateway(registry):
     assert [g[0] for g in got] == ["PUT", "POST", "DELETE"]
     assert got[0][1] == "/metrics/job/batch/inst@base64/YS9i"
     assert got[0][2] == metricore.CONTENT_TYPE_LATEST
-    assert b"pushed_total 1\n" in got[0][3]
+    assert b"pushed_total 1.0\n" in got[0][3]
     assert got[2][3] == b""
 
 
@@ -574,7 +574,7 @@ def test_gauge_modes_in_one_process_are_one_value(registry):
 
 
 def test_metric_objects_follow_a_removed_shared_file(shared_path):
-    registry = metricore.CollectorRegistry()
+    registry = metricore.CollectorRegistry(self_metrics=True)
     metricore.use_shared(shared_path, registry=registry)
     plain = Counter("moving", "M.", registry=registry)
     child = Counter("moving_labeled", "M.", ["k"], registry=registry).labels("a")
@@ -584,10 +584,31 @@ def test_metric_objects_follow_a_removed_shared_file(shared_path):
     # Rendering notices the file is gone and moves the registry to a new one.
     text = metricore.generate_latest(registry).decode()
     assert os.path.exists(shared_path)
-    assert "moving_total 0\n" in text, text
+    assert "moving_total 0.0\n" in text, text
     plain.inc()
     child.inc(2)
     text = metricore.generate_latest(registry).decode()
-    assert "moving_total 1\n" in text, text
-    assert 'moving_labeled_total{k="a"} 2\n' in text, text
-    assert "metricore_lost_recordings_total 0\n" in text, text
+    assert "moving_total 1.0\n" in text, text
+    assert 'moving_labeled_total{k="a"} 2.0\n' in text, text
+    assert "metricore_lost_recordings_total 0.0\n" in text, text
+
+
+def test_self_metrics_are_opt_in():
+    plain = metricore.CollectorRegistry()
+    Counter("jobs", "J.", registry=plain).inc(2)
+    assert metricore.generate_latest(plain) == b"# HELP jobs_total J.\n# TYPE jobs_total counter\njobs_total 2.0\n"
+    asked = metricore.CollectorRegistry(self_metrics=True)
+    Counter("jobs", "J.", registry=asked).inc(2)
+    text = metricore.generate_latest(asked).decode()
+    assert "jobs_total 2.0\n" in text
+    assert "metricore_series 1.0\n" in text
+    assert asked.get_sample_value("metricore_errors_total") == 0
+
+
+def test_values_are_written_as_prometheus_client_writes_them(registry):
+    Gauge("big", "B.", registry=registry).set(1234567)
+    Histogram("h", "H.", registry=registry, buckets=[1e6]).observe(2)
+    text = metricore.generate_latest(registry).decode()
+    assert "big 1.234567e+06\n" in text
+    assert 'h_bucket{le="1e+06"} 1.0\n' in text
+    assert registry.get_sample_value("h_bucket", {"le": "1e+06"}) == 1

@@ -71,7 +71,7 @@ mod word;
 
 pub use buckets::MAX_BUCKETS;
 pub use error::{Error, Result};
-pub use expose::{Filter, Format, Stats};
+pub use expose::{Filter, Format, Numbers, Stats};
 pub use metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet, StateSetVec,
     Summary, SummaryVec,

@@ -18,7 +18,7 @@
 //!
 //! [`on_render`]: crate::Registry::on_render
 
-use crate::expose::{render_external, ExternalFamily, ExternalSample, Format};
+use crate::expose::{render_external, ExternalFamily, ExternalSample, Format, Numbers};
 use crate::procstat::Stat;
 use crate::registry::Registry;
 
@@ -110,7 +110,7 @@ fn render(format: Format, out: &mut String) {
             samples: &samples,
         };
         // The names and kinds above are valid, so rendering cannot be refused.
-        let _ = render_external(format, &family, out);
+        let _ = render_external(format, Numbers::Shortest, &family, out);
     }
 }
 

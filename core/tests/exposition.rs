@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use metricore::{Format, GaugeMode, Kind, Options, Registry, Spec};
+use metricore::{Format, GaugeMode, Kind, Numbers, Options, Registry, Spec};
 use proptest::prelude::*;
 
 fn small() -> Options {
@@ -288,14 +288,14 @@ fn external_families_follow_the_same_rules() {
         samples: &samples,
     };
     let mut out = String::new();
-    render_external(Format::Prometheus, &fam, &mut out).unwrap();
+    render_external(Format::Prometheus, Numbers::Shortest, &fam, &mut out).unwrap();
     assert_eq!(
         out,
         "# HELP backend_jobs_total Jobs.\n# TYPE backend_jobs_total counter\nbackend_jobs_total{queue=\"a\\\"b\"} 3.0\n"
     );
     promtool(&out);
     out.clear();
-    render_external(Format::OpenMetrics, &fam, &mut out).unwrap();
+    render_external(Format::OpenMetrics, Numbers::Shortest, &fam, &mut out).unwrap();
     assert!(
         out.starts_with("# HELP backend_jobs Jobs.\n# TYPE backend_jobs counter\n"),
         "{out}"
@@ -304,10 +304,12 @@ fn external_families_follow_the_same_rules() {
         kind: "bogus",
         ..fam.clone()
     };
-    assert!(render_external(Format::Prometheus, &bad, &mut out)
-        .unwrap_err()
-        .to_string()
-        .contains("bogus"));
+    assert!(
+        render_external(Format::Prometheus, Numbers::Shortest, &bad, &mut out)
+            .unwrap_err()
+            .to_string()
+            .contains("bogus")
+    );
     let bad_label = [ExternalSample {
         name: "x",
         labels: &[("1a", "v")],
@@ -317,7 +319,7 @@ fn external_families_follow_the_same_rules() {
         samples: &bad_label,
         ..fam
     };
-    assert!(render_external(Format::Prometheus, &bad, &mut out).is_err());
+    assert!(render_external(Format::Prometheus, Numbers::Shortest, &bad, &mut out).is_err());
 }
 
 #[test]
@@ -367,4 +369,52 @@ fn a_filtered_rendering_of_several_registries_keeps_only_the_families_named() {
     );
     assert_eq!(full(&a), before);
     assert!(full(&b).contains("other 1\n"));
+}
+
+#[test]
+fn python_numbers_are_written_as_prometheus_client_writes_them() {
+    let r = Registry::with_options(&small()).unwrap();
+    r.set_numbers(Numbers::Python);
+    r.set_self_metrics(false);
+    r.counter("c", "C.").unwrap().inc_by(2);
+    r.counter("big", "Big.").unwrap().inc_by(12_345_678);
+    let values = [
+        ("value_0", 1234567.0, "1.234567e+06"),
+        ("value_1", 1e6, "1e+06"),
+        ("value_2", 123456.0, "123456.0"),
+        ("value_3", 0.0001, "0.0001"),
+        ("value_4", 0.00001, "1e-05"),
+        ("value_5", 1e16, "1e+16"),
+        ("value_6", -1e16, "-1e+16"),
+        ("value_7", -2.5e6, "-2500000.0"),
+        ("value_8", -0.0, "-0.0"),
+        ("value_9", 0.1 + 0.2, "0.30000000000000004"),
+        ("value_10", 1e22, "1e+22"),
+        ("value_11", 1.5e-7, "1.5e-07"),
+        ("value_12", f64::NAN, "NaN"),
+    ];
+    for (name, v, _) in values {
+        r.gauge(name, "G.").unwrap().set(v);
+    }
+    let h = r.histogram("h", "H.", &[0.5, 1.0, 1e6]).unwrap();
+    h.observe(3.0);
+    let text = r.render(Format::Prometheus);
+    assert!(text.contains("\nc_total 2.0\n"), "{text}");
+    assert!(text.contains("\nbig_total 1.2345678e+07\n"), "{text}");
+    for (name, _, want) in values {
+        assert!(
+            text.contains(&format!("\n{name} {want}\n")),
+            "{name}: {text}"
+        );
+    }
+    assert!(text.contains("h_bucket{le=\"0.5\"} 0.0\nh_bucket{le=\"1.0\"} 0.0\nh_bucket{le=\"1e+06\"} 1.0\nh_bucket{le=\"+Inf\"} 1.0\nh_count 1.0\nh_sum 3.0\n"), "{text}");
+    assert!(!text.contains("metricore_"), "{text}");
+    promtool(&text);
+
+    r.set_numbers(Numbers::Shortest);
+    r.set_self_metrics(true);
+    let text = r.render(Format::Prometheus);
+    assert!(text.contains("\nc_total 2\n"), "{text}");
+    assert!(text.contains("h_bucket{le=\"1000000.0\"} 1\n"), "{text}");
+    assert!(text.contains("# TYPE metricore_series gauge\n"), "{text}");
 }

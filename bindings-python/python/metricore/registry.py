@@ -40,13 +40,36 @@ class CollectorRegistry(_metricore.RegistryCore):
 
     Metrics register themselves when created (``registry=`` of their constructor);
     ``register`` adds custom collectors, and metrics made with ``registry=None``. With
-    ``target_info``, the registry carries a ``target_info`` metric with those labels.
+    ``target_info``, the registry carries a ``target_info`` metric with those labels;
+    with ``self_metrics``, metricore's own (``metricore_*``: series, region use,
+    refused recordings, overflows). Collectors need no names to be registered, so
+    ``support_collectors_without_names`` changes nothing.
     """
 
-    def __init__(self, auto_describe: bool = False, target_info: Optional[Dict[str, str]] = None):
+    def __init__(
+        self,
+        auto_describe: bool = False,
+        target_info: Optional[Dict[str, str]] = None,
+        support_collectors_without_names: bool = False,
+        *,
+        self_metrics: bool = False,
+    ):
         self._auto_describe = auto_describe
+        self._self_metrics = False
+        self.self_metrics = self_metrics
         if target_info:
             _metricore.Info("target", "Target metadata", registry=self).info(target_info)
+
+    @property
+    def self_metrics(self) -> bool:
+        """Whether collections carry metricore's own metrics (``metricore_*``); set it
+        to change that."""
+        return self._self_metrics
+
+    @self_metrics.setter
+    def self_metrics(self, on: bool) -> None:
+        self._self_metrics = bool(on)
+        self._set_self_metrics(self._self_metrics)
 
     def register(self, collector: object) -> None:
         """Adds a custom collector (an object with a ``collect()`` method)."""

@@ -19,5 +19,5 @@ mod text;
 
 pub use crate::inspect::{FamilyStats, Stats};
 pub use filter::Filter;
-pub use format::Format;
+pub use format::{Format, Numbers};
 pub use text::{render_external, ExternalFamily, ExternalSample};

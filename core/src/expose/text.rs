@@ -2,7 +2,7 @@
 //! 0.0.4 or OpenMetrics 1.0.0, written into the caller's buffer. It formats only what it
 //! is handed (names, labels, values) and never reads the region.
 
-use super::format::Format;
+use super::format::{Format, Numbers};
 use crate::error::{Error, Result};
 use crate::names::{check_label_name, check_metric_name};
 
@@ -16,13 +16,85 @@ pub(crate) enum Value {
 }
 
 impl Value {
-    fn write(self, out: &mut String) {
-        match self {
-            Value::U(v) => out.push_str(itoa::Buffer::new().format(v)),
-            Value::F(v) if v.is_nan() => out.push_str("NaN"),
-            Value::F(v) if v == f64::INFINITY => out.push_str("+Inf"),
-            Value::F(v) if v == f64::NEG_INFINITY => out.push_str("-Inf"),
-            Value::F(v) => out.push_str(ryu::Buffer::new().format_finite(v)),
+    fn write(self, numbers: Numbers, out: &mut String) {
+        match (self, numbers) {
+            (Value::U(v), Numbers::Shortest) => out.push_str(itoa::Buffer::new().format(v)),
+            (Value::U(v), Numbers::Python) => write_f64(v as f64, numbers, out),
+            (Value::F(v), _) => write_f64(v, numbers, out),
+        }
+    }
+}
+
+/// Writes a float: `NaN`, `+Inf`, `-Inf`, or its shortest form in the style `numbers`
+/// names.
+pub(crate) fn write_f64(v: f64, numbers: Numbers, out: &mut String) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else if numbers == Numbers::Shortest {
+        out.push_str(ryu::Buffer::new().format_finite(v));
+    } else {
+        write_python(v, out);
+    }
+}
+
+/// Python's `repr` of a finite float, but with Go's exponent form for positive values
+/// of 10^6 or more, as `prometheus_client` writes values.
+fn write_python(v: f64, out: &mut String) {
+    let mut buf = ryu::Buffer::new();
+    let short = buf.format_finite(v.abs());
+    // The shortest digits and the decimal exponent of the first one.
+    let (mantissa, exp) = match short.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (short, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = int.chars().chain(frac.chars()).collect();
+    let lead = digits.len() - digits.trim_start_matches('0').len();
+    digits.drain(..lead);
+    let exp = exp + int.len() as i32 - 1 - lead as i32;
+    let digits = digits.trim_end_matches('0');
+    if v.is_sign_negative() {
+        out.push('-');
+    }
+    if digits.is_empty() {
+        out.push_str("0.0");
+        return;
+    }
+    let go = v > 0.0 && exp >= 6;
+    if go || !(-4..16).contains(&exp) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push_str(if exp < 0 { "e-" } else { "e+" });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(itoa::Buffer::new().format(e));
+    } else if exp < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits);
+    } else {
+        let point = exp as usize + 1;
+        if digits.len() > point {
+            out.push_str(&digits[..point]);
+            out.push('.');
+            out.push_str(&digits[point..]);
+        } else {
+            out.push_str(digits);
+            for _ in digits.len()..point {
+                out.push('0');
+            }
+            out.push_str(".0");
         }
     }
 }
@@ -56,12 +128,22 @@ impl Labels {
 pub(crate) struct Encoder<'a> {
     out: &'a mut String,
     format: Format,
+    numbers: Numbers,
 }
 
 impl<'a> Encoder<'a> {
-    /// An encoder appending to `out` in `format`.
-    pub fn new(out: &'a mut String, format: Format) -> Encoder<'a> {
-        Encoder { out, format }
+    /// An encoder appending to `out` in `format`, writing values as `numbers` says.
+    pub fn new(out: &'a mut String, format: Format, numbers: Numbers) -> Encoder<'a> {
+        Encoder {
+            out,
+            format,
+            numbers,
+        }
+    }
+
+    /// How this encoder writes values.
+    pub fn numbers(&self) -> Numbers {
+        self.numbers
     }
 
     /// Writes the `# HELP` (when there is help), `# TYPE` and, in OpenMetrics, `# UNIT`
@@ -129,7 +211,7 @@ impl<'a> Encoder<'a> {
             out.push('}');
         }
         out.push(' ');
-        value.write(out);
+        value.write(self.numbers, out);
         out.push('\n');
     }
 
@@ -201,8 +283,14 @@ pub struct ExternalSample<'a> {
     pub value: f64,
 }
 
-/// Checks and renders an external family into `out`.
-pub fn render_external(format: Format, family: &ExternalFamily, out: &mut String) -> Result<()> {
+/// Checks and renders an external family into `out`, its values written as `numbers`
+/// says.
+pub fn render_external(
+    format: Format,
+    numbers: Numbers,
+    family: &ExternalFamily,
+    out: &mut String,
+) -> Result<()> {
     const KINDS: [&str; 7] = [
         "counter",
         "gauge",
@@ -226,7 +314,7 @@ pub fn render_external(format: Format, family: &ExternalFamily, out: &mut String
             check_label_name(n)?;
         }
     }
-    let mut enc = Encoder::new(out, format);
+    let mut enc = Encoder::new(out, format, numbers);
     enc.family(family.name, kind, family.help, family.unit);
     let mut labels = Labels::default();
     for s in family.samples {
