@@ -4,7 +4,7 @@
 use metricore::expose::{render_external, ExternalFamily, ExternalSample};
 use metricore::{Format, Numbers};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
 use crate::errors::to_py;
 
@@ -12,10 +12,23 @@ use crate::errors::to_py;
 type Owned = (String, Vec<(String, String)>, f64);
 
 /// Calls `collector.collect()` and renders every family it yields into `out`, values
-/// written as `prometheus_client` writes them.
+/// written as `prometheus_client` writes them. An error about a family carries the
+/// family as its last argument, as `prometheus_client` raises it.
 pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
     for family in collector.call_method0("collect")?.try_iter()? {
-        render_family(&family?, format, out)?;
+        let family = family?;
+        if let Err(e) = render_family(&family, format, out) {
+            let py = family.py();
+            let err = e.value(py);
+            let args = err.getattr("args")?.cast_into::<PyTuple>()?;
+            let mut with: Vec<Bound<'_, PyAny>> = args.iter().collect();
+            if with.is_empty() {
+                with.push(PyString::new(py, "").into_any());
+            }
+            with.push(family);
+            err.setattr("args", PyTuple::new(py, with)?)?;
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -31,6 +44,7 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         Some(u) if !u.is_none() => u.extract()?,
         _ => String::new(),
     };
+    let py_float = family.py().get_type::<PyFloat>();
     let mut owned: Vec<Owned> = Vec::new();
     for sample in family.getattr("samples")?.try_iter()? {
         let sample = sample?;
@@ -45,7 +59,13 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         for (k, v) in labels.iter() {
             pairs.push((k.extract::<String>()?, v.str()?.to_str()?.to_owned()));
         }
-        let value: f64 = sample.get_item(2)?.extract()?;
+        // As `float(value)`: `ValueError` for a string that is no number, `TypeError`
+        // for what is none.
+        let value = sample.get_item(2)?;
+        let value: f64 = match value.cast::<PyFloat>() {
+            Ok(f) => f.value(),
+            Err(_) => py_float.call1((value,))?.extract()?,
+        };
         owned.push((sname, pairs, value));
     }
     let label_refs: Vec<Vec<(&str, &str)>> = owned

@@ -40,6 +40,7 @@ trait Metric: Sized {
     fn values(&self) -> Option<&[String]>;
     fn child(&self, values: &[&str]) -> metricore::Result<Self>;
     fn remove_series(&self, values: &[&str]) -> PyResult<bool>;
+    fn remove_matching(&self, labels: &[(&str, &str)]) -> PyResult<u64>;
     fn clear_series(&self);
 }
 
@@ -75,6 +76,20 @@ macro_rules! metric_methods {
                 let owned = self.base().remove_values(values)?;
                 let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
                 self.remove_series(&refs)?;
+                self.base().forget_children(py);
+                Ok(())
+            }
+
+            /// Removes every series whose labels have all of these values (a dict of
+            /// label name to value); an empty dict removes nothing.
+            fn remove_by_labels(&self, py: Python<'_>, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+                let mut owned = Vec::with_capacity(labels.len());
+                for (k, v) in labels.iter() {
+                    owned.push((k.str()?.to_str()?.to_owned(), v.str()?.to_str()?.to_owned()));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                self.remove_matching(&pairs)?;
                 self.base().forget_children(py);
                 Ok(())
             }
@@ -197,6 +212,9 @@ macro_rules! metric_struct {
             }
             fn remove_series(&self, values: &[&str]) -> PyResult<bool> {
                 self.vec.remove(values).map_err(to_py)
+            }
+            fn remove_matching(&self, labels: &[(&str, &str)]) -> PyResult<u64> {
+                self.vec.remove_matching(labels).map_err(to_py)
             }
             fn clear_series(&self) {
                 self.vec.clear()
@@ -397,9 +415,14 @@ metric_methods!(Gauge {
         Ok(Tracker::new(Action::InProgress(self.series()?.clone())))
     }
 
-    /// Sets the gauge to the seconds the decorated function or `with` block took.
-    fn time(&self) -> PyResult<Tracker> {
-        Ok(Tracker::new(Action::SetGauge(self.series()?.clone())))
+    /// Sets the gauge to the seconds the decorated function or `with` block took; on
+    /// a gauge with labels, the child that `labels(...)` on the timer picks.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Tracker> {
+        let m = slf.get();
+        if m.one.is_none() {
+            return Ok(Tracker::pending(slf.clone().into_any().unbind()));
+        }
+        Ok(Tracker::new(Action::SetGauge(m.series()?.clone())))
     }
 
     /// Has `f()` give the value at each collection.
@@ -471,10 +494,15 @@ metric_methods!(Histogram {
             .map_err(|e| for_metric(&self.base.name, e))
     }
 
-    /// Observes the seconds the decorated function or `with` block took.
-    fn time(&self) -> PyResult<Tracker> {
-        let name: Arc<str> = self.base.name.as_str().into();
-        Ok(Tracker::new(Action::Histogram(self.series()?.clone(), name)))
+    /// Observes the seconds the decorated function or `with` block took; on a metric
+    /// with labels, into the child that `labels(...)` on the timer picks.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Tracker> {
+        let m = slf.get();
+        if m.one.is_none() {
+            return Ok(Tracker::pending(slf.clone().into_any().unbind()));
+        }
+        let name: Arc<str> = m.base.name.as_str().into();
+        Ok(Tracker::new(Action::Histogram(m.series()?.clone(), name)))
     }
 });
 
@@ -506,10 +534,15 @@ metric_methods!(Summary {
             .map_err(|e| for_metric(&self.base.name, e))
     }
 
-    /// Observes the seconds the decorated function or `with` block took.
-    fn time(&self) -> PyResult<Tracker> {
-        let name: Arc<str> = self.base.name.as_str().into();
-        Ok(Tracker::new(Action::Summary(self.series()?.clone(), name)))
+    /// Observes the seconds the decorated function or `with` block took; on a metric
+    /// with labels, into the child that `labels(...)` on the timer picks.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Tracker> {
+        let m = slf.get();
+        if m.one.is_none() {
+            return Ok(Tracker::pending(slf.clone().into_any().unbind()));
+        }
+        let name: Arc<str> = m.base.name.as_str().into();
+        Ok(Tracker::new(Action::Summary(m.series()?.clone(), name)))
     }
 });
 
@@ -566,6 +599,9 @@ impl Metric for Info {
     }
     fn remove_series(&self, values: &[&str]) -> PyResult<bool> {
         self.vec.remove(values).map_err(to_py)
+    }
+    fn remove_matching(&self, labels: &[(&str, &str)]) -> PyResult<u64> {
+        self.vec.remove_matching(labels).map_err(to_py)
     }
     fn clear_series(&self) {
         self.vec.clear()

@@ -306,13 +306,15 @@ impl Registry {
     }
 
     /// Renders the metric of private registry `other` (one made with `registry=None`)
-    /// with this registry's metrics from now on.
-    fn _attach(&self, other: &Bound<'_, Registry>) -> PyResult<()> {
+    /// with this registry's metrics from now on; with `any`, the metrics of any
+    /// registry `other` (a multiprocess collector's shared file).
+    #[pyo3(signature = (other, any = false))]
+    fn _attach(&self, other: &Bound<'_, Registry>, any: bool) -> PyResult<()> {
         let (core, private) = {
             let o = lock(&other.get().state);
             (o.core.clone(), o.private)
         };
-        if !private {
+        if !private && !any {
             return Err(PyValueError::new_err(
                 "only metrics made with registry=None can be registered later; \
                  others are in the registry given when they were made",
@@ -328,7 +330,7 @@ impl Registry {
         Ok(())
     }
 
-    /// Stops rendering the metric of private registry `other`; `False` if it was not
+    /// Stops rendering the metrics of registry `other`; `False` if it was not
     /// attached.
     fn _detach(&self, other: &Bound<'_, Registry>) -> bool {
         let removed = {

@@ -612,3 +612,36 @@ def test_values_are_written_as_prometheus_client_writes_them(registry):
     assert "big 1.234567e+06\n" in text
     assert 'h_bucket{le="1e+06"} 1.0\n' in text
     assert registry.get_sample_value("h_bucket", {"le": "1e+06"}) == 1
+
+
+def test_time_with_labels_picks_the_child_inside_the_block(registry):
+    h = Histogram("page_seconds", "P.", ["page"], registry=registry)
+    with h.time() as t:
+        assert t.duration is None
+        t.labels("/home")
+    assert value(registry, "page_seconds_count", {"page": "/home"}) == 1
+    assert value(registry, "page_seconds_sum", {"page": "/home"}) == t.duration > 0
+    with pytest.raises(ValueError, match="labels"):
+        with h.time():
+            pass
+    with pytest.raises(ValueError, match="once"):
+        with h.time() as t:
+            t.labels("/a")
+            t.labels("/b")
+
+
+def test_remove_by_labels(registry):
+    c = Counter("hits", "H.", ["tenant", "path"], registry=registry)
+    c.labels("acme", "/").inc()
+    c.labels("acme", "/x").inc()
+    c.labels("globex", "/").inc()
+    c.remove_by_labels({})
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/"}) == 1
+    c.remove_by_labels({"tenant": "acme"})
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/"}) is None
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/x"}) is None
+    assert value(registry, "hits_total", {"tenant": "globex", "path": "/"}) == 1
+    with pytest.raises(ValueError, match="no label 'nope'|no label \"nope\""):
+        c.remove_by_labels({"nope": "x"})
+    c.labels("acme", "/").inc(5)
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/"}) == 5

@@ -40,6 +40,14 @@ pub enum Error {
         /// Values given.
         got: usize,
     },
+    /// A label name the family does not have.
+    #[error("metric {metric:?} has no label {label:?}")]
+    UnknownLabel {
+        /// The metric.
+        metric: String,
+        /// The label name given.
+        label: String,
+    },
     /// The same name was registered before with another kind, labels, unit or buckets.
     #[error(
         "metric {name:?} is already registered as {existing}; cannot register it as {requested}"

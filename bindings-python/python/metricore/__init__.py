@@ -3,7 +3,8 @@
 Recording (``inc``, ``set``, ``observe``, ``labels(...)``) goes straight to native
 methods. ``use_shared(path)``, or the environment variable ``METRICORE_REGISTRY`` at
 import, puts the default registry in a file that every worker process shares, so any
-worker renders the totals of all.
+worker renders the totals of all; so does ``PROMETHEUS_MULTIPROC_DIR`` (the file
+``metricore.registry`` in that directory, see ``metricore.multiprocess``).
 """
 
 import importlib
@@ -11,6 +12,7 @@ import importlib.abc
 import importlib.util
 import os
 import sys
+import warnings
 from importlib.metadata import version as _package_version
 
 from ._metricore import Counter, Enum, Gauge, Histogram, Info, Summary
@@ -111,6 +113,14 @@ __all__ = [
     "write_to_textfile",
 ]
 
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_multiproc_dir" in os.environ:
+    warnings.warn(
+        "prometheus_multiproc_dir variable has been deprecated in favor of the upper case naming "
+        "PROMETHEUS_MULTIPROC_DIR",
+        DeprecationWarning,
+    )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["prometheus_multiproc_dir"]
+
 if os.environ.get("METRICORE_REGISTRY"):
     use_shared(
         os.environ["METRICORE_REGISTRY"],
@@ -118,3 +128,7 @@ if os.environ.get("METRICORE_REGISTRY"):
         group=os.environ.get("METRICORE_GROUP") or None,
         file_mode=int(os.environ["METRICORE_FILE_MODE"], 8) if os.environ.get("METRICORE_FILE_MODE") else None,
     )
+elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    from .multiprocess import registry_file as _registry_file
+
+    use_shared(_registry_file())

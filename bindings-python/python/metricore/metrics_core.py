@@ -22,11 +22,14 @@ METRIC_TYPES = (
 
 
 class Metric:
-    """A metric family: what a custom collector's ``collect()`` yields."""
+    """A metric family: what a custom collector's ``collect()`` yields (type
+    ``untyped`` is ``unknown``)."""
 
     def __init__(self, name: str, documentation: str, typ: str, unit: str = ""):
         if unit and not name.endswith("_" + unit):
             name = name + "_" + unit
+        if typ == "untyped":
+            typ = "unknown"
         if typ not in METRIC_TYPES:
             raise ValueError(f"metric {name!r}: invalid type {typ!r}; expected one of {METRIC_TYPES}")
         self.name = name
