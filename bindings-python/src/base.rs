@@ -135,6 +135,7 @@ impl Base {
             .labels(&names)
             .unit(def.unit);
         let family = core.register(spec).map_err(to_py)?;
+        registry.get().claim(&family.spec().name)?;
         let base = Base {
             name: family.spec().name.clone(),
             documentation: def.documentation.to_owned(),

@@ -3,6 +3,7 @@
 //! collection.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -12,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::collectors;
-use crate::errors::to_py;
+use crate::errors::{duplicate, to_py};
 
 /// A `set_function` callback: the gauge object it belongs to, the function, and the
 /// series it sets.
@@ -109,6 +110,9 @@ struct State {
     first_metric: Option<String>,
     /// Whether its renders carry the self-metrics (`metricore_*`).
     self_metrics: bool,
+    /// The families made through this registry object, and those of the attached
+    /// registries: making one twice is an error, as in `prometheus_client`.
+    names: HashSet<String>,
 }
 
 /// The native part of a `CollectorRegistry`: where its metrics live and what runs when
@@ -141,6 +145,7 @@ impl Registry {
                 attached: Vec::new(),
                 first_metric: None,
                 self_metrics: false,
+                names: HashSet::new(),
             }),
             hooks,
         }
@@ -176,6 +181,19 @@ impl Registry {
         let mut st = lock(&self.state);
         st.first_metric.get_or_insert_with(|| name.to_owned());
         (st.core.clone(), st.shared.is_some())
+    }
+
+    /// Claims the family `name` (normalized, as the core registered it) for a metric
+    /// object made through this registry: `DuplicateTimeseries` if one was made before
+    /// and not unregistered.
+    pub fn claim(&self, name: &str) -> PyResult<()> {
+        if lock(&self.state).names.insert(name.to_owned()) {
+            Ok(())
+        } else {
+            Err(duplicate(format!(
+                "Duplicated timeseries in CollectorRegistry: metric {name:?} was already created"
+            )))
+        }
     }
 
     /// Has `f` set `gauge` (the series of the Python object `owner`) at each collection,
@@ -261,6 +279,12 @@ impl Registry {
         }
     }
 
+    /// Gives up the family `name` of a metric object unregistered from this registry,
+    /// so that it can be made again.
+    fn _release(&self, name: &str) {
+        lock(&self.state).names.remove(name);
+    }
+
     /// Whether collections carry the self-metrics (`metricore_*`: series, region use,
     /// refused recordings, overflows); off unless set.
     fn _set_self_metrics(&self, on: bool) {
@@ -320,12 +344,19 @@ impl Registry {
                  others are in the registry given when they were made",
             ));
         }
+        let theirs = lock(&other.get().state).names.clone();
         let mut st = lock(&self.state);
         if st.attached.iter().any(|(o, _)| o.is(other)) {
             return Err(PyValueError::new_err(
                 "this metric is already registered here",
             ));
         }
+        if let Some(name) = theirs.iter().find(|n| st.names.contains(*n)) {
+            return Err(duplicate(format!(
+                "Duplicated timeseries in CollectorRegistry: metric {name:?} was already created"
+            )));
+        }
+        st.names.extend(theirs);
         st.attached.push((other.clone().unbind(), core));
         Ok(())
     }
@@ -333,8 +364,10 @@ impl Registry {
     /// Stops rendering the metrics of registry `other`; `False` if it was not
     /// attached.
     fn _detach(&self, other: &Bound<'_, Registry>) -> bool {
+        let theirs = lock(&other.get().state).names.clone();
         let removed = {
             let mut st = lock(&self.state);
+            st.names.retain(|n| !theirs.contains(n));
             st.attached
                 .iter()
                 .position(|(o, _)| o.is(other))

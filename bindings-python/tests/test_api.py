@@ -101,11 +101,21 @@ def test_bad_definitions(registry):
 
 
 def test_duplicate_registration(registry):
+    from metricore.core import DuplicateTimeseries
+
     a = Counter("jobs", "Jobs.", ["kind"], registry=registry)
-    b = Counter("jobs", "Jobs.", ["kind"], registry=registry)
+    with pytest.raises(DuplicateTimeseries, match="Duplicated timeseries"):
+        Counter("jobs", "Jobs.", ["kind"], registry=registry)
+    with pytest.raises(DuplicateTimeseries, match="Duplicated timeseries"):
+        Counter("jobs_total", "Jobs.", ["kind"], registry=registry)
+    with pytest.raises(DuplicateTimeseries, match='"jobs_total"'):
+        Gauge("jobs_total", "Jobs.", registry=registry)
+    # Unregistered, it can be made again, and records into the same series.
     a.labels("x").inc()
+    registry.unregister(a)
+    b = Counter("jobs", "Jobs.", ["kind"], registry=registry)
     b.labels("x").inc()
-    assert value(registry, "jobs_total", {"kind": "x"}) == 2
+    assert value(registry, "jobs_total", {"kind": "x"}) == 1
     with pytest.raises(ValueError, match='"jobs" is already registered as counter'):
         Gauge("jobs", "Jobs.", registry=registry)
     with pytest.raises(ValueError, match='"jobs"'):

@@ -40,6 +40,16 @@ pub enum Error {
         /// Values given.
         got: usize,
     },
+    /// A new family would render samples of the same name as another family.
+    #[error("duplicated timeseries: metric {name:?} and metric {other:?} both have samples named {sample:?}")]
+    DuplicateSeries {
+        /// The family being registered.
+        name: String,
+        /// The family registered before.
+        other: String,
+        /// The sample name both would render.
+        sample: String,
+    },
     /// A label name the family does not have.
     #[error("metric {metric:?} has no label {label:?}")]
     UnknownLabel {

@@ -125,6 +125,19 @@ impl Kind {
         }
     }
 
+    /// The suffixes of the sample names a family of this kind claims, its own name
+    /// (`""`) first: a family whose sample names another family claims would render
+    /// two time series of one name.
+    pub(crate) fn claimed_suffixes(&self) -> &'static [&'static str] {
+        match self {
+            Kind::Counter => &["", "_total", "_created"],
+            Kind::Histogram(_) => &["", "_bucket", "_count", "_sum", "_created"],
+            Kind::Summary => &["", "_count", "_sum", "_created"],
+            Kind::Info => &["", "_info"],
+            Kind::Gauge(_) | Kind::StateSet(_) => &[""],
+        }
+    }
+
     /// Cells a series of this kind takes in each shard.
     pub(crate) fn cells(&self) -> usize {
         match self {

@@ -418,3 +418,26 @@ fn python_numbers_are_written_as_prometheus_client_writes_them() {
     assert!(text.contains("h_bucket{le=\"1000000.0\"} 1\n"), "{text}");
     assert!(text.contains("# TYPE metricore_series gauge\n"), "{text}");
 }
+
+#[test]
+fn families_whose_samples_share_a_name_are_refused() {
+    let r = Registry::with_options(&small()).unwrap();
+    r.counter("c", "C.").unwrap();
+    let collides = |e: metricore::Error| matches!(e, metricore::Error::DuplicateSeries { .. });
+    assert!(collides(r.gauge("c_total", "G.").err().unwrap()));
+    assert!(collides(r.gauge("c_created", "G.").err().unwrap()));
+    r.gauge("h_count", "G.").unwrap();
+    assert!(collides(r.histogram("h", "H.", &[1.0]).err().unwrap()));
+    r.histogram("lat", "H.", &[1.0]).unwrap();
+    let e = r.counter("lat_bucket", "C.").err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        "duplicated timeseries: metric \"lat_bucket\" and metric \"lat\" both have samples named \"lat_bucket\""
+    );
+    r.info_vec("build", "B.", &[]).unwrap();
+    assert!(collides(r.gauge("build_info", "G.").err().unwrap()));
+    // Names that only look alike are fine, and the same family registers again.
+    r.gauge("c_totals", "G.").unwrap();
+    r.gauge("lat_sum_x", "G.").unwrap();
+    r.counter("c", "C.").unwrap();
+}

@@ -90,6 +90,7 @@ class CollectorRegistry(_metricore.RegistryCore):
             if collector._registry is self:
                 collector._discard()
                 self._remove_function(collector)
+                self._release(collector._name)
             elif not self._detach(collector._registry):
                 raise KeyError(collector)
             return
