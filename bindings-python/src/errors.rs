@@ -7,11 +7,11 @@ use pyo3::PyErr;
 
 /// The Python exception for a core error: `OSError` (with errno and filename) for
 /// anything about a shared file, `RuntimeError` for a full registry,
-/// `DuplicateTimeseries` (a `ValueError`) for families whose sample names collide,
-/// `ValueError` for other bad input.
+/// `DuplicateTimeseries` (a `ValueError`) for a family whose name or sample names
+/// another one has, `ValueError` for other bad input.
 pub fn to_py(e: Error) -> PyErr {
     match e {
-        Error::DuplicateSeries { .. } => duplicate(e.to_string()),
+        Error::DuplicateSeries { .. } | Error::Conflict { .. } => duplicate(e.to_string()),
         Error::Io { path, source } => {
             let errno = source.raw_os_error().unwrap_or(EINVAL);
             let text = source.to_string();
