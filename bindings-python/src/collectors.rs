@@ -1,7 +1,8 @@
 //! Custom collectors: the metric families a Python `collect()` yields, rendered by
-//! core's rules for external families.
+//! core's rules for external families; and exposition text read by core's parser
+//! into such families.
 
-use metricore::expose::{render_external, ExternalFamily, ExternalSample};
+use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample};
 use metricore::{Format, Numbers};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
@@ -89,4 +90,33 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         samples: &samples,
     };
     render_external(format, Numbers::Python, &family, out).map_err(to_py)
+}
+
+/// Reads exposition text (OpenMetrics with `openmetrics`, else Prometheus text) by
+/// core's parser into `metricore.metrics_core.Metric` objects with their samples.
+#[pyfunction]
+pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<PyAny>>> {
+    let format = if openmetrics {
+        Format::OpenMetrics
+    } else {
+        Format::Prometheus
+    };
+    let families = py.detach(|| parse(text, format)).map_err(to_py)?;
+    let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
+    let sample = py.import("metricore.samples")?.getattr("Sample")?;
+    let mut out = Vec::with_capacity(families.len());
+    for f in families {
+        let m = metric.call1((f.name, f.help, f.kind, f.unit))?;
+        let mut samples = Vec::with_capacity(f.samples.len());
+        for s in f.samples {
+            let labels = PyDict::new(py);
+            for (k, v) in s.labels {
+                labels.set_item(k, v)?;
+            }
+            samples.push(sample.call1((s.name, labels, s.value, s.timestamp))?);
+        }
+        m.setattr("samples", samples)?;
+        out.push(m.unbind());
+    }
+    Ok(out)
 }

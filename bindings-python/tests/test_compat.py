@@ -94,9 +94,10 @@ def test_openmetrics_ends_with_eof_and_has_units():
 
 
 def test_our_parser_reads_what_prometheus_client_renders():
-    from metricore.parser import text_string_to_metric_families as ours_parse
+    from metricore.openmetrics.parser import text_string_to_metric_families as ours_om
+    from metricore.parser import text_string_to_metric_families as ours_text
 
-    for fmt, parse in (("text", parse_text), ("om", parse_om)):
+    for fmt, parse, ours_parse in (("text", parse_text, ours_text), ("om", parse_om, ours_om)):
         peer = by_name(parse(theirs(fmt)))
         mine = by_name(ours_parse(theirs(fmt)))
         assert sorted(mine) == sorted(peer), fmt

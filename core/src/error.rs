@@ -50,6 +50,16 @@ pub enum Error {
         /// The sample name both would render.
         sample: String,
     },
+    /// A line of exposition text that cannot be read.
+    #[error("cannot read line {line} of the exposition, {text:?}: {reason}")]
+    Parse {
+        /// The line number, from 1.
+        line: usize,
+        /// The line.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A label name the family does not have.
     #[error("metric {metric:?} has no label {label:?}")]
     UnknownLabel {

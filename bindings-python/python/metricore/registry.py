@@ -7,7 +7,6 @@ from typing import Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _metricore
 from .metrics_core import Metric
-from .parser import text_string_to_metric_families
 
 _METRIC_TYPES = (
     _metricore.Counter,
@@ -99,7 +98,7 @@ class CollectorRegistry(_metricore.RegistryCore):
 
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry (and of its collectors), with samples."""
-        yield from text_string_to_metric_families(self._render(openmetrics=True).decode("utf-8"))
+        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
@@ -137,7 +136,7 @@ class RestrictedRegistry:
 
     def collect(self) -> Iterator[Metric]:
         """The selected families, with samples."""
-        yield from text_string_to_metric_families(self._render(openmetrics=True).decode("utf-8"))
+        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
@@ -196,7 +195,7 @@ def use_shared(
 def _collect_family(registry: CollectorRegistry, name: str) -> list:
     """The families named ``name`` in ``registry``, with samples (``metric.collect()``)."""
     text = _metricore.RegistryCore._render(registry, True).decode("utf-8")
-    return [f for f in text_string_to_metric_families(text) if f.name == name]
+    return [f for f in _metricore._parse(text, True) if f.name == name]
 
 
 def _describe_family(registry: CollectorRegistry, name: str) -> list:
