@@ -145,7 +145,7 @@ impl Tracker {
         let Some(action) = self.action.get() else {
             self.finish();
             return Err(PyValueError::new_err(
-                "the timed metric has labels: call labels(...) on the timer inside the block",
+                "the timed metric is missing label values: call labels(...) on the timer inside the block",
             ));
         };
         match action {
