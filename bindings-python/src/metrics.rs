@@ -34,6 +34,30 @@ fn number(base: &Base, v: &Bound<'_, PyAny>) -> PyResult<f64> {
     })
 }
 
+/// Checks an exemplar (a dict of labels, or `None`) by core's rules, with the label
+/// names `metricore.validation` chose; metricore does not store exemplars.
+#[cold]
+fn check_exemplar(exemplar: &Bound<'_, PyAny>) -> PyResult<()> {
+    if exemplar.is_none() {
+        return Ok(());
+    }
+    let py = exemplar.py();
+    let legacy: bool = py
+        .import("metricore.validation")?
+        .getattr("_legacy")?
+        .extract()?;
+    let dict = exemplar.cast::<PyDict>()?;
+    let mut owned = Vec::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        owned.push((k.str()?.to_str()?.to_owned(), v.str()?.to_str()?.to_owned()));
+    }
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    metricore::names::check_exemplar(&pairs, legacy).map_err(to_py)
+}
+
 /// What the common methods need from each metric class.
 trait Metric: Sized {
     fn base(&self) -> &Arc<Base>;
@@ -304,15 +328,17 @@ metric_methods!(Counter {
         Counter::from_family(base, family)
     }
 
-    /// Adds `amount` (default 1), which must not be negative. `exemplar` is accepted
-    /// for compatibility and not stored.
+    /// Adds `amount` (default 1), which must not be negative. `exemplar` (labels) is
+    /// checked and not stored.
     #[pyo3(signature = (amount = None, exemplar = None))]
     fn inc(
         &self,
         amount: Option<&Bound<'_, PyAny>>,
         exemplar: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let _ = exemplar;
+        if let Some(e) = exemplar {
+            check_exemplar(e)?;
+        }
         let c = self.series()?;
         let Some(amount) = amount else {
             c.inc();
@@ -473,6 +499,15 @@ metric_methods!(Histogram {
         Histogram::from_family(base, family)
     }
 
+    /// The bucket bounds, `+Inf` last.
+    #[getter]
+    fn _upper_bounds(&self) -> Vec<f64> {
+        match &self.vec.family().spec().kind {
+            Kind::Histogram(bounds) => bounds.iter().copied().chain([f64::INFINITY]).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The default bucket bounds, `+Inf` last.
     #[classattr]
     #[allow(non_snake_case)]
@@ -480,14 +515,16 @@ metric_methods!(Histogram {
         default_buckets()
     }
 
-    /// Records `amount`. `exemplar` is accepted for compatibility and not stored.
+    /// Records `amount`. `exemplar` (labels) is checked and not stored.
     #[pyo3(signature = (amount, exemplar = None))]
     fn observe(
         &self,
         amount: &Bound<'_, PyAny>,
         exemplar: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let _ = exemplar;
+        if let Some(e) = exemplar {
+            check_exemplar(e)?;
+        }
         let v = number(&self.base, amount)?;
         self.series()?
             .observe(v)

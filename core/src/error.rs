@@ -50,6 +50,9 @@ pub enum Error {
         /// The sample name both would render.
         sample: String,
     },
+    /// An exemplar whose labels have more characters than OpenMetrics allows.
+    #[error("exemplar labels have {0} characters; at most 128 are allowed")]
+    ExemplarTooLong(usize),
     /// A line of exposition text that cannot be read.
     #[error("cannot read line {line} of the exposition, {text:?}: {reason}")]
     Parse {

@@ -27,6 +27,29 @@ pub fn check_label_name(name: &str) -> Result<()> {
     }
 }
 
+/// The most characters an exemplar's label names and values may have together, as
+/// OpenMetrics limits them.
+pub const MAX_EXEMPLAR_CHARS: usize = 128;
+
+/// Checks an exemplar's labels: at most [`MAX_EXEMPLAR_CHARS`] characters of names
+/// and values together and, with `legacy`, names by [`check_label_name`] (else any
+/// name that is not empty).
+pub fn check_exemplar(labels: &[(&str, &str)], legacy: bool) -> Result<()> {
+    let mut chars = 0;
+    for (name, value) in labels {
+        if legacy {
+            check_label_name(name)?;
+        } else if name.is_empty() {
+            return Err(Error::InvalidLabelName(String::new()));
+        }
+        chars += name.chars().count() + value.chars().count();
+    }
+    if chars > MAX_EXEMPLAR_CHARS {
+        return Err(Error::ExemplarTooLong(chars));
+    }
+    Ok(())
+}
+
 /// Joins `namespace`, `subsystem` and `name` with `_` (skipping empty parts) and appends
 /// `_unit` unless the name already ends with it, as Prometheus client libraries do.
 pub fn full_name(namespace: &str, subsystem: &str, name: &str, unit: &str) -> String {

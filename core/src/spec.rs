@@ -205,6 +205,12 @@ impl Spec {
             check_label_name(&self.unit).map_err(|_| {
                 Error::InvalidMetricName(format!("{} (unit {:?})", self.name, self.unit))
             })?;
+            if matches!(self.kind, Kind::Info | Kind::StateSet(_)) {
+                return Err(Error::InvalidMetricName(format!(
+                    "{} (unit {:?}: an info or state set has no unit)",
+                    self.name, self.unit
+                )));
+            }
         }
         let suffix = match self.kind {
             Kind::Counter => Some("_total"),

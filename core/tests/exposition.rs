@@ -441,3 +441,66 @@ fn families_whose_samples_share_a_name_are_refused() {
     r.gauge("lat_sum_x", "G.").unwrap();
     r.counter("c", "C.").unwrap();
 }
+
+#[test]
+fn external_gauge_histograms_are_split_in_the_text_format() {
+    use metricore::expose::{render_external, ExternalFamily, ExternalSample};
+    let samples = [
+        ExternalSample {
+            name: "gh_bucket",
+            labels: &[("le", "1.0")],
+            value: 4.0,
+        },
+        ExternalSample {
+            name: "gh_bucket",
+            labels: &[("le", "+Inf")],
+            value: 5.0,
+        },
+        ExternalSample {
+            name: "gh_gcount",
+            labels: &[],
+            value: 5.0,
+        },
+        ExternalSample {
+            name: "gh_gsum",
+            labels: &[],
+            value: 7.0,
+        },
+    ];
+    let fam = ExternalFamily {
+        name: "gh",
+        help: "help",
+        unit: "",
+        kind: "gaugehistogram",
+        samples: &samples,
+    };
+    let mut out = String::new();
+    render_external(Format::Prometheus, Numbers::Python, &fam, &mut out).unwrap();
+    assert_eq!(
+        out,
+        "# HELP gh help\n# TYPE gh histogram\ngh_bucket{le=\"1.0\"} 4.0\ngh_bucket{le=\"+Inf\"} 5.0\n\
+         # HELP gh_gcount help\n# TYPE gh_gcount gauge\ngh_gcount 5.0\n\
+         # HELP gh_gsum help\n# TYPE gh_gsum gauge\ngh_gsum 7.0\n"
+    );
+    out.clear();
+    render_external(Format::OpenMetrics, Numbers::Shortest, &fam, &mut out).unwrap();
+    assert!(
+        out.starts_with("# HELP gh help\n# TYPE gh gaugehistogram\ngh_bucket{le=\"1.0\"} 4.0\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("gh_gcount 5.0\ngh_gsum 7.0\n"), "{out}");
+}
+
+#[test]
+fn info_and_state_sets_have_no_unit() {
+    let r = Registry::with_options(&small()).unwrap();
+    let spec = Spec::new("build", "B.", Kind::Info).unit("seconds");
+    assert!(r
+        .register(spec)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("no unit"));
+    let spec = Spec::new("mode", "M.", Kind::StateSet(vec!["a".into()])).unit("seconds");
+    assert!(r.register(spec).is_err());
+}

@@ -101,19 +101,20 @@ UntypedMetricFamily = UnknownMetricFamily
 class CounterMetricFamily(_Family):
     """A counter family; the name may end with ``_total``."""
 
-    def __init__(self, name, documentation, value=None, labels=None, created=None, unit=""):
+    def __init__(self, name, documentation, value=None, labels=None, created=None, unit="", exemplar=None):
         if name.endswith("_total"):
             name = name[: -len("_total")]
         if labels is not None and value is not None:
             raise ValueError("give either a value or label names, not both")
         super().__init__(name, documentation, "counter", labels, unit)
         if value is not None:
-            self.add_metric([], value, created)
+            self.add_metric([], value, created, exemplar=exemplar)
 
-    def add_metric(self, labels, value, created=None, timestamp=None):
-        """Adds the counter for these label values (and its creation time)."""
+    def add_metric(self, labels, value, created=None, timestamp=None, exemplar=None):
+        """Adds the counter for these label values (and its creation time, and an
+        exemplar)."""
         lv = _labels(self._labelnames, labels, self.name)
-        self.add_sample(self.name + "_total", lv, value, timestamp)
+        self.add_sample(self.name + "_total", lv, value, timestamp, exemplar)
         if created is not None:
             self.add_sample(self.name + "_created", lv, created, timestamp)
 
@@ -156,6 +157,8 @@ class HistogramMetricFamily(_Family):
     """A histogram family: cumulative ``(le, count)`` buckets, ``+Inf`` last, and a sum."""
 
     def __init__(self, name, documentation, buckets=None, sum_value=None, labels=None, unit=""):
+        if (sum_value is None) != (buckets is None):
+            raise ValueError("buckets and sum_value must be given together")
         if labels is not None and buckets is not None:
             raise ValueError("give either buckets or label names, not both")
         super().__init__(name, documentation, "histogram", labels, unit)
@@ -163,13 +166,13 @@ class HistogramMetricFamily(_Family):
             self.add_metric([], buckets, sum_value)
 
     def add_metric(self, labels, buckets: Sequence[Tuple[str, float]], sum_value, timestamp=None):
-        """Adds the buckets, count and sum for these label values."""
+        """Adds the buckets (``(le, count)``, or ``(le, count, exemplar)``), count and
+        sum for these label values."""
         lv = _labels(self._labelnames, labels, self.name)
-        if not buckets or buckets[-1][0] != "+Inf":
-            raise ValueError(f"histogram {self.name!r}: the last bucket must be '+Inf'")
         for bucket in buckets:
             le, value = bucket[0], bucket[1]
-            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp)
+            exemplar = bucket[2] if len(bucket) > 2 else None
+            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp, exemplar)
         self.add_sample(self.name + "_count", dict(lv), buckets[-1][1], timestamp)
         if sum_value is not None:
             self.add_sample(self.name + "_sum", dict(lv), sum_value, timestamp)

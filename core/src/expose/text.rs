@@ -266,7 +266,8 @@ pub struct ExternalFamily<'a> {
     pub help: &'a str,
     /// Unit, or empty.
     pub unit: &'a str,
-    /// `counter`, `gauge`, `histogram`, `summary`, `info`, `stateset` or `unknown`.
+    /// `counter`, `gauge`, `histogram`, `gaugehistogram`, `summary`, `info`,
+    /// `stateset` or `unknown`.
     pub kind: &'a str,
     /// The samples, in order.
     pub samples: &'a [ExternalSample<'a>],
@@ -291,10 +292,11 @@ pub fn render_external(
     family: &ExternalFamily,
     out: &mut String,
 ) -> Result<()> {
-    const KINDS: [&str; 7] = [
+    const KINDS: [&str; 8] = [
         "counter",
         "gauge",
         "histogram",
+        "gaugehistogram",
         "summary",
         "info",
         "stateset",
@@ -315,14 +317,34 @@ pub fn render_external(
         }
     }
     let mut enc = Encoder::new(out, format, numbers);
-    enc.family(family.name, kind, family.help, family.unit);
     let mut labels = Labels::default();
-    for s in family.samples {
-        labels.clear();
-        for (n, v) in s.labels {
-            labels.push(n, v);
+    let mut write = |enc: &mut Encoder<'_>, keep: &dyn Fn(&str) -> bool| {
+        for s in family.samples.iter().filter(|s| keep(s.name)) {
+            labels.clear();
+            for (n, v) in s.labels {
+                labels.push(n, v);
+            }
+            enc.sample(s.name, "", &labels, None, Value::F(s.value));
         }
-        enc.sample(s.name, "", &labels, None, Value::F(s.value));
+    };
+    if *kind == "gaugehistogram" && format == Format::Prometheus {
+        // The text format has no gauge histograms: the buckets as a histogram, the
+        // count and sum as gauges of their own.
+        enc.family(family.name, "histogram", family.help, family.unit);
+        let (gcount, gsum) = (
+            format!("{}_gcount", family.name),
+            format!("{}_gsum", family.name),
+        );
+        write(&mut enc, &|n| n != gcount && n != gsum);
+        for gauge in [&gcount, &gsum] {
+            if family.samples.iter().any(|s| s.name == gauge.as_str()) {
+                enc.family(gauge, "gauge", family.help, family.unit);
+                write(&mut enc, &|n| n == gauge.as_str());
+            }
+        }
+        return Ok(());
     }
+    enc.family(family.name, kind, family.help, family.unit);
+    write(&mut enc, &|_| true);
     Ok(())
 }
