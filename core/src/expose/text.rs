@@ -19,6 +19,11 @@ impl Value {
     fn write(self, numbers: Numbers, out: &mut String) {
         match (self, numbers) {
             (Value::U(v), Numbers::Shortest) => out.push_str(itoa::Buffer::new().format(v)),
+            // Below 10^6 an integer is written as itself with `.0`, as Python does.
+            (Value::U(v), Numbers::Python) if v < 1_000_000 => {
+                out.push_str(itoa::Buffer::new().format(v));
+                out.push_str(".0");
+            }
             (Value::U(v), Numbers::Python) => write_f64(v as f64, numbers, out),
             (Value::F(v), _) => write_f64(v, numbers, out),
         }
@@ -34,11 +39,18 @@ pub(crate) fn write_f64(v: f64, numbers: Numbers, out: &mut String) {
         out.push_str("+Inf");
     } else if v == f64::NEG_INFINITY {
         out.push_str("-Inf");
-    } else if numbers == Numbers::Shortest {
+    } else if numbers == Numbers::Shortest || python_is_shortest(v) {
         out.push_str(ryu::Buffer::new().format_finite(v));
     } else {
         write_python(v, out);
     }
+}
+
+/// Whether Python writes `v` as the shortest form does: decimal notation in
+/// [10^-4, 10^16) (and zero), below 10^6 for positive values.
+fn python_is_shortest(v: f64) -> bool {
+    let a = v.abs();
+    v == 0.0 || ((1e-4..1e16).contains(&a) && !(v > 0.0 && a >= 1e6))
 }
 
 /// Python's `repr` of a finite float, but with Go's exponent form for positive values
