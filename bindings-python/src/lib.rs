@@ -48,6 +48,14 @@ fn _push_url(gateway: &str, job: &str, grouping: Vec<(String, String)>) -> PyRes
     metricore::push::url(gateway, job, &pairs).map_err(errors::to_py)
 }
 
+/// `name` (a label name with `label`) as the escaping scheme `escaping` writes it, by
+/// core's rules; `None` for an unknown scheme.
+#[pyfunction]
+fn _escape_name(name: &str, label: bool, escaping: &str) -> Option<String> {
+    use metricore::names::{escape_name, Escaping};
+    Escaping::from_name(escaping).map(|e| escape_name(name, label, e))
+}
+
 #[pymodule]
 fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::Registry>()?;
@@ -66,5 +74,6 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(collectors::_parse, m)?)?;
     m.add_function(wrap_pyfunction!(_accepts_gzip, m)?)?;
     m.add_function(wrap_pyfunction!(_push_url, m)?)?;
+    m.add_function(wrap_pyfunction!(_escape_name, m)?)?;
     Ok(())
 }

@@ -18,11 +18,25 @@ _ESCAPINGS = (ALLOWUTF8, UNDERSCORES, DOTS, VALUES)
 
 
 def check_escaping(escaping: str) -> None:
-    """Raises ``ValueError`` for an unknown escaping scheme. Every scheme leaves a
-    legacy name as it is, and metricore's names are all legacy ones, so the known
-    schemes render alike."""
+    """Raises ``ValueError`` for an unknown escaping scheme. metricore's names are all
+    legacy ones, which the schemes render alike."""
     if escaping not in _ESCAPINGS:
         raise ValueError(f"escaping {escaping!r}: expected one of {_ESCAPINGS}")
+
+
+def escape_metric_name(s: str, escaping: str = UNDERSCORES) -> str:
+    """The metric name ``s`` as the scheme ``escaping`` writes it (quoted, with
+    ``allow-utf-8``, when outside the legacy character set); as it is for an unknown
+    scheme."""
+    escaped = _metricore._escape_name(s, False, escaping)
+    return s if escaped is None else escaped
+
+
+def escape_label_name(s: str, escaping: str = UNDERSCORES) -> str:
+    """The label name ``s`` as the scheme ``escaping`` writes it (see
+    :func:`escape_metric_name`)."""
+    escaped = _metricore._escape_name(s, True, escaping)
+    return s if escaped is None else escaped
 
 
 def generate_latest(registry: CollectorRegistry = REGISTRY, escaping: str = UNDERSCORES, version: str = "1.0.0") -> bytes:
