@@ -56,6 +56,13 @@ fn _escape_name(name: &str, label: bool, escaping: &str) -> Option<String> {
     Escaping::from_name(escaping).map(|e| escape_name(name, label, e))
 }
 
+/// The sample names a family `name` of type `type_name` claims in a registry, by
+/// core's rule.
+#[pyfunction]
+fn _sample_names(name: &str, type_name: &str) -> Vec<String> {
+    metricore::sample_names(name, type_name)
+}
+
 #[pymodule]
 fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::Registry>()?;
@@ -75,5 +82,6 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_accepts_gzip, m)?)?;
     m.add_function(wrap_pyfunction!(_push_url, m)?)?;
     m.add_function(wrap_pyfunction!(_escape_name, m)?)?;
+    m.add_function(wrap_pyfunction!(_sample_names, m)?)?;
     Ok(())
 }

@@ -110,8 +110,9 @@ struct State {
     first_metric: Option<String>,
     /// Whether its renders carry the self-metrics (`metricore_*`).
     self_metrics: bool,
-    /// The families made through this registry object, and those of the attached
-    /// registries: making one twice is an error, as in `prometheus_client`.
+    /// The sample names claimed by the metrics made through this registry object, the
+    /// attached registries and the described collectors: claiming one twice is an
+    /// error, as in `prometheus_client`.
     names: HashSet<String>,
 }
 
@@ -183,17 +184,19 @@ impl Registry {
         (st.core.clone(), st.shared.is_some())
     }
 
-    /// Claims the family `name` (normalized, as the core registered it) for a metric
-    /// object made through this registry: `DuplicateTimeseries` if one was made before
-    /// and not unregistered.
-    pub fn claim(&self, name: &str) -> PyResult<()> {
-        if lock(&self.state).names.insert(name.to_owned()) {
-            Ok(())
-        } else {
-            Err(duplicate(format!(
-                "Duplicated timeseries in CollectorRegistry: metric {name:?} was already created"
-            )))
+    /// Claims the sample names `names` (of a metric object made through this registry,
+    /// or of a collector): `DuplicateTimeseries` naming those already claimed, and
+    /// nothing claimed then.
+    pub fn claim(&self, names: &[String]) -> PyResult<()> {
+        let mut st = lock(&self.state);
+        let taken: Vec<&String> = names.iter().filter(|n| st.names.contains(*n)).collect();
+        if !taken.is_empty() {
+            return Err(duplicate(format!(
+                "Duplicated timeseries in CollectorRegistry: {taken:?}"
+            )));
         }
+        st.names.extend(names.iter().cloned());
+        Ok(())
     }
 
     /// Has `f` set `gauge` (the series of the Python object `owner`) at each collection,
@@ -279,10 +282,18 @@ impl Registry {
         }
     }
 
-    /// Gives up the family `name` of a metric object unregistered from this registry,
-    /// so that it can be made again.
-    fn _release(&self, name: &str) {
-        lock(&self.state).names.remove(name);
+    /// Claims the sample names of a collector registered here (see `claim`).
+    fn _claim(&self, names: Vec<String>) -> PyResult<()> {
+        self.claim(&names)
+    }
+
+    /// Gives up sample names (of a metric object or collector unregistered from this
+    /// registry), so that they can be claimed again.
+    fn _release(&self, names: Vec<String>) {
+        let mut st = lock(&self.state);
+        for n in names {
+            st.names.remove(&n);
+        }
     }
 
     /// Whether collections carry the self-metrics (`metricore_*`: series, region use,
@@ -351,9 +362,10 @@ impl Registry {
                 "this metric is already registered here",
             ));
         }
-        if let Some(name) = theirs.iter().find(|n| st.names.contains(*n)) {
+        let taken: Vec<&String> = theirs.iter().filter(|n| st.names.contains(*n)).collect();
+        if !taken.is_empty() {
             return Err(duplicate(format!(
-                "Duplicated timeseries in CollectorRegistry: metric {name:?} was already created"
+                "Duplicated timeseries in CollectorRegistry: {taken:?}"
             )));
         }
         st.names.extend(theirs);

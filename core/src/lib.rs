@@ -78,7 +78,7 @@ pub use metrics::{
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};
-pub use spec::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
+pub use spec::{sample_names, GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 
 /// The crate README's example (`core/README.md`), compiled and run as a doctest.
 #[cfg(doctest)]

@@ -101,6 +101,33 @@ pub enum Kind {
     StateSet(Vec<String>),
 }
 
+/// The suffixes of the sample names a family of type `type_name` (as
+/// [`Kind::type_name`] names it, or `gaugehistogram`, `unknown`) claims, its own name
+/// (`""`) first.
+fn claimed_suffixes(type_name: &str) -> &'static [&'static str] {
+    match type_name {
+        "counter" => &["", "_total", "_created"],
+        "histogram" => &["", "_bucket", "_count", "_sum", "_created"],
+        "gaugehistogram" => &["", "_bucket", "_gcount", "_gsum"],
+        "summary" => &["", "_count", "_sum", "_created"],
+        "info" => &["", "_info"],
+        _ => &[""],
+    }
+}
+
+/// The sample names a family `name` of type `type_name` claims in a registry (its
+/// own name too): two families claiming one name would render two time series of it.
+///
+/// ```
+/// assert_eq!(metricore::sample_names("jobs", "counter"), ["jobs", "jobs_total", "jobs_created"]);
+/// ```
+pub fn sample_names(name: &str, type_name: &str) -> Vec<String> {
+    claimed_suffixes(type_name)
+        .iter()
+        .map(|s| format!("{name}{s}"))
+        .collect()
+}
+
 impl Kind {
     fn code(&self) -> u8 {
         match self {
@@ -129,13 +156,7 @@ impl Kind {
     /// (`""`) first: a family whose sample names another family claims would render
     /// two time series of one name.
     pub(crate) fn claimed_suffixes(&self) -> &'static [&'static str] {
-        match self {
-            Kind::Counter => &["", "_total", "_created"],
-            Kind::Histogram(_) => &["", "_bucket", "_count", "_sum", "_created"],
-            Kind::Summary => &["", "_count", "_sum", "_created"],
-            Kind::Info => &["", "_info"],
-            Kind::Gauge(_) | Kind::StateSet(_) => &[""],
-        }
+        claimed_suffixes(self.type_name())
     }
 
     /// Cells a series of this kind takes in each shard.

@@ -54,10 +54,29 @@ class CollectorRegistry(_metricore.RegistryCore):
         self_metrics: bool = False,
     ):
         self._auto_describe = auto_describe
+        self._claimed: Dict[int, List[str]] = {}
+        self._target_info: Optional[object] = None
         self._self_metrics = False
         self.self_metrics = self_metrics
-        if target_info:
-            _metricore.Info("target", "Target metadata", registry=self).info(target_info)
+        self.set_target_info(target_info)
+
+    def set_target_info(self, labels: Optional[Dict[str, str]]) -> None:
+        """Sets the labels of the registry's ``target_info`` metric; empty or ``None``
+        removes it. ``DuplicateTimeseries`` if a metric ``target`` of its own is
+        there."""
+        if self._target_info is not None:
+            self.unregister(self._target_info)
+            self._target_info = None
+            self._target_labels: Optional[Dict[str, str]] = None
+        if labels:
+            info = _metricore.Info("target", "Target metadata", registry=self)
+            info.info(labels)
+            self._target_info = info
+            self._target_labels = dict(labels)
+
+    def get_target_info(self) -> Optional[Dict[str, str]]:
+        """The labels of the registry's ``target_info`` metric, or ``None``."""
+        return getattr(self, "_target_labels", None)
 
     @property
     def self_metrics(self) -> bool:
@@ -78,9 +97,28 @@ class CollectorRegistry(_metricore.RegistryCore):
             try:
                 self._attach(collector._registry)
             except ValueError as e:
-                raise ValueError(f"metric {collector._name!r}: {e}") from None
+                raise type(e)(f"metric {collector._name!r}: {e}") from None
             return
-        self._add_collector(collector)
+        names = self._collector_names(collector)
+        self._claim(names)
+        try:
+            self._add_collector(collector)
+        except BaseException:
+            self._release(names)
+            raise
+        self._claimed[id(collector)] = names
+
+    def _collector_names(self, collector: object) -> List[str]:
+        """The sample names a collector's families claim: those ``describe()`` gives
+        (or ``collect()``, with ``auto_describe``)."""
+        describe = getattr(collector, "describe", None)
+        if describe is not None:
+            families = describe()
+        elif self._auto_describe:
+            families = collector.collect()  # type: ignore[attr-defined]
+        else:
+            return []
+        return [n for f in families for n in _metricore._sample_names(f.name, f.type)]
 
     def unregister(self, collector: object) -> None:
         """Removes a custom collector, or the series of a metric of this registry (the
@@ -89,12 +127,13 @@ class CollectorRegistry(_metricore.RegistryCore):
             if collector._registry is self:
                 collector._discard()
                 self._remove_function(collector)
-                self._release(collector._name)
+                self._release(_metricore._sample_names(collector._name, collector._type))
             elif not self._detach(collector._registry):
                 raise KeyError(collector)
             return
         if not self._remove_collector(collector):
             raise KeyError(collector)
+        self._release(self._claimed.pop(id(collector), []))
 
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry (and of its collectors), with samples."""
