@@ -157,8 +157,8 @@ class HistogramMetricFamily(_Family):
     """A histogram family: cumulative ``(le, count)`` buckets, ``+Inf`` last, and a sum."""
 
     def __init__(self, name, documentation, buckets=None, sum_value=None, labels=None, unit=""):
-        if (sum_value is None) != (buckets is None):
-            raise ValueError("buckets and sum_value must be given together")
+        if sum_value is not None and buckets is None:
+            raise ValueError("sum_value needs buckets")
         if labels is not None and buckets is not None:
             raise ValueError("give either buckets or label names, not both")
         super().__init__(name, documentation, "histogram", labels, unit)
