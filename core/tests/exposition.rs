@@ -397,7 +397,7 @@ fn python_numbers_are_written_as_prometheus_client_writes_them() {
         r.gauge(name, "G.").unwrap().set(v);
     }
     let h = r.histogram("h", "H.", &[0.5, 1.0, 1e6]).unwrap();
-    h.observe(3.0);
+    h.observe(3.0).unwrap();
     let text = r.render(Format::Prometheus);
     assert!(text.contains("\nc_total 2.0\n"), "{text}");
     assert!(text.contains("\nbig_total 1.2345678e+07\n"), "{text}");

@@ -74,7 +74,8 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ParsedFamily>> {
                 }
                 continue;
             };
-            if !matches!(*keyword, "HELP" | "TYPE") && !(om && *keyword == "UNIT") {
+            let known = matches!(*keyword, "HELP" | "TYPE") || (om && *keyword == "UNIT");
+            if !known {
                 continue;
             }
             let (name, quoted) = unquote(name).map_err(fail)?;
@@ -113,7 +114,7 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ParsedFamily>> {
             continue;
         }
         let sample = parse_sample(line, om).map_err(fail)?;
-        if cur.allowed.iter().any(|a| *a == sample.name) {
+        if cur.allowed.contains(&sample.name) {
             cur.samples.push(sample);
         } else {
             cur.flush(om, &mut out);
