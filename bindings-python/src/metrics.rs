@@ -344,13 +344,8 @@ metric_methods!(Counter {
             c.inc();
             return Ok(());
         };
+        // Negative and non-finite amounts are refused (and counted) by the core.
         let amount = number(&self.base, amount)?;
-        if amount < 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "counter {:?}: counters can only be incremented by non-negative amounts, got {amount}",
-                self.base.name
-            )));
-        }
         c.inc_by_f64(amount).map_err(|e| for_metric(&self.base.name, e))
     }
 

@@ -655,3 +655,13 @@ def test_remove_by_labels(registry):
         c.remove_by_labels({"nope": "x"})
     c.labels("acme", "/").inc(5)
     assert value(registry, "hits_total", {"tenant": "acme", "path": "/"}) == 5
+
+
+def test_refusals_from_python_are_counted_by_the_core():
+    registry = metricore.CollectorRegistry(self_metrics=True)
+    c = Counter("c", "C.", registry=registry)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match='"c".*non-negative'):
+            c.inc(bad)
+    assert value(registry, "c_total") == 0
+    assert value(registry, "metricore_errors_total") == 3
