@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use metricore::{Format, Numbers, Options};
@@ -26,6 +27,8 @@ pub struct Hooks {
     collectors: Mutex<Vec<Py<PyAny>>>,
     /// `set_function` callbacks.
     functions: Mutex<Vec<Function>>,
+    /// Whether collections in this process include its `process_*` metrics.
+    process: AtomicBool,
 }
 
 thread_local! {
@@ -73,6 +76,9 @@ impl Hooks {
     }
 
     fn run_collectors(&self, format: Format, out: &mut String) {
+        if self.process.load(Ordering::Relaxed) {
+            metricore::process::render(format, Numbers::Python, out);
+        }
         if lock(&self.collectors).is_empty() {
             return;
         }
@@ -100,8 +106,6 @@ impl Hooks {
 struct State {
     core: metricore::Registry,
     shared: Option<PathBuf>,
-    /// Whether the registry reports this process's metrics (`process_*`).
-    process: bool,
     /// Whether this is the registry of one metric made with `registry=None`.
     private: bool,
     /// Registries of such metrics registered here later, rendered with this one.
@@ -141,7 +145,6 @@ impl Registry {
             state: Mutex::new(State {
                 core,
                 shared: None,
-                process: false,
                 private: false,
                 attached: Vec::new(),
                 first_metric: None,
@@ -264,7 +267,7 @@ impl Registry {
         // A shared file stands for the whole service: the process that happens to render
         // it is not the service, so its `process_*` are left out unless asked for again
         // (`_add_process_metrics` after the move).
-        st.process = false;
+        self.hooks.process.store(false, Ordering::Relaxed);
         st.core = core;
         st.shared = Some(path);
         Ok(())
@@ -275,11 +278,12 @@ impl Registry {
     /// Moving the registry to a shared file drops them; called after the move, it adds
     /// them to the shared registry's collections in this process.
     fn _add_process_metrics(&self) {
-        let mut st = lock(&self.state);
-        if !st.process {
-            st.process = true;
-            metricore::process::register(&st.core);
-        }
+        self.hooks.process.store(true, Ordering::Relaxed);
+    }
+
+    /// Leaves this process's `process_*` metrics out of collections again.
+    fn _remove_process_metrics(&self) {
+        self.hooks.process.store(false, Ordering::Relaxed);
     }
 
     /// Claims the sample names of a collector registered here (see `claim`).

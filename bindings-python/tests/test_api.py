@@ -665,3 +665,19 @@ def test_refusals_from_python_are_counted_by_the_core():
             c.inc(bad)
     assert value(registry, "c_total") == 0
     assert value(registry, "metricore_errors_total") == 3
+
+
+def test_process_metrics_come_and_go_with_their_collector():
+    from metricore.process_collector import PROCESS_COLLECTOR, ProcessCollector
+
+    assert "process_cpu_seconds_total " in generate_latest().decode()
+    metricore.REGISTRY.unregister(PROCESS_COLLECTOR)
+    try:
+        assert "process_" not in generate_latest().decode()
+    finally:
+        ProcessCollector()
+    text = generate_latest().decode()
+    assert "process_cpu_seconds_total " in text
+    # Values are written as prometheus_client writes them.
+    line = next(li for li in text.splitlines() if li.startswith("process_max_fds "))
+    assert line.endswith(".0") or "e+" in line, line

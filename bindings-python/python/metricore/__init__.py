@@ -33,7 +33,7 @@ from .exposition import (
     write_to_textfile,
 )
 from .metrics_core import Metric
-from .registry import REGISTRY, CollectorRegistry, ProcessCollector, use_shared
+from .registry import PROCESS_COLLECTOR, REGISTRY, CollectorRegistry, ProcessCollector, use_shared
 from .gc_collector import GC_COLLECTOR, GCCollector
 from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
 from . import core, metrics, samples
@@ -44,6 +44,11 @@ __version__: str = _package_version("metricore")
 
 def disable_created_metrics() -> None:
     """Does nothing: metricore does not render ``_created`` series."""
+
+
+def enable_created_metrics() -> None:
+    """Does nothing: metricore does not render ``_created`` series, whichever is
+    chosen."""
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -94,12 +99,14 @@ __all__ = [
     "Metric",
     "MetricsHandler",
     "PLATFORM_COLLECTOR",
+    "PROCESS_COLLECTOR",
     "PlatformCollector",
     "ProcessCollector",
     "REGISTRY",
     "Summary",
     "delete_from_gateway",
     "disable_created_metrics",
+    "enable_created_metrics",
     "generate_latest",
     "install_as_prometheus_client",
     "instance_ip_grouping_key",

@@ -131,6 +131,9 @@ class CollectorRegistry(_metricore.RegistryCore):
             elif not self._detach(collector._registry):
                 raise KeyError(collector)
             return
+        if isinstance(collector, ProcessCollector) and collector._registry is self:
+            self._remove_process_metrics()
+            return
         if not self._remove_collector(collector):
             raise KeyError(collector)
         self._release(self._claimed.pop(id(collector), []))
@@ -183,22 +186,26 @@ class RestrictedRegistry:
 
 
 class ProcessCollector:
-    """Adds this process's ``process_*`` metrics to ``registry``'s collections in this
-    process. The default registry has them while it lives in this process; moving it
-    to a shared file drops them (the file stands for the whole service, not the
-    process that renders it), and this adds them back when they are wanted anyway."""
+    """This process's ``process_*`` metrics in ``registry``'s collections in this
+    process, until ``registry.unregister(collector)``. The default registry has them
+    (``PROCESS_COLLECTOR``) while it lives in this process; moving it to a shared file
+    drops them (the file stands for the whole service, not the process that renders
+    it), and this adds them back when they are wanted anyway."""
 
     def __init__(self, namespace: str = "", registry: Optional[CollectorRegistry] = None):
         if namespace:
             raise ValueError("namespace: process metrics are named process_* only")
-        (REGISTRY if registry is None else registry)._add_process_metrics()
+        self._registry = REGISTRY if registry is None else registry
+        self._registry._add_process_metrics()
 
 
 REGISTRY = CollectorRegistry()
 """The default registry: metrics created without ``registry=`` go here. In this
 process's memory it also reports this process's ``process_*`` metrics, as
 ``prometheus_client``'s does; ``use_shared`` (or ``METRICORE_REGISTRY``) drops them."""
-REGISTRY._add_process_metrics()
+PROCESS_COLLECTOR = ProcessCollector()
+"""The default registry's process metrics (``REGISTRY.unregister(PROCESS_COLLECTOR)``
+removes them)."""
 _metricore._set_default_registry(REGISTRY)
 
 
