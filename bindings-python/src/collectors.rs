@@ -9,8 +9,8 @@ use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
 use crate::errors::to_py;
 
-/// A sample as read from Python: name, labels, value.
-type Owned = (String, Vec<(String, String)>, f64);
+/// A sample as read from Python: name, labels, value, time.
+type Owned = (String, Vec<(String, String)>, f64, Option<f64>);
 
 /// Calls `collector.collect()` and renders every family it yields into `out`, values
 /// written as `prometheus_client` writes them. An error about a family carries the
@@ -67,19 +67,25 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
             Ok(f) => f.value(),
             Err(_) => py_float.call1((value,))?.extract()?,
         };
-        owned.push((sname, pairs, value));
+        // A time: seconds as a number, or a `Timestamp` (which converts with `float()`).
+        let timestamp = match sample.get_item(3) {
+            Ok(t) if !t.is_none() => Some(py_float.call1((t,))?.extract::<f64>()?),
+            _ => None,
+        };
+        owned.push((sname, pairs, value, timestamp));
     }
     let label_refs: Vec<Vec<(&str, &str)>> = owned
         .iter()
-        .map(|(_, l, _)| l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+        .map(|(_, l, _, _)| l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
         .collect();
     let samples: Vec<ExternalSample<'_>> = owned
         .iter()
         .zip(&label_refs)
-        .map(|((n, _, v), labels)| ExternalSample {
+        .map(|((n, _, v, t), labels)| ExternalSample {
             name: n,
             labels,
             value: *v,
+            timestamp: *t,
         })
         .collect();
     let family = ExternalFamily {

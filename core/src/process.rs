@@ -102,6 +102,7 @@ pub fn render(format: Format, numbers: Numbers, out: &mut String) {
             name: &sample_name,
             labels: &[],
             value,
+            timestamp: None,
         }];
         let family = ExternalFamily {
             name,

@@ -279,6 +279,7 @@ fn external_families_follow_the_same_rules() {
         name: "backend_jobs_total",
         labels: &[("queue", "a\"b")],
         value: 3.0,
+        timestamp: None,
     }];
     let fam = ExternalFamily {
         name: "backend_jobs",
@@ -314,6 +315,7 @@ fn external_families_follow_the_same_rules() {
         name: "x",
         labels: &[("1a", "v")],
         value: 1.0,
+        timestamp: None,
     }];
     let bad = ExternalFamily {
         samples: &bad_label,
@@ -450,21 +452,25 @@ fn external_gauge_histograms_are_split_in_the_text_format() {
             name: "gh_bucket",
             labels: &[("le", "1.0")],
             value: 4.0,
+            timestamp: None,
         },
         ExternalSample {
             name: "gh_bucket",
             labels: &[("le", "+Inf")],
             value: 5.0,
+            timestamp: None,
         },
         ExternalSample {
             name: "gh_gcount",
             labels: &[],
             value: 5.0,
+            timestamp: None,
         },
         ExternalSample {
             name: "gh_gsum",
             labels: &[],
             value: 7.0,
+            timestamp: None,
         },
     ];
     let fam = ExternalFamily {
@@ -503,4 +509,45 @@ fn info_and_state_sets_have_no_unit() {
         .contains("no unit"));
     let spec = Spec::new("mode", "M.", Kind::StateSet(vec!["a".into()])).unit("seconds");
     assert!(r.register(spec).is_err());
+}
+
+#[test]
+fn external_samples_carry_their_time() {
+    use metricore::expose::{render_external, ExternalFamily, ExternalSample};
+    let samples = [
+        ExternalSample {
+            name: "ts",
+            labels: &[("foo", "a")],
+            value: 0.0,
+            timestamp: Some(123.456),
+        },
+        ExternalSample {
+            name: "ts",
+            labels: &[("foo", "b")],
+            value: 0.0,
+            timestamp: Some(-123.456),
+        },
+        ExternalSample {
+            name: "ts",
+            labels: &[("foo", "c")],
+            value: 1.0,
+            timestamp: None,
+        },
+    ];
+    let fam = ExternalFamily {
+        name: "ts",
+        help: "help",
+        unit: "",
+        kind: "unknown",
+        samples: &samples,
+    };
+    let mut out = String::new();
+    render_external(Format::Prometheus, Numbers::Python, &fam, &mut out).unwrap();
+    assert_eq!(
+        out,
+        "# HELP ts help\n# TYPE ts untyped\nts{foo=\"a\"} 0.0 123456\nts{foo=\"b\"} 0.0 -123456\nts{foo=\"c\"} 1.0\n"
+    );
+    out.clear();
+    render_external(Format::OpenMetrics, Numbers::Python, &fam, &mut out).unwrap();
+    assert!(out.contains("ts{foo=\"a\"} 0.0 123.456\n"), "{out}");
 }

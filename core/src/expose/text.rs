@@ -227,6 +227,24 @@ impl<'a> Encoder<'a> {
         out.push('\n');
     }
 
+    /// Writes one sample of an external family, with its time if it has one: in
+    /// milliseconds in the Prometheus text format, in seconds in OpenMetrics.
+    fn sample_at(&mut self, name: &str, labels: &Labels, value: f64, timestamp: Option<f64>) {
+        self.sample(name, "", labels, None, Value::F(value));
+        let Some(t) = timestamp.filter(|t| t.is_finite()) else {
+            return;
+        };
+        self.out.pop();
+        self.out.push(' ');
+        if self.format == Format::OpenMetrics {
+            write_f64(t, self.numbers, self.out);
+        } else {
+            self.out
+                .push_str(itoa::Buffer::new().format((t * 1000.0) as i64));
+        }
+        self.out.push('\n');
+    }
+
     /// The buffer, for text that is appended as it is.
     pub fn out(&mut self) -> &mut String {
         self.out
@@ -294,6 +312,8 @@ pub struct ExternalSample<'a> {
     pub labels: &'a [(&'a str, &'a str)],
     /// The value.
     pub value: f64,
+    /// The time of the value, in seconds since the Unix epoch, if it has one.
+    pub timestamp: Option<f64>,
 }
 
 /// Checks and renders an external family into `out`, its values written as `numbers`
@@ -336,7 +356,7 @@ pub fn render_external(
             for (n, v) in s.labels {
                 labels.push(n, v);
             }
-            enc.sample(s.name, "", &labels, None, Value::F(s.value));
+            enc.sample_at(s.name, &labels, s.value, s.timestamp);
         }
     };
     if *kind == "gaugehistogram" && format == Format::Prometheus {
