@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests fault-tests e2e-tests
+.PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests python-compat-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests fault-tests e2e-tests
 .PHONY: dist dist-crates dist-c dist-python dist-lua dist-tests install install-c install-lua uninstall
 
 # The end-to-end scenario in a short form, until Ctrl-C (scripts/demo.sh; without
@@ -10,7 +10,7 @@ CARGO ?= cargo
 demo:
 	./scripts/demo.sh
 
-test: deps lint unit fuzz-test loom python-tests prometheus-tests exporter-tests c-tests lua-tests fault-tests e2e-tests dist-tests
+test: deps lint unit fuzz-test loom python-tests python-compat-tests prometheus-tests exporter-tests c-tests lua-tests fault-tests e2e-tests dist-tests
 	@echo "all tests passed"
 
 deps:
@@ -47,6 +47,12 @@ loom:
 python-tests:
 	./bindings-python/build.sh
 	.venv/bin/python -m pytest -q bindings-python/tests
+
+# prometheus_client's own test suite (its sdist, downloaded into target/) with
+# `prometheus_client` resolving to metricore, judged against tests/pcsuite's lists.
+python-compat-tests:
+	./bindings-python/build.sh
+	.venv/bin/python tests/pcsuite/run.py
 
 # Builds `metricore` and the paced writer, then has a real Prometheus scrape them.
 prometheus-tests:

@@ -136,6 +136,10 @@ impl Base {
             .labels(&names)
             .unit(def.unit);
         let family = core.register(spec).map_err(to_py)?;
+        let spec = family.spec();
+        registry
+            .get()
+            .claim(&metricore::sample_names(&spec.name, spec.kind.type_name()))?;
         let base = Base {
             name: family.spec().name.clone(),
             documentation: def.documentation.to_owned(),

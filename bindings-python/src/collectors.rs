@@ -1,20 +1,35 @@
 //! Custom collectors: the metric families a Python `collect()` yields, rendered by
-//! core's rules for external families.
+//! core's rules for external families; and exposition text read by core's parser
+//! into such families.
 
-use metricore::expose::{render_external, ExternalFamily, ExternalSample};
-use metricore::Format;
+use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample};
+use metricore::{Format, Numbers};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
 use crate::errors::to_py;
 
-/// A sample as read from Python: name, labels, value.
-type Owned = (String, Vec<(String, String)>, f64);
+/// A sample as read from Python: name, labels, value, time.
+type Owned = (String, Vec<(String, String)>, f64, Option<f64>);
 
-/// Calls `collector.collect()` and renders every family it yields into `out`.
+/// Calls `collector.collect()` and renders every family it yields into `out`, values
+/// written as `prometheus_client` writes them. An error about a family carries the
+/// family as its last argument, as `prometheus_client` raises it.
 pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
     for family in collector.call_method0("collect")?.try_iter()? {
-        render_family(&family?, format, out)?;
+        let family = family?;
+        if let Err(e) = render_family(&family, format, out) {
+            let py = family.py();
+            let err = e.value(py);
+            let args = err.getattr("args")?.cast_into::<PyTuple>()?;
+            let mut with: Vec<Bound<'_, PyAny>> = args.iter().collect();
+            if with.is_empty() {
+                with.push(PyString::new(py, "").into_any());
+            }
+            with.push(family);
+            err.setattr("args", PyTuple::new(py, with)?)?;
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -30,6 +45,7 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         Some(u) if !u.is_none() => u.extract()?,
         _ => String::new(),
     };
+    let py_float = family.py().get_type::<PyFloat>();
     let mut owned: Vec<Owned> = Vec::new();
     for sample in family.getattr("samples")?.try_iter()? {
         let sample = sample?;
@@ -44,20 +60,32 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         for (k, v) in labels.iter() {
             pairs.push((k.extract::<String>()?, v.str()?.to_str()?.to_owned()));
         }
-        let value: f64 = sample.get_item(2)?.extract()?;
-        owned.push((sname, pairs, value));
+        // As `float(value)`: `ValueError` for a string that is no number, `TypeError`
+        // for what is none.
+        let value = sample.get_item(2)?;
+        let value: f64 = match value.cast::<PyFloat>() {
+            Ok(f) => f.value(),
+            Err(_) => py_float.call1((value,))?.extract()?,
+        };
+        // A time: seconds as a number, or a `Timestamp` (which converts with `float()`).
+        let timestamp = match sample.get_item(3) {
+            Ok(t) if !t.is_none() => Some(py_float.call1((t,))?.extract::<f64>()?),
+            _ => None,
+        };
+        owned.push((sname, pairs, value, timestamp));
     }
     let label_refs: Vec<Vec<(&str, &str)>> = owned
         .iter()
-        .map(|(_, l, _)| l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+        .map(|(_, l, _, _)| l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
         .collect();
     let samples: Vec<ExternalSample<'_>> = owned
         .iter()
         .zip(&label_refs)
-        .map(|((n, _, v), labels)| ExternalSample {
+        .map(|((n, _, v, t), labels)| ExternalSample {
             name: n,
             labels,
             value: *v,
+            timestamp: *t,
         })
         .collect();
     let family = ExternalFamily {
@@ -67,5 +95,34 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         kind: &kind,
         samples: &samples,
     };
-    render_external(format, &family, out).map_err(to_py)
+    render_external(format, Numbers::Python, &family, out).map_err(to_py)
+}
+
+/// Reads exposition text (OpenMetrics with `openmetrics`, else Prometheus text) by
+/// core's parser into `metricore.metrics_core.Metric` objects with their samples.
+#[pyfunction]
+pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<PyAny>>> {
+    let format = if openmetrics {
+        Format::OpenMetrics
+    } else {
+        Format::Prometheus
+    };
+    let families = py.detach(|| parse(text, format)).map_err(to_py)?;
+    let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
+    let sample = py.import("metricore.samples")?.getattr("Sample")?;
+    let mut out = Vec::with_capacity(families.len());
+    for f in families {
+        let m = metric.call1((f.name, f.help, f.kind, f.unit))?;
+        let mut samples = Vec::with_capacity(f.samples.len());
+        for s in f.samples {
+            let labels = PyDict::new(py);
+            for (k, v) in s.labels {
+                labels.set_item(k, v)?;
+            }
+            samples.push(sample.call1((s.name, labels, s.value, s.timestamp))?);
+        }
+        m.setattr("samples", samples)?;
+        out.push(m.unbind());
+    }
+    Ok(out)
 }

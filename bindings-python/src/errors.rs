@@ -2,13 +2,16 @@
 
 use metricore::Error;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
 use pyo3::PyErr;
 
 /// The Python exception for a core error: `OSError` (with errno and filename) for
-/// anything about a shared file, `RuntimeError` for a full registry, `ValueError` for
-/// bad input.
+/// anything about a shared file, `RuntimeError` for a full registry,
+/// `DuplicateTimeseries` (a `ValueError`) for a family whose name or sample names
+/// another one has, `ValueError` for other bad input.
 pub fn to_py(e: Error) -> PyErr {
     match e {
+        Error::DuplicateSeries { .. } | Error::Conflict { .. } => duplicate(e.to_string()),
         Error::Io { path, source } => {
             let errno = source.raw_os_error().unwrap_or(EINVAL);
             let text = source.to_string();
@@ -49,6 +52,20 @@ pub fn for_metric(name: &str, e: Error) -> PyErr {
         }
         other => to_py(other),
     }
+}
+
+/// `metricore.registry.DuplicateTimeseries(message)`.
+pub fn duplicate(message: String) -> PyErr {
+    Python::attach(|py| {
+        match py
+            .import("metricore.registry")
+            .and_then(|m| m.getattr("DuplicateTimeseries"))
+            .and_then(|class| class.call1((message,)))
+        {
+            Ok(err) => PyErr::from_value(err),
+            Err(e) => e,
+        }
+    })
 }
 
 fn os_error(errno: i32, e: &Error, path: &std::path::Path) -> PyErr {

@@ -30,6 +30,39 @@ fn _query_names(query: &str) -> Option<Vec<String>> {
         .map(|names| names.map(str::to_owned).collect())
 }
 
+/// Whether an `Accept-Encoding` header allows gzip, by core's rules (`gzip;q=0` does
+/// not).
+#[pyfunction]
+fn _accepts_gzip(accept_encoding: &str) -> bool {
+    metricore::http::accepts_gzip(accept_encoding)
+}
+
+/// The Pushgateway URL of the group of `job` and `grouping`, by core's rules
+/// (`host:port` is plain HTTP; values that need it base64url-encoded).
+#[pyfunction]
+fn _push_url(gateway: &str, job: &str, grouping: Vec<(String, String)>) -> PyResult<String> {
+    let pairs: Vec<(&str, &str)> = grouping
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    metricore::push::url(gateway, job, &pairs).map_err(errors::to_py)
+}
+
+/// `name` (a label name with `label`) as the escaping scheme `escaping` writes it, by
+/// core's rules; `None` for an unknown scheme.
+#[pyfunction]
+fn _escape_name(name: &str, label: bool, escaping: &str) -> Option<String> {
+    use metricore::names::{escape_name, Escaping};
+    Escaping::from_name(escaping).map(|e| escape_name(name, label, e))
+}
+
+/// The sample names a family `name` of type `type_name` claims in a registry, by
+/// core's rule.
+#[pyfunction]
+fn _sample_names(name: &str, type_name: &str) -> Vec<String> {
+    metricore::sample_names(name, type_name)
+}
+
 #[pymodule]
 fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::Registry>()?;
@@ -45,5 +78,10 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
     m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
     m.add_function(wrap_pyfunction!(_query_names, m)?)?;
+    m.add_function(wrap_pyfunction!(collectors::_parse, m)?)?;
+    m.add_function(wrap_pyfunction!(_accepts_gzip, m)?)?;
+    m.add_function(wrap_pyfunction!(_push_url, m)?)?;
+    m.add_function(wrap_pyfunction!(_escape_name, m)?)?;
+    m.add_function(wrap_pyfunction!(_sample_names, m)?)?;
     Ok(())
 }

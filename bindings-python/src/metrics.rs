@@ -34,12 +34,37 @@ fn number(base: &Base, v: &Bound<'_, PyAny>) -> PyResult<f64> {
     })
 }
 
+/// Checks an exemplar (a dict of labels, or `None`) by core's rules, with the label
+/// names `metricore.validation` chose; metricore does not store exemplars.
+#[cold]
+fn check_exemplar(exemplar: &Bound<'_, PyAny>) -> PyResult<()> {
+    if exemplar.is_none() {
+        return Ok(());
+    }
+    let py = exemplar.py();
+    let legacy: bool = py
+        .import("metricore.validation")?
+        .getattr("_legacy")?
+        .extract()?;
+    let dict = exemplar.cast::<PyDict>()?;
+    let mut owned = Vec::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        owned.push((k.str()?.to_str()?.to_owned(), v.str()?.to_str()?.to_owned()));
+    }
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    metricore::names::check_exemplar(&pairs, legacy).map_err(to_py)
+}
+
 /// What the common methods need from each metric class.
 trait Metric: Sized {
     fn base(&self) -> &Arc<Base>;
     fn values(&self) -> Option<&[String]>;
     fn child(&self, values: &[&str]) -> metricore::Result<Self>;
     fn remove_series(&self, values: &[&str]) -> PyResult<bool>;
+    fn remove_matching(&self, labels: &[(&str, &str)]) -> PyResult<u64>;
     fn clear_series(&self);
 }
 
@@ -75,6 +100,20 @@ macro_rules! metric_methods {
                 let owned = self.base().remove_values(values)?;
                 let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
                 self.remove_series(&refs)?;
+                self.base().forget_children(py);
+                Ok(())
+            }
+
+            /// Removes every series whose labels have all of these values (a dict of
+            /// label name to value); an empty dict removes nothing.
+            fn remove_by_labels(&self, py: Python<'_>, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+                let mut owned = Vec::with_capacity(labels.len());
+                for (k, v) in labels.iter() {
+                    owned.push((k.str()?.to_str()?.to_owned(), v.str()?.to_str()?.to_owned()));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                self.remove_matching(&pairs)?;
                 self.base().forget_children(py);
                 Ok(())
             }
@@ -198,6 +237,9 @@ macro_rules! metric_struct {
             fn remove_series(&self, values: &[&str]) -> PyResult<bool> {
                 self.vec.remove(values).map_err(to_py)
             }
+            fn remove_matching(&self, labels: &[(&str, &str)]) -> PyResult<u64> {
+                self.vec.remove_matching(labels).map_err(to_py)
+            }
             fn clear_series(&self) {
                 self.vec.clear()
             }
@@ -286,27 +328,24 @@ metric_methods!(Counter {
         Counter::from_family(base, family)
     }
 
-    /// Adds `amount` (default 1), which must not be negative. `exemplar` is accepted
-    /// for compatibility and not stored.
+    /// Adds `amount` (default 1), which must not be negative. `exemplar` (labels) is
+    /// checked and not stored.
     #[pyo3(signature = (amount = None, exemplar = None))]
     fn inc(
         &self,
         amount: Option<&Bound<'_, PyAny>>,
         exemplar: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let _ = exemplar;
+        if let Some(e) = exemplar {
+            check_exemplar(e)?;
+        }
         let c = self.series()?;
         let Some(amount) = amount else {
             c.inc();
             return Ok(());
         };
+        // Negative and non-finite amounts are refused (and counted) by the core.
         let amount = number(&self.base, amount)?;
-        if amount < 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "counter {:?}: counters can only be incremented by non-negative amounts, got {amount}",
-                self.base.name
-            )));
-        }
         c.inc_by_f64(amount).map_err(|e| for_metric(&self.base.name, e))
     }
 
@@ -397,9 +436,14 @@ metric_methods!(Gauge {
         Ok(Tracker::new(Action::InProgress(self.series()?.clone())))
     }
 
-    /// Sets the gauge to the seconds the decorated function or `with` block took.
-    fn time(&self) -> PyResult<Tracker> {
-        Ok(Tracker::new(Action::SetGauge(self.series()?.clone())))
+    /// Sets the gauge to the seconds the decorated function or `with` block took; on
+    /// a gauge with labels, the child that `labels(...)` on the timer picks.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Tracker> {
+        let m = slf.get();
+        if m.one.is_none() {
+            return Ok(Tracker::pending(slf.clone().into_any().unbind()));
+        }
+        Ok(Tracker::new(Action::SetGauge(m.series()?.clone())))
     }
 
     /// Has `f()` give the value at each collection.
@@ -450,6 +494,15 @@ metric_methods!(Histogram {
         Histogram::from_family(base, family)
     }
 
+    /// The bucket bounds, `+Inf` last.
+    #[getter]
+    fn _upper_bounds(&self) -> Vec<f64> {
+        match &self.vec.family().spec().kind {
+            Kind::Histogram(bounds) => bounds.iter().copied().chain([f64::INFINITY]).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The default bucket bounds, `+Inf` last.
     #[classattr]
     #[allow(non_snake_case)]
@@ -457,24 +510,31 @@ metric_methods!(Histogram {
         default_buckets()
     }
 
-    /// Records `amount`. `exemplar` is accepted for compatibility and not stored.
+    /// Records `amount`. `exemplar` (labels) is checked and not stored.
     #[pyo3(signature = (amount, exemplar = None))]
     fn observe(
         &self,
         amount: &Bound<'_, PyAny>,
         exemplar: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let _ = exemplar;
+        if let Some(e) = exemplar {
+            check_exemplar(e)?;
+        }
         let v = number(&self.base, amount)?;
         self.series()?
             .observe(v)
             .map_err(|e| for_metric(&self.base.name, e))
     }
 
-    /// Observes the seconds the decorated function or `with` block took.
-    fn time(&self) -> PyResult<Tracker> {
-        let name: Arc<str> = self.base.name.as_str().into();
-        Ok(Tracker::new(Action::Histogram(self.series()?.clone(), name)))
+    /// Observes the seconds the decorated function or `with` block took; on a metric
+    /// with labels, into the child that `labels(...)` on the timer picks.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Tracker> {
+        let m = slf.get();
+        if m.one.is_none() {
+            return Ok(Tracker::pending(slf.clone().into_any().unbind()));
+        }
+        let name: Arc<str> = m.base.name.as_str().into();
+        Ok(Tracker::new(Action::Histogram(m.series()?.clone(), name)))
     }
 });
 
@@ -506,10 +566,15 @@ metric_methods!(Summary {
             .map_err(|e| for_metric(&self.base.name, e))
     }
 
-    /// Observes the seconds the decorated function or `with` block took.
-    fn time(&self) -> PyResult<Tracker> {
-        let name: Arc<str> = self.base.name.as_str().into();
-        Ok(Tracker::new(Action::Summary(self.series()?.clone(), name)))
+    /// Observes the seconds the decorated function or `with` block took; on a metric
+    /// with labels, into the child that `labels(...)` on the timer picks.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Tracker> {
+        let m = slf.get();
+        if m.one.is_none() {
+            return Ok(Tracker::pending(slf.clone().into_any().unbind()));
+        }
+        let name: Arc<str> = m.base.name.as_str().into();
+        Ok(Tracker::new(Action::Summary(m.series()?.clone(), name)))
     }
 });
 
@@ -566,6 +631,9 @@ impl Metric for Info {
     }
     fn remove_series(&self, values: &[&str]) -> PyResult<bool> {
         self.vec.remove(values).map_err(to_py)
+    }
+    fn remove_matching(&self, labels: &[(&str, &str)]) -> PyResult<u64> {
+        self.vec.remove_matching(labels).map_err(to_py)
     }
     fn clear_series(&self) {
         self.vec.clear()

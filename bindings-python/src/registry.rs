@@ -3,16 +3,18 @@
 //! collection.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use metricore::{Format, Options};
+use metricore::{Format, Numbers, Options};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::collectors;
-use crate::errors::to_py;
+use crate::errors::{duplicate, to_py};
 
 /// A `set_function` callback: the gauge object it belongs to, the function, and the
 /// series it sets.
@@ -25,6 +27,8 @@ pub struct Hooks {
     collectors: Mutex<Vec<Py<PyAny>>>,
     /// `set_function` callbacks.
     functions: Mutex<Vec<Function>>,
+    /// Whether collections in this process include its `process_*` metrics.
+    process: AtomicBool,
 }
 
 thread_local! {
@@ -72,6 +76,9 @@ impl Hooks {
     }
 
     fn run_collectors(&self, format: Format, out: &mut String) {
+        if self.process.load(Ordering::Relaxed) {
+            metricore::process::render(format, Numbers::Python, out);
+        }
         if lock(&self.collectors).is_empty() {
             return;
         }
@@ -99,14 +106,18 @@ impl Hooks {
 struct State {
     core: metricore::Registry,
     shared: Option<PathBuf>,
-    /// Whether the registry reports this process's metrics (`process_*`).
-    process: bool,
     /// Whether this is the registry of one metric made with `registry=None`.
     private: bool,
     /// Registries of such metrics registered here later, rendered with this one.
     attached: Vec<(Py<Registry>, metricore::Registry)>,
     /// The first metric created through this registry, if any.
     first_metric: Option<String>,
+    /// Whether its renders carry the self-metrics (`metricore_*`).
+    self_metrics: bool,
+    /// The sample names claimed by the metrics made through this registry object, the
+    /// attached registries and the described collectors: claiming one twice is an
+    /// error, as in `prometheus_client`.
+    names: HashSet<String>,
 }
 
 /// The native part of a `CollectorRegistry`: where its metrics live and what runs when
@@ -123,17 +134,22 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Renders of a Python registry write values as `prometheus_client` does, and carry
+    /// the self-metrics only when asked.
     fn with_core(core: metricore::Registry) -> Registry {
         let hooks = Arc::new(Hooks::default());
         hooks.install(&core);
+        core.set_numbers(Numbers::Python);
+        core.set_self_metrics(false);
         Registry {
             state: Mutex::new(State {
                 core,
                 shared: None,
-                process: false,
                 private: false,
                 attached: Vec::new(),
                 first_metric: None,
+                self_metrics: false,
+                names: HashSet::new(),
             }),
             hooks,
         }
@@ -169,6 +185,21 @@ impl Registry {
         let mut st = lock(&self.state);
         st.first_metric.get_or_insert_with(|| name.to_owned());
         (st.core.clone(), st.shared.is_some())
+    }
+
+    /// Claims the sample names `names` (of a metric object made through this registry,
+    /// or of a collector): `DuplicateTimeseries` naming those already claimed, and
+    /// nothing claimed then.
+    pub fn claim(&self, names: &[String]) -> PyResult<()> {
+        let mut st = lock(&self.state);
+        let taken: Vec<&String> = names.iter().filter(|n| st.names.contains(*n)).collect();
+        if !taken.is_empty() {
+            return Err(duplicate(format!(
+                "Duplicated timeseries in CollectorRegistry: {taken:?}"
+            )));
+        }
+        st.names.extend(names.iter().cloned());
+        Ok(())
     }
 
     /// Has `f` set `gauge` (the series of the Python object `owner`) at each collection,
@@ -231,10 +262,12 @@ impl Registry {
         options.file_mode = file_mode.unwrap_or(options.file_mode);
         let core = metricore::Registry::open_shared(&path, &options).map_err(to_py)?;
         self.hooks.install(&core);
+        core.set_numbers(Numbers::Python);
+        core.set_self_metrics(st.self_metrics);
         // A shared file stands for the whole service: the process that happens to render
         // it is not the service, so its `process_*` are left out unless asked for again
         // (`_add_process_metrics` after the move).
-        st.process = false;
+        self.hooks.process.store(false, Ordering::Relaxed);
         st.core = core;
         st.shared = Some(path);
         Ok(())
@@ -245,11 +278,34 @@ impl Registry {
     /// Moving the registry to a shared file drops them; called after the move, it adds
     /// them to the shared registry's collections in this process.
     fn _add_process_metrics(&self) {
+        self.hooks.process.store(true, Ordering::Relaxed);
+    }
+
+    /// Leaves this process's `process_*` metrics out of collections again.
+    fn _remove_process_metrics(&self) {
+        self.hooks.process.store(false, Ordering::Relaxed);
+    }
+
+    /// Claims the sample names of a collector registered here (see `claim`).
+    fn _claim(&self, names: Vec<String>) -> PyResult<()> {
+        self.claim(&names)
+    }
+
+    /// Gives up sample names (of a metric object or collector unregistered from this
+    /// registry), so that they can be claimed again.
+    fn _release(&self, names: Vec<String>) {
         let mut st = lock(&self.state);
-        if !st.process {
-            st.process = true;
-            metricore::process::register(&st.core);
+        for n in names {
+            st.names.remove(&n);
         }
+    }
+
+    /// Whether collections carry the self-metrics (`metricore_*`: series, region use,
+    /// refused recordings, overflows); off unless set.
+    fn _set_self_metrics(&self, on: bool) {
+        let mut st = lock(&self.state);
+        st.self_metrics = on;
+        st.core.set_self_metrics(on);
     }
 
     /// The shared file behind this registry, or `None` when it is in this process.
@@ -289,33 +345,45 @@ impl Registry {
     }
 
     /// Renders the metric of private registry `other` (one made with `registry=None`)
-    /// with this registry's metrics from now on.
-    fn _attach(&self, other: &Bound<'_, Registry>) -> PyResult<()> {
+    /// with this registry's metrics from now on; with `any`, the metrics of any
+    /// registry `other` (a multiprocess collector's shared file).
+    #[pyo3(signature = (other, any = false))]
+    fn _attach(&self, other: &Bound<'_, Registry>, any: bool) -> PyResult<()> {
         let (core, private) = {
             let o = lock(&other.get().state);
             (o.core.clone(), o.private)
         };
-        if !private {
+        if !private && !any {
             return Err(PyValueError::new_err(
                 "only metrics made with registry=None can be registered later; \
                  others are in the registry given when they were made",
             ));
         }
+        let theirs = lock(&other.get().state).names.clone();
         let mut st = lock(&self.state);
         if st.attached.iter().any(|(o, _)| o.is(other)) {
             return Err(PyValueError::new_err(
                 "this metric is already registered here",
             ));
         }
+        let taken: Vec<&String> = theirs.iter().filter(|n| st.names.contains(*n)).collect();
+        if !taken.is_empty() {
+            return Err(duplicate(format!(
+                "Duplicated timeseries in CollectorRegistry: {taken:?}"
+            )));
+        }
+        st.names.extend(theirs);
         st.attached.push((other.clone().unbind(), core));
         Ok(())
     }
 
-    /// Stops rendering the metric of private registry `other`; `False` if it was not
+    /// Stops rendering the metrics of registry `other`; `False` if it was not
     /// attached.
     fn _detach(&self, other: &Bound<'_, Registry>) -> bool {
+        let theirs = lock(&other.get().state).names.clone();
         let removed = {
             let mut st = lock(&self.state);
+            st.names.retain(|n| !theirs.contains(n));
             st.attached
                 .iter()
                 .position(|(o, _)| o.is(other))

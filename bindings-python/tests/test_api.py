@@ -125,11 +125,21 @@ def test_bad_definitions(registry):
 
 
 def test_duplicate_registration(registry):
+    from metricore.core import DuplicateTimeseries
+
     a = Counter("jobs", "Jobs.", ["kind"], registry=registry)
-    b = Counter("jobs", "Jobs.", ["kind"], registry=registry)
+    with pytest.raises(DuplicateTimeseries, match="Duplicated timeseries"):
+        Counter("jobs", "Jobs.", ["kind"], registry=registry)
+    with pytest.raises(DuplicateTimeseries, match="Duplicated timeseries"):
+        Counter("jobs_total", "Jobs.", ["kind"], registry=registry)
+    with pytest.raises(DuplicateTimeseries, match='"jobs_total"'):
+        Gauge("jobs_total", "Jobs.", registry=registry)
+    # Unregistered, it can be made again, and records into the same series.
     a.labels("x").inc()
+    registry.unregister(a)
+    b = Counter("jobs", "Jobs.", ["kind"], registry=registry)
     b.labels("x").inc()
-    assert value(registry, "jobs_total", {"kind": "x"}) == 2
+    assert value(registry, "jobs_total", {"kind": "x"}) == 1
     with pytest.raises(ValueError, match='"jobs" is already registered as counter'):
         Gauge("jobs", "Jobs.", registry=registry)
     with pytest.raises(ValueError, match='"jobs"'):
@@ -453,7 +463,7 @@ def test_wsgi_app_negotiates_and_compresses(registry):
     body = b"".join(app({"PATH_INFO": "/metrics"}, start_response))
     assert seen["status"] == "200 OK"
     assert seen["headers"]["Content-Type"] == metricore.CONTENT_TYPE_LATEST
-    assert b"w_total 1\n" in body
+    assert b"w_total 1.0\n" in body
     body = b"".join(
         app(
             {"HTTP_ACCEPT": "application/openmetrics-text; version=1.0.0", "HTTP_ACCEPT_ENCODING": "gzip"},
@@ -493,7 +503,7 @@ def test_start_http_server(registry):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_LATEST
             body = r.read()
-        assert b"served_total 3\n" in body and b"served_depth 4" in body
+        assert b"served_total 3.0\n" in body and b"served_depth 4" in body
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/metrics", headers={"Accept": "application/openmetrics-text"}
         )
@@ -523,7 +533,7 @@ with socket.socket() as s:
 metricore.start_http_server(port, addr="127.0.0.1")
 gc.collect()
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-    assert b"kept_total 1\\n" in r.read()
+    assert b"kept_total 1.0\\n" in r.read()
 print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -570,7 +580,7 @@ def test_push_to_gateway(registry):
     assert [g[0] for g in got] == ["PUT", "POST", "DELETE"]
     assert got[0][1] == "/metrics/job/batch/inst@base64/YS9i"
     assert got[0][2] == metricore.CONTENT_TYPE_LATEST
-    assert b"pushed_total 1\n" in got[0][3]
+    assert b"pushed_total 1.0\n" in got[0][3]
     assert got[2][3] == b""
 
 
@@ -598,7 +608,7 @@ def test_gauge_modes_in_one_process_are_one_value(registry):
 
 
 def test_metric_objects_follow_a_removed_shared_file(shared_path):
-    registry = metricore.CollectorRegistry()
+    registry = metricore.CollectorRegistry(self_metrics=True)
     metricore.use_shared(shared_path, registry=registry)
     plain = Counter("moving", "M.", registry=registry)
     child = Counter("moving_labeled", "M.", ["k"], registry=registry).labels("a")
@@ -608,10 +618,90 @@ def test_metric_objects_follow_a_removed_shared_file(shared_path):
     # Rendering notices the file is gone and moves the registry to a new one.
     text = metricore.generate_latest(registry).decode()
     assert os.path.exists(shared_path)
-    assert "moving_total 0\n" in text, text
+    assert "moving_total 0.0\n" in text, text
     plain.inc()
     child.inc(2)
     text = metricore.generate_latest(registry).decode()
-    assert "moving_total 1\n" in text, text
-    assert 'moving_labeled_total{k="a"} 2\n' in text, text
-    assert "metricore_lost_recordings_total 0\n" in text, text
+    assert "moving_total 1.0\n" in text, text
+    assert 'moving_labeled_total{k="a"} 2.0\n' in text, text
+    assert "metricore_lost_recordings_total 0.0\n" in text, text
+
+
+def test_self_metrics_are_opt_in():
+    plain = metricore.CollectorRegistry()
+    Counter("jobs", "J.", registry=plain).inc(2)
+    assert metricore.generate_latest(plain) == b"# HELP jobs_total J.\n# TYPE jobs_total counter\njobs_total 2.0\n"
+    asked = metricore.CollectorRegistry(self_metrics=True)
+    Counter("jobs", "J.", registry=asked).inc(2)
+    text = metricore.generate_latest(asked).decode()
+    assert "jobs_total 2.0\n" in text
+    assert "metricore_series 1.0\n" in text
+    assert asked.get_sample_value("metricore_errors_total") == 0
+
+
+def test_values_are_written_as_prometheus_client_writes_them(registry):
+    Gauge("big", "B.", registry=registry).set(1234567)
+    Histogram("h", "H.", registry=registry, buckets=[1e6]).observe(2)
+    text = metricore.generate_latest(registry).decode()
+    assert "big 1.234567e+06\n" in text
+    assert 'h_bucket{le="1e+06"} 1.0\n' in text
+    assert registry.get_sample_value("h_bucket", {"le": "1e+06"}) == 1
+
+
+def test_time_with_labels_picks_the_child_inside_the_block(registry):
+    h = Histogram("page_seconds", "P.", ["page"], registry=registry)
+    with h.time() as t:
+        assert t.duration is None
+        t.labels("/home")
+    assert value(registry, "page_seconds_count", {"page": "/home"}) == 1
+    assert value(registry, "page_seconds_sum", {"page": "/home"}) == t.duration > 0
+    with pytest.raises(ValueError, match="labels"):
+        with h.time():
+            pass
+    with pytest.raises(ValueError, match="once"):
+        with h.time() as t:
+            t.labels("/a")
+            t.labels("/b")
+
+
+def test_remove_by_labels(registry):
+    c = Counter("hits", "H.", ["tenant", "path"], registry=registry)
+    c.labels("acme", "/").inc()
+    c.labels("acme", "/x").inc()
+    c.labels("globex", "/").inc()
+    c.remove_by_labels({})
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/"}) == 1
+    c.remove_by_labels({"tenant": "acme"})
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/"}) is None
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/x"}) is None
+    assert value(registry, "hits_total", {"tenant": "globex", "path": "/"}) == 1
+    with pytest.raises(ValueError, match="no label 'nope'|no label \"nope\""):
+        c.remove_by_labels({"nope": "x"})
+    c.labels("acme", "/").inc(5)
+    assert value(registry, "hits_total", {"tenant": "acme", "path": "/"}) == 5
+
+
+def test_refusals_from_python_are_counted_by_the_core():
+    registry = metricore.CollectorRegistry(self_metrics=True)
+    c = Counter("c", "C.", registry=registry)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match='"c".*non-negative'):
+            c.inc(bad)
+    assert value(registry, "c_total") == 0
+    assert value(registry, "metricore_errors_total") == 3
+
+
+def test_process_metrics_come_and_go_with_their_collector():
+    from metricore.process_collector import PROCESS_COLLECTOR, ProcessCollector
+
+    assert "process_cpu_seconds_total " in generate_latest().decode()
+    metricore.REGISTRY.unregister(PROCESS_COLLECTOR)
+    try:
+        assert "process_" not in generate_latest().decode()
+    finally:
+        ProcessCollector()
+    text = generate_latest().decode()
+    assert "process_cpu_seconds_total " in text
+    # Values are written as prometheus_client writes them.
+    line = next(li for li in text.splitlines() if li.startswith("process_max_fds "))
+    assert line.endswith(".0") or "e+" in line, line

@@ -94,9 +94,10 @@ def test_openmetrics_ends_with_eof_and_has_units():
 
 
 def test_our_parser_reads_what_prometheus_client_renders():
-    from metricore.parser import text_string_to_metric_families as ours_parse
+    from metricore.openmetrics.parser import text_string_to_metric_families as ours_om
+    from metricore.parser import text_string_to_metric_families as ours_text
 
-    for fmt, parse in (("text", parse_text), ("om", parse_om)):
+    for fmt, parse, ours_parse in (("text", parse_text, ours_text), ("om", parse_om, ours_om)):
         peer = by_name(parse(theirs(fmt)))
         mine = by_name(ours_parse(theirs(fmt)))
         assert sorted(mine) == sorted(peer), fmt
@@ -127,3 +128,28 @@ def test_custom_collectors_of_prometheus_client_families():
         assert sorted(mine) == sorted(peer), fmt
         for name in peer:
             assert samples(mine[name]) == samples(peer[name]), (fmt, name)
+
+
+def test_values_are_written_as_prometheus_client_writes_them():
+    import random
+
+    from prometheus_client.utils import floatToGoString
+
+    rng = random.Random(17)
+    values = [0.0, -0.0, 1.0, 2.5, 1e-4, 9.99e-5, 1e-5, 123456.0, 999999.0, 1e6, 1234567.0, 1e15, 1e16,
+              1.5e16, -1e16, -2.5e6, 1e22, 1.5e-7, 0.1 + 0.2, 2.0**53, 2.0**64, float("inf"), float("-inf")]
+    values += [rng.uniform(-1, 1) * 10 ** rng.randint(-8, 20) for _ in range(300)]
+    values += [float(rng.randint(0, 10**9)) for _ in range(100)]
+    registry = metricore.CollectorRegistry()
+    gauge = metricore.Gauge("v", "V.", ["i"], registry=registry)
+    counter = metricore.Counter("n", "N.", ["i"], registry=registry)
+    for i, v in enumerate(values):
+        gauge.labels(str(i)).set(v)
+    ints = [0, 1, 999999, 10**6, 1234567, 2**53 + 1, 2**63]
+    for i, n in enumerate(ints):
+        counter.labels(str(i)).inc(n)
+    lines = set(metricore.generate_latest(registry).decode().splitlines())
+    for i, v in enumerate(values):
+        assert f'v{{i="{i}"}} {floatToGoString(v)}' in lines, v
+    for i, n in enumerate(ints):
+        assert f'n_total{{i="{i}"}} {floatToGoString(n)}' in lines, n

@@ -23,8 +23,9 @@ def open_shared(path):
 def test_four_spawned_workers_exact_totals(shared_path, monkeypatch):
     monkeypatch.setenv("METRICORE_REGISTRY", shared_path)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(4) as pool:
-        pids = pool.map_async(workers.record, range(4)).get(timeout=120)
+    # One task per process: each makes its metrics once, as a worker does.
+    with ctx.Pool(4, maxtasksperchild=1) as pool:
+        pids = pool.map_async(workers.record, range(4), chunksize=1).get(timeout=120)
     assert len(set(pids)) == 4
     r = open_shared(shared_path)
     n = workers.N

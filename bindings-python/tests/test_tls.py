@@ -43,7 +43,7 @@ def test_start_http_server_over_tls(registry, pki):
         0, addr="127.0.0.1", registry=registry, certfile=pki.server_cert, keyfile=pki.server_key
     )
     try:
-        assert "tls_jobs_total 3\n" in get(f"https://localhost:{server.server_port}/metrics", pki)
+        assert "tls_jobs_total 3.0\n" in get(f"https://localhost:{server.server_port}/metrics", pki)
     finally:
         server.shutdown()
 
@@ -58,7 +58,8 @@ def test_start_http_server_requires_client_certificates(registry, pki, tmp_path)
     )
     url = f"https://localhost:{server.server_port}/metrics"
     try:
-        assert "# HELP" in get(url, pki, cert=(pki.client_cert, pki.client_key))
+        metricore.Counter("mtls", "M.", registry=registry).inc()
+        assert "mtls_total 1.0\n" in get(url, pki, cert=(pki.client_cert, pki.client_key))
         with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
             get(url, pki)
     finally:

@@ -40,6 +40,37 @@ pub enum Error {
         /// Values given.
         got: usize,
     },
+    /// A new family would render samples of the same name as another family.
+    #[error("duplicated timeseries: metric {name:?} and metric {other:?} both have samples named {sample:?}")]
+    DuplicateSeries {
+        /// The family being registered.
+        name: String,
+        /// The family registered before.
+        other: String,
+        /// The sample name both would render.
+        sample: String,
+    },
+    /// An exemplar whose labels have more characters than OpenMetrics allows.
+    #[error("exemplar labels have {0} characters; at most 128 are allowed")]
+    ExemplarTooLong(usize),
+    /// A line of exposition text that cannot be read.
+    #[error("cannot read line {line} of the exposition, {text:?}: {reason}")]
+    Parse {
+        /// The line number, from 1.
+        line: usize,
+        /// The line.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A label name the family does not have.
+    #[error("metric {metric:?} has no label {label:?}")]
+    UnknownLabel {
+        /// The metric.
+        metric: String,
+        /// The label name given.
+        label: String,
+    },
     /// The same name was registered before with another kind, labels, unit or buckets.
     #[error(
         "metric {name:?} is already registered as {existing}; cannot register it as {requested}"

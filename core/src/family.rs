@@ -106,7 +106,56 @@ fn read_ref(region: &Region, r: TaggedRef) -> std::result::Result<Spec, String> 
     region.with_bytes(at + 1, len as usize, Spec::decode)
 }
 
-/// Finds or creates the family `spec` (already normalized), returning its index.
+/// The family named `name`, if registered.
+fn find(region: &Region, name: &str) -> Option<Spec> {
+    let hash = key::hash_bytes(0, name.as_bytes());
+    let mask = region.layout.families - 1;
+    for i in 0..region.layout.families {
+        let idx = ((hash as usize).wrapping_add(i) & mask) as u32;
+        let cur = Entry::of(region, idx).descriptor().load(Ordering::Acquire);
+        if cur == 0 {
+            return None;
+        }
+        let cur = TaggedRef(cur);
+        if !cur.tag_matches(hash) {
+            continue;
+        }
+        match read_ref(region, cur) {
+            Ok(existing) if existing.name == name => return Some(existing),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Refuses `spec` when one of its sample names is claimed by another family (a
+/// counter `c` and a gauge `c_total`).
+fn check_collisions(region: &Region, spec: &Spec) -> Result<()> {
+    const SUFFIXES: [&str; 6] = ["_total", "_created", "_bucket", "_count", "_sum", "_info"];
+    for own in spec.kind.claimed_suffixes() {
+        let sample = format!("{}{own}", spec.name);
+        let by_name = (!own.is_empty()).then(|| find(region, &sample)).flatten();
+        let by_suffix = || {
+            SUFFIXES.iter().find_map(|sfx| {
+                let base = sample.strip_suffix(sfx)?;
+                let other = find(region, base).filter(|o| o.name != spec.name)?;
+                other.kind.claimed_suffixes().contains(sfx).then_some(other)
+            })
+        };
+        if let Some(other) = by_name.or_else(by_suffix) {
+            return Err(Error::DuplicateSeries {
+                name: spec.name.clone(),
+                other: other.name,
+                sample,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Finds or creates the family `spec` (already normalized), returning its index. A
+/// new family whose sample names another family claims is refused (two processes
+/// registering such families at the same instant may both succeed).
 pub(crate) fn register(region: &Region, spec: &Spec) -> Result<u32> {
     let hash = key::hash_bytes(0, spec.name.as_bytes());
     let mask = region.layout.families - 1;
@@ -119,6 +168,7 @@ pub(crate) fn register(region: &Region, spec: &Spec) -> Result<u32> {
             let r = match prepared {
                 Some(r) => r,
                 None => {
+                    check_collisions(region, spec)?;
                     let bytes = spec.encode();
                     let off = region
                         .alloc_arena(1 + bytes.len().div_ceil(8))

@@ -358,7 +358,7 @@ fn joined(headers: &HeaderMap, name: header::HeaderName) -> String {
 
 /// Whether an `Accept-Encoding` value allows gzip: `gzip` (or `x-gzip`) with a
 /// non-zero quality, or, when gzip is not named, `*` with a non-zero quality.
-fn accepts_gzip(accept_encoding: &str) -> bool {
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
     let mut gzip = None;
     let mut any = None;
     for item in accept_encoding.split(',') {

@@ -74,14 +74,14 @@ mod word;
 
 pub use buckets::MAX_BUCKETS;
 pub use error::{Error, Result};
-pub use expose::{Filter, Format, Stats};
+pub use expose::{Filter, Format, Numbers, Stats};
 pub use metrics::{
     Counter, CounterRef, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet,
     StateSetVec, Summary, SummaryVec,
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};
-pub use spec::{GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
+pub use spec::{sample_names, GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 
 /// The crate README's example (`core/README.md`), compiled and run as a doctest.
 #[cfg(doctest)]

@@ -390,6 +390,13 @@ macro_rules! family_type {
                 self.0.clear()
             }
 
+            /// Removes every series whose labels have all of these `(name, value)`
+            /// pairs; returns how many. A label name the family lacks is refused; no
+            /// pairs remove nothing.
+            pub fn remove_matching(&self, labels: &[(&str, &str)]) -> Result<u64> {
+                self.0.remove_matching(labels)
+            }
+
             /// The untyped family.
             pub fn family(&self) -> &Family {
                 &self.0
@@ -512,5 +519,12 @@ impl InfoVec {
     /// Removes every series of the family.
     pub fn clear(&self) {
         self.0.clear()
+    }
+
+    /// Removes every info series whose labels have all of these `(name, value)` pairs
+    /// (label names of the family, not of the info); returns how many. A label name
+    /// the family lacks is refused; no pairs remove nothing.
+    pub fn remove_matching(&self, labels: &[(&str, &str)]) -> Result<u64> {
+        self.0.remove_matching(labels)
     }
 }

@@ -18,18 +18,19 @@
 //!
 //! [`on_render`]: crate::Registry::on_render
 
-use crate::expose::{render_external, ExternalFamily, ExternalSample, Format};
+use crate::expose::{render_external, ExternalFamily, ExternalSample, Format, Numbers};
 use crate::procstat::Stat;
 use crate::registry::Registry;
 
 /// Has every collection of `registry` (in this process) include this process's metrics.
 /// Register once per registry: each registration adds the families again.
 pub fn register(registry: &Registry) {
-    registry.on_render(render);
+    registry.on_render(|format, out| render(format, Numbers::Shortest, out));
 }
 
-/// Renders this process's metrics into `out`; a value that cannot be read is left out.
-fn render(format: Format, out: &mut String) {
+/// Renders this process's metrics into `out`, values written as `numbers` says (for a
+/// binding's own render callback); a value that cannot be read is left out.
+pub fn render(format: Format, numbers: Numbers, out: &mut String) {
     let stat = Stat::of_self().and_then(|s| {
         Some(Times {
             utime: s.utime()?,
@@ -101,6 +102,7 @@ fn render(format: Format, out: &mut String) {
             name: &sample_name,
             labels: &[],
             value,
+            timestamp: None,
         }];
         let family = ExternalFamily {
             name,
@@ -110,7 +112,7 @@ fn render(format: Format, out: &mut String) {
             samples: &samples,
         };
         // The names and kinds above are valid, so rendering cannot be refused.
-        let _ = render_external(format, &family, out);
+        let _ = render_external(format, numbers, &family, out);
     }
 }
 
@@ -169,7 +171,7 @@ mod tests {
             line[name.len() + 1..].parse().unwrap()
         };
         let mut before = String::new();
-        render(Format::Prometheus, &mut before);
+        render(Format::Prometheus, Numbers::Shortest, &mut before);
         // Burn CPU time until the kernel has counted some (it counts in clock ticks).
         let mut after = String::new();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -179,7 +181,7 @@ mod tests {
                 x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
             }
             after.clear();
-            render(Format::OpenMetrics, &mut after);
+            render(Format::OpenMetrics, Numbers::Shortest, &mut after);
             let cpu = |t: &str| value(t, "process_cpu_seconds_total");
             if cpu(&after) > cpu(&before) || std::time::Instant::now() > deadline {
                 break;

@@ -191,6 +191,18 @@ impl Gateway {
     }
 }
 
+/// The URL of the group of `job` and `grouping` on `gateway`, as the pushes here use
+/// it, for a client that sends its requests itself: `gateway` (`host:port`,
+/// `http://host:port` or `https://host:port`) with the path of `job` and `grouping`.
+///
+/// ```
+/// let url = metricore::push::url("localhost:9091", "nightly", &[("shard", "eu 1")]).unwrap();
+/// assert_eq!(url, "http://localhost:9091/metrics/job/nightly/shard@base64/ZXUgMQ==");
+/// ```
+pub fn url(gateway: &str, job: &str, grouping: &[(&str, &str)]) -> Result<String> {
+    group_url("PUT", gateway, job, grouping)
+}
+
 /// The URL of a group: `gateway` (`http://host:port` or `https://host:port`, the scheme
 /// optional) with the path of `job` and `grouping`.
 fn group_url(

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::expose::plan::{self, Plan};
-use crate::expose::{render, Filter, Format};
+use crate::expose::{render, Filter, Format, Numbers};
 use crate::inspect::{self, Stats};
 use crate::metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
@@ -65,6 +65,8 @@ struct Shared {
     /// The last exposition plan of this registry alone, and the region (address and
     /// state) it is for.
     plan: Mutex<Option<(PlanKey, Arc<Plan>)>>,
+    /// How its renders write values, and whether they carry the self-metrics.
+    looks: Mutex<(Numbers, bool)>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -180,6 +182,7 @@ impl Registry {
             update: Mutex::new(Vec::new()),
             text: Mutex::new(Vec::new()),
             plan: Mutex::new(None),
+            looks: Mutex::new((Numbers::Shortest, true)),
         });
         #[cfg(not(loom))]
         if shared.source.is_some() {
@@ -341,6 +344,18 @@ impl Registry {
     /// Runs `f` before every collection, to refresh values (gauges from a callback).
     pub fn on_collect(&self, f: impl Fn() + Send + Sync + 'static) {
         lock(&self.shared.update).push(Arc::new(f));
+    }
+
+    /// Sets how renders of this registry write values (default [`Numbers::Shortest`]);
+    /// a render of several registries writes them as the first one says.
+    pub fn set_numbers(&self, numbers: Numbers) {
+        lock(&self.shared.looks).0 = numbers;
+    }
+
+    /// Sets whether renders of this registry carry the self-metrics (`metricore_*`,
+    /// the default); a render of several registries carries them when one of them does.
+    pub fn set_self_metrics(&self, on: bool) {
+        lock(&self.shared.looks).1 = on;
     }
 
     /// Has `f` append its own exposition text, in the given format, to every collection.
@@ -626,11 +641,24 @@ pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter,
         }
         _ => Arc::new(Plan::new(&regions, filter)),
     };
-    render::render(&regions, &plan, format, filter, out, &mut |format, out| {
-        for f in &text {
-            f(format, out);
-        }
-    });
+    let numbers = shared
+        .first()
+        .map_or(Numbers::Shortest, |s| lock(&s.looks).0);
+    let self_metrics = shared.iter().any(|s| lock(&s.looks).1);
+    render::render(
+        &regions,
+        &plan,
+        format,
+        numbers,
+        self_metrics,
+        filter,
+        out,
+        &mut |format, out| {
+            for f in &text {
+                f(format, out);
+            }
+        },
+    );
 }
 
 /// The process-wide default registry, in memory.

@@ -473,6 +473,48 @@ impl Family {
         })
     }
 
+    /// Removes every series (not the overflow series) whose label `name` has `value`
+    /// for each of the `labels` pairs; returns how many. A name the family does not
+    /// have is refused; no pairs remove nothing.
+    pub(crate) fn remove_matching(&self, labels: &[(&str, &str)]) -> Result<u64> {
+        let this = self.latest();
+        if !std::ptr::eq(this, self) {
+            return this.remove_matching(labels);
+        }
+        if labels.is_empty() {
+            return Ok(0);
+        }
+        let spec = &self.0.spec;
+        let mut want: Vec<(usize, &str)> = self
+            .0
+            .consts
+            .iter()
+            .map(String::as_str)
+            .enumerate()
+            .collect();
+        for (name, value) in labels {
+            let at = spec
+                .labels
+                .iter()
+                .position(|l| l == name)
+                .filter(|at| *at >= self.0.consts.len())
+                .ok_or_else(|| Error::UnknownLabel {
+                    metric: spec.name.clone(),
+                    label: (*name).to_owned(),
+                })?;
+            want.push((at, value));
+        }
+        let region = self.region();
+        Ok(retain(region, self.0.idx, |rec| {
+            rec.ident.is_overflow()
+                || !rec.with_key(region, |k| {
+                    let values: Vec<_> = key::values(k).collect();
+                    want.iter()
+                        .all(|(at, v)| values.get(*at).is_some_and(|x| x == v))
+                })
+        }))
+    }
+
     /// Removes the info series `values`; `false` if it had none.
     pub(crate) fn remove_info(&self, values: &[&str]) -> Result<bool> {
         let this = self.latest();

@@ -101,6 +101,33 @@ pub enum Kind {
     StateSet(Vec<String>),
 }
 
+/// The suffixes of the sample names a family of type `type_name` (as
+/// [`Kind::type_name`] names it, or `gaugehistogram`, `unknown`) claims, its own name
+/// (`""`) first.
+fn claimed_suffixes(type_name: &str) -> &'static [&'static str] {
+    match type_name {
+        "counter" => &["", "_total", "_created"],
+        "histogram" => &["", "_bucket", "_count", "_sum", "_created"],
+        "gaugehistogram" => &["", "_bucket", "_gcount", "_gsum"],
+        "summary" => &["", "_count", "_sum", "_created"],
+        "info" => &["", "_info"],
+        _ => &[""],
+    }
+}
+
+/// The sample names a family `name` of type `type_name` claims in a registry (its
+/// own name too): two families claiming one name would render two time series of it.
+///
+/// ```
+/// assert_eq!(metricore::sample_names("jobs", "counter"), ["jobs", "jobs_total", "jobs_created"]);
+/// ```
+pub fn sample_names(name: &str, type_name: &str) -> Vec<String> {
+    claimed_suffixes(type_name)
+        .iter()
+        .map(|s| format!("{name}{s}"))
+        .collect()
+}
+
 impl Kind {
     fn code(&self) -> u8 {
         match self {
@@ -123,6 +150,13 @@ impl Kind {
             Kind::Info => "info",
             Kind::StateSet(_) => "stateset",
         }
+    }
+
+    /// The suffixes of the sample names a family of this kind claims, its own name
+    /// (`""`) first: a family whose sample names another family claims would render
+    /// two time series of one name.
+    pub(crate) fn claimed_suffixes(&self) -> &'static [&'static str] {
+        claimed_suffixes(self.type_name())
     }
 
     /// Cells a series of this kind takes in each shard.
@@ -192,6 +226,12 @@ impl Spec {
             check_label_name(&self.unit).map_err(|_| {
                 Error::InvalidMetricName(format!("{} (unit {:?})", self.name, self.unit))
             })?;
+            if matches!(self.kind, Kind::Info | Kind::StateSet(_)) {
+                return Err(Error::InvalidMetricName(format!(
+                    "{} (unit {:?}: an info or state set has no unit)",
+                    self.name, self.unit
+                )));
+            }
         }
         let suffix = match self.kind {
             Kind::Counter => Some("_total"),

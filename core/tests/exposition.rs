@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use metricore::{Format, GaugeMode, Kind, Options, Registry, Spec};
+use metricore::{Format, GaugeMode, Kind, Numbers, Options, Registry, Spec};
 use proptest::prelude::*;
 
 fn small() -> Options {
@@ -279,6 +279,7 @@ fn external_families_follow_the_same_rules() {
         name: "backend_jobs_total",
         labels: &[("queue", "a\"b")],
         value: 3.0,
+        timestamp: None,
     }];
     let fam = ExternalFamily {
         name: "backend_jobs",
@@ -288,14 +289,14 @@ fn external_families_follow_the_same_rules() {
         samples: &samples,
     };
     let mut out = String::new();
-    render_external(Format::Prometheus, &fam, &mut out).unwrap();
+    render_external(Format::Prometheus, Numbers::Shortest, &fam, &mut out).unwrap();
     assert_eq!(
         out,
         "# HELP backend_jobs_total Jobs.\n# TYPE backend_jobs_total counter\nbackend_jobs_total{queue=\"a\\\"b\"} 3.0\n"
     );
     promtool(&out);
     out.clear();
-    render_external(Format::OpenMetrics, &fam, &mut out).unwrap();
+    render_external(Format::OpenMetrics, Numbers::Shortest, &fam, &mut out).unwrap();
     assert!(
         out.starts_with("# HELP backend_jobs Jobs.\n# TYPE backend_jobs counter\n"),
         "{out}"
@@ -304,20 +305,23 @@ fn external_families_follow_the_same_rules() {
         kind: "bogus",
         ..fam.clone()
     };
-    assert!(render_external(Format::Prometheus, &bad, &mut out)
-        .unwrap_err()
-        .to_string()
-        .contains("bogus"));
+    assert!(
+        render_external(Format::Prometheus, Numbers::Shortest, &bad, &mut out)
+            .unwrap_err()
+            .to_string()
+            .contains("bogus")
+    );
     let bad_label = [ExternalSample {
         name: "x",
         labels: &[("1a", "v")],
         value: 1.0,
+        timestamp: None,
     }];
     let bad = ExternalFamily {
         samples: &bad_label,
         ..fam
     };
-    assert!(render_external(Format::Prometheus, &bad, &mut out).is_err());
+    assert!(render_external(Format::Prometheus, Numbers::Shortest, &bad, &mut out).is_err());
 }
 
 #[test]
@@ -367,4 +371,183 @@ fn a_filtered_rendering_of_several_registries_keeps_only_the_families_named() {
     );
     assert_eq!(full(&a), before);
     assert!(full(&b).contains("other 1\n"));
+}
+
+#[test]
+fn python_numbers_are_written_as_prometheus_client_writes_them() {
+    let r = Registry::with_options(&small()).unwrap();
+    r.set_numbers(Numbers::Python);
+    r.set_self_metrics(false);
+    r.counter("c", "C.").unwrap().inc_by(2);
+    r.counter("big", "Big.").unwrap().inc_by(12_345_678);
+    let values = [
+        ("value_0", 1234567.0, "1.234567e+06"),
+        ("value_1", 1e6, "1e+06"),
+        ("value_2", 123456.0, "123456.0"),
+        ("value_3", 0.0001, "0.0001"),
+        ("value_4", 0.00001, "1e-05"),
+        ("value_5", 1e16, "1e+16"),
+        ("value_6", -1e16, "-1e+16"),
+        ("value_7", -2.5e6, "-2500000.0"),
+        ("value_8", -0.0, "-0.0"),
+        ("value_9", 0.1 + 0.2, "0.30000000000000004"),
+        ("value_10", 1e22, "1e+22"),
+        ("value_11", 1.5e-7, "1.5e-07"),
+        ("value_12", f64::NAN, "NaN"),
+    ];
+    for (name, v, _) in values {
+        r.gauge(name, "G.").unwrap().set(v);
+    }
+    let h = r.histogram("h", "H.", &[0.5, 1.0, 1e6]).unwrap();
+    h.observe(3.0).unwrap();
+    let text = r.render(Format::Prometheus);
+    assert!(text.contains("\nc_total 2.0\n"), "{text}");
+    assert!(text.contains("\nbig_total 1.2345678e+07\n"), "{text}");
+    for (name, _, want) in values {
+        assert!(
+            text.contains(&format!("\n{name} {want}\n")),
+            "{name}: {text}"
+        );
+    }
+    assert!(text.contains("h_bucket{le=\"0.5\"} 0.0\nh_bucket{le=\"1.0\"} 0.0\nh_bucket{le=\"1e+06\"} 1.0\nh_bucket{le=\"+Inf\"} 1.0\nh_count 1.0\nh_sum 3.0\n"), "{text}");
+    assert!(!text.contains("metricore_"), "{text}");
+    promtool(&text);
+
+    r.set_numbers(Numbers::Shortest);
+    r.set_self_metrics(true);
+    let text = r.render(Format::Prometheus);
+    assert!(text.contains("\nc_total 2\n"), "{text}");
+    assert!(text.contains("h_bucket{le=\"1000000.0\"} 1\n"), "{text}");
+    assert!(text.contains("# TYPE metricore_series gauge\n"), "{text}");
+}
+
+#[test]
+fn families_whose_samples_share_a_name_are_refused() {
+    let r = Registry::with_options(&small()).unwrap();
+    r.counter("c", "C.").unwrap();
+    let collides = |e: metricore::Error| matches!(e, metricore::Error::DuplicateSeries { .. });
+    assert!(collides(r.gauge("c_total", "G.").err().unwrap()));
+    assert!(collides(r.gauge("c_created", "G.").err().unwrap()));
+    r.gauge("h_count", "G.").unwrap();
+    assert!(collides(r.histogram("h", "H.", &[1.0]).err().unwrap()));
+    r.histogram("lat", "H.", &[1.0]).unwrap();
+    let e = r.counter("lat_bucket", "C.").err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        "duplicated timeseries: metric \"lat_bucket\" and metric \"lat\" both have samples named \"lat_bucket\""
+    );
+    r.info_vec("build", "B.", &[]).unwrap();
+    assert!(collides(r.gauge("build_info", "G.").err().unwrap()));
+    // Names that only look alike are fine, and the same family registers again.
+    r.gauge("c_totals", "G.").unwrap();
+    r.gauge("lat_sum_x", "G.").unwrap();
+    r.counter("c", "C.").unwrap();
+}
+
+#[test]
+fn external_gauge_histograms_are_split_in_the_text_format() {
+    use metricore::expose::{render_external, ExternalFamily, ExternalSample};
+    let samples = [
+        ExternalSample {
+            name: "gh_bucket",
+            labels: &[("le", "1.0")],
+            value: 4.0,
+            timestamp: None,
+        },
+        ExternalSample {
+            name: "gh_bucket",
+            labels: &[("le", "+Inf")],
+            value: 5.0,
+            timestamp: None,
+        },
+        ExternalSample {
+            name: "gh_gcount",
+            labels: &[],
+            value: 5.0,
+            timestamp: None,
+        },
+        ExternalSample {
+            name: "gh_gsum",
+            labels: &[],
+            value: 7.0,
+            timestamp: None,
+        },
+    ];
+    let fam = ExternalFamily {
+        name: "gh",
+        help: "help",
+        unit: "",
+        kind: "gaugehistogram",
+        samples: &samples,
+    };
+    let mut out = String::new();
+    render_external(Format::Prometheus, Numbers::Python, &fam, &mut out).unwrap();
+    assert_eq!(
+        out,
+        "# HELP gh help\n# TYPE gh histogram\ngh_bucket{le=\"1.0\"} 4.0\ngh_bucket{le=\"+Inf\"} 5.0\n\
+         # HELP gh_gcount help\n# TYPE gh_gcount gauge\ngh_gcount 5.0\n\
+         # HELP gh_gsum help\n# TYPE gh_gsum gauge\ngh_gsum 7.0\n"
+    );
+    out.clear();
+    render_external(Format::OpenMetrics, Numbers::Shortest, &fam, &mut out).unwrap();
+    assert!(
+        out.starts_with("# HELP gh help\n# TYPE gh gaugehistogram\ngh_bucket{le=\"1.0\"} 4.0\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("gh_gcount 5.0\ngh_gsum 7.0\n"), "{out}");
+}
+
+#[test]
+fn info_and_state_sets_have_no_unit() {
+    let r = Registry::with_options(&small()).unwrap();
+    let spec = Spec::new("build", "B.", Kind::Info).unit("seconds");
+    assert!(r
+        .register(spec)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("no unit"));
+    let spec = Spec::new("mode", "M.", Kind::StateSet(vec!["a".into()])).unit("seconds");
+    assert!(r.register(spec).is_err());
+}
+
+#[test]
+fn external_samples_carry_their_time() {
+    use metricore::expose::{render_external, ExternalFamily, ExternalSample};
+    let samples = [
+        ExternalSample {
+            name: "ts",
+            labels: &[("foo", "a")],
+            value: 0.0,
+            timestamp: Some(123.456),
+        },
+        ExternalSample {
+            name: "ts",
+            labels: &[("foo", "b")],
+            value: 0.0,
+            timestamp: Some(-123.456),
+        },
+        ExternalSample {
+            name: "ts",
+            labels: &[("foo", "c")],
+            value: 1.0,
+            timestamp: None,
+        },
+    ];
+    let fam = ExternalFamily {
+        name: "ts",
+        help: "help",
+        unit: "",
+        kind: "unknown",
+        samples: &samples,
+    };
+    let mut out = String::new();
+    render_external(Format::Prometheus, Numbers::Python, &fam, &mut out).unwrap();
+    assert_eq!(
+        out,
+        "# HELP ts help\n# TYPE ts untyped\nts{foo=\"a\"} 0.0 123456\nts{foo=\"b\"} 0.0 -123456\nts{foo=\"c\"} 1.0\n"
+    );
+    out.clear();
+    render_external(Format::OpenMetrics, Numbers::Python, &fam, &mut out).unwrap();
+    assert!(out.contains("ts{foo=\"a\"} 0.0 123.456\n"), "{out}");
 }

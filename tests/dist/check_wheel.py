@@ -24,9 +24,9 @@ def render(registry: CollectorRegistry) -> str:
 def main(version: str) -> int:
     text = render(CollectorRegistry())
     expected = [
-        'dist_requests_total{model="gpt-4"} 3',
-        'dist_latency_seconds_bucket{le="0.25"} 1',
-        "dist_latency_seconds_count 1",
+        'dist_requests_total{model="gpt-4"} 3.0',
+        'dist_latency_seconds_bucket{le="0.25"} 1.0',
+        "dist_latency_seconds_count 1.0",
     ]
     missing = [line for line in expected if line not in text.splitlines()]
     if missing:

@@ -29,8 +29,11 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
-from metricore import Counter, Gauge, Histogram, make_asgi_app
+from metricore import REGISTRY, Counter, Gauge, Histogram, make_asgi_app
 from metricore.asgi import DEFAULT_EXCLUDED_PATHS, RequestMetricsMiddleware
+
+# The file's own figures (metricore_*), as `metricore serve` and nginx render them.
+REGISTRY.self_metrics = True
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from ._metricore import Counter, Enum, Gauge, Histogram, Info, Summary
 from .metrics_core import (
     CounterMetricFamily,
     Exemplar,
+    GaugeHistogramMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
     InfoMetricFamily,
@@ -16,15 +17,17 @@ from .metrics_core import (
     UnknownMetricFamily,
     UntypedMetricFamily,
 )
-from .registry import REGISTRY, CollectorRegistry
+from .registry import REGISTRY, CollectorRegistry, DuplicateTimeseries
 
 __all__ = [
     "CollectorRegistry",
     "Counter",
     "CounterMetricFamily",
+    "DuplicateTimeseries",
     "Enum",
     "Exemplar",
     "Gauge",
+    "GaugeHistogramMetricFamily",
     "GaugeMetricFamily",
     "Histogram",
     "HistogramMetricFamily",

@@ -7,22 +7,28 @@ import os
 import socket
 import ssl
 import threading
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 from typing import Callable, Dict, Iterable, Optional, Tuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from . import _metricore
+from .openmetrics import exposition as openmetrics
 from .registry import REGISTRY, CollectorRegistry
 
 CONTENT_TYPE_PLAIN_0_0_4 = _metricore._negotiate("")[1]
 """Content type of Prometheus text format 0.0.4."""
+CONTENT_TYPE_PLAIN_1_0_0 = "text/plain; version=1.0.0; charset=utf-8"
+"""Content type of Prometheus text format 1.0.0 (0.0.4 with UTF-8 names)."""
 CONTENT_TYPE_LATEST = CONTENT_TYPE_PLAIN_0_0_4
 """Content type of what :func:`generate_latest` returns."""
 
 
-def generate_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
-    """The registry's metrics in Prometheus text format 0.0.4."""
+def generate_latest(registry: CollectorRegistry = REGISTRY, escaping: str = openmetrics.UNDERSCORES) -> bytes:
+    """The registry's metrics in Prometheus text format 0.0.4 (``escaping``: see
+    :func:`metricore.openmetrics.exposition.check_escaping`)."""
+    openmetrics.check_escaping(escaping)
     return registry._render(False)
 
 
@@ -42,7 +48,7 @@ def render(
         registry = registry.restricted_registry(names)
     body = registry._render(openmetrics)
     headers = {"Content-Type": content_type}
-    if not disable_compression and "gzip" in (accept_encoding or "").lower():
+    if not disable_compression and _metricore._accepts_gzip(accept_encoding or ""):
         body = gzip.compress(body, compresslevel=6)
         headers["Content-Encoding"] = "gzip"
     return body, headers
@@ -78,6 +84,11 @@ class MetricsHandler(BaseHTTPRequestHandler):
     """An ``http.server`` handler serving ``registry``'s metrics on every path."""
 
     registry: CollectorRegistry = REGISTRY
+
+    @classmethod
+    def factory(cls, registry: CollectorRegistry) -> type:
+        """A subclass of this handler serving ``registry``."""
+        return type(str(cls.__name__), (cls, object), {"registry": registry})
 
     def do_GET(self) -> None:
         try:
@@ -165,11 +176,32 @@ def default_handler(
     return handle
 
 
+class _PassthroughRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects of every method, with the method, headers and body."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if code not in (301, 302, 303, 307, 308):
+            raise urllib.error.HTTPError(req.full_url, code, msg, headers, fp)
+        return urllib.request.Request(
+            newurl,
+            data=req.data,
+            headers=dict(req.header_items()),
+            origin_req_host=req.origin_req_host,
+            unverifiable=True,
+            method=req.get_method(),
+        )
+
+
 def passthrough_redirect_handler(
     url: str, method: str, timeout: Optional[float], headers: Iterable[Tuple[str, str]], data: bytes
 ) -> Callable[[], None]:
-    """The default handler (urllib follows redirects of GET only, as there)."""
-    return default_handler(url, method, timeout, headers, data)
+    """As the default handler, following redirects of every method with the request's
+    method, headers and body (use it only with a gateway whose redirects are trusted)."""
+
+    def handle() -> None:
+        _send(url, method, timeout, headers, data, redirects=True)
+
+    return handle
 
 
 def basic_auth_handler(
@@ -225,32 +257,28 @@ def tls_auth_handler(
     return handle
 
 
-def _send(url, method, timeout, headers, data, context=None) -> None:
-    request = urllib.request.Request(url, data=data or None, method=method)
+def _send(url, method, timeout, headers, data, context=None, redirects=False) -> None:
+    request = urllib.request.Request(url, data=data, method=method)
     for name, value in headers:
         request.add_header(name, value)
-    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+    handlers = [urllib.request.HTTPSHandler(context=context)] if context is not None else []
+    if redirects:
+        handlers.append(_PassthroughRedirects())
+    with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
         if response.status >= 400:
             raise OSError(f"error talking to pushgateway at {url}: {response.status} {response.reason}")
 
 
-def _segment(name: str, value: str) -> str:
-    """One ``/name/value`` path segment, base64 encoded when the value needs it."""
-    value = str(value)
-    if value == "" or "/" in value:
-        encoded = base64.urlsafe_b64encode(value.encode("utf-8")).decode("ascii") or "="
-        return f"/{name}@base64/{encoded}"
-    return f"/{name}/{quote(value, safe='')}"
-
-
-def _push(method, gateway, job, registry, grouping_key, timeout, handler) -> None:
-    if not urlsplit(gateway).scheme:
-        gateway = "http://" + gateway
-    url = gateway.rstrip("/") + "/metrics" + _segment("job", job)
-    for name, value in sorted((grouping_key or {}).items()):
-        url += _segment(name, value)
+def _push(method, gateway, job, registry, grouping_key, timeout, handler, compression=None) -> None:
+    grouping = [(str(k), str(v)) for k, v in sorted((grouping_key or {}).items())]
+    url = _metricore._push_url(gateway, str(job), grouping)
+    headers = [("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)]
+    if compression is not None and (method == "DELETE" or compression.lower() != "gzip"):
+        raise ValueError(f"Unsupported compression type: {compression} (gzip only, and not for DELETE)")
     data = generate_latest(registry) if registry is not None else b""
-    headers = [("Content-Type", CONTENT_TYPE_LATEST)]
+    if compression is not None:
+        data = gzip.compress(data)
+        headers.append(("Content-Encoding", "gzip"))
     handler(url=url, method=method, timeout=timeout, headers=headers, data=data)()
 
 
@@ -261,9 +289,12 @@ def push_to_gateway(
     grouping_key: Optional[Dict[str, str]] = None,
     timeout: Optional[float] = 30,
     handler: Callable = default_handler,
+    compression: Optional[str] = None,
 ) -> None:
-    """Replaces the metrics of this job (and grouping key) on a Pushgateway (PUT)."""
-    _push("PUT", gateway, job, registry, grouping_key, timeout, handler)
+    """Replaces the metrics of this job (and grouping key) on a Pushgateway (PUT).
+    The gateway is ``host:port`` (plain HTTP) or a URL; with ``compression="gzip"``
+    the body is sent gzip-compressed."""
+    _push("PUT", gateway, job, registry, grouping_key, timeout, handler, compression)
 
 
 def pushadd_to_gateway(
@@ -273,9 +304,12 @@ def pushadd_to_gateway(
     grouping_key: Optional[Dict[str, str]] = None,
     timeout: Optional[float] = 30,
     handler: Callable = default_handler,
+    compression: Optional[str] = None,
 ) -> None:
-    """Replaces only the pushed families of this job on a Pushgateway (POST)."""
-    _push("POST", gateway, job, registry, grouping_key, timeout, handler)
+    """Replaces only the pushed families of this job on a Pushgateway (POST).
+    The gateway is ``host:port`` (plain HTTP) or a URL; with ``compression="gzip"``
+    the body is sent gzip-compressed."""
+    _push("POST", gateway, job, registry, grouping_key, timeout, handler, compression)
 
 
 def delete_from_gateway(

@@ -5,7 +5,9 @@ The shapes follow ``prometheus_client.metrics_core``: a :class:`Metric` has a
 registry renders them by the core's rules, next to its own metrics.
 """
 
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from .samples import Exemplar, Sample, Timestamp
 
 METRIC_TYPES = (
     "counter",
@@ -19,38 +21,15 @@ METRIC_TYPES = (
 )
 
 
-class Timestamp(NamedTuple):
-    """A sample time: seconds and nanoseconds since the Unix epoch."""
-
-    sec: int
-    nsec: int
-
-
-class Exemplar(NamedTuple):
-    """An exemplar: labels, value and optional time of one observation."""
-
-    labels: Dict[str, str]
-    value: float
-    timestamp: Optional[Union[float, Timestamp]] = None
-
-
-class Sample(NamedTuple):
-    """One sample of a family: full name, labels, value and optional extras."""
-
-    name: str
-    labels: Dict[str, str]
-    value: float
-    timestamp: Optional[Union[float, Timestamp]] = None
-    exemplar: Optional[Exemplar] = None
-    native_histogram: Optional[object] = None
-
-
 class Metric:
-    """A metric family: what a custom collector's ``collect()`` yields."""
+    """A metric family: what a custom collector's ``collect()`` yields (type
+    ``untyped`` is ``unknown``)."""
 
     def __init__(self, name: str, documentation: str, typ: str, unit: str = ""):
         if unit and not name.endswith("_" + unit):
             name = name + "_" + unit
+        if typ == "untyped":
+            typ = "unknown"
         if typ not in METRIC_TYPES:
             raise ValueError(f"metric {name!r}: invalid type {typ!r}; expected one of {METRIC_TYPES}")
         self.name = name
@@ -122,19 +101,20 @@ UntypedMetricFamily = UnknownMetricFamily
 class CounterMetricFamily(_Family):
     """A counter family; the name may end with ``_total``."""
 
-    def __init__(self, name, documentation, value=None, labels=None, created=None, unit=""):
+    def __init__(self, name, documentation, value=None, labels=None, created=None, unit="", exemplar=None):
         if name.endswith("_total"):
             name = name[: -len("_total")]
         if labels is not None and value is not None:
             raise ValueError("give either a value or label names, not both")
         super().__init__(name, documentation, "counter", labels, unit)
         if value is not None:
-            self.add_metric([], value, created)
+            self.add_metric([], value, created, exemplar=exemplar)
 
-    def add_metric(self, labels, value, created=None, timestamp=None):
-        """Adds the counter for these label values (and its creation time)."""
+    def add_metric(self, labels, value, created=None, timestamp=None, exemplar=None):
+        """Adds the counter for these label values (and its creation time, and an
+        exemplar)."""
         lv = _labels(self._labelnames, labels, self.name)
-        self.add_sample(self.name + "_total", lv, value, timestamp)
+        self.add_sample(self.name + "_total", lv, value, timestamp, exemplar)
         if created is not None:
             self.add_sample(self.name + "_created", lv, created, timestamp)
 
@@ -177,6 +157,8 @@ class HistogramMetricFamily(_Family):
     """A histogram family: cumulative ``(le, count)`` buckets, ``+Inf`` last, and a sum."""
 
     def __init__(self, name, documentation, buckets=None, sum_value=None, labels=None, unit=""):
+        if sum_value is not None and buckets is None:
+            raise ValueError("sum_value needs buckets")
         if labels is not None and buckets is not None:
             raise ValueError("give either buckets or label names, not both")
         super().__init__(name, documentation, "histogram", labels, unit)
@@ -184,16 +166,36 @@ class HistogramMetricFamily(_Family):
             self.add_metric([], buckets, sum_value)
 
     def add_metric(self, labels, buckets: Sequence[Tuple[str, float]], sum_value, timestamp=None):
-        """Adds the buckets, count and sum for these label values."""
+        """Adds the buckets (``(le, count)``, or ``(le, count, exemplar)``), count and
+        sum for these label values."""
         lv = _labels(self._labelnames, labels, self.name)
-        if not buckets or buckets[-1][0] != "+Inf":
-            raise ValueError(f"histogram {self.name!r}: the last bucket must be '+Inf'")
         for bucket in buckets:
             le, value = bucket[0], bucket[1]
-            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp)
+            exemplar = bucket[2] if len(bucket) > 2 else None
+            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp, exemplar)
         self.add_sample(self.name + "_count", dict(lv), buckets[-1][1], timestamp)
         if sum_value is not None:
             self.add_sample(self.name + "_sum", dict(lv), sum_value, timestamp)
+
+
+class GaugeHistogramMetricFamily(_Family):
+    """A gauge histogram family: current ``(le, count)`` buckets, ``+Inf`` last, and
+    the sum of the values now in them."""
+
+    def __init__(self, name, documentation, buckets=None, gsum_value=None, labels=None, unit=""):
+        if labels is not None and buckets is not None:
+            raise ValueError("give either buckets or label names, not both")
+        super().__init__(name, documentation, "gaugehistogram", labels, unit)
+        if buckets is not None:
+            self.add_metric([], buckets, gsum_value)
+
+    def add_metric(self, labels, buckets: Sequence[Tuple[str, float]], gsum_value, timestamp=None):
+        """Adds the buckets, count and sum for these label values."""
+        lv = _labels(self._labelnames, labels, self.name)
+        for le, value in buckets:
+            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp)
+        self.add_sample(self.name + "_gcount", dict(lv), buckets[-1][1], timestamp)
+        self.add_sample(self.name + "_gsum", dict(lv), gsum_value, timestamp)
 
 
 class InfoMetricFamily(_Family):

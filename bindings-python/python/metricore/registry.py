@@ -7,7 +7,6 @@ from typing import Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _metricore
 from .metrics_core import Metric
-from .parser import text_string_to_metric_families
 
 _METRIC_TYPES = (
     _metricore.Counter,
@@ -17,6 +16,10 @@ _METRIC_TYPES = (
     _metricore.Info,
     _metricore.Enum,
 )
+
+
+class DuplicateTimeseries(ValueError):
+    """A metric or collector whose sample names are already taken in the registry."""
 
 
 class Collector(ABC):
@@ -36,13 +39,55 @@ class CollectorRegistry(_metricore.RegistryCore):
 
     Metrics register themselves when created (``registry=`` of their constructor);
     ``register`` adds custom collectors, and metrics made with ``registry=None``. With
-    ``target_info``, the registry carries a ``target_info`` metric with those labels.
+    ``target_info``, the registry carries a ``target_info`` metric with those labels;
+    with ``self_metrics``, metricore's own (``metricore_*``: series, region use,
+    refused recordings, overflows). Collectors need no names to be registered, so
+    ``support_collectors_without_names`` changes nothing.
     """
 
-    def __init__(self, auto_describe: bool = False, target_info: Optional[Dict[str, str]] = None):
+    def __init__(
+        self,
+        auto_describe: bool = False,
+        target_info: Optional[Dict[str, str]] = None,
+        support_collectors_without_names: bool = False,
+        *,
+        self_metrics: bool = False,
+    ):
         self._auto_describe = auto_describe
-        if target_info:
-            _metricore.Info("target", "Target metadata", registry=self).info(target_info)
+        self._claimed: Dict[int, List[str]] = {}
+        self._target_info: Optional[object] = None
+        self._self_metrics = False
+        self.self_metrics = self_metrics
+        self.set_target_info(target_info)
+
+    def set_target_info(self, labels: Optional[Dict[str, str]]) -> None:
+        """Sets the labels of the registry's ``target_info`` metric; empty or ``None``
+        removes it. ``DuplicateTimeseries`` if a metric ``target`` of its own is
+        there."""
+        if self._target_info is not None:
+            self.unregister(self._target_info)
+            self._target_info = None
+            self._target_labels: Optional[Dict[str, str]] = None
+        if labels:
+            info = _metricore.Info("target", "Target metadata", registry=self)
+            info.info(labels)
+            self._target_info = info
+            self._target_labels = dict(labels)
+
+    def get_target_info(self) -> Optional[Dict[str, str]]:
+        """The labels of the registry's ``target_info`` metric, or ``None``."""
+        return getattr(self, "_target_labels", None)
+
+    @property
+    def self_metrics(self) -> bool:
+        """Whether collections carry metricore's own metrics (``metricore_*``); set it
+        to change that."""
+        return self._self_metrics
+
+    @self_metrics.setter
+    def self_metrics(self, on: bool) -> None:
+        self._self_metrics = bool(on)
+        self._set_self_metrics(self._self_metrics)
 
     def register(self, collector: object) -> None:
         """Adds a custom collector (an object with a ``collect()`` method)."""
@@ -52,9 +97,28 @@ class CollectorRegistry(_metricore.RegistryCore):
             try:
                 self._attach(collector._registry)
             except ValueError as e:
-                raise ValueError(f"metric {collector._name!r}: {e}") from None
+                raise type(e)(f"metric {collector._name!r}: {e}") from None
             return
-        self._add_collector(collector)
+        names = self._collector_names(collector)
+        self._claim(names)
+        try:
+            self._add_collector(collector)
+        except BaseException:
+            self._release(names)
+            raise
+        self._claimed[id(collector)] = names
+
+    def _collector_names(self, collector: object) -> List[str]:
+        """The sample names a collector's families claim: those ``describe()`` gives
+        (or ``collect()``, with ``auto_describe``)."""
+        describe = getattr(collector, "describe", None)
+        if describe is not None:
+            families = describe()
+        elif self._auto_describe:
+            families = collector.collect()  # type: ignore[attr-defined]
+        else:
+            return []
+        return [n for f in families for n in _metricore._sample_names(f.name, f.type)]
 
     def unregister(self, collector: object) -> None:
         """Removes a custom collector, or the series of a metric of this registry (the
@@ -63,15 +127,20 @@ class CollectorRegistry(_metricore.RegistryCore):
             if collector._registry is self:
                 collector._discard()
                 self._remove_function(collector)
+                self._release(_metricore._sample_names(collector._name, collector._type))
             elif not self._detach(collector._registry):
                 raise KeyError(collector)
             return
+        if isinstance(collector, ProcessCollector) and collector._registry is self:
+            self._remove_process_metrics()
+            return
         if not self._remove_collector(collector):
             raise KeyError(collector)
+        self._release(self._claimed.pop(id(collector), []))
 
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry (and of its collectors), with samples."""
-        yield from text_string_to_metric_families(self._render(openmetrics=True).decode("utf-8"))
+        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
@@ -109,7 +178,7 @@ class RestrictedRegistry:
 
     def collect(self) -> Iterator[Metric]:
         """The selected families, with samples."""
-        yield from text_string_to_metric_families(self._render(openmetrics=True).decode("utf-8"))
+        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
@@ -117,22 +186,26 @@ class RestrictedRegistry:
 
 
 class ProcessCollector:
-    """Adds this process's ``process_*`` metrics to ``registry``'s collections in this
-    process. The default registry has them while it lives in this process; moving it
-    to a shared file drops them (the file stands for the whole service, not the
-    process that renders it), and this adds them back when they are wanted anyway."""
+    """This process's ``process_*`` metrics in ``registry``'s collections in this
+    process, until ``registry.unregister(collector)``. The default registry has them
+    (``PROCESS_COLLECTOR``) while it lives in this process; moving it to a shared file
+    drops them (the file stands for the whole service, not the process that renders
+    it), and this adds them back when they are wanted anyway."""
 
     def __init__(self, namespace: str = "", registry: Optional[CollectorRegistry] = None):
         if namespace:
             raise ValueError("namespace: process metrics are named process_* only")
-        (REGISTRY if registry is None else registry)._add_process_metrics()
+        self._registry = REGISTRY if registry is None else registry
+        self._registry._add_process_metrics()
 
 
 REGISTRY = CollectorRegistry()
 """The default registry: metrics created without ``registry=`` go here. In this
 process's memory it also reports this process's ``process_*`` metrics, as
 ``prometheus_client``'s does; ``use_shared`` (or ``METRICORE_REGISTRY``) drops them."""
-REGISTRY._add_process_metrics()
+PROCESS_COLLECTOR = ProcessCollector()
+"""The default registry's process metrics (``REGISTRY.unregister(PROCESS_COLLECTOR)``
+removes them)."""
 _metricore._set_default_registry(REGISTRY)
 
 
@@ -168,7 +241,7 @@ def use_shared(
 def _collect_family(registry: CollectorRegistry, name: str) -> list:
     """The families named ``name`` in ``registry``, with samples (``metric.collect()``)."""
     text = _metricore.RegistryCore._render(registry, True).decode("utf-8")
-    return [f for f in text_string_to_metric_families(text) if f.name == name]
+    return [f for f in _metricore._parse(text, True) if f.name == name]
 
 
 def _describe_family(registry: CollectorRegistry, name: str) -> list:

@@ -9,6 +9,19 @@ pub enum Format {
     OpenMetrics,
 }
 
+/// How sample values (and `le` bounds) are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Numbers {
+    /// Integers as integers (`2`), floats in the shortest form that reads back (`2.5`,
+    /// `1000000.0`, `1e16`).
+    #[default]
+    Shortest,
+    /// As `prometheus_client` writes them: every value as a float in Python's
+    /// shortest form (`2.0`, `1e-05`), and a positive one of 10^6 or more in Go's
+    /// exponent form (`1e+06`, `1.234567e+06`).
+    Python,
+}
+
 impl Format {
     /// The format a scraper asks for in its `Accept` header: OpenMetrics when it lists
     /// `application/openmetrics-text` (version 1.0.0 or unversioned) with a non-zero

@@ -9,15 +9,17 @@
 //! The parts, in the order data goes through them: `plan` (reads the family table and
 //! the directory), `render` (reads cells), `text` (formats, reads nothing), `format`
 //! (the formats and `Accept` negotiation); `filter` restricts an exposition to some
-//! families by name.
+//! families by name; `parse` reads exposition text back into families.
 
 mod filter;
 mod format;
+mod parse;
 pub(crate) mod plan;
 pub(crate) mod render;
 mod text;
 
 pub use crate::inspect::{FamilyStats, Stats};
 pub use filter::Filter;
-pub use format::Format;
+pub use format::{Format, Numbers};
+pub use parse::{parse, ParsedFamily, ParsedSample};
 pub use text::{render_external, ExternalFamily, ExternalSample};

@@ -6,9 +6,9 @@
 //! long slab, so reading a cell of every lane in turn would touch a page per lane.
 
 use super::filter::Filter;
-use super::format::Format;
+use super::format::{Format, Numbers};
 use super::plan::{Entry, Merged, Plan};
-use super::text::{Encoder, Labels, Value};
+use super::text::{write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
 use crate::family::Entry as FamilyEntry;
 use crate::key;
@@ -18,12 +18,16 @@ use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::Ordering;
 
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
-/// values, and the self-metrics `filter` selects; `extra` appends callback text, of
-/// which the families `filter` selects are kept.
+/// values, its values written as `numbers` says, and (with `self_metrics`) the
+/// self-metrics `filter` selects; `extra` appends callback text, of which the families
+/// `filter` selects are kept.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn render(
     regions: &[&Region],
     plan: &Plan,
     format: Format,
+    numbers: Numbers,
+    self_metrics: bool,
     filter: &Filter,
     out: &mut String,
     extra: &mut dyn FnMut(Format, &mut String),
@@ -43,7 +47,7 @@ pub(crate) fn render(
     let mut w = Walker {
         regions,
         sums: &sums,
-        enc: Encoder::new(out, format),
+        enc: Encoder::new(out, format, numbers),
         labels: Labels::default(),
         slots: &slots,
     };
@@ -54,7 +58,9 @@ pub(crate) fn render(
         rest = tail;
         w.family(&m.spec, mine);
     }
-    w.self_metrics(fams, filter);
+    if self_metrics {
+        w.self_metrics(fams, filter);
+    }
     let out = w.enc.out();
     let from = out.len();
     extra(format, out);
@@ -248,11 +254,12 @@ impl Walker<'_> {
             Kind::Histogram(bounds) => {
                 self.set_labels(spec, e);
                 let mut cum = 0u128;
-                let mut le = ryu::Buffer::new();
+                let mut le = String::new();
                 for (i, b) in bounds.iter().enumerate() {
                     cum = cum.saturating_add(sum(i as u32));
-                    let le = le.format(*b);
-                    self.line(name, "_bucket", Some(("le", le)), count(cum));
+                    le.clear();
+                    write_f64(*b, self.enc.numbers(), &mut le);
+                    self.line(name, "_bucket", Some(("le", &le)), count(cum));
                 }
                 cum += sum(bounds.len() as u32);
                 self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));

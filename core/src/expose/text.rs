@@ -2,7 +2,7 @@
 //! 0.0.4 or OpenMetrics 1.0.0, written into the caller's buffer. It formats only what it
 //! is handed (names, labels, values) and never reads the region.
 
-use super::format::Format;
+use super::format::{Format, Numbers};
 use crate::error::{Error, Result};
 use crate::names::{check_label_name, check_metric_name};
 
@@ -16,13 +16,97 @@ pub(crate) enum Value {
 }
 
 impl Value {
-    fn write(self, out: &mut String) {
-        match self {
-            Value::U(v) => out.push_str(itoa::Buffer::new().format(v)),
-            Value::F(v) if v.is_nan() => out.push_str("NaN"),
-            Value::F(v) if v == f64::INFINITY => out.push_str("+Inf"),
-            Value::F(v) if v == f64::NEG_INFINITY => out.push_str("-Inf"),
-            Value::F(v) => out.push_str(ryu::Buffer::new().format_finite(v)),
+    fn write(self, numbers: Numbers, out: &mut String) {
+        match (self, numbers) {
+            (Value::U(v), Numbers::Shortest) => out.push_str(itoa::Buffer::new().format(v)),
+            // Below 10^6 an integer is written as itself with `.0`, as Python does.
+            (Value::U(v), Numbers::Python) if v < 1_000_000 => {
+                out.push_str(itoa::Buffer::new().format(v));
+                out.push_str(".0");
+            }
+            (Value::U(v), Numbers::Python) => write_f64(v as f64, numbers, out),
+            (Value::F(v), _) => write_f64(v, numbers, out),
+        }
+    }
+}
+
+/// Writes a float: `NaN`, `+Inf`, `-Inf`, or its shortest form in the style `numbers`
+/// names.
+pub(crate) fn write_f64(v: f64, numbers: Numbers, out: &mut String) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else if numbers == Numbers::Shortest || python_is_shortest(v) {
+        out.push_str(ryu::Buffer::new().format_finite(v));
+    } else {
+        write_python(v, out);
+    }
+}
+
+/// Whether Python writes `v` as the shortest form does: decimal notation in
+/// [10^-4, 10^16) (and zero), below 10^6 for positive values.
+fn python_is_shortest(v: f64) -> bool {
+    let a = v.abs();
+    v == 0.0 || ((1e-4..1e16).contains(&a) && !(v > 0.0 && a >= 1e6))
+}
+
+/// Python's `repr` of a finite float, but with Go's exponent form for positive values
+/// of 10^6 or more, as `prometheus_client` writes values.
+fn write_python(v: f64, out: &mut String) {
+    let mut buf = ryu::Buffer::new();
+    let short = buf.format_finite(v.abs());
+    // The shortest digits and the decimal exponent of the first one.
+    let (mantissa, exp) = match short.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (short, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = int.chars().chain(frac.chars()).collect();
+    let lead = digits.len() - digits.trim_start_matches('0').len();
+    digits.drain(..lead);
+    let exp = exp + int.len() as i32 - 1 - lead as i32;
+    let digits = digits.trim_end_matches('0');
+    if v.is_sign_negative() {
+        out.push('-');
+    }
+    if digits.is_empty() {
+        out.push_str("0.0");
+        return;
+    }
+    let go = v > 0.0 && exp >= 6;
+    if go || !(-4..16).contains(&exp) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push_str(if exp < 0 { "e-" } else { "e+" });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(itoa::Buffer::new().format(e));
+    } else if exp < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits);
+    } else {
+        let point = exp as usize + 1;
+        if digits.len() > point {
+            out.push_str(&digits[..point]);
+            out.push('.');
+            out.push_str(&digits[point..]);
+        } else {
+            out.push_str(digits);
+            for _ in digits.len()..point {
+                out.push('0');
+            }
+            out.push_str(".0");
         }
     }
 }
@@ -56,12 +140,22 @@ impl Labels {
 pub(crate) struct Encoder<'a> {
     out: &'a mut String,
     format: Format,
+    numbers: Numbers,
 }
 
 impl<'a> Encoder<'a> {
-    /// An encoder appending to `out` in `format`.
-    pub fn new(out: &'a mut String, format: Format) -> Encoder<'a> {
-        Encoder { out, format }
+    /// An encoder appending to `out` in `format`, writing values as `numbers` says.
+    pub fn new(out: &'a mut String, format: Format, numbers: Numbers) -> Encoder<'a> {
+        Encoder {
+            out,
+            format,
+            numbers,
+        }
+    }
+
+    /// How this encoder writes values.
+    pub fn numbers(&self) -> Numbers {
+        self.numbers
     }
 
     /// Writes the `# HELP` (when there is help), `# TYPE` and, in OpenMetrics, `# UNIT`
@@ -129,8 +223,26 @@ impl<'a> Encoder<'a> {
             out.push('}');
         }
         out.push(' ');
-        value.write(out);
+        value.write(self.numbers, out);
         out.push('\n');
+    }
+
+    /// Writes one sample of an external family, with its time if it has one: in
+    /// milliseconds in the Prometheus text format, in seconds in OpenMetrics.
+    fn sample_at(&mut self, name: &str, labels: &Labels, value: f64, timestamp: Option<f64>) {
+        self.sample(name, "", labels, None, Value::F(value));
+        let Some(t) = timestamp.filter(|t| t.is_finite()) else {
+            return;
+        };
+        self.out.pop();
+        self.out.push(' ');
+        if self.format == Format::OpenMetrics {
+            write_f64(t, self.numbers, self.out);
+        } else {
+            self.out
+                .push_str(itoa::Buffer::new().format((t * 1000.0) as i64));
+        }
+        self.out.push('\n');
     }
 
     /// The buffer, for text that is appended as it is.
@@ -184,7 +296,8 @@ pub struct ExternalFamily<'a> {
     pub help: &'a str,
     /// Unit, or empty.
     pub unit: &'a str,
-    /// `counter`, `gauge`, `histogram`, `summary`, `info`, `stateset` or `unknown`.
+    /// `counter`, `gauge`, `histogram`, `gaugehistogram`, `summary`, `info`,
+    /// `stateset` or `unknown`.
     pub kind: &'a str,
     /// The samples, in order.
     pub samples: &'a [ExternalSample<'a>],
@@ -199,14 +312,23 @@ pub struct ExternalSample<'a> {
     pub labels: &'a [(&'a str, &'a str)],
     /// The value.
     pub value: f64,
+    /// The time of the value, in seconds since the Unix epoch, if it has one.
+    pub timestamp: Option<f64>,
 }
 
-/// Checks and renders an external family into `out`.
-pub fn render_external(format: Format, family: &ExternalFamily, out: &mut String) -> Result<()> {
-    const KINDS: [&str; 7] = [
+/// Checks and renders an external family into `out`, its values written as `numbers`
+/// says.
+pub fn render_external(
+    format: Format,
+    numbers: Numbers,
+    family: &ExternalFamily,
+    out: &mut String,
+) -> Result<()> {
+    const KINDS: [&str; 8] = [
         "counter",
         "gauge",
         "histogram",
+        "gaugehistogram",
         "summary",
         "info",
         "stateset",
@@ -226,15 +348,35 @@ pub fn render_external(format: Format, family: &ExternalFamily, out: &mut String
             check_label_name(n)?;
         }
     }
-    let mut enc = Encoder::new(out, format);
-    enc.family(family.name, kind, family.help, family.unit);
+    let mut enc = Encoder::new(out, format, numbers);
     let mut labels = Labels::default();
-    for s in family.samples {
-        labels.clear();
-        for (n, v) in s.labels {
-            labels.push(n, v);
+    let mut write = |enc: &mut Encoder<'_>, keep: &dyn Fn(&str) -> bool| {
+        for s in family.samples.iter().filter(|s| keep(s.name)) {
+            labels.clear();
+            for (n, v) in s.labels {
+                labels.push(n, v);
+            }
+            enc.sample_at(s.name, &labels, s.value, s.timestamp);
         }
-        enc.sample(s.name, "", &labels, None, Value::F(s.value));
+    };
+    if *kind == "gaugehistogram" && format == Format::Prometheus {
+        // The text format has no gauge histograms: the buckets as a histogram, the
+        // count and sum as gauges of their own.
+        enc.family(family.name, "histogram", family.help, family.unit);
+        let (gcount, gsum) = (
+            format!("{}_gcount", family.name),
+            format!("{}_gsum", family.name),
+        );
+        write(&mut enc, &|n| n != gcount && n != gsum);
+        for gauge in [&gcount, &gsum] {
+            if family.samples.iter().any(|s| s.name == gauge.as_str()) {
+                enc.family(gauge, "gauge", family.help, family.unit);
+                write(&mut enc, &|n| n == gauge.as_str());
+            }
+        }
+        return Ok(());
     }
+    enc.family(family.name, kind, family.help, family.unit);
+    write(&mut enc, &|_| true);
     Ok(())
 }

@@ -1,0 +1,1 @@
+"""Bridges from a registry to other monitoring systems."""
