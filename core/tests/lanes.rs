@@ -24,18 +24,24 @@ fn value(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Runs `threads` threads at once, each calling `f` `n` times once all have started,
-/// and keeps them all until every one is done.
+/// and keeps them all until every one is done. Returns once every thread has exited
+/// (joined, so its thread-local destructors have run and its lanes are given back).
 fn at_once(threads: usize, n: u64, f: impl Fn() + Sync) {
     let (start, end) = (Barrier::new(threads), Barrier::new(threads));
     std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                start.wait();
-                for _ in 0..n {
-                    f();
-                }
-                end.wait();
-            });
+        let running: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..n {
+                        f();
+                    }
+                    end.wait();
+                })
+            })
+            .collect();
+        for t in running {
+            t.join().unwrap();
         }
     });
 }
