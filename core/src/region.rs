@@ -35,7 +35,7 @@ use crate::sync::{AtomicU64, Backoff, Ordering};
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 2;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -49,6 +49,9 @@ const H_ARENA: usize = 8;
 const H_TOTAL: usize = 9;
 const H_CREATED: usize = 10;
 const H_CHECKSUM: usize = 11;
+/// Directory slots a lookup probes: one more than the farthest from its home slot a
+/// series was ever put (on the read-mostly line of the capacities).
+pub(crate) const H_PROBES: usize = 12;
 const H_NEXT_CELL: usize = 16;
 /// Cells per shard whose file space is reserved (beyond the creation's reservation).
 const H_CELLS_RESERVED: usize = 17;
@@ -62,6 +65,9 @@ pub(crate) const H_SERIES_LIVE: usize = 34;
 /// Reservations of file space the filesystem refused (full): each one a series or
 /// family that went to the overflow series or was refused as "registry full".
 pub(crate) const H_NO_SPACE: usize = 35;
+/// Processes that found the process table full: their per-process gauge series went
+/// to the shared series (`metricore_process_table_full_total`).
+pub(crate) const H_PROCS_FULL: usize = 36;
 /// Mappings of this file's predecessors that broke under a process (file truncated)
 /// before it moved here (`metricore_region_faults_total`).
 pub(crate) const H_REGION_FAULTS: usize = 40;
@@ -88,6 +94,9 @@ const PAGE_WORDS: usize = 4096 / 8;
 const ARENA_CHUNK: u64 = 8192;
 /// Cells per shard reserved at a time in a file: 32 KiB of every shard.
 const CELL_CHUNK: u64 = 4096;
+/// Arena words are fewer than this, so an offset leaves bit 31 free (the directory's
+/// mark of a record not yet published).
+pub(crate) const ARENA_LIMIT: u64 = 1 << 31;
 
 /// Capacities and file mode for a new region (existing files keep their own), and whom
 /// to trust with an existing file (see [`access`](crate::access)).
@@ -187,7 +196,7 @@ impl Layout {
             && series <= 1 << 30
             && families <= 1 << 20
             && (1..=1 << 20).contains(&procs)
-            && (16..u32::MAX as u64).contains(&arena);
+            && (16..ARENA_LIMIT).contains(&arena);
         if !ok {
             return None;
         }
@@ -239,7 +248,7 @@ impl Layout {
         .ok_or_else(|| {
             Error::InvalidOptions(format!(
                 "{o:?}: cells_per_shard must exceed {SINK_CELLS}, process_capacity must be 1..=2^20, \
-                 arena_bytes 128 bytes..32 GiB, and the region at most 8 TiB"
+                 arena_bytes 128 bytes..16 GiB, and the region at most 8 TiB"
             ))
         })
     }
@@ -723,6 +732,14 @@ impl Region {
         }
         let _ = (from, to);
         Ok(())
+    }
+
+    /// Directory slots a lookup probes from a series' home slot: every series lies
+    /// within them ([`H_PROBES`], clamped to the directory).
+    #[inline]
+    pub fn probes(&self) -> usize {
+        let p = self.word(H_PROBES).load(Ordering::Relaxed);
+        (p as usize).clamp(1, self.layout.series)
     }
 
     /// Arena words in use and in all.

@@ -214,7 +214,10 @@ impl Walker<'_> {
             GaugeMode::All | GaugeMode::LiveAll => {
                 for e in live {
                     let mut pid = itoa::Buffer::new();
-                    let pid = pid.format(e.record.pid);
+                    let pid = match e.owner {
+                        procs::SHARED_OWNER => "shared",
+                        _ => pid.format(e.record.pid),
+                    };
                     self.set_labels(spec, e);
                     self.line(name, "", Some(("pid", pid)), Value::F(value(e)));
                 }
@@ -304,6 +307,12 @@ impl Walker<'_> {
                 "Counts added to a registry file after it was replaced, by handles that \
                  still held it.",
                 region::H_LOST,
+            ),
+            (
+                "metricore_process_table_full",
+                "Processes that found the registry's process table full: their \
+                 per-process gauges record into one series they share (pid=\"shared\").",
+                region::H_PROCS_FULL,
             ),
         ];
         for (name, help, word) in counters {
