@@ -66,7 +66,7 @@ pub(crate) const H_SERIES_LIVE: usize = 34;
 /// family that went to the overflow series or was refused as "registry full".
 pub(crate) const H_NO_SPACE: usize = 35;
 /// Processes that found the process table full: their per-process gauge series went
-/// to the shared series (`metricore_process_table_full_total`).
+/// to the shared series (`metricore_processes_without_slot_total`).
 pub(crate) const H_PROCS_FULL: usize = 36;
 /// Mappings of this file's predecessors that broke under a process (file truncated)
 /// before it moved here (`metricore_region_faults_total`).

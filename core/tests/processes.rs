@@ -313,7 +313,10 @@ fn a_full_process_table_sends_gauges_to_the_shared_series() {
     let v: f64 = shared.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(v > 0.0, "{shared}");
     assert_eq!(t.matches("pid_all{").count(), 1, "one shared series: {t}");
-    assert!(t.contains("metricore_process_table_full_total 2\n"), "{t}");
+    assert!(
+        t.contains("metricore_processes_without_slot_total 2\n"),
+        "{t}"
+    );
     // The shared series outlives the processes that wrote it.
     let again = Registry::open_shared(&path, &options()).unwrap();
     assert!(again.render(Format::Prometheus).contains("pid=\"shared\""));

@@ -309,7 +309,7 @@ impl Walker<'_> {
                 region::H_LOST,
             ),
             (
-                "metricore_process_table_full",
+                "metricore_processes_without_slot",
                 "Processes that found the registry's process table full: their \
                  per-process gauges record into one series they share (pid=\"shared\").",
                 region::H_PROCS_FULL,
