@@ -24,7 +24,7 @@
 
 use crate::key;
 use crate::region::{self, Region};
-use crate::sync::{AtomicU64, Backoff, Ordering};
+use crate::sync::{fence, AtomicU64, Backoff, Ordering};
 use crate::word::{CellWord, FamilyWord, TaggedRef};
 
 /// A removed series' slot: skipped by lookups, reused by insertions.
@@ -406,9 +406,10 @@ where
 }
 
 /// Reads the probe sequence again after a pending record of the series was put at
-/// probe index `mine`. The reads are read-modify-writes (that change nothing): of two
-/// creators that each put a pending record and then read the other's slot, at least
-/// one sees the other's record. A later pending record of the series is withdrawn.
+/// probe index `mine`. The reads follow a sequentially consistent fence: of two
+/// creators that each put a pending record, fenced, and read the other's slot, at
+/// least one sees the other's record. A later pending record of the series is
+/// withdrawn.
 fn recheck<'a>(
     region: &Region,
     hash: u64,
@@ -416,12 +417,13 @@ fn recheck<'a>(
     values: impl Iterator<Item = &'a str> + Clone,
     mine: usize,
 ) -> Verdict {
-    let probes = region.word(region::H_PROBES).fetch_or(0, Ordering::AcqRel);
+    fence(Ordering::SeqCst);
+    let probes = region.word(region::H_PROBES).load(Ordering::Acquire);
     let probes = (probes as usize).clamp(mine + 1, region.layout.series);
     let mut verdict = Verdict::Publish;
     for j in (0..probes).filter(|&j| j != mine) {
         let at = slot_index(region, hash, j);
-        let slot = region.word(at).fetch_or(0, Ordering::AcqRel);
+        let slot = region.word(at).load(Ordering::Acquire);
         if slot == 0 {
             break;
         }
@@ -432,8 +434,16 @@ fn recheck<'a>(
             if pending_match(region, slot, hash, ident, values.clone()) {
                 if j < mine {
                     verdict = Verdict::Yield;
-                } else {
-                    withdraw(region, at, slot);
+                } else if let Err(now) = region.word(at).compare_exchange(
+                    slot,
+                    TOMBSTONE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    // Its creator made it live first: that is the series.
+                    if let Some(series) = is_match(region, now, hash, ident, values.clone()) {
+                        return Verdict::Adopt(series);
+                    }
                 }
             }
         } else if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
@@ -726,5 +736,66 @@ mod tests {
         let mut live = 0;
         for_each(&r, |_| live += 1);
         assert_eq!(live, 1);
+    }
+}
+
+/// Loom model of slot reuse with hashes chosen so that the race exists: `z` sits in
+/// the home slot of `x`, and is removed while two creators make `x`. One creator can
+/// pass `z` and take the next slot while the other takes `z`'s slot once it is freed.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::region::Options;
+
+    const X: Ident = Ident {
+        family: 1,
+        flags: 0,
+        owner: NO_OWNER,
+    };
+    /// Home slot 0 for both keys, different tags.
+    const HX: u64 = 0x1111_1111_0000_0000;
+    const HZ: u64 = 0x2222_2222_0000_0000;
+
+    fn make(r: &Region, hash: u64, v: &str) -> Series {
+        let checks = Checks {
+            at_limit: || false,
+            charge: |_| true,
+            gone: |_| false,
+        };
+        insert(r, hash, X, [v].into_iter(), 1, 1, checks)
+            .unwrap()
+            .series
+    }
+
+    #[test]
+    fn creators_racing_a_removal_in_their_probe_sequence_make_one_series() {
+        loom::model(|| {
+            let r = Arc::new(
+                Region::anonymous(&Options {
+                    shards: Some(1),
+                    cells_per_shard: 264,
+                    series_capacity: 4,
+                    family_capacity: 2,
+                    process_capacity: 1,
+                    arena_bytes: 1024,
+                    ..Options::default()
+                })
+                .unwrap(),
+            );
+            make(&r, HZ, "z");
+            let r2 = r.clone();
+            let t = loom::thread::spawn(move || make(&r2, HX, "x"));
+            assert!(remove(&r, HZ, X, ["z"].into_iter()));
+            let mine = make(&r, HX, "x");
+            let theirs = t.join().unwrap();
+            assert_eq!(mine, theirs, "both creators use one series");
+            let mut xs = 0;
+            for_each(&r, |rec| {
+                xs += rec.with_key(&r, |k| key::matches(k, ["x"].into_iter())) as u32
+            });
+            assert_eq!(xs, 1, "one live record of x");
+        });
     }
 }

@@ -1,5 +1,6 @@
 //! Loom models of the lock-free paths. Run with
-//! `RUSTFLAGS="--cfg loom" cargo test -p metricore --test loom --release`.
+//! `RUSTFLAGS="--cfg loom" cargo test -p metricore --lib --test loom --release` (the
+//! `--lib` part runs the directory model in `src/directory.rs`).
 #![cfg(loom)]
 
 use loom::thread;
@@ -44,7 +45,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 /// Explores the interleavings of `f` with at most `preemptions` preemptions per thread,
 /// for models whose full space is too large to run in the test suite: creating a
-/// series reads the whole probe sequence again with read-modify-writes.
+/// series fences and reads the whole probe sequence again.
 fn bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     EXPLORED.store(0, Ordering::Relaxed);
     let mut b = loom::model::Builder::new();
