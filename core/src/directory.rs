@@ -376,6 +376,9 @@ where
         {
             continue;
         }
+        if was == TOMBSTONE {
+            region::saturating_sub(region.word(region::H_TOMBSTONES), 1);
+        }
         match recheck(region, hash, ident, values.clone(), i) {
             Verdict::Publish => {
                 if region
@@ -434,15 +437,20 @@ fn recheck<'a>(
             if pending_match(region, slot, hash, ident, values.clone()) {
                 if j < mine {
                     verdict = Verdict::Yield;
-                } else if let Err(now) = region.word(at).compare_exchange(
-                    slot,
-                    TOMBSTONE,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    // Its creator made it live first: that is the series.
-                    if let Some(series) = is_match(region, now, hash, ident, values.clone()) {
-                        return Verdict::Adopt(series);
+                } else {
+                    match region.word(at).compare_exchange(
+                        slot,
+                        TOMBSTONE,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => region.count(region::H_TOMBSTONES),
+                        // Its creator made it live first: that is the series.
+                        Err(now) => {
+                            if let Some(s) = is_match(region, now, hash, ident, values.clone()) {
+                                return Verdict::Adopt(s);
+                            }
+                        }
                     }
                 }
             }
@@ -456,10 +464,13 @@ fn recheck<'a>(
 /// Turns the pending slot word `pending` at absolute word `at` into a tombstone, unless
 /// it changed. Its record is never published.
 fn withdraw(region: &Region, at: usize, pending: u64) {
-    let _ =
-        region
-            .word(at)
-            .compare_exchange(pending, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed);
+    if region
+        .word(at)
+        .compare_exchange(pending, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        region.count(region::H_TOMBSTONES);
+    }
 }
 
 fn make_record<'a>(
@@ -515,8 +526,11 @@ fn tombstone(region: &Region, w: &AtomicU64, slot: u64, ident: Ident) -> bool {
     let done = w
         .compare_exchange(slot, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok();
-    if done && !ident.is_overflow() {
-        region::saturating_sub(region.word(region::H_SERIES_LIVE), 1);
+    if done {
+        region.count(region::H_TOMBSTONES);
+        if !ident.is_overflow() {
+            region::saturating_sub(region.word(region::H_SERIES_LIVE), 1);
+        }
     }
     done
 }
@@ -742,6 +756,7 @@ mod tests {
 /// Loom model of slot reuse with hashes chosen so that the race exists: `z` sits in
 /// the home slot of `x`, and is removed while two creators make `x`. One creator can
 /// pass `z` and take the next slot while the other takes `z`'s slot once it is freed.
+/// (Preemption bound 3: it finds the missing fence or adoption within it.)
 #[cfg(all(test, loom))]
 mod loom_model {
     use std::sync::Arc;
@@ -771,7 +786,9 @@ mod loom_model {
 
     #[test]
     fn creators_racing_a_removal_in_their_probe_sequence_make_one_series() {
-        loom::model(|| {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
             let r = Arc::new(
                 Region::anonymous(&Options {
                     shards: Some(1),

@@ -68,6 +68,9 @@ pub(crate) const H_NO_SPACE: usize = 35;
 /// Processes that found the process table full: their per-process gauge series went
 /// to the shared series (`metricore_processes_without_slot_total`).
 pub(crate) const H_PROCS_FULL: usize = 36;
+/// Directory slots of removed series not yet reused (`metricore_directory_tombstones`);
+/// taken down with saturating arithmetic.
+pub(crate) const H_TOMBSTONES: usize = 37;
 /// Mappings of this file's predecessors that broke under a process (file truncated)
 /// before it moved here (`metricore_region_faults_total`).
 pub(crate) const H_REGION_FAULTS: usize = 40;

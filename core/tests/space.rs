@@ -359,4 +359,9 @@ fn series_created_and_removed_many_times_over_reuse_the_directory() {
     let t = r.render(Format::Prometheus);
     assert_eq!(sample(&t, "churn_total{k=\"kept\"}"), 2048.0);
     assert_eq!(t.matches("churn_total{").count(), 1, "{t}");
+    assert_eq!(
+        sample(&t, "metricore_directory_tombstones") as u64,
+        s.tombstones,
+        "the header's count agrees with the directory"
+    );
 }

@@ -273,6 +273,11 @@ impl Walker<'_> {
                     all - used.min(all)
                 }),
             ),
+            (
+                "metricore_directory_tombstones",
+                "Directory slots of removed series, free for new series.",
+                total(&|r| r.counter(region::H_TOMBSTONES)),
+            ),
         ];
         for (name, help, v) in gauges {
             if !filter.selects(name, "gauge") {
