@@ -41,7 +41,7 @@ fuzz:
 
 loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-		$(CARGO) test -p metricore --test loom --release
+		$(CARGO) test -p metricore --lib --test loom --release
 
 # Builds the Python extension into .venv (scripts/venv.sh) and runs its pytest suite.
 python-tests:

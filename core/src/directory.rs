@@ -3,10 +3,17 @@
 //!
 //! A slot is one word: a [`TaggedRef`] (top half of the series' hash, record offset),
 //! `0` when empty and [`TOMBSTONE`] once its series was removed. A record is written to
-//! fresh arena words and published by one CAS of an empty slot, so a process killed
-//! half way leaves at most unused arena behind, never a half-made series. Two creators
-//! of one series probe the same slots in the same order; the loser of the CAS finds the
-//! winner's record in that slot and uses it.
+//! fresh arena words and published in two steps: one CAS puts it in the first free
+//! slot (empty or tombstone) of its probe sequence marked pending ([`PENDING`] in the
+//! offset), which lookups skip; the creator then reads the sequence again and, if no
+//! other record of the same series is live or pending before its own, one CAS makes it
+//! live. So removed slots are reused, two creators of one series never both publish it,
+//! and a process killed half way leaves at most a pending slot, which the next creator
+//! of that series turns into a tombstone, never a half-made series.
+//!
+//! Every series lies within [`Region::probes`] slots of its home slot (header word
+//! `H_PROBES`, raised before a slot farther out is taken), so a lookup stops there or
+//! at an empty slot however many series came and went.
 //!
 //! Record words: hash; a [`FamilyWord`] (family, flags); owner; a [`CellWord`] (first
 //! cell, pid); float cell (`0` none, else cell + 1, made on first use); key length; key
@@ -17,11 +24,20 @@
 
 use crate::key;
 use crate::region::{self, Region};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{fence, AtomicU64, Backoff, Ordering};
 use crate::word::{CellWord, FamilyWord, TaggedRef};
 
-/// A removed series' slot: skipped by lookups, never reused.
+/// A removed series' slot: skipped by lookups, reused by insertions.
 pub(crate) const TOMBSTONE: u64 = u64::MAX;
+/// Offset bit of a slot whose record is not published yet: lookups skip it (the offset
+/// lies past the arena), creators of the same series wait for it.
+pub(crate) const PENDING: u64 = 1 << 31;
+/// Times a creator waits for another's pending record of its series before taking it
+/// for abandoned (its creator killed) and turning it into a tombstone.
+#[cfg(not(loom))]
+const PENDING_WAITS: u32 = 1 << 12;
+#[cfg(loom)]
+const PENDING_WAITS: u32 = 2;
 /// Record flag: the family's overflow series.
 pub(crate) const OVERFLOW: u32 = 1;
 /// Owner of series shared by all processes.
@@ -163,8 +179,20 @@ fn is_match<'a>(
     if !slot.tag_matches(hash) || slot.0 == TOMBSTONE {
         return None;
     }
+    matches_at(region, slot.offset(), hash, ident, values)
+}
+
+/// The record at arena offset `off`, if it is the series (`hash`, `ident`, `values`).
+/// A pending slot's offset (with [`PENDING`]) lies past the arena: no match.
+#[inline]
+fn matches_at<'a>(
+    region: &Region,
+    off: u64,
+    hash: u64,
+    ident: Ident,
+    values: impl Iterator<Item = &'a str>,
+) -> Option<Series> {
     // Cheap words first: the full hash, then family and owner, then the key.
-    let off = slot.offset();
     let head: &[_; REC_HEAD] = region.arena_array(off)?;
     let w = |i: usize| head[i].load(Ordering::Relaxed);
     if w(REC_HASH) != hash
@@ -229,7 +257,7 @@ pub(crate) fn find_placed<'a, I>(
 where
     I: Iterator<Item = &'a str> + Clone,
 {
-    for i in 0..region.layout.series {
+    for i in 0..region.probes() {
         let at = slot_index(region, hash, i);
         let slot = region.word(at).load(Ordering::Acquire);
         if slot == 0 {
@@ -249,10 +277,54 @@ where
     None
 }
 
-/// Finds or inserts a series. Before making one, `at_limit` says whether the family
-/// already has as many series as it may, and `charge(words)` whether the family may
-/// take that many more arena words for the record; a series this call made is then
-/// the caller's to count.
+/// Whether `slot` holds a pending record.
+#[inline]
+fn is_pending(slot: u64) -> bool {
+    slot != TOMBSTONE && slot & PENDING != 0
+}
+
+/// The pid of the process that made the record of pending slot word `slot`.
+fn maker(region: &Region, slot: u64) -> Option<u32> {
+    let off = TaggedRef(slot & !PENDING).offset();
+    let head: &[_; REC_HEAD] = region.arena_array(off)?;
+    Some(CellWord(head[REC_CELL].load(Ordering::Relaxed)).pid())
+}
+
+/// Whether pending slot word `slot` holds a record of the series.
+fn pending_match<'a>(
+    region: &Region,
+    slot: u64,
+    hash: u64,
+    ident: Ident,
+    values: impl Iterator<Item = &'a str>,
+) -> bool {
+    let off = TaggedRef(slot & !PENDING).offset();
+    TaggedRef(slot).tag_matches(hash) && matches_at(region, off, hash, ident, values).is_some()
+}
+
+/// What the creator of a pending record found when it read the probe sequence again.
+enum Verdict {
+    /// No other record of the series: publish.
+    Publish,
+    /// Another record of the series is live: use it.
+    Adopt(Series),
+    /// Another creator's pending record comes first: withdraw and wait for it.
+    Yield,
+}
+
+/// What [`insert`] asks its caller before it makes a record or takes over a slot.
+pub(crate) struct Checks<L, C, A> {
+    /// Whether the family already has as many series as it may.
+    pub at_limit: L,
+    /// Whether the family may take that many more arena words for a record.
+    pub charge: C,
+    /// Whether the process of this pid (a record's maker) is gone, so a record it left
+    /// pending will never be published.
+    pub gone: A,
+}
+
+/// Finds or inserts a series made by process `pid`, asking `checks` before making a
+/// record; a series this call made is then the caller's to count.
 pub(crate) fn insert<'a, I>(
     region: &Region,
     hash: u64,
@@ -260,55 +332,191 @@ pub(crate) fn insert<'a, I>(
     values: I,
     cells: usize,
     pid: u32,
-    (at_limit, charge): (impl Fn() -> bool, impl Fn(u64) -> bool),
+    checks: Checks<impl Fn() -> bool, impl Fn(u64) -> bool, impl Fn(u32) -> bool>,
 ) -> Result<Inserted, Refused>
 where
     I: Iterator<Item = &'a str> + Clone,
 {
     // The record prepared for publication: its slot word and series.
     let mut prepared: Option<(TaggedRef, Series)> = None;
-    for i in 0..region.layout.series {
-        let w = region.word(slot_index(region, hash, i));
-        let mut slot = w.load(Ordering::Acquire);
-        // At the limit, the slot is looked at once more: the same series may have
-        // just been made there by another creator, which counted it.
-        if slot == 0 && prepared.is_none() && at_limit() {
-            slot = w.load(Ordering::Acquire);
-            if slot == 0 {
-                return Err(Refused::Limit);
+    let mut limit_checked = false;
+    let mut waits = 0;
+    let backoff = Backoff::new();
+    'probe: loop {
+        // The first free slot (probe index, word), looking for the series on the way.
+        let mut free = None;
+        let probes = region.probes();
+        for i in 0..region.layout.series {
+            if i >= probes && free.is_some() {
+                break;
+            }
+            let slot = region
+                .word(slot_index(region, hash, i))
+                .load(Ordering::Acquire);
+            if slot == 0 || slot == TOMBSTONE {
+                free = free.or(Some((i, slot)));
+                if slot == 0 {
+                    break;
+                }
+            } else if is_pending(slot) {
+                if pending_match(region, slot, hash, ident, values.clone()) {
+                    // Another creator is publishing the series: wait for it, unless it
+                    // was killed before it could.
+                    waits += 1;
+                    if waits >= PENDING_WAITS {
+                        waits = 0;
+                        if maker(region, slot).is_some_and(&checks.gone) {
+                            withdraw(region, slot_index(region, hash, i), slot);
+                        }
+                    }
+                    backoff.spin();
+                    continue 'probe;
+                }
+            } else if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
+                return Ok(Inserted {
+                    series,
+                    made: false,
+                });
             }
         }
-        if slot == 0 {
-            // The limit is counted once the series is in, so creators of one series
-            // never push each other to the overflow series; creators of different new
-            // series at the same moment can pass it by as many as they are.
-            let (word, series) = match prepared {
-                Some(p) => p,
-                None => {
-                    let p = make_record(region, hash, ident, values.clone(), cells, pid, &charge)
-                        .ok_or(Refused::Full)?;
-                    prepared = Some(p);
-                    p
-                }
-            };
-            match w.compare_exchange(0, word.0, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
+        let Some((i, was)) = free else {
+            return Err(Refused::Full);
+        };
+        if prepared.is_none() && (checks.at_limit)() {
+            // The series may have just been made and counted by another creator: look
+            // once more before refusing.
+            if limit_checked {
+                return Err(Refused::Limit);
+            }
+            limit_checked = true;
+            continue;
+        }
+        let (word, series) = match prepared {
+            Some(p) => p,
+            None => {
+                let p = make_record(
+                    region,
+                    hash,
+                    ident,
+                    values.clone(),
+                    cells,
+                    pid,
+                    &checks.charge,
+                )
+                .ok_or(Refused::Full)?;
+                prepared = Some(p);
+                p
+            }
+        };
+        // Lookups probe as far as this slot before anyone can find the series there.
+        let probes_word = region.word(region::H_PROBES);
+        if probes_word.load(Ordering::Acquire) <= i as u64 {
+            probes_word.fetch_max(i as u64 + 1, Ordering::AcqRel);
+        }
+        let at = slot_index(region, hash, i);
+        let pending = word.0 | PENDING;
+        if region
+            .word(at)
+            .compare_exchange(was, pending, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue;
+        }
+        if was == TOMBSTONE {
+            region::saturating_sub(region.word(region::H_TOMBSTONES), 1);
+        }
+        match recheck(region, hash, ident, values.clone(), i) {
+            Verdict::Publish => {
+                if region
+                    .word(at)
+                    .compare_exchange(pending, word.0, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
                     if !ident.is_overflow() {
                         region.count(region::H_SERIES_LIVE);
                     }
                     return Ok(Inserted { series, made: true });
                 }
-                Err(now) => slot = now,
+                // Withdrawn by a creator that came first, or took it for abandoned.
+            }
+            Verdict::Adopt(series) => {
+                withdraw(region, at, pending);
+                return Ok(Inserted {
+                    series,
+                    made: false,
+                });
+            }
+            Verdict::Yield => {
+                withdraw(region, at, pending);
+                backoff.spin();
             }
         }
-        if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
-            return Ok(Inserted {
-                series,
-                made: false,
-            });
+    }
+}
+
+/// Reads the probe sequence again after a pending record of the series was put at
+/// probe index `mine`. The reads follow a sequentially consistent fence: of two
+/// creators that each put a pending record, fenced, and read the other's slot, at
+/// least one sees the other's record. A later pending record of the series is
+/// withdrawn.
+fn recheck<'a>(
+    region: &Region,
+    hash: u64,
+    ident: Ident,
+    values: impl Iterator<Item = &'a str> + Clone,
+    mine: usize,
+) -> Verdict {
+    fence(Ordering::SeqCst);
+    let probes = region.word(region::H_PROBES).load(Ordering::Acquire);
+    let probes = (probes as usize).clamp(mine + 1, region.layout.series);
+    let mut verdict = Verdict::Publish;
+    for j in (0..probes).filter(|&j| j != mine) {
+        let at = slot_index(region, hash, j);
+        let slot = region.word(at).load(Ordering::Acquire);
+        if slot == 0 {
+            break;
+        }
+        if slot == TOMBSTONE {
+            continue;
+        }
+        if is_pending(slot) {
+            if pending_match(region, slot, hash, ident, values.clone()) {
+                if j < mine {
+                    verdict = Verdict::Yield;
+                } else {
+                    match region.word(at).compare_exchange(
+                        slot,
+                        TOMBSTONE,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => region.count(region::H_TOMBSTONES),
+                        // Its creator made it live first: that is the series.
+                        Err(now) => {
+                            if let Some(s) = is_match(region, now, hash, ident, values.clone()) {
+                                return Verdict::Adopt(s);
+                            }
+                        }
+                    }
+                }
+            }
+        } else if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
+            return Verdict::Adopt(series);
         }
     }
-    Err(Refused::Full)
+    verdict
+}
+
+/// Turns the pending slot word `pending` at absolute word `at` into a tombstone, unless
+/// it changed. Its record is never published.
+fn withdraw(region: &Region, at: usize, pending: u64) {
+    if region
+        .word(at)
+        .compare_exchange(pending, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        region.count(region::H_TOMBSTONES);
+    }
 }
 
 fn make_record<'a>(
@@ -347,7 +555,7 @@ pub(crate) fn remove<'a, I>(region: &Region, hash: u64, ident: Ident, values: I)
 where
     I: Iterator<Item = &'a str> + Clone,
 {
-    for i in 0..region.layout.series {
+    for i in 0..region.probes() {
         let w = region.word(slot_index(region, hash, i));
         let slot = w.load(Ordering::Acquire);
         if slot == 0 {
@@ -364,8 +572,11 @@ fn tombstone(region: &Region, w: &AtomicU64, slot: u64, ident: Ident) -> bool {
     let done = w
         .compare_exchange(slot, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok();
-    if done && !ident.is_overflow() {
-        region::saturating_sub(region.word(region::H_SERIES_LIVE), 1);
+    if done {
+        region.count(region::H_TOMBSTONES);
+        if !ident.is_overflow() {
+            region::saturating_sub(region.word(region::H_SERIES_LIVE), 1);
+        }
     }
     done
 }
@@ -390,8 +601,8 @@ pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record)
     removed
 }
 
-/// Calls `f` with the index of every used slot (neither empty nor removed) and its
-/// record, `None` where the record lies outside the arena.
+/// Calls `f` with the index of every used slot (neither empty, removed nor pending) and
+/// its record, `None` where the record lies outside the arena.
 pub(crate) fn for_each_slot(region: &Region, mut f: impl FnMut(usize, Option<Record>)) {
     let l = &region.layout;
     for (i, w) in region.words()[l.dir_off..l.dir_off + l.series]
@@ -399,11 +610,20 @@ pub(crate) fn for_each_slot(region: &Region, mut f: impl FnMut(usize, Option<Rec
         .enumerate()
     {
         let slot = w.load(Ordering::Acquire);
-        if slot == 0 || slot == TOMBSTONE {
+        if slot == 0 || slot == TOMBSTONE || is_pending(slot) {
             continue;
         }
         f(i, Record::read(region, slot));
     }
+}
+
+/// Slots of removed series.
+pub(crate) fn tombstones(region: &Region) -> u64 {
+    let l = &region.layout;
+    region.words()[l.dir_off..l.dir_off + l.series]
+        .iter()
+        .filter(|w| w.load(Ordering::Relaxed) == TOMBSTONE)
+        .count() as u64
 }
 
 /// Calls `f` for every live record.
@@ -434,6 +654,9 @@ mod tests {
         .unwrap()
     }
 
+    /// The pid of a killed creator.
+    const DEAD: u32 = 99;
+
     const ID: Ident = Ident {
         family: 1,
         flags: 0,
@@ -462,8 +685,12 @@ mod tests {
             });
             limit.is_some_and(|l| live >= l)
         };
-        super::insert(r, hash, ident, values, cells, pid, (at_limit, |_| true))
-            .map(|done| done.series)
+        let checks = Checks {
+            at_limit,
+            charge: |_| true,
+            gone: |pid| pid == DEAD,
+        };
+        super::insert(r, hash, ident, values, cells, pid, checks).map(|done| done.series)
     }
 
     #[test]
@@ -524,5 +751,114 @@ mod tests {
             }
         }
         assert!(full, "a 16-slot directory refuses the 17th series");
+    }
+
+    #[test]
+    fn removed_slots_are_reused_and_lookups_stay_short() {
+        let r = Region::anonymous(&Options {
+            shards: Some(1),
+            cells_per_shard: 4096,
+            series_capacity: 16,
+            family_capacity: 4,
+            process_capacity: 4,
+            arena_bytes: 1 << 17,
+            ..Options::default()
+        })
+        .unwrap();
+        let keep = ["kept"];
+        let kept = insert(&r, h(&keep), ID, keep.iter().copied(), 1, 1, None).unwrap();
+        for i in 0..2000 {
+            let v = [format!("v{i}")];
+            let v: Vec<&str> = v.iter().map(String::as_str).collect();
+            insert(&r, h(&v), ID, v.iter().copied(), 1, 1, None).expect("a free slot");
+            assert!(find(&r, h(&v), ID, v.iter().copied()).is_some());
+            assert!(remove(&r, h(&v), ID, v.iter().copied()));
+        }
+        assert_eq!(find(&r, h(&keep), ID, keep.iter().copied()), Some(kept));
+        assert!(r.probes() <= 2, "probes {}", r.probes());
+        let mut live = 0;
+        for_each(&r, |_| live += 1);
+        assert_eq!(live, 1);
+    }
+
+    #[test]
+    fn a_pending_record_left_by_a_killed_creator_is_withdrawn() {
+        let r = region();
+        let v = ["x"];
+        // A creator killed between its two CASes leaves its record pending.
+        let (word, _) = make_record(&r, h(&v), ID, v.iter().copied(), 1, DEAD, |_| true).unwrap();
+        r.word(region::H_PROBES).store(1, Ordering::Relaxed);
+        let home = slot_index(&r, h(&v), 0);
+        r.word(home).store(word.0 | PENDING, Ordering::Relaxed);
+        assert!(find(&r, h(&v), ID, v.iter().copied()).is_none());
+        let s = insert(&r, h(&v), ID, v.iter().copied(), 1, 1, None).unwrap();
+        assert_eq!(find(&r, h(&v), ID, v.iter().copied()), Some(s));
+        let mut live = 0;
+        for_each(&r, |_| live += 1);
+        assert_eq!(live, 1);
+    }
+}
+
+/// Loom model of slot reuse with hashes chosen so that the race exists: `z` sits in
+/// the home slot of `x`, and is removed while two creators make `x`. One creator can
+/// pass `z` and take the next slot while the other takes `z`'s slot once it is freed.
+/// (Preemption bound 3: it finds the missing fence or adoption within it.)
+#[cfg(all(test, loom))]
+mod loom_model {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::region::Options;
+
+    const X: Ident = Ident {
+        family: 1,
+        flags: 0,
+        owner: NO_OWNER,
+    };
+    /// Home slot 0 for both keys, different tags.
+    const HX: u64 = 0x1111_1111_0000_0000;
+    const HZ: u64 = 0x2222_2222_0000_0000;
+
+    fn make(r: &Region, hash: u64, v: &str) -> Series {
+        let checks = Checks {
+            at_limit: || false,
+            charge: |_| true,
+            gone: |_| false,
+        };
+        insert(r, hash, X, [v].into_iter(), 1, 1, checks)
+            .unwrap()
+            .series
+    }
+
+    #[test]
+    fn creators_racing_a_removal_in_their_probe_sequence_make_one_series() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let r = Arc::new(
+                Region::anonymous(&Options {
+                    shards: Some(1),
+                    cells_per_shard: 264,
+                    series_capacity: 4,
+                    family_capacity: 2,
+                    process_capacity: 1,
+                    arena_bytes: 1024,
+                    ..Options::default()
+                })
+                .unwrap(),
+            );
+            make(&r, HZ, "z");
+            let r2 = r.clone();
+            let t = loom::thread::spawn(move || make(&r2, HX, "x"));
+            assert!(remove(&r, HZ, X, ["z"].into_iter()));
+            let mine = make(&r, HX, "x");
+            let theirs = t.join().unwrap();
+            assert_eq!(mine, theirs, "both creators use one series");
+            let mut xs = 0;
+            for_each(&r, |rec| {
+                xs += rec.with_key(&r, |k| key::matches(k, ["x"].into_iter())) as u32
+            });
+            assert_eq!(xs, 1, "one live record of x");
+        });
     }
 }

@@ -37,6 +37,10 @@ pub struct Stats {
     pub series: u64,
     /// Series the directory can hold.
     pub series_capacity: usize,
+    /// Directory slots of removed series, free for new ones.
+    pub tombstones: u64,
+    /// Directory slots a lookup probes at most from a series' home slot.
+    pub probes: usize,
     /// Cells per lane in use and in all.
     pub cells: (u64, u64),
     /// Arena bytes in use and in all.
@@ -50,6 +54,9 @@ pub struct Stats {
     /// Reservations of file space the filesystem refused (it was full): each one a
     /// series or family that could not be made.
     pub no_space: u64,
+    /// Processes that found the process table full (their per-process gauges went to
+    /// the shared series).
+    pub process_table_full: u64,
     /// Per family, sorted by name.
     pub families: Vec<FamilyStats>,
     /// Attached processes: pid and whether it is still running.
@@ -113,12 +120,15 @@ pub(crate) fn stats(region: &Region) -> Stats {
         lanes_in_use: region.lanes_in_use(),
         series: region.counter(region::H_SERIES_LIVE),
         series_capacity: region.layout.series,
+        tombstones: directory::tombstones(region),
+        probes: region.probes(),
         cells: region.cell_use(),
         arena_bytes: (arena_used * 8, arena_all * 8),
         region_bytes: region.bytes_use(),
         overflows: region.counter(region::H_OVERFLOWS),
         errors: region.counter(region::H_ERRORS),
         no_space: region.counter(region::H_NO_SPACE),
+        process_table_full: region.counter(region::H_PROCS_FULL),
         families,
         processes: procs::slots(region)
             .into_iter()
@@ -222,7 +232,11 @@ mod tests {
             values.iter().copied(),
             1,
             1,
-            (|| false, |_| true),
+            directory::Checks {
+                at_limit: || false,
+                charge: |_| true,
+                gone: |_| false,
+            },
         )
         .unwrap()
         .series;

@@ -10,9 +10,13 @@
 use std::sync::Arc;
 
 use crate::procstat::Stat;
-use crate::region::{Region, PROC_WORDS};
+use crate::region::{Region, H_PROCS_FULL, PROC_WORDS};
 use crate::sync::Ordering;
 use crate::word::{Claim, OwnerId};
+
+/// Owner of the per-process gauge series of processes that found the process table
+/// full: one series per label set that they share, taken for alive, never swept.
+pub(crate) const SHARED_OWNER: u64 = u64::MAX - 1;
 
 /// An attached process's identity in its region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,18 +48,23 @@ fn slot_words(region: &Region, slot: usize) -> (usize, usize) {
 pub(crate) struct Attachment {
     /// The region.
     pub region: Arc<Region>,
-    /// This process's identity there; `None` when the table was full.
+    /// This process's identity there: its own, or [`SHARED_OWNER`] (pid 0) when the
+    /// table was full (counted in header word `H_PROCS_FULL`); `None` read-only.
     pub owner: Option<Owner>,
 }
 
 impl Attachment {
     /// Attaches the calling process to `region`, unless the region is read-only.
     pub fn new(region: Region) -> Attachment {
-        let owner = if region.writable {
-            attach(&region)
-        } else {
-            None
-        };
+        let owner = region.writable.then(|| {
+            attach(&region).unwrap_or_else(|| {
+                region.count(H_PROCS_FULL);
+                Owner {
+                    id: SHARED_OWNER,
+                    pid: 0,
+                }
+            })
+        });
         Attachment {
             region: Arc::new(region),
             owner,
@@ -65,7 +74,7 @@ impl Attachment {
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        if let Some(o) = self.owner {
+        if let Some(o) = self.owner.filter(|o| o.id != SHARED_OWNER) {
             detach(&self.region, o);
         }
     }
@@ -74,6 +83,11 @@ impl Drop for Attachment {
 /// Start time of `pid` in clock ticks since boot, if it is running.
 fn start_time(pid: u32) -> Option<u64> {
     Stat::of(pid)?.start_time()
+}
+
+/// Whether process `pid`, not this one, has exited.
+pub(crate) fn gone(pid: u32) -> bool {
+    pid != std::process::id() && start_time(pid).is_none()
 }
 
 /// Whether process `pid` that started at `started` (clock ticks since boot; 0 for
@@ -148,11 +162,13 @@ pub(crate) fn slots(region: &Region) -> Vec<ProcSlot> {
         .collect()
 }
 
-/// Whether series of `owner` belong to a live process, given [`slots`].
+/// Whether series of `owner` belong to a live process, given [`slots`] (the shared
+/// owner's always do).
 pub(crate) fn owner_alive(slots: &[ProcSlot], owner: u64) -> bool {
-    slots
-        .get(OwnerId(owner).slot() as usize)
-        .is_some_and(|s| s.owner == owner && s.alive)
+    owner == SHARED_OWNER
+        || slots
+            .get(OwnerId(owner).slot() as usize)
+            .is_some_and(|s| s.owner == owner && s.alive)
 }
 
 #[cfg(all(test, not(loom)))]

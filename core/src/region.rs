@@ -56,6 +56,9 @@ const H_ARENA: usize = 8;
 const H_TOTAL: usize = 9;
 const H_CREATED: usize = 10;
 const H_CHECKSUM: usize = 11;
+/// Directory slots a lookup probes: one more than the farthest from its home slot a
+/// series was ever put (on the read-mostly line of the capacities).
+pub(crate) const H_PROBES: usize = 12;
 const H_NEXT_CELL: usize = 16;
 /// Lanes in use and cells per lane whose file space is reserved ([`Reserved`]).
 const H_CELLS_RESERVED: usize = 17;
@@ -69,6 +72,12 @@ pub(crate) const H_SERIES_LIVE: usize = 34;
 /// Reservations of file space the filesystem refused (full): each one a series or
 /// family that went to the overflow series or was refused as "registry full".
 pub(crate) const H_NO_SPACE: usize = 35;
+/// Processes that found the process table full: their per-process gauge series went
+/// to the shared series (`metricore_processes_without_slot_total`).
+pub(crate) const H_PROCS_FULL: usize = 36;
+/// Directory slots of removed series not yet reused (`metricore_directory_tombstones`);
+/// taken down with saturating arithmetic.
+pub(crate) const H_TOMBSTONES: usize = 37;
 /// Mappings of this file's predecessors that broke under a process (file truncated)
 /// before it moved here (`metricore_region_faults_total`).
 pub(crate) const H_REGION_FAULTS: usize = 40;
@@ -95,6 +104,9 @@ const PAGE_WORDS: usize = 4096 / 8;
 const ARENA_CHUNK: u64 = 8192;
 /// Cells per lane reserved at a time in a file: 32 KiB of every lane in use.
 const CELL_CHUNK: u64 = 4096;
+/// Arena words are fewer than this, so an offset leaves bit 31 free (the directory's
+/// mark of a record not yet published).
+pub(crate) const ARENA_LIMIT: u64 = 1 << 31;
 
 /// Capacities and file mode for a new region (existing files keep their own), and whom
 /// to trust with an existing file (see [`access`](crate::access)).
@@ -196,7 +208,7 @@ impl Layout {
             && series <= 1 << 30
             && families <= 1 << 20
             && (1..=1 << 20).contains(&procs)
-            && (16..u32::MAX as u64).contains(&arena);
+            && (16..ARENA_LIMIT).contains(&arena);
         if !ok {
             return None;
         }
@@ -250,7 +262,7 @@ impl Layout {
         .ok_or_else(|| {
             Error::InvalidOptions(format!(
                 "{o:?}: cells_per_shard must exceed {SINK_CELLS}, process_capacity must be 1..=2^20, \
-                 arena_bytes 128 bytes..32 GiB, and the region at most 8 TiB"
+                 arena_bytes 128 bytes..16 GiB, and the region at most 8 TiB"
             ))
         })
     }
@@ -787,6 +799,14 @@ impl Region {
         }
         let _ = (from, to);
         Ok(())
+    }
+
+    /// Directory slots a lookup probes from a series' home slot: every series lies
+    /// within them ([`H_PROBES`], clamped to the directory).
+    #[inline]
+    pub fn probes(&self) -> usize {
+        let p = self.word(H_PROBES).load(Ordering::Relaxed);
+        (p as usize).clamp(1, self.layout.series)
     }
 
     /// Arena words in use and in all.

@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::cells::{self, Cells};
-use crate::directory::{self, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
+use crate::directory::{self, Checks, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
 use crate::error::{Error, Result};
 use crate::family::{self, Entry};
 use crate::hits;
@@ -161,10 +161,8 @@ impl Family {
         check_lengths(region, &spec.name, consts.iter().map(|(_, v)| v.as_str()))?;
         let idx = family::register(region, &spec)?;
         let stored = family::read(region, idx).unwrap_or(spec);
-        let owner = match stored.kind {
-            Kind::Gauge(m) if m.per_process() => attachment.owner.ok_or_else(|| {
-                Error::RegistryFull(format!("{} (the process table is full)", stored.name))
-            })?,
+        let owner = match (&stored.kind, attachment.owner) {
+            (Kind::Gauge(m), Some(owner)) if m.per_process() => owner,
             _ => Owner {
                 id: NO_OWNER,
                 pid: 0,
@@ -371,9 +369,13 @@ impl Family {
         let live = Entry::of(region, self.0.idx).live();
         let limit = self.0.spec.limit as u64;
         let at_limit = || live.load(Ordering::Acquire) >= limit;
-        let charge = |words| Entry::of(region, self.0.idx).charge_arena(words);
-        let (cells, pid) = (self.0.cells, self.0.owner.pid);
-        match directory::insert(region, hash, ident, values, cells, pid, (at_limit, charge)) {
+        let checks = Checks {
+            at_limit,
+            charge: |words| Entry::of(region, self.0.idx).charge_arena(words),
+            gone: procs::gone,
+        };
+        let (cells, pid) = (self.0.cells, std::process::id());
+        match directory::insert(region, hash, ident, values, cells, pid, checks) {
             Ok(done) => {
                 if done.made {
                     // Release: whoever sees the count sees the slot filled.
@@ -414,18 +416,15 @@ impl Family {
         let ident = self.ident(OVERFLOW);
         let none = std::iter::empty::<&str>();
         let hash = key::hash(self.0.idx, none.clone()) ^ 0x6f76_6572_666c_6f77;
-        let (cells, pid) = (self.0.cells, self.0.owner.pid);
-        directory::insert(
-            self.region(),
-            hash,
-            ident,
-            none,
-            cells,
-            pid,
-            (|| false, |_| true),
-        )
-        .ok()
-        .map(|done| done.series)
+        let checks = Checks {
+            at_limit: || false,
+            charge: |_| true,
+            gone: procs::gone,
+        };
+        let (cells, pid) = (self.0.cells, std::process::id());
+        directory::insert(self.region(), hash, ident, none, cells, pid, checks)
+            .ok()
+            .map(|done| done.series)
     }
 
     /// Removes the series for `values`.
@@ -583,8 +582,8 @@ fn retain(region: &Region, idx: u32, keep: impl FnMut(&Record) -> bool) -> u64 {
     removed
 }
 
-/// Removes the series that exited processes left in `live*` gauge families: they are
-/// never shown again, and would otherwise take room from the family's series limit.
+/// Removes the series that exited processes left in per-process gauge families (every
+/// mode): they would otherwise take room from the family's series limit forever.
 pub(crate) fn sweep_dead(region: &Region) {
     let slots = procs::slots(region);
     for idx in 0..region.layout.families as u32 {
@@ -593,7 +592,7 @@ pub(crate) fn sweep_dead(region: &Region) {
             ..
         }) = family::read(region, idx)
         {
-            if m.live_only() {
+            if m.per_process() {
                 retain(region, idx, |rec| {
                     procs::owner_alive(&slots, rec.ident.owner)
                 });

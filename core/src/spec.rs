@@ -14,7 +14,8 @@ pub const DEFAULT_SERIES_LIMIT: u32 = 2000;
 /// How a gauge's values from several processes are combined, as in
 /// `prometheus_client`'s multi-process mode. `Shared` keeps one value for all
 /// processes; the others keep one value per process, and the `Live*` modes leave
-/// out processes that have exited.
+/// out processes that have exited. In every per-process mode, the series of exited
+/// processes are removed when a process opens the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[allow(missing_docs)]
 pub enum GaugeMode {

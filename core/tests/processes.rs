@@ -99,6 +99,18 @@ fn child() {
                 h.observe(0.5).unwrap();
             }
         }
+        "gauges" => {
+            for (name, mode) in [("pid_all", GaugeMode::All), ("pid_max", GaugeMode::Max)] {
+                let g: metricore::GaugeVec = r
+                    .register(Spec::new(name, "Per process.", Kind::Gauge(mode)).labels(&["k"]))
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
+                g.with_labels(&["x"])
+                    .unwrap()
+                    .set(std::process::id() as f64);
+            }
+        }
         other => panic!("unknown child role {other}"),
     }
 }
@@ -318,5 +330,72 @@ fn check_finds_a_corrupt_directory_slot() {
         .unwrap()
         .render(Format::Prometheus)
         .contains("jobs_total{kind=\"c\"} 1\n"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn gauge_series(r: &Registry) -> u64 {
+    r.stats()
+        .families
+        .iter()
+        .filter(|f| f.name.starts_with("pid_"))
+        .map(|f| f.series)
+        .sum()
+}
+
+#[test]
+fn dead_processes_leave_no_gauge_series_of_any_mode() {
+    let dir = tempdir("gauge-modes");
+    let path = dir.join("gauges.metricore");
+    let children: Vec<Child> = (0..3).map(|_| spawn("gauges", &path)).collect();
+    let pids: Vec<u32> = children.iter().map(Child::id).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    // Opening the file sweeps what exited processes left, in every gauge mode.
+    let r = Registry::open_shared(&path, &options()).unwrap();
+    let t = r.render(Format::Prometheus);
+    for pid in pids {
+        assert!(!t.contains(&format!("pid=\"{pid}\"")), "{t}");
+    }
+    assert!(!t.contains("pid_max{"), "{t}");
+    assert_eq!(gauge_series(&r), 0, "{t}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_full_process_table_sends_gauges_to_the_shared_series() {
+    let dir = tempdir("procs-full");
+    let path = dir.join("full.metricore");
+    // The parent takes the one process slot; the children find the table full.
+    let r = Registry::open_shared(
+        &path,
+        &Options {
+            process_capacity: 1,
+            ..options()
+        },
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let mut c = spawn("gauges", &path);
+        assert!(
+            c.wait().unwrap().success(),
+            "registering a gauge never fails"
+        );
+    }
+    let t = r.render(Format::Prometheus);
+    let shared = t
+        .lines()
+        .find(|l| l.starts_with("pid_all{k=\"x\",pid=\"shared\"}"))
+        .unwrap_or_else(|| panic!("{t}"));
+    let v: f64 = shared.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(v > 0.0, "{shared}");
+    assert_eq!(t.matches("pid_all{").count(), 1, "one shared series: {t}");
+    assert!(
+        t.contains("metricore_processes_without_slot_total 2\n"),
+        "{t}"
+    );
+    // The shared series outlives the processes that wrote it.
+    let again = Registry::open_shared(&path, &options()).unwrap();
+    assert!(again.render(Format::Prometheus).contains("pid=\"shared\""));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -334,3 +334,34 @@ fn a_full_tmpfs_gives_errors_not_signals() {
     assert_eq!(tmp_files(&fs.0), Vec::<String>::new());
     drop(r);
 }
+
+#[test]
+fn series_created_and_removed_many_times_over_reuse_the_directory() {
+    let r = Registry::with_options(&Options {
+        series_capacity: 256,
+        ..small()
+    })
+    .unwrap();
+    let v = r.counter_vec("churn", "Churn.", &["k"]).unwrap();
+    let kept = v.with_labels(&["kept"]).unwrap();
+    // Eight times the directory's slots, one series at a time.
+    for i in 0..2048 {
+        let k = i.to_string();
+        v.with_labels(&[&k]).unwrap().inc();
+        assert!(v.remove(&[&k]).unwrap());
+        kept.inc();
+    }
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    assert_eq!(s.series, 1);
+    assert!(s.tombstones < 256, "{} tombstones", s.tombstones);
+    assert!(s.probes <= 8, "lookups probe {} slots", s.probes);
+    let t = r.render(Format::Prometheus);
+    assert_eq!(sample(&t, "churn_total{k=\"kept\"}"), 2048.0);
+    assert_eq!(t.matches("churn_total{").count(), 1, "{t}");
+    assert_eq!(
+        sample(&t, "metricore_directory_tombstones") as u64,
+        s.tombstones,
+        "the header's count agrees with the directory"
+    );
+}

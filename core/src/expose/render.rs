@@ -315,7 +315,10 @@ impl Walker<'_> {
             GaugeMode::All | GaugeMode::LiveAll => {
                 for e in live {
                     let mut pid = itoa::Buffer::new();
-                    let pid = pid.format(e.record.pid);
+                    let pid = match e.owner {
+                        procs::SHARED_OWNER => "shared",
+                        _ => pid.format(e.record.pid),
+                    };
                     self.set_labels(spec, e);
                     self.line(name, "", Some(("pid", pid)), Value::F(value(e)));
                 }
@@ -371,6 +374,11 @@ impl Walker<'_> {
                     all - used.min(all)
                 }),
             ),
+            (
+                "metricore_directory_tombstones",
+                "Directory slots of removed series, free for new series.",
+                total(&|r| r.counter(region::H_TOMBSTONES)),
+            ),
         ];
         for (name, help, v) in gauges {
             if !filter.selects(name, "gauge") {
@@ -405,6 +413,12 @@ impl Walker<'_> {
                 "Counts added to a registry file after it was replaced, by handles that \
                  still held it.",
                 region::H_LOST,
+            ),
+            (
+                "metricore_processes_without_slot",
+                "Processes that found the registry's process table full: their \
+                 per-process gauges record into one series they share (pid=\"shared\").",
+                region::H_PROCS_FULL,
             ),
         ];
         for (name, help, word) in counters {

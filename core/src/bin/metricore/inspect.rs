@@ -31,6 +31,14 @@ pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
     );
     row(
         &mut out,
+        "directory",
+        format!(
+            "{} slots of removed series, free for new ones; lookups probe at most {} slots",
+            s.tombstones, s.probes
+        ),
+    );
+    row(
+        &mut out,
         "cells",
         format!("{} per shard", of(s.cells.0, s.cells.1, |n| n.to_string())),
     );
@@ -62,6 +70,16 @@ pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
             format!(
                 "the filesystem refused {} reservations: new series went to overflow series",
                 s.no_space
+            ),
+        );
+    }
+    if s.process_table_full > 0 {
+        row(
+            &mut out,
+            "processes",
+            format!(
+                "{} found the process table full: their per-process gauges share one series",
+                s.process_table_full
             ),
         );
     }
