@@ -46,6 +46,7 @@ fn child() {
             let looked = r
                 .counter_vec("looked", "Recorded through lookups.", &["k"])
                 .unwrap();
+            ready(&path);
             while !stop.exists() {
                 for _ in 0..100 {
                     held.inc();
@@ -56,6 +57,7 @@ fn child() {
         }
         "renderer" => {
             let r = Registry::open_existing(&path).unwrap();
+            ready(&path);
             while !stop.exists() {
                 let text = r.render(Format::Prometheus);
                 assert!(text.contains("metricore_errors_total"));
@@ -112,6 +114,34 @@ fn child() {
     }
 }
 
+/// Tells the test that this child has the registry open (`<path>.ready.<pid>`).
+fn ready(path: &Path) {
+    std::fs::write(
+        path.with_extension(format!("ready.{}", std::process::id())),
+        b"",
+    )
+    .unwrap();
+}
+
+/// Waits until every one of `n` children has the registry at `path` open.
+fn all_ready(path: &Path, n: usize) {
+    let dir = path.parent().unwrap();
+    let ready = || {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().contains(".ready."))
+            })
+            .count()
+    };
+    assert!(
+        within(Duration::from_secs(30), || ready() == n),
+        "{} of {n} children ready",
+        ready()
+    );
+}
+
 fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -157,6 +187,7 @@ fn a_file_truncated_under_recorders_and_a_renderer_kills_nobody() {
         spawn("recorder", &path),
         spawn("renderer", &path),
     ];
+    all_ready(&path, children.len());
     let reader = Registry::open_existing(&path).unwrap();
     assert!(within(Duration::from_secs(10), || {
         value(&reader.render(Format::Prometheus), "looked_total{k=\"a\"}").unwrap_or(0.0) > 1000.0
@@ -196,6 +227,7 @@ fn a_file_removed_and_recreated_takes_every_process_along() {
     let path = dir.join("reg");
     drop(Registry::open_shared(&path, &options()).unwrap());
     let mut children = vec![spawn("recorder", &path), spawn("recorder", &path)];
+    all_ready(&path, children.len());
     let reader = Registry::open_existing(&path).unwrap();
     assert!(within(Duration::from_secs(10), || {
         value(&reader.render(Format::Prometheus), "looked_total{k=\"a\"}").unwrap_or(0.0) > 1000.0
