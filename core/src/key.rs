@@ -154,6 +154,20 @@ impl Words {
         first: 0,
         last: 0,
     };
+
+    /// Whether these are the words of `b`: its length, then one or two words.
+    #[inline(always)]
+    pub fn of(&self, b: &[u8]) -> bool {
+        let n = b.len();
+        if n as u64 != self.len {
+            return false;
+        }
+        if n <= 8 {
+            small(b) == self.first
+        } else {
+            n <= 16 && load8(b) == self.first && load8(&b[n - 8..]) == self.last
+        }
+    }
 }
 
 /// The words of `b`, if it is at most 16 bytes long: up to 8 bytes in one word, longer
