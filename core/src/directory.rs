@@ -264,13 +264,18 @@ where
             return None;
         }
         if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
+            // The cell is taken from the word the place remembers.
+            let cell_word = region
+                .word(series.record + REC_CELL)
+                .load(Ordering::Relaxed);
             return Some(Place {
-                series,
+                series: Series {
+                    record: series.record,
+                    cell: CellWord(cell_word).cell(),
+                },
                 slot: at,
                 slot_word: slot,
-                cell_word: region
-                    .word(series.record + REC_CELL)
-                    .load(Ordering::Relaxed),
+                cell_word,
             });
         }
     }

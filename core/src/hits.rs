@@ -4,8 +4,11 @@
 //! are compared in full; the place is used only while [`Place::unchanged`] holds, so a
 //! series that was removed (here or by another process), or whose slot went to another
 //! series, is looked up again. Nothing here is shared between threads.
+//!
+//! The entries are plain `Cell`s with a constant initial value and nothing to drop, so
+//! reaching them is one thread-pointer-relative address, with no lazy initialisation.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 use crate::directory::Place;
 use crate::key;
@@ -16,26 +19,29 @@ const ENTRIES: usize = 16;
 const MAX_VALUES: usize = 8;
 
 /// One family's last lookup.
-#[derive(Clone, Copy)]
 struct Hit {
     /// The family's id; 0 for none.
-    family: u64,
+    family: Cell<u64>,
     /// Number of values.
-    n: usize,
+    n: Cell<usize>,
     /// The values as `key::words` gives them.
-    values: [key::Words; MAX_VALUES],
-    place: Option<Place>,
+    values: [Cell<key::Words>; MAX_VALUES],
+    place: Cell<Option<Place>>,
 }
 
-const EMPTY: Hit = Hit {
-    family: 0,
-    n: 0,
-    values: [key::Words::EMPTY; MAX_VALUES],
-    place: None,
-};
+impl Hit {
+    const fn new() -> Hit {
+        Hit {
+            family: Cell::new(0),
+            n: Cell::new(0),
+            values: [const { Cell::new(key::Words::EMPTY) }; MAX_VALUES],
+            place: Cell::new(None),
+        }
+    }
+}
 
 thread_local! {
-    static HITS: RefCell<[Hit; ENTRIES]> = const { RefCell::new([EMPTY; ENTRIES]) };
+    static HITS: [Hit; ENTRIES] = const { [const { Hit::new() }; ENTRIES] };
 }
 
 /// A new family id: never 0, never given twice in a process.
@@ -48,19 +54,20 @@ pub(crate) fn new_id() -> u64 {
 /// if that was the family's last lookup here.
 #[inline]
 pub(crate) fn get(id: u64, values: &[&str]) -> Option<Place> {
-    HITS.with(|hits| {
-        let hits = hits.try_borrow().ok()?;
+    HITS.try_with(|hits| {
         let hit = &hits[id as usize % ENTRIES];
-        if hit.family != id || hit.n != values.len() {
+        if hit.family.get() != id || hit.n.get() != values.len() {
             return None;
         }
         for (v, w) in values.iter().zip(&hit.values) {
-            if key::words(v.as_bytes())? != *w {
+            if !w.get().of(v.as_bytes()) {
                 return None;
             }
         }
-        hit.place
+        hit.place.get()
     })
+    .ok()
+    .flatten()
 }
 
 /// Remembers that `values` found `place` in family `id`; values too many or too long
@@ -76,14 +83,13 @@ pub(crate) fn put(id: u64, values: &[&str], place: Place) {
             None => return,
         }
     }
-    HITS.with(|hits| {
-        if let Ok(mut hits) = hits.try_borrow_mut() {
-            hits[id as usize % ENTRIES] = Hit {
-                family: id,
-                n: values.len(),
-                values: words,
-                place: Some(place),
-            };
+    let _ = HITS.try_with(|hits| {
+        let hit = &hits[id as usize % ENTRIES];
+        hit.family.set(id);
+        hit.n.set(values.len());
+        for (w, x) in hit.values.iter().zip(words) {
+            w.set(x);
         }
-    })
+        hit.place.set(Some(place));
+    });
 }

@@ -139,6 +139,21 @@ fn small(b: &[u8]) -> u64 {
     }
 }
 
+/// Up to eight bytes as one word of those bytes, for comparing slices of one length:
+/// 4 to 8 bytes as two overlapping 4-byte loads, 1 to 3 as the first, middle and last
+/// byte.
+#[inline(always)]
+fn short(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        load4(b) | load4(&b[n - 4..]) << 32
+    } else if n > 0 {
+        b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16
+    } else {
+        0
+    }
+}
+
 /// A value of up to 16 bytes as words: equal for two values exactly when their bytes are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Words {
@@ -154,6 +169,20 @@ impl Words {
         first: 0,
         last: 0,
     };
+
+    /// Whether these are the words of `b`: its length, then one or two words.
+    #[inline(always)]
+    pub fn of(&self, b: &[u8]) -> bool {
+        let n = b.len();
+        if n as u64 != self.len {
+            return false;
+        }
+        if n <= 8 {
+            short(b) == self.first
+        } else {
+            n <= 16 && load8(b) == self.first && load8(&b[n - 8..]) == self.last
+        }
+    }
 }
 
 /// The words of `b`, if it is at most 16 bytes long: up to 8 bytes in one word, longer
@@ -162,7 +191,7 @@ impl Words {
 pub(crate) fn words(b: &[u8]) -> Option<Words> {
     let n = b.len();
     let (first, last) = match n {
-        0..=8 => (small(b), 0),
+        0..=8 => (short(b), 0),
         9..=16 => (load8(b), load8(&b[n - 8..])),
         _ => return None,
     };
@@ -307,6 +336,42 @@ mod tests {
         encode(v.iter().copied(), &mut out);
         assert_eq!(out.len(), encoded_len(v.iter().copied()));
         out
+    }
+
+    #[test]
+    fn remembered_words_match_exactly_the_same_bytes() {
+        // Every length up to 17, and values differing in one byte at every position
+        // or only in length.
+        let base = b"abcdefghijklmnopq";
+        for n in 0..=base.len() {
+            let v = &base[..n];
+            let Some(w) = words(v) else {
+                assert!(n > 16, "{n} bytes have words");
+                continue;
+            };
+            assert!(w.of(v), "{n} bytes");
+            for i in 0..n {
+                let mut other = v.to_vec();
+                other[i] ^= 0x20;
+                assert!(!w.of(&other), "{n} bytes, byte {i} changed");
+            }
+            assert!(!w.of(&base[..n + 1]), "{n} bytes and one more");
+            if n > 0 {
+                assert!(!w.of(&v[..n - 1]), "{n} bytes and one fewer");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn remembered_words_are_equal_exactly_for_equal_bytes(
+            a in proptest::collection::vec(any::<u8>(), 0..=16),
+            b in proptest::collection::vec(any::<u8>(), 0..=16),
+        ) {
+            let (wa, wb) = (words(&a).unwrap(), words(&b).unwrap());
+            prop_assert_eq!(wa.of(&b), a == b);
+            prop_assert_eq!(wa == wb, a == b);
+        }
     }
 
     #[test]

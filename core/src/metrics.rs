@@ -440,7 +440,7 @@ impl CounterVec {
     /// Like [`with_labels`](CounterVec::with_labels), but the handle borrows the
     /// family instead of holding the region: the cheapest way to look a series up and
     /// record into it once.
-    #[inline]
+    #[inline(always)]
     pub fn with_labels_ref(&self, values: &[&str]) -> Result<CounterRef<'_>> {
         let r = self.0.resolve(values)?;
         Ok(CounterRef(CounterCells {

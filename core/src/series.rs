@@ -311,24 +311,46 @@ impl Family {
     }
 
     /// Finds or makes the series for `values` (after the scope's values).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved<'_>> {
+        match self.remembered(values) {
+            Some(r) => Ok(r),
+            None => self.resolve_found(values),
+        }
+    }
+
+    /// The series this thread's last lookup of `values` in this family found, if that
+    /// lookup is remembered (`hits`) and its place unchanged. Such values passed the
+    /// count and length checks then, and the series' cells were found inside a lane.
+    #[inline(always)]
+    fn remembered(&self, values: &[&str]) -> Option<Resolved<'_>> {
+        if !self.0.consts.is_empty() || !std::ptr::eq(self.latest(), self) {
+            return None;
+        }
+        let place = hits::get(self.0.id, values)?;
+        place.unchanged(self.region()).then_some(Resolved {
+            region: self.region(),
+            first: place.series.cell,
+            n: self.0.cells,
+            float: FloatCell {
+                record: place.series.record,
+            },
+        })
+    }
+
+    /// `resolve` without the thread's remembered lookups: checks the values, then
+    /// finds or makes their series.
+    #[inline(never)]
+    fn resolve_found(&self, values: &[&str]) -> Result<Resolved<'_>> {
         let this = self.latest();
         if !std::ptr::eq(this, self) {
             return this.resolve(values);
         }
         self.check_count(values.len())?;
+        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         if self.0.consts.is_empty() {
-            // Values found before passed the length check then.
-            if let Some(place) = hits::get(self.0.id, values) {
-                if place.unchanged(self.region()) {
-                    return Ok(self.resolved(place.series));
-                }
-            }
-            check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
             return Ok(self.resolve_remembered(values));
         }
-        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         Ok(self.resolve_all(self.label_values(values)))
     }
 
@@ -341,7 +363,9 @@ impl Family {
         let ident = self.ident(0);
         match directory::find_placed(self.region(), hash, ident, all.clone()) {
             Some(place) => {
-                hits::put(self.0.id, values, place);
+                if cells::inside(self.region(), place.series.cell, self.0.cells) {
+                    hits::put(self.0.id, values, place);
+                }
                 self.resolved(place.series)
             }
             None => self.insert(hash, ident, all),

@@ -499,6 +499,52 @@ fn a_lookup_after_a_removal_elsewhere_finds_the_new_series() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// Byte offset in `file` of the cell word of the series record whose key is `key`
+/// (the encoded values; a key starts a word, three words after the cell word).
+fn cell_word_at(file: &std::path::Path, key: &[u8]) -> u64 {
+    let bytes = std::fs::read(file).unwrap();
+    let at = (0..bytes.len() - key.len())
+        .step_by(8)
+        .find(|&i| bytes[i..].starts_with(key))
+        .expect("the key in the file");
+    at as u64 - 24
+}
+
+#[test]
+fn a_record_whose_cells_went_out_of_range_is_not_remembered() {
+    use std::os::unix::fs::FileExt;
+    let path = std::env::temp_dir().join(format!(
+        "metricore-hits-cells-{}.metricore",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let r = Registry::open_shared(&path, &small()).unwrap();
+    let c = r.counter_vec("x", "", &["k"]).unwrap();
+    // Remembered by this thread, then its cell word points past every lane.
+    let before = [0; 3].map(|_| c.with_labels_ref(&["broken"]).unwrap().id());
+    assert_eq!(before, [before[0]; 3]);
+    let sink = {
+        c.with_labels_ref(&["other"]).unwrap().inc();
+        let at = cell_word_at(&path, b"other\0\x01");
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_at(&u32::MAX.to_le_bytes(), at).unwrap();
+        c.with_labels_ref(&["other"]).unwrap().id()
+    };
+    assert_ne!(sink, before[0]);
+    let at = cell_word_at(&path, b"broken\0\x01");
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_at(&u32::MAX.to_le_bytes(), at).unwrap();
+    // Every lookup now records into the sink, never through the remembered cell nor
+    // through the out-of-range one.
+    for _ in 0..3 {
+        let h = c.with_labels_ref(&["broken"]).unwrap();
+        assert_eq!(h.id(), sink);
+        h.inc();
+    }
+    assert!(!text(&r).contains("broken"), "{}", text(&r));
+    std::fs::remove_file(&path).unwrap();
+}
+
 #[test]
 fn concurrent_creators_of_series_within_the_limit_never_overflow() {
     for _ in 0..20 {
