@@ -24,18 +24,25 @@ fn value(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Runs `threads` threads at once, each calling `f` `n` times once all have started,
-/// and keeps them all until every one is done.
+/// and keeps them all until every one is done. Returns once they have exited, their
+/// thread-local destructors (which give lanes back) included: joined one by one, not
+/// only by the end of the scope, which can come before those destructors run.
 fn at_once(threads: usize, n: u64, f: impl Fn() + Sync) {
     let (start, end) = (Barrier::new(threads), Barrier::new(threads));
     std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                start.wait();
-                for _ in 0..n {
-                    f();
-                }
-                end.wait();
-            });
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..n {
+                        f();
+                    }
+                    end.wait();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
         }
     });
 }
