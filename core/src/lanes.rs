@@ -255,3 +255,139 @@ impl Map {
         })
     }
 }
+
+/// Which lane holders of a region are gone, for readers: a lane whose holder died
+/// may hold a count its holder added but did not mark written, so it is read whole.
+/// A holder is checked once by its `/proc` start time and then watched through a
+/// pidfd, so a render asks the kernel once (one `poll`) about all of them. Process
+/// memory, kept per region.
+pub(crate) struct Watch {
+    watched: std::sync::Mutex<Vec<Watched>>,
+}
+
+/// A holder seen in the lane table.
+struct Watched {
+    owner: LaneOwner,
+    /// Open while the holder runs; `None` once it is known gone, or when pidfds are
+    /// not to be had (then its start time is read at every check).
+    #[cfg(not(loom))]
+    fd: Option<std::os::fd::OwnedFd>,
+    gone: bool,
+}
+
+impl Watch {
+    /// A watch of no holder yet.
+    pub fn new() -> Watch {
+        Watch {
+            watched: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// For each lane holder in `owners` (lane table words, 0 for a free lane): whether
+    /// it is gone. The calling process and free lanes are never gone.
+    pub fn gone(&self, owners: &[u64]) -> Vec<bool> {
+        let me = me();
+        // Never waited for: a render running at the same time, or a lock a forked
+        // child inherited held, has this render check the holders afresh.
+        let mut guard = match self.watched.try_lock() {
+            Ok(w) => Some(w),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        let mut fresh = Vec::new();
+        let watched = guard.as_deref_mut().unwrap_or(&mut fresh);
+        watched.retain(|w| owners.contains(&w.owner.0));
+        for &o in owners {
+            if o != 0 && o != me.0 && !watched.iter().any(|w| w.owner.0 == o) {
+                watched.push(Watched::new(LaneOwner(o)));
+            }
+        }
+        check(watched);
+        owners
+            .iter()
+            .map(|&o| watched.iter().any(|w| w.owner.0 == o && w.gone))
+            .collect()
+    }
+}
+
+#[cfg(not(loom))]
+impl Watched {
+    /// Starts watching `owner`: a pidfd of its pid, kept if the process behind it has
+    /// the owner's start time (checked after the pidfd is opened, so the pidfd is of
+    /// that process and not of one that took its pid later).
+    fn new(owner: LaneOwner) -> Watched {
+        use std::os::fd::FromRawFd;
+        let pid = owner.pid();
+        // SAFETY: a system call that takes no memory; it returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        let err = (fd < 0).then(std::io::Error::last_os_error);
+        let fd = (fd >= 0).then(|| {
+            // SAFETY: `fd` is a descriptor just opened by this process and owned by
+            // no one else.
+            unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+        });
+        let gone = pid == 0
+            || err.is_some_and(|e| e.raw_os_error() == Some(libc::ESRCH))
+            || !started_as(owner);
+        Watched {
+            owner,
+            fd: if gone { None } else { fd },
+            gone,
+        }
+    }
+}
+
+/// Whether the process `owner` names runs, with its start time (0: not stored yet).
+#[cfg(not(loom))]
+fn started_as(owner: LaneOwner) -> bool {
+    crate::procstat::Stat::of(owner.pid())
+        .and_then(|s| s.start_time())
+        .is_some_and(|t| owner.started() == 0 || LaneOwner::new(owner.pid(), t) == owner)
+}
+
+/// Updates `gone` for each holder still thought running: one `poll` of their pidfds
+/// (readable once the process has exited), and a start time read for those without.
+#[cfg(not(loom))]
+fn check(watched: &mut [Watched]) {
+    use std::os::fd::AsRawFd;
+    let mut polled: Vec<libc::pollfd> = watched
+        .iter()
+        .filter(|w| !w.gone)
+        .filter_map(|w| w.fd.as_ref())
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    if !polled.is_empty() {
+        // SAFETY: `polled` is a live array of `polled.len()` pollfds; timeout 0
+        // returns at once.
+        let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, 0) };
+        if n < 0 {
+            // Not answered (EINTR, ENOMEM): thought running, checked again next time.
+            polled.iter_mut().for_each(|p| p.revents = 0);
+        }
+    }
+    let mut answers = polled.iter();
+    for w in watched.iter_mut().filter(|w| !w.gone) {
+        w.gone = match w.fd {
+            Some(_) => answers.next().is_some_and(|p| p.revents != 0),
+            None => !started_as(w.owner),
+        };
+        if w.gone {
+            w.fd = None;
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Watched {
+    fn new(owner: LaneOwner) -> Watched {
+        Watched { owner, gone: false }
+    }
+}
+
+/// Loom models run in one process: no holder is gone.
+#[cfg(loom)]
+fn check(_: &mut [Watched]) {}

@@ -121,6 +121,24 @@ fn histogram_count_equals_inf_bucket_during_observation() {
 }
 
 #[test]
+fn a_render_racing_an_add_and_its_mark_sees_nothing_or_the_value() {
+    model(|| {
+        let r = tiny();
+        let c = r.counter("c", "").unwrap();
+        let t = {
+            let c = c.clone();
+            thread::spawn(move || c.inc())
+        };
+        let text = r.render(Format::Prometheus);
+        let seen = sample(&text, "c_total");
+        assert!(matches!(seen, Some(0 | 1)), "{text}");
+        t.join().unwrap();
+        let text = r.render(Format::Prometheus);
+        assert_eq!(sample(&text, "c_total"), Some(1), "{text}");
+    });
+}
+
+#[test]
 fn concurrent_families_share_the_string_area() {
     model(|| {
         let r = tiny();
@@ -295,9 +313,9 @@ fn lane_claims_race_with_each_other_a_dead_holder_and_an_allocation() {
                 let s = s.clone();
                 thread::spawn(move || {
                     let me = LaneOwner::new(i as u32 + 1, 1);
-                    let got = s
-                        .table()
-                        .claim(me, |o| o != dead, |l, f, t| s.reserve(l, f, t));
+                    let got =
+                        s.table()
+                            .claim(me, |o| o != dead, |_| {}, |l, f, t| s.reserve(l, f, t));
                     let lane_table::Claimed::Own(lane) = got else {
                         panic!("{got:?}");
                     };

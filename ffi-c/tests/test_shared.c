@@ -238,7 +238,7 @@ void test_shared_bad_files(void) {
     patch_word(path, 1, 999);
     CHECK_STATUS(metricore_registry_open_existing(test_str(path), &r), METRICORE_STATUS_VERSION);
     CHECK_ERROR_HAS("version 999");
-    patch_word(path, 1, 2); /* this build's layout version again */
+    patch_word(path, 1, 3); /* this build's layout version again */
     CHECK_OK(metricore_registry_open_existing(test_str(path), &r));
     CHECK_OK(metricore_registry_free(r));
     patch_word(path, 3, 8); /* the shard count, without fixing the checksum */
