@@ -957,6 +957,7 @@ impl Region {
     }
 
     /// Whether cell `cell` of lane `lane` is on a line marked written.
+    #[cfg_attr(loom, allow(dead_code))]
     pub fn is_written(&self, lane: usize, cell: u32) -> bool {
         let l = &self.layout;
         if lane >= l.shards || cell as usize >= l.cells_per_shard {
