@@ -265,6 +265,13 @@ pub(crate) struct Watch {
     watched: std::sync::Mutex<Vec<Watched>>,
 }
 
+/// Pidfds a region's watch keeps open at most: past them, holders are checked by
+/// their start time at every render, so the host's descriptors are not used up.
+#[cfg(not(loom))]
+const MAX_PIDFDS: usize = 64;
+#[cfg(loom)]
+const MAX_PIDFDS: usize = 0;
+
 /// A holder seen in the lane table.
 struct Watched {
     owner: LaneOwner,
@@ -299,7 +306,8 @@ impl Watch {
         watched.retain(|w| owners.contains(&w.owner.0));
         for &o in owners {
             if o != 0 && o != me.0 && !watched.iter().any(|w| w.owner.0 == o) {
-                watched.push(Watched::new(LaneOwner(o)));
+                let open = watched.iter().filter(|w| w.watching()).count() < MAX_PIDFDS;
+                watched.push(Watched::new(LaneOwner(o), open));
             }
         }
         check(watched);
@@ -312,15 +320,20 @@ impl Watch {
 
 #[cfg(not(loom))]
 impl Watched {
-    /// Starts watching `owner`: a pidfd of its pid, kept if the process behind it has
-    /// the owner's start time (checked after the pidfd is opened, so the pidfd is of
-    /// that process and not of one that took its pid later).
-    fn new(owner: LaneOwner) -> Watched {
+    /// Starts watching `owner`: a pidfd of its pid if `open`, kept if the process
+    /// behind it has the owner's start time (checked after the pidfd is opened, so the
+    /// pidfd is of that process and not of one that took its pid later).
+    fn new(owner: LaneOwner, open: bool) -> Watched {
         use std::os::fd::FromRawFd;
         let pid = owner.pid();
-        // SAFETY: a system call that takes no memory; it returns a new descriptor or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-        let err = (fd < 0).then(std::io::Error::last_os_error);
+        let fd = if open {
+            // SAFETY: a system call that takes no memory; it returns a new descriptor
+            // (close-on-exec) or -1.
+            unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) }
+        } else {
+            -1
+        };
+        let err = (open && fd < 0).then(std::io::Error::last_os_error);
         let fd = (fd >= 0).then(|| {
             // SAFETY: `fd` is a descriptor just opened by this process and owned by
             // no one else.
@@ -334,6 +347,14 @@ impl Watched {
             fd: if gone { None } else { fd },
             gone,
         }
+    }
+}
+
+#[cfg(not(loom))]
+impl Watched {
+    /// Whether a pidfd watches the holder.
+    fn watching(&self) -> bool {
+        self.fd.is_some()
     }
 }
 
@@ -383,8 +404,12 @@ fn check(watched: &mut [Watched]) {
 
 #[cfg(loom)]
 impl Watched {
-    fn new(owner: LaneOwner) -> Watched {
+    fn new(owner: LaneOwner, _: bool) -> Watched {
         Watched { owner, gone: false }
+    }
+
+    fn watching(&self) -> bool {
+        false
     }
 }
 
