@@ -416,3 +416,41 @@ impl Watched {
 /// Loom models run in one process: no holder is gone.
 #[cfg(loom)]
 fn check(_: &mut [Watched]) {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holders_are_gone_once_killed_whether_watched_by_pidfd_or_by_start_time() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let started = crate::procstat::Stat::of(pid)
+            .and_then(|s| s.start_time())
+            .unwrap();
+        let (owner, other) = (
+            LaneOwner::new(pid, started),
+            LaneOwner::new(pid, started + 1),
+        );
+        let watch = Watch::new();
+        let mut by_start_time = [Watched::new(owner, false)];
+        assert!(by_start_time[0].fd.is_none());
+        let gone = watch.gone(&[owner.0, 0, me().0, other.0]);
+        assert_eq!(
+            gone,
+            [false, false, false, true],
+            "another start time: gone"
+        );
+        check(&mut by_start_time);
+        assert!(!by_start_time[0].gone);
+
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(watch.gone(&[owner.0, me().0]), [true, false]);
+        check(&mut by_start_time);
+        assert!(by_start_time[0].gone);
+    }
+}
