@@ -1,7 +1,8 @@
 //! Handles' view of their cells: a pointer to the series' first cell in lane 0, the
 //! stride between lanes, and the region's map of this process's threads to lanes, so
 //! recording is a thread-local read, one load from the map, a pointer add and one
-//! atomic.
+//! atomic. A recording that finds its cell at 0 then marks the cell's cache line
+//! written ([`Cells::written`]), so that readers skip the lines never written.
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -145,6 +146,14 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         self.region().cell(self.lane() / self.stride, cell)
     }
 
+    /// Marks the cache line of `cell` (one of this region's) written: a recording found
+    /// it at 0. Off the recording's fast branch.
+    #[cold]
+    #[inline(never)]
+    pub fn written(&self, cell: &AtomicU64) {
+        self.region().mark_written(cell);
+    }
+
     /// Cell `i` in lane 0, for values that are not sharded (gauges, states).
     #[inline(always)]
     pub fn unsharded(&self, i: usize) -> &AtomicU64 {
@@ -165,15 +174,15 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     }
 }
 
-/// Adds `v` to an `f64` kept as bits in `cell`.
+/// Adds `v` to an `f64` kept as bits in `cell`; returns the bits it replaced.
 #[inline]
-pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
+pub(crate) fn add_f64(cell: &AtomicU64, v: f64) -> u64 {
     let backoff = Backoff::new();
     let mut cur = cell.load(Ordering::Relaxed);
     loop {
         let new = (f64::from_bits(cur) + v).to_bits();
         match cell.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return,
+            Ok(_) => return cur,
             Err(now) => {
                 cur = now;
                 backoff.spin();

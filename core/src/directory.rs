@@ -32,12 +32,17 @@ pub(crate) const TOMBSTONE: u64 = u64::MAX;
 /// Offset bit of a slot whose record is not published yet: lookups skip it (the offset
 /// lies past the arena), creators of the same series wait for it.
 pub(crate) const PENDING: u64 = 1 << 31;
-/// Times a creator waits for another's pending record of its series before taking it
-/// for abandoned (its creator killed) and turning it into a tombstone.
+/// Times a creator waits for another's pending record of its series before it checks
+/// whether the record's maker is gone (killed), and if so turns it into a tombstone.
 #[cfg(not(loom))]
 const PENDING_WAITS: u32 = 1 << 12;
 #[cfg(loom)]
 const PENDING_WAITS: u32 = 2;
+/// Times a creator waits before it takes a pending record for abandoned whoever made
+/// it: a maker stalled that long, or a slot word the file holds but no creator wrote,
+/// must not hold a lookup forever. A maker still running finds its publication refused
+/// and looks again, so the series is made once either way.
+const PENDING_GIVE_UP: u32 = PENDING_WAITS * 16;
 /// Record flag: the family's overflow series.
 pub(crate) const OVERFLOW: u32 = 1;
 /// Owner of series shared by all processes.
@@ -368,11 +373,12 @@ where
                     // Another creator is publishing the series: wait for it, unless it
                     // was killed before it could.
                     waits += 1;
-                    if waits >= PENDING_WAITS {
+                    if waits % PENDING_WAITS == 0
+                        && (waits >= PENDING_GIVE_UP
+                            || maker(region, slot).is_some_and(&checks.gone))
+                    {
                         waits = 0;
-                        if maker(region, slot).is_some_and(&checks.gone) {
-                            withdraw(region, slot_index(region, hash, i), slot);
-                        }
+                        withdraw(region, slot_index(region, hash, i), slot);
                     }
                     backoff.spin();
                     continue 'probe;

@@ -87,14 +87,22 @@ pub(crate) fn integer_cells(region: &Region) -> Vec<u32> {
     cells
 }
 
-/// The sum of `cells` over the lanes in use, as integers, lane by lane.
+/// The sum of `cells` over the lanes in use, as integers, lane by lane, over the
+/// cells on lines marked written (every cell of a lane read whole).
 #[cfg(not(loom))]
 pub(crate) fn cells_total(region: &Region, cells: &[u32]) -> u64 {
-    (0..region.lanes_in_use()).fold(0u64, |s, lane| {
-        cells.iter().fold(s, |s, &c| {
-            s.wrapping_add(region.cell(lane, c).load(Ordering::Relaxed))
+    let whole = region.lanes_read_whole();
+    whole
+        .into_iter()
+        .enumerate()
+        .fold(0u64, |s, (lane, whole)| {
+            cells
+                .iter()
+                .filter(|&&c| whole || region.is_written(lane, c))
+                .fold(s, |s, &c| {
+                    s.wrapping_add(region.cell(lane, c).load(Ordering::Relaxed))
+                })
         })
-    })
 }
 
 /// The occupancy of `region`.

@@ -255,3 +255,202 @@ impl Map {
         })
     }
 }
+
+/// Which lane holders of a region are gone, for readers: a lane whose holder died
+/// may hold a count its holder added but did not mark written, so it is read whole.
+/// A holder is checked once by its `/proc` start time and then watched through a
+/// pidfd, so a render asks the kernel once (one `poll`) about all of them. Process
+/// memory, kept per region.
+pub(crate) struct Watch {
+    watched: std::sync::Mutex<Vec<Watched>>,
+}
+
+/// Pidfds a region's watch keeps open at most: past them, holders are checked by
+/// their start time at every render, so the host's descriptors are not used up.
+#[cfg(not(loom))]
+const MAX_PIDFDS: usize = 64;
+#[cfg(loom)]
+const MAX_PIDFDS: usize = 0;
+
+/// A holder seen in the lane table.
+struct Watched {
+    owner: LaneOwner,
+    /// Open while the holder runs; `None` once it is known gone, or when pidfds are
+    /// not to be had (then its start time is read at every check).
+    #[cfg(not(loom))]
+    fd: Option<std::os::fd::OwnedFd>,
+    gone: bool,
+}
+
+impl Watch {
+    /// A watch of no holder yet.
+    pub fn new() -> Watch {
+        Watch {
+            watched: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// For each lane holder in `owners` (lane table words, 0 for a free lane): whether
+    /// it is gone. The calling process and free lanes are never gone.
+    pub fn gone(&self, owners: &[u64]) -> Vec<bool> {
+        let me = me();
+        // Never waited for: a render running at the same time, or a lock a forked
+        // child inherited held, has this render check the holders afresh.
+        let mut guard = match self.watched.try_lock() {
+            Ok(w) => Some(w),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        let mut fresh = Vec::new();
+        let watched = guard.as_deref_mut().unwrap_or(&mut fresh);
+        watched.retain(|w| owners.contains(&w.owner.0));
+        for &o in owners {
+            if o != 0 && o != me.0 && !watched.iter().any(|w| w.owner.0 == o) {
+                let open = watched.iter().filter(|w| w.watching()).count() < MAX_PIDFDS;
+                watched.push(Watched::new(LaneOwner(o), open));
+            }
+        }
+        check(watched);
+        owners
+            .iter()
+            .map(|&o| watched.iter().any(|w| w.owner.0 == o && w.gone))
+            .collect()
+    }
+}
+
+#[cfg(not(loom))]
+impl Watched {
+    /// Starts watching `owner`: a pidfd of its pid if `open`, kept if the process
+    /// behind it has the owner's start time (checked after the pidfd is opened, so the
+    /// pidfd is of that process and not of one that took its pid later).
+    fn new(owner: LaneOwner, open: bool) -> Watched {
+        use std::os::fd::FromRawFd;
+        let pid = owner.pid();
+        let fd = if open {
+            // SAFETY: a system call that takes no memory; it returns a new descriptor
+            // (close-on-exec) or -1.
+            unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) }
+        } else {
+            -1
+        };
+        let err = (open && fd < 0).then(std::io::Error::last_os_error);
+        let fd = (fd >= 0).then(|| {
+            // SAFETY: `fd` is a descriptor just opened by this process and owned by
+            // no one else.
+            unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+        });
+        let gone = pid == 0
+            || err.is_some_and(|e| e.raw_os_error() == Some(libc::ESRCH))
+            || !started_as(owner);
+        Watched {
+            owner,
+            fd: if gone { None } else { fd },
+            gone,
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl Watched {
+    /// Whether a pidfd watches the holder.
+    fn watching(&self) -> bool {
+        self.fd.is_some()
+    }
+}
+
+/// Whether the process `owner` names runs, with its start time (0: not stored yet).
+#[cfg(not(loom))]
+fn started_as(owner: LaneOwner) -> bool {
+    crate::procstat::Stat::of(owner.pid())
+        .and_then(|s| s.start_time())
+        .is_some_and(|t| owner.started() == 0 || LaneOwner::new(owner.pid(), t) == owner)
+}
+
+/// Updates `gone` for each holder still thought running: one `poll` of their pidfds
+/// (readable once the process has exited), and a start time read for those without.
+#[cfg(not(loom))]
+fn check(watched: &mut [Watched]) {
+    use std::os::fd::AsRawFd;
+    let mut polled: Vec<libc::pollfd> = watched
+        .iter()
+        .filter(|w| !w.gone)
+        .filter_map(|w| w.fd.as_ref())
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    if !polled.is_empty() {
+        // SAFETY: `polled` is a live array of `polled.len()` pollfds; timeout 0
+        // returns at once.
+        let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, 0) };
+        if n < 0 {
+            // Not answered (EINTR, ENOMEM): thought running, checked again next time.
+            polled.iter_mut().for_each(|p| p.revents = 0);
+        }
+    }
+    let mut answers = polled.iter();
+    for w in watched.iter_mut().filter(|w| !w.gone) {
+        w.gone = match w.fd {
+            Some(_) => answers.next().is_some_and(|p| p.revents != 0),
+            None => !started_as(w.owner),
+        };
+        if w.gone {
+            w.fd = None;
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Watched {
+    fn new(owner: LaneOwner, _: bool) -> Watched {
+        Watched { owner, gone: false }
+    }
+
+    fn watching(&self) -> bool {
+        false
+    }
+}
+
+/// Loom models run in one process: no holder is gone.
+#[cfg(loom)]
+fn check(_: &mut [Watched]) {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holders_are_gone_once_killed_whether_watched_by_pidfd_or_by_start_time() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let started = crate::procstat::Stat::of(pid)
+            .and_then(|s| s.start_time())
+            .unwrap();
+        let (owner, other) = (
+            LaneOwner::new(pid, started),
+            LaneOwner::new(pid, started + 1),
+        );
+        let watch = Watch::new();
+        let mut by_start_time = [Watched::new(owner, false)];
+        assert!(by_start_time[0].fd.is_none());
+        let gone = watch.gone(&[owner.0, 0, me().0, other.0]);
+        assert_eq!(
+            gone,
+            [false, false, false, true],
+            "another start time: gone"
+        );
+        check(&mut by_start_time);
+        assert!(!by_start_time[0].gone);
+
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(watch.gone(&[owner.0, me().0]), [true, false]);
+        check(&mut by_start_time);
+        assert!(by_start_time[0].gone);
+    }
+}

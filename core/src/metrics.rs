@@ -38,19 +38,30 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     #[inline]
     fn inc(&self) {
         let cell = self.cells.local(0);
-        if cell.fetch_add(1, Ordering::Relaxed) == u64::MAX {
-            self.carry(cell);
+        let old = cell.fetch_add(1, Ordering::Relaxed);
+        // One test for both rare cases: old is 0 or u64::MAX.
+        if old.wrapping_add(1) <= 1 {
+            self.first_or_carry(cell, old);
         }
     }
 
     #[inline]
     fn inc_by(&self, n: u64) {
         let cell = self.cells.local(0);
-        if cell
-            .fetch_add(n, Ordering::Relaxed)
-            .checked_add(n)
-            .is_none()
-        {
+        let old = cell.fetch_add(n, Ordering::Relaxed);
+        // One test for both rare cases: old is 0, or old + n wrapped.
+        if old.wrapping_sub(1) >= u64::MAX - n {
+            self.first_or_carry(cell, old);
+        }
+    }
+
+    /// `cell` was 0 before the add (its line is marked written) or wrapped.
+    #[cold]
+    #[inline(never)]
+    fn first_or_carry(&self, cell: &AtomicU64, old: u64) {
+        if old == 0 {
+            self.cells.written(cell);
+        } else {
             self.carry(cell);
         }
     }
@@ -66,7 +77,7 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
             .then(|| self.float.get_or_make(region))
             .flatten();
         match float {
-            Some(c) => add_f64(self.cells.local_of(c), WRAP),
+            Some(c) => self.add_float(c, WRAP),
             None => cell.store(u64::MAX, Ordering::Relaxed),
         }
     }
@@ -83,18 +94,26 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
             return Ok(());
         }
         if self.float.is_sink() {
-            add_f64(self.cells.local(1), v); // the sink has room
+            let _ = add_f64(self.cells.local(1), v); // the sink has room
             return Ok(());
         }
         match self.float.get_or_make(self.cells.region()) {
             Some(c) => {
-                add_f64(self.cells.local_of(c), v);
+                self.add_float(c, v);
                 Ok(())
             }
             None => refuse(
                 self.cells.region(),
                 Error::RegistryFull("float cell".into()),
             ),
+        }
+    }
+
+    /// Adds `v` to float cell `c` in the calling thread's lane.
+    fn add_float(&self, c: u32, v: f64) {
+        let cell = self.cells.local_of(c);
+        if add_f64(cell, v) == 0 {
+            self.cells.written(cell);
         }
     }
 
@@ -202,7 +221,8 @@ impl Gauge {
     /// Adds `v` (negative to subtract).
     #[inline]
     pub fn add(&self, v: f64) {
-        add_f64(self.cells.unsharded(0), v);
+        // Readers read gauge cells directly, not by the marks.
+        let _ = add_f64(self.cells.unsharded(0), v);
         self.touched();
     }
 
@@ -252,8 +272,12 @@ impl Histogram {
         }
         let i = crate::buckets::index(&self.bounds, v);
         let (bucket, sum) = self.cells.local_pair(i, self.bounds.len() + 1);
-        bucket.fetch_add(1, Ordering::Relaxed);
-        add_f64(sum, v);
+        if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.cells.written(bucket);
+        }
+        if add_f64(sum, v) == 0 {
+            self.cells.written(sum);
+        }
         Ok(())
     }
 
@@ -297,8 +321,12 @@ impl Summary {
             return refuse(self.cells.region(), Error::InvalidObservation(v));
         }
         let (count, sum) = self.cells.local_pair(0, 1);
-        count.fetch_add(1, Ordering::Relaxed);
-        add_f64(sum, v);
+        if count.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.cells.written(count);
+        }
+        if add_f64(sum, v) == 0 {
+            self.cells.written(sum);
+        }
         Ok(())
     }
 }

@@ -19,13 +19,15 @@
 //! dir      series_capacity slots (one word each)
 //! procs    process_capacity x PROC_WORDS (2) words
 //! lanes    shards words: the lane table (`lanes::table`)
+//! marks    shards x cells_per_shard / 512 words (rounded up): one bit per cache line
+//!          of cells, set once a cell of the line was written
 //! arena    arena_words (records, family descriptors, label strings)
 //! cells    shards x cells_per_shard words, page aligned: cell c of lane s is at
 //!          cells + s * cells_per_shard + c
 //! ```
 //!
 //! `shards` is the lane capacity; only the lanes in use (header word 17) are reserved
-//! and read.
+//! and read, and of them only the cache lines marked written (see [`Region::written`]).
 
 #[cfg(not(loom))]
 use std::path::Path;
@@ -35,14 +37,14 @@ use std::path::PathBuf;
 use crate::access;
 use crate::error::{Error, Result};
 use crate::lanes::table::{Claimed, Table};
-use crate::lanes::{self, Map};
+use crate::lanes::{self, Map, Watch};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crate::word::{LaneOwner, Reserved};
 
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 2;
+pub(crate) const VERSION: u64 = 3;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -62,6 +64,10 @@ pub(crate) const H_PROBES: usize = 12;
 const H_NEXT_CELL: usize = 16;
 /// Lanes in use and cells per lane whose file space is reserved ([`Reserved`]).
 const H_CELLS_RESERVED: usize = 17;
+/// Set (never cleared) once a thread shares lanes by CPU: readers then read every lane
+/// in use whole, since a sharer that dies between an add and its mark is not the
+/// lane's holder.
+const H_LANES_SHARED: usize = 18;
 const H_NEXT_ARENA: usize = 24;
 /// Arena words whose file space is reserved.
 const H_ARENA_RESERVED: usize = 25;
@@ -100,6 +106,8 @@ pub(crate) const FAMILY_WORDS: usize = 4;
 pub(crate) const PROC_WORDS: usize = 2;
 
 const PAGE_WORDS: usize = 4096 / 8;
+/// Cells per cache line, and per bit of the marks.
+const LINE_CELLS: usize = 8;
 /// Arena words reserved at a time in a file: 64 KiB.
 const ARENA_CHUNK: u64 = 8192;
 /// Cells per lane reserved at a time in a file: 32 KiB of every lane in use.
@@ -185,6 +193,7 @@ pub(crate) struct Layout {
     pub dir_off: usize,
     pub procs_off: usize,
     pub lanes_off: usize,
+    pub marks_off: usize,
     pub arena_off: usize,
     pub cells_off: usize,
     pub total_words: usize,
@@ -224,7 +233,9 @@ impl Layout {
         let dir_off = families_off + families * FAMILY_WORDS;
         let procs_off = dir_off + series;
         let lanes_off = procs_off + procs * PROC_WORDS;
-        let arena_off = lanes_off + shards;
+        let marks_off = lanes_off + shards;
+        let lines = shards.checked_mul(cells)?.div_ceil(LINE_CELLS);
+        let arena_off = marks_off + lines.div_ceil(64);
         let cells_off = (arena_off + arena).div_ceil(PAGE_WORDS) * PAGE_WORDS;
         let total_words = cells_off.checked_add(shards.checked_mul(cells)?)?;
         (total_words <= 1 << 40).then_some(Layout {
@@ -238,6 +249,7 @@ impl Layout {
             dir_off,
             procs_off,
             lanes_off,
+            marks_off,
             arena_off,
             cells_off,
             total_words,
@@ -312,6 +324,8 @@ pub(crate) struct Region {
     pub layout: Layout,
     /// The lane each thread of this process records into here.
     pub lanes: Map,
+    /// Which lane holders are gone, for readers.
+    holders: Watch,
     /// The file behind a shared region, for messages and `inspect`.
     pub path: Option<PathBuf>,
     /// This process's limit on the length of a label value, in bytes.
@@ -350,6 +364,7 @@ impl Region {
             mem,
             layout,
             lanes: Map::new(),
+            holders: Watch::new(),
             path: None,
             max_label_value: options.max_label_value_bytes as usize,
             writable: true,
@@ -445,6 +460,7 @@ impl Region {
             mem: Memory::file(map, file).map_err(io)?,
             layout,
             lanes: Map::new(),
+            holders: Watch::new(),
             path: Some(path.to_path_buf()),
             max_label_value: options.max_label_value_bytes as usize,
             writable: true,
@@ -499,6 +515,7 @@ impl Region {
             mem: Memory::file(map, file).map_err(io)?,
             layout: Layout::new(1, SINK_CELLS + 1, 2, 2, 1, 16).expect("minimal layout"),
             lanes: Map::new(),
+            holders: Watch::new(),
             path: Some(path.to_path_buf()),
             max_label_value: label_value_limit(options)?,
             writable,
@@ -763,14 +780,21 @@ impl Region {
 
     /// A lane for a thread of process `me` (see [`Table::claim`]), whose holders
     /// `alive` tells running from gone, as a map entry's lane: its own, or, when none
-    /// can be had, [`lanes::SHARED`] and a mask for sharing the lanes in use by CPU.
+    /// can be had, [`lanes::SHARED`] and a mask for sharing the lanes in use by CPU
+    /// (which makes readers read every lane whole from then on).
     pub fn claim_lane(&self, me: LaneOwner, alive: impl Fn(LaneOwner) -> bool) -> u32 {
         if self.writable {
             let reserve = |lanes, from, to| self.reserve_lanes(lanes, from, to);
-            match self.lane_table().claim(me, alive, reserve) {
+            let repair = |lane| self.repair_marks(lane);
+            match self.lane_table().claim(me, alive, repair, reserve) {
                 Claimed::Own(lane) => return lane as u32,
                 Claimed::NoSpace => self.count(H_NO_SPACE),
                 Claimed::Full => {}
+            }
+            // Before this thread's first add: readers read every lane whole from now.
+            let shared = self.word(H_LANES_SHARED);
+            if shared.load(Ordering::Relaxed) == 0 {
+                shared.store(1, Ordering::Release);
             }
         }
         // The largest power of two of lanes in use, all of them reserved.
@@ -921,6 +945,119 @@ impl Region {
         &self.words()[at + from as usize..at + to as usize]
     }
 
+    /// Marks the cache line of `cell`, a cell word of this region, written: called
+    /// (cold) by a recording that found the cell at 0, after its add. Marks are never
+    /// cleared, so a cell zeroed and used again keeps its line marked.
+    pub fn mark_written(&self, cell: &AtomicU64) {
+        let l = &self.layout;
+        let at = (cell as *const AtomicU64 as usize).wrapping_sub(self.words().as_ptr() as usize)
+            / std::mem::size_of::<AtomicU64>();
+        if let Some(off) = at
+            .checked_sub(l.cells_off)
+            .filter(|&o| o < l.shards * l.cells_per_shard)
+        {
+            self.mark_line(off / LINE_CELLS);
+        }
+    }
+
+    /// Sets the mark of cache line `line` of the cells area (lane by lane, from 0).
+    fn mark_line(&self, line: usize) {
+        let (word, bit) = self.line_mark(line);
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            word.fetch_or(bit, Ordering::Release);
+        }
+    }
+
+    /// The word and bit of the mark of cache line `line` (below the layout's lines).
+    fn line_mark(&self, line: usize) -> (&AtomicU64, u64) {
+        (
+            self.word(self.layout.marks_off + line / 64),
+            1 << (line % 64),
+        )
+    }
+
+    /// Whether cell `cell` of lane `lane` is on a line marked written.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub fn is_written(&self, lane: usize, cell: u32) -> bool {
+        let l = &self.layout;
+        if lane >= l.shards || cell as usize >= l.cells_per_shard {
+            return false;
+        }
+        let (word, bit) = self.line_mark((lane * l.cells_per_shard + cell as usize) / LINE_CELLS);
+        word.load(Ordering::Acquire) & bit != 0
+    }
+
+    /// The cells below `used` of `lane` that may hold a recording, into `out` as
+    /// sorted, disjoint ranges: the cache lines marked written, or the whole lane when
+    /// `whole` (see [`lanes_read_whole`](Self::lanes_read_whole)). A cell added to
+    /// but not yet marked reads as not recorded yet.
+    pub fn written(&self, lane: usize, used: usize, whole: bool, out: &mut Vec<(usize, usize)>) {
+        out.clear();
+        let l = &self.layout;
+        let used = used.min(l.cells_per_shard);
+        if lane >= l.shards || used == 0 {
+            return;
+        }
+        if whole {
+            out.push((0, used));
+            return;
+        }
+        let base = lane * l.cells_per_shard;
+        let end = (base + used).div_ceil(LINE_CELLS);
+        let mut line = base / LINE_CELLS;
+        while line < end {
+            let bits = self.line_mark(line).0.load(Ordering::Acquire) >> (line % 64);
+            if bits == 0 {
+                line = (line / 64 + 1) * 64;
+                continue;
+            }
+            line += bits.trailing_zeros() as usize;
+            if line >= end {
+                break;
+            }
+            let from = (line * LINE_CELLS).max(base) - base;
+            let to = ((line + 1) * LINE_CELLS).min(base + used) - base;
+            match out.last_mut() {
+                Some((_, t)) if *t == from => *t = to,
+                _ => out.push((from, to)),
+            }
+            line += 1;
+        }
+    }
+
+    /// Marks the lines of `lane` that hold a cell other than 0, below the cells handed
+    /// out: the lane's holder is gone, and may have died between an add and its mark.
+    fn repair_marks(&self, lane: usize) {
+        let l = &self.layout;
+        let (used, base) = (self.cell_use().0 as usize, lane * l.cells_per_shard);
+        let mut c = 0;
+        while c < used {
+            if self.cell(lane, c as u32).load(Ordering::Relaxed) == 0 {
+                c += 1;
+                continue;
+            }
+            let line = (base + c) / LINE_CELLS;
+            self.mark_line(line);
+            c = (line + 1) * LINE_CELLS - base;
+        }
+    }
+
+    /// For each lane in use, whether readers read it whole rather than by its marks:
+    /// when its holder is gone (it may have died between an add and its mark), and
+    /// every lane once a thread has shared lanes by CPU. Read before the marks: a
+    /// lane taken from a gone holder had its marks repaired before it was taken.
+    pub fn lanes_read_whole(&self) -> Vec<bool> {
+        let n = self.lanes_in_use();
+        if self.word(H_LANES_SHARED).load(Ordering::Acquire) != 0 {
+            return vec![true; n];
+        }
+        let owners: Vec<u64> = self.lane_table().owners[..n]
+            .iter()
+            .map(|w| w.load(Ordering::Acquire))
+            .collect();
+        self.holders.gone(&owners)
+    }
+
     /// The sum of a cell over the lanes in use, as integers; wide enough not to wrap.
     pub fn cell_sum(&self, cell: u32) -> u128 {
         (0..self.lanes_in_use()).fold(0u128, |s, lane| {
@@ -1039,7 +1176,7 @@ fn open_file(path: &Path, create: bool, write: bool, mode: u32) -> std::io::Resu
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn small() -> Options {
@@ -1224,8 +1361,10 @@ mod tests {
         assert_eq!((r.claim_lane(c, alive), r.lanes_in_use()), (1, 2));
         assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (2, 3));
         assert_eq!((r.claim_lane(b, alive), r.lanes_in_use()), (3, 4));
-        // Every lane held: share the four by CPU.
+        // Every lane held: share the four by CPU, and readers read them whole.
+        assert_eq!(r.word(H_LANES_SHARED).load(Ordering::Relaxed), 0);
         assert_eq!(r.claim_lane(c, alive), lanes::SHARED | 3);
+        assert_eq!(r.lanes_read_whole(), [true; 4]);
         r.release_lane(2, a);
         assert_eq!(r.claim_lane(c, alive), lanes::SHARED | 3, "not a's to give");
         r.release_lane(2, b);
@@ -1235,6 +1374,42 @@ mod tests {
         r.word(H_CELLS_RESERVED)
             .store(Reserved::new(99, 0).0, Ordering::Relaxed);
         assert_eq!(r.lanes_in_use(), 4);
+    }
+
+    #[test]
+    fn written_lines_are_found_by_their_marks_and_marks_stay() {
+        // 1,020 cells per lane: lane 1 starts inside a cache line of lane 0's end.
+        let r = Region::anonymous(&Options {
+            cells_per_shard: 1020,
+            ..small()
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        let spans = |lane, whole, out: &mut Vec<(usize, usize)>| {
+            r.written(lane, 1020, whole, out);
+            out.clone()
+        };
+        assert_eq!(spans(1, false, &mut out), []);
+        assert_eq!(spans(1, true, &mut out), [(0, 1020)]);
+        r.mark_written(r.cell(1, 300));
+        r.mark_written(r.cell(1, 301));
+        assert_eq!(spans(1, false, &mut out), [(300, 308)]);
+        r.mark_written(r.cell(1, 308));
+        r.mark_written(r.cell(1, 900));
+        assert_eq!(spans(1, false, &mut out), [(300, 316), (900, 908)]);
+        r.written(1, 904, false, &mut out);
+        assert_eq!(out, [(300, 316), (900, 904)], "not past the cells used");
+        // The line that holds the end of lane 0 and the start of lane 1.
+        r.mark_written(r.cell(1, 0));
+        assert_eq!(spans(0, false, &mut out), [(1016, 1020)]);
+        assert_eq!(spans(1, false, &mut out)[0], (0, 4));
+        assert!(r.is_written(0, 1019) && !r.is_written(0, 1015));
+        // A cell zeroed for reuse keeps its line marked.
+        r.cell(1, 300).store(0, Ordering::Relaxed);
+        assert!(r.is_written(1, 300));
+        // Not a cell of this region: nothing is marked.
+        r.mark_written(r.word(H_ERRORS));
+        assert_eq!(spans(0, false, &mut out), [(1016, 1020)]);
     }
 
     #[test]

@@ -24,12 +24,13 @@ fn value(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Runs `threads` threads at once, each calling `f` `n` times once all have started,
-/// and keeps them all until every one is done. Returns once every thread has exited
-/// (joined, so its thread-local destructors have run and its lanes are given back).
+/// and keeps them all until every one is done. Returns once they have exited, their
+/// thread-local destructors (which give lanes back) included: joined one by one, not
+/// only by the end of the scope, which can come before those destructors run.
 fn at_once(threads: usize, n: u64, f: impl Fn() + Sync) {
     let (start, end) = (Barrier::new(threads), Barrier::new(threads));
     std::thread::scope(|s| {
-        let running: Vec<_> = (0..threads)
+        let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     start.wait();
@@ -40,8 +41,8 @@ fn at_once(threads: usize, n: u64, f: impl Fn() + Sync) {
                 })
             })
             .collect();
-        for t in running {
-            t.join().unwrap();
+        for h in handles {
+            h.join().unwrap();
         }
     });
 }

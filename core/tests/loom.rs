@@ -28,17 +28,21 @@ fn sample(text: &str, series: &str) -> Option<u64> {
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Interleavings explored by the current model.
-static EXPLORED: AtomicUsize = AtomicUsize::new(0);
+/// Runs `builder` over `f` and returns how many interleavings it explored, counted per
+/// model: the tests run at once in several threads.
+fn explore(builder: loom::model::Builder, f: impl Fn() + Sync + Send + 'static) -> usize {
+    let explored = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = explored.clone();
+    builder.check(move || {
+        counted.fetch_add(1, Ordering::Relaxed);
+        f()
+    });
+    explored.load(Ordering::Relaxed)
+}
 
 /// Explores every interleaving of `f` (no preemption bound) and reports how many.
 fn model(f: impl Fn() + Sync + Send + 'static) {
-    EXPLORED.store(0, Ordering::Relaxed);
-    loom::model::Builder::new().check(move || {
-        EXPLORED.fetch_add(1, Ordering::Relaxed);
-        f()
-    });
-    let n = EXPLORED.load(Ordering::Relaxed);
+    let n = explore(loom::model::Builder::new(), f);
     eprintln!("explored {n} interleavings");
     assert!(n > 1, "the model ran concurrently");
 }
@@ -46,14 +50,9 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// Explores the interleavings of `f` with at most `bound` preemptions per thread, for
 /// models of three threads whose every interleaving is too many to explore.
 fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
-    EXPLORED.store(0, Ordering::Relaxed);
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(bound);
-    builder.check(move || {
-        EXPLORED.fetch_add(1, Ordering::Relaxed);
-        f()
-    });
-    let n = EXPLORED.load(Ordering::Relaxed);
+    let n = explore(builder, f);
     eprintln!("explored {n} interleavings (at most {bound} preemptions)");
     assert!(n > 1, "the model ran concurrently");
 }
@@ -101,23 +100,48 @@ fn two_creators_of_one_label_set_get_one_series() {
 #[test]
 fn histogram_count_equals_inf_bucket_during_observation() {
     model(|| {
-        let r = tiny();
+        let r = std::sync::Arc::new(tiny());
         let h = r.histogram("h", "", &[1.0]).unwrap();
-        let h2 = h.clone();
-        let t = thread::spawn(move || {
-            h2.observe(0.5).unwrap();
-            h2.observe(2.0).unwrap();
-        });
-        let text = r.render(Format::Prometheus);
-        let (low, inf, count) = (
-            sample(&text, "h_bucket{le=\"1.0\"}").unwrap(),
-            sample(&text, "h_bucket{le=\"+Inf\"}").unwrap(),
-            sample(&text, "h_count").unwrap(),
-        );
-        assert!(low <= inf && inf == count, "{text}");
+        // The render runs in the spawned thread, the recording in this one.
+        let t = {
+            let r = r.clone();
+            thread::spawn(move || {
+                let text = r.render(Format::Prometheus);
+                let (low, inf, count) = (
+                    sample(&text, "h_bucket{le=\"1.0\"}").unwrap(),
+                    sample(&text, "h_bucket{le=\"+Inf\"}").unwrap(),
+                    sample(&text, "h_count").unwrap(),
+                );
+                assert!(low <= inf && inf == count, "{text}");
+            })
+        };
+        h.observe(0.5).unwrap();
+        h.observe(2.0).unwrap();
         t.join().unwrap();
         let text = r.render(Format::Prometheus);
         assert_eq!(sample(&text, "h_count"), Some(2));
+    });
+}
+
+/// A render in another thread races a counter's first add and the mark of its line: it
+/// shows the count before or after the add, and a render after both shows it.
+#[test]
+fn a_render_racing_an_add_and_its_mark_sees_nothing_or_the_value() {
+    model(|| {
+        let r = std::sync::Arc::new(tiny());
+        let c = r.counter("c", "").unwrap();
+        let t = {
+            let r = r.clone();
+            thread::spawn(move || {
+                let text = r.render(Format::Prometheus);
+                let seen = sample(&text, "c_total");
+                assert!(matches!(seen, Some(0 | 1)), "{text}");
+            })
+        };
+        c.inc();
+        t.join().unwrap();
+        let text = r.render(Format::Prometheus);
+        assert_eq!(sample(&text, "c_total"), Some(1), "{text}");
     });
 }
 
@@ -329,9 +353,9 @@ fn lane_claims_race_with_each_other_a_dead_holder_and_an_allocation() {
                 let s = s.clone();
                 thread::spawn(move || {
                     let me = LaneOwner::new(i as u32 + 1, 1);
-                    let got = s
-                        .table()
-                        .claim(me, |o| o != dead, |l, f, t| s.reserve(l, f, t));
+                    let got =
+                        s.table()
+                            .claim(me, |o| o != dead, |_| {}, |l, f, t| s.reserve(l, f, t));
                     let lane_table::Claimed::Own(lane) = got else {
                         panic!("{got:?}");
                     };

@@ -4,6 +4,7 @@
 //!
 //! The sums are taken first, lane by lane in memory order ([`Sums`]): a lane is one
 //! long slab, so reading a cell of every lane in turn would touch a page per lane.
+//! Of each lane only the cache lines marked written are read.
 
 use super::filter::Filter;
 use super::format::{Format, Numbers};
@@ -15,7 +16,7 @@ use crate::key;
 use crate::procs::{self, ProcSlot};
 use crate::region::{self, Region};
 use crate::spec::{GaugeMode, Kind, Spec};
-use crate::sync::Ordering;
+use crate::sync::{AtomicU64, Ordering};
 
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
 /// values, its values written as `numbers` says, and (with `self_metrics`) the
@@ -82,11 +83,13 @@ struct Sums {
 
 impl Sums {
     /// The sums of the cells of `plan`'s series in `region` (its region `src`), added
-    /// lane by lane, each lane in memory order and only over the cells read.
+    /// lane by lane, each lane in memory order and only over the cells read that lie
+    /// on lines marked written (or of lanes read whole, see
+    /// [`Region::lanes_read_whole`]).
     fn new(region: &Region, src: usize, plan: &Plan) -> Sums {
         let used = region.cell_use().0 as usize;
         let mut kinds = vec![NOT_READ; used];
-        let mut mark = |from: u32, n: usize, kind: u8| {
+        let mut set = |from: u32, n: usize, kind: u8| {
             let from = from as usize;
             if let Some(k) = kinds.get_mut(from..from + n) {
                 k.fill(kind);
@@ -96,18 +99,18 @@ impl Sums {
             let cell = e.record.cell;
             match &plan.fams[e.rank as usize].spec.kind {
                 Kind::Counter => {
-                    mark(cell, 1, INTEGER);
+                    set(cell, 1, INTEGER);
                     if let Some(f) = Record::float_cell(region, e.record.at) {
-                        mark(f, 1, FLOAT);
+                        set(f, 1, FLOAT);
                     }
                 }
                 Kind::Histogram(b) => {
-                    mark(cell, b.len() + 1, INTEGER);
-                    mark(cell + b.len() as u32 + 1, 1, FLOAT);
+                    set(cell, b.len() + 1, INTEGER);
+                    set(cell + b.len() as u32 + 1, 1, FLOAT);
                 }
                 Kind::Summary => {
-                    mark(cell, 1, INTEGER);
-                    mark(cell + 1, 1, FLOAT);
+                    set(cell, 1, INTEGER);
+                    set(cell + 1, 1, FLOAT);
                 }
                 Kind::Gauge(_) | Kind::StateSet(_) | Kind::Info => {}
             }
@@ -125,22 +128,40 @@ impl Sums {
             ints: vec![0; used],
             floats: vec![0.0; used],
         };
-        for lane in 0..region.lanes_in_use() {
+        let mut written = Vec::new();
+        for (lane, whole) in region.lanes_read_whole().into_iter().enumerate() {
+            region.written(lane, used, whole, &mut written);
+            if written.is_empty() {
+                continue;
+            }
             let cells = region.lane_cells(lane, 0, used as u32);
-            for &(from, to, kind) in &runs {
-                let cells = &cells[from..to];
-                if kind == INTEGER {
-                    for (s, c) in sums.ints[from..to].iter_mut().zip(cells) {
-                        *s += c.load(Ordering::Relaxed) as u128;
-                    }
-                } else {
-                    for (s, c) in sums.floats[from..to].iter_mut().zip(cells) {
-                        *s += f64::from_bits(c.load(Ordering::Relaxed));
-                    }
+            // The parts of the runs on written lines: both lists are sorted, and the
+            // written lines of a lane are usually few, so runs are found by search.
+            let mut r = 0;
+            for &(from, to) in &written {
+                r += runs[r..].partition_point(|run| run.1 <= from);
+                for &(a, b, kind) in runs[r..].iter().take_while(|run| run.0 < to) {
+                    let (a, b) = (a.max(from), b.min(to));
+                    sums.add(&cells[a..b], a, kind);
                 }
             }
         }
         sums
+    }
+
+    /// Adds `cells`, cells `from..` of one lane, to the sums of their `kind`.
+    #[inline]
+    fn add(&mut self, cells: &[AtomicU64], from: usize, kind: u8) {
+        let to = from + cells.len();
+        if kind == INTEGER {
+            for (s, c) in self.ints[from..to].iter_mut().zip(cells) {
+                *s += c.load(Ordering::Relaxed) as u128;
+            }
+        } else {
+            for (s, c) in self.floats[from..to].iter_mut().zip(cells) {
+                *s += f64::from_bits(c.load(Ordering::Relaxed));
+            }
+        }
     }
 
     /// The sum of integer cell `cell`.
@@ -477,4 +498,73 @@ fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
 /// A count as a sample value: exact while it fits a `u64`, else as a float.
 fn count(n: u128) -> Value {
     u64::try_from(n).map_or(Value::F(n as f64), Value::U)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::region::{tests::tempdir, Options, Region};
+    use crate::sync::Ordering;
+    use crate::word::LaneOwner;
+    use crate::{Format, Registry};
+
+    fn total(r: &Registry) -> Option<u64> {
+        let text = r.render(Format::Prometheus);
+        text.lines()
+            .find_map(|l| l.strip_prefix("c_total ")?.parse().ok())
+    }
+
+    /// A writer killed between its add and its mark is made here: a real process
+    /// (`sleep`) is given a lane and the add is stored for it, unmarked; then it is
+    /// killed. Whenever the kill comes, the rule it relies on is the same: while the
+    /// holder runs its unmarked line is not read; once it is gone its lane is read
+    /// whole, and the claim that takes the lane back marks the line first.
+    #[test]
+    fn a_lane_whose_holder_died_between_an_add_and_its_mark_is_read_whole() {
+        let dir = tempdir();
+        let path = dir.join("reg");
+        let options = Options {
+            shards: Some(4),
+            cells_per_shard: 1024,
+            series_capacity: 64,
+            family_capacity: 16,
+            process_capacity: 8,
+            arena_bytes: 1 << 16,
+            ..Options::default()
+        };
+        let r = Registry::open_shared(&path, &options).unwrap();
+        let c = r.counter("c", "").unwrap();
+        let g = Region::open_shared(&path, &options).unwrap();
+        let mut cell = None;
+        crate::directory::for_each(&g, |rec| cell = Some(rec.cell));
+        let cell = cell.unwrap();
+
+        let mut child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let started = crate::procstat::Stat::of(child.id())
+            .and_then(|s| s.start_time())
+            .unwrap();
+        let writer = LaneOwner::new(child.id(), started);
+        let alive = |o: LaneOwner| crate::procs::alive(o.pid(), o.started());
+        let lane = g.claim_lane(writer, alive) as usize;
+        g.cell(lane, cell).fetch_add(5, Ordering::Relaxed);
+        assert!(!g.is_written(lane, cell));
+        assert_eq!(total(&r), Some(0), "an unmarked line of a running holder");
+
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            total(&r),
+            Some(5),
+            "the lane of a dead holder is read whole"
+        );
+
+        assert_eq!(g.claim_lane(crate::lanes::me(), alive) as usize, lane);
+        assert!(g.is_written(lane, cell), "marked before it was taken back");
+        assert_eq!(total(&r), Some(5));
+        c.inc();
+        assert_eq!(total(&r), Some(6));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -112,11 +112,14 @@ impl Table<'_> {
 
     /// Claims a lane for `me`: the lowest free lane in use, else the lowest lane in use
     /// whose holder `alive` says is gone, else the lowest free lane past them, whose
-    /// cells are then reserved with `reserve` (see [`grow`](Self::grow)).
+    /// cells are then reserved with `reserve` (see [`grow`](Self::grow)). A gone
+    /// holder's lane is handed to `repair` before it is taken, while readers still
+    /// see its holder gone (it marks the lines the holder wrote, see `region`).
     pub fn claim<E>(
         &self,
         me: LaneOwner,
         alive: impl Fn(LaneOwner) -> bool,
+        repair: impl Fn(usize),
         reserve: impl Fn(std::ops::Range<usize>, u64, u64) -> Result<(), E>,
     ) -> Claimed {
         let used = self.in_use();
@@ -131,7 +134,11 @@ impl Table<'_> {
             .or_else(|| {
                 (0..used).find(|&l| {
                     let cur = load(l);
-                    cur != 0 && cur != me.0 && !alive(LaneOwner(cur)) && take(l, cur)
+                    if cur == 0 || cur == me.0 || alive(LaneOwner(cur)) {
+                        return false;
+                    }
+                    repair(l);
+                    take(l, cur)
                 })
             })
             .or_else(|| (used..self.owners.len()).find(|&l| load(l) == 0 && take(l, 0)));
