@@ -48,7 +48,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 }
 
 /// Explores the interleavings of `f` with at most `bound` preemptions per thread, for
-/// models of three threads whose every interleaving is too many to explore.
+/// models whose every interleaving is too many to explore in the test suite.
 fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(bound);
@@ -79,7 +79,7 @@ fn increments_race_with_reads() {
 
 #[test]
 fn two_creators_of_one_label_set_get_one_series() {
-    model(|| {
+    model_bounded(3, || {
         let r = tiny();
         let v = r.counter_vec("c", "", &["a"]).unwrap();
         let ts: Vec<_> = (0..2)
