@@ -438,7 +438,7 @@ impl Walker<'_> {
             (
                 "metricore_processes_without_slot",
                 "Processes that found the registry's process table full: their \
-                 per-process gauges record into one series they share (pid=\"shared\").",
+                 per-process gauges record into one series they share (its pid label is shared).",
                 region::H_PROCS_FULL,
             ),
         ];
