@@ -138,6 +138,7 @@ ZERO = [
     key("metricore_errors_total"),
     key("metricore_region_faults_total"),
     key("metricore_lost_recordings_total"),
+    key("metricore_processes_without_slot_total"),
     key("nginx_metric_errors_total"),
     key("nginx_metric_series_removed_total"),
 ]
@@ -146,6 +147,6 @@ ZERO = [
 def all_bounds(results, threads, count, gateway=True):
     bounds = from_load(results)
     from_recorders(threads, count, bounds=bounds)
-    for k in ZERO if gateway else ZERO[:3]:
+    for k in ZERO if gateway else ZERO[:4]:
         bounds.exact(k, 0)
     return bounds
