@@ -121,8 +121,9 @@ pub(crate) const ARENA_LIMIT: u64 = 1 << 31;
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Lanes (cell slabs, one per recording thread) the region can hold, rounded up
-    /// to a power of two; only lanes in use take memory. `None`: the CPUs of this
-    /// machine. Past them, threads share lanes by CPU.
+    /// to a power of two; only lanes in use take memory. `None`: twice the CPUs of this
+    /// machine, so that a thread per CPU and as many others (a main thread, a pool)
+    /// each have one. Past them, threads share lanes by CPU.
     pub shards: Option<u32>,
     /// Cells per shard (one per counter or gauge, buckets + 2 per histogram).
     pub cells_per_shard: u32,
@@ -260,7 +261,7 @@ impl Layout {
         label_value_limit(o)?;
         let shards = match o.shards {
             Some(n) => n.max(1) as u64,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
+            None => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()) as u64,
         }
         .next_power_of_two();
         Layout::new(

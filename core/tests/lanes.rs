@@ -77,3 +77,23 @@ fn threads_past_the_capacity_share_lanes_and_lose_nothing() {
     let t = r.render(Format::Prometheus);
     assert_eq!(value(&t, "c_total"), Some(30_000.0), "{t}");
 }
+
+#[test]
+fn by_default_a_main_thread_and_a_thread_per_cpu_each_have_a_lane() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let r = Registry::with_options(&Options {
+        shards: None,
+        cells_per_shard: 1 << 12,
+        series_capacity: 64,
+        family_capacity: 8,
+        process_capacity: 4,
+        arena_bytes: 1 << 14,
+        ..Options::default()
+    })
+    .unwrap();
+    let c = r.counter("c", "").unwrap();
+    c.inc();
+    at_once(cpus, 1000, || c.inc());
+    assert_eq!(r.stats().lanes_in_use, cpus + 1, "none shares a lane");
+    assert_eq!(c.get(), (cpus * 1000 + 1) as f64);
+}

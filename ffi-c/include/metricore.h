@@ -387,7 +387,8 @@ typedef const struct metricore_histogram_series *metricore_histogram;
  */
 typedef struct metricore_options {
     /**
-     * Per-CPU shards, rounded up to a power of two; 0: one per CPU of this machine.
+     * Lanes (one per recording thread), rounded up to a power of two; 0: twice the CPUs
+     * of this machine.
      */
     uint32_t shards;
     /**

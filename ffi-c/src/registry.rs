@@ -19,7 +19,8 @@ use crate::status::{guard, Fail, Status};
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Options {
-    /// Per-CPU shards, rounded up to a power of two; 0: one per CPU of this machine.
+    /// Lanes (one per recording thread), rounded up to a power of two; 0: twice the CPUs
+    /// of this machine.
     pub shards: u32,
     /// Cells per shard: one per counter, gauge or summary series (two for a summary or
     /// a per-process gauge), bucket count + 2 per histogram series.
