@@ -70,26 +70,24 @@ pub(crate) fn get(id: u64, values: &[&str]) -> Option<Place> {
     .flatten()
 }
 
-/// Remembers that `values` found `place` in family `id`; values too many or too long
-/// to remember are not.
+/// Remembers that `values` found `place` in family `id`. Values too many to remember
+/// are not; values too long are not either, and empty the family's entry, which is
+/// written in place and names no family until it is whole.
 pub(crate) fn put(id: u64, values: &[&str], place: Place) {
     if values.len() > MAX_VALUES {
         return;
     }
-    let mut words = [key::Words::EMPTY; MAX_VALUES];
-    for (v, w) in values.iter().zip(&mut words) {
-        match key::words(v.as_bytes()) {
-            Some(x) => *w = x,
-            None => return,
-        }
-    }
     let _ = HITS.try_with(|hits| {
         let hit = &hits[id as usize % ENTRIES];
-        hit.family.set(id);
-        hit.n.set(values.len());
-        for (w, x) in hit.values.iter().zip(words) {
-            w.set(x);
+        hit.family.set(0);
+        for (v, w) in values.iter().zip(&hit.values) {
+            match key::words(v.as_bytes()) {
+                Some(x) => w.set(x),
+                None => return,
+            }
         }
+        hit.n.set(values.len());
         hit.place.set(Some(place));
+        hit.family.set(id);
     });
 }

@@ -363,10 +363,18 @@ impl Family {
         let ident = self.ident(0);
         match directory::find_placed(self.region(), hash, ident, all.clone()) {
             Some(place) => {
-                if cells::inside(self.region(), place.series.cell, self.0.cells) {
-                    hits::put(self.0.id, values, place);
+                if !cells::inside(self.region(), place.series.cell, self.0.cells) {
+                    return self.sink();
                 }
-                self.resolved(place.series)
+                hits::put(self.0.id, values, place);
+                Resolved {
+                    region: self.region(),
+                    first: place.series.cell,
+                    n: self.0.cells,
+                    float: FloatCell {
+                        record: place.series.record,
+                    },
+                }
             }
             None => self.insert(hash, ident, all),
         }
