@@ -17,6 +17,10 @@ use crate::key;
 const ENTRIES: usize = 16;
 /// Label values a remembered lookup may have.
 const MAX_VALUES: usize = 8;
+/// Lookups of other values that a remembered one outlives: the next one replaces it.
+/// So lookups that seldom repeat (many series in turn) seldom pay for remembering, and
+/// one repeated among others stays remembered between them.
+const KEEP_FOR: u32 = 3;
 
 /// One family's last lookup.
 struct Hit {
@@ -24,6 +28,8 @@ struct Hit {
     family: Cell<u64>,
     /// Number of values.
     n: Cell<usize>,
+    /// Lookups of other values since this one was remembered (at most [`KEEP_FOR`]).
+    misses: Cell<u32>,
     /// The values as `key::words` gives them.
     values: [Cell<key::Words>; MAX_VALUES],
     place: Cell<Option<Place>>,
@@ -34,6 +40,7 @@ impl Hit {
         Hit {
             family: Cell::new(0),
             n: Cell::new(0),
+            misses: Cell::new(0),
             values: [const { Cell::new(key::Words::EMPTY) }; MAX_VALUES],
             place: Cell::new(None),
         }
@@ -70,8 +77,9 @@ pub(crate) fn get(id: u64, values: &[&str]) -> Option<Place> {
     .flatten()
 }
 
-/// Remembers that `values` found `place` in family `id`. Values too many to remember
-/// are not; values too long are not either, and empty the family's entry, which is
+/// Remembers that `values` found `place` in family `id`, unless the lookup remembered
+/// in its entry has outlived fewer than [`KEEP_FOR`] others. Values too many to
+/// remember are not; values too long are not either, and empty the entry, which is
 /// written in place and names no family until it is whole.
 pub(crate) fn put(id: u64, values: &[&str], place: Place) {
     if values.len() > MAX_VALUES {
@@ -79,6 +87,12 @@ pub(crate) fn put(id: u64, values: &[&str], place: Place) {
     }
     let _ = HITS.try_with(|hits| {
         let hit = &hits[id as usize % ENTRIES];
+        let misses = hit.misses.get();
+        if hit.family.get() != 0 && misses < KEEP_FOR {
+            hit.misses.set(misses + 1);
+            return;
+        }
+        hit.misses.set(0);
         hit.family.set(0);
         for (v, w) in values.iter().zip(&hit.values) {
             match key::words(v.as_bytes()) {
