@@ -8,7 +8,7 @@ void test_options_and_registry_new(void) {
     metricore_options o;
     memset(&o, 0xff, sizeof o);
     CHECK_OK(metricore_options_init(&o));
-    CHECK(o.shards == 0); /* one per CPU */
+    CHECK(o.shards == 0); /* twice the CPUs */
     CHECK(o.cells_per_shard == 1u << 18);
     CHECK(o.series_capacity == 1u << 16);
     CHECK(o.family_capacity == 4096);
