@@ -79,8 +79,9 @@ pub(crate) fn get(id: u64, values: &[&str]) -> Option<Place> {
 
 /// Remembers that `values` found `place` in family `id`, unless the lookup remembered
 /// in its entry has outlived fewer than [`KEEP_FOR`] others. Values too many to
-/// remember are not; values too long are not either, and empty the entry, which is
-/// written in place and names no family until it is whole.
+/// remember are not; values too long (over 16 bytes) are not either, and leave the
+/// entry they were due to replace empty: it is written in place and names no family
+/// until it is whole.
 pub(crate) fn put(id: u64, values: &[&str], place: Place) {
     if values.len() > MAX_VALUES {
         return;
@@ -104,4 +105,62 @@ pub(crate) fn put(id: u64, values: &[&str], place: Place) {
         hit.place.set(Some(place));
         hit.family.set(id);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{self, Checks, Ident, NO_OWNER};
+    use crate::region::{Options, Region};
+
+    const ID: Ident = Ident {
+        family: 0,
+        flags: 0,
+        owner: NO_OWNER,
+    };
+
+    /// Makes the one-value series `v` and returns where a lookup finds it.
+    fn place(r: &Region, v: &str) -> Place {
+        let h = key::hash(ID.family, [v].into_iter());
+        let checks = Checks {
+            at_limit: || false,
+            charge: |_| true,
+            gone: |_| false,
+        };
+        directory::insert(r, h, ID, [v].into_iter(), 1, 1, checks).unwrap();
+        directory::find_placed(r, h, ID, [v].into_iter()).unwrap()
+    }
+
+    #[test]
+    fn a_remembered_lookup_outlives_three_others_and_the_fourth_replaces_it() {
+        let r = Region::anonymous(&Options {
+            shards: Some(1),
+            cells_per_shard: 1024,
+            series_capacity: 16,
+            family_capacity: 4,
+            process_capacity: 4,
+            arena_bytes: 1 << 14,
+            ..Options::default()
+        })
+        .unwrap();
+        let [a, b, c, d, e] = ["a", "b", "c", "d", "e"].map(|v| place(&r, v));
+        let id = new_id();
+        put(id, &["a"], a);
+        assert_eq!(get(id, &["a"]), Some(a));
+        for (v, p) in [("b", b), ("c", c), ("d", d)] {
+            put(id, &[v], p);
+            assert_eq!(get(id, &[v]), None, "{v}");
+            assert_eq!(get(id, &["a"]), Some(a), "after {v}");
+        }
+        put(id, &["e"], e);
+        assert_eq!(get(id, &["e"]), Some(e));
+        assert_eq!(get(id, &["a"]), None);
+        // Values too long to remember, due to replace the entry, leave it empty.
+        for _ in 0..KEEP_FOR {
+            put(id, &["b"], b);
+        }
+        assert_eq!(get(id, &["e"]), Some(e));
+        put(id, &["x".repeat(17).as_str()], a);
+        assert_eq!(get(id, &["e"]), None);
+    }
 }
