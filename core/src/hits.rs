@@ -107,7 +107,7 @@ pub(crate) fn put(id: u64, values: &[&str], place: Place) {
     });
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::directory::{self, Checks, Ident, NO_OWNER};
