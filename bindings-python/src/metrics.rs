@@ -188,14 +188,16 @@ macro_rules! metric_methods {
                 Ok(f.call1((self.base().registry.clone_ref(py), &self.base().name))?.unbind())
             }
 
-            fn __repr__(&self) -> String {
-                match self.values() {
-                    Some(v) => format!(
-                        "metricore.{}({:?}, labels={:?})",
-                        stringify!($ty), self.base().name, v
-                    ),
-                    None => format!("metricore.{}({:?})", stringify!($ty), self.base().name),
-                }
+            /// `MODULE.CLASS(NAME)`, with the module and name of the object's class (the
+            /// form `prometheus_client` gives, so logs and snapshots read the same).
+            fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+                let class = slf.get_type();
+                Ok(format!(
+                    "{}.{}({})",
+                    class.module()?,
+                    class.name()?,
+                    slf.get().base().name
+                ))
             }
 
             $($own)*
@@ -675,7 +677,16 @@ metric_methods!(Info {
         }
         let pairs = val
             .iter()
-            .map(|(k, v)| Ok((k.extract::<String>()?, v.extract::<String>()?)))
+            .map(|(k, v)| {
+                let k = k.extract::<String>()?;
+                if v.is_none() {
+                    return Err(PyValueError::new_err(format!(
+                        "info {:?}: label {k:?} has the value None, not a string",
+                        self.base.name
+                    )));
+                }
+                Ok((k, v.extract::<String>()?))
+            })
             .collect::<PyResult<Vec<_>>>()?;
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let values: Vec<&str> = self.values().unwrap_or(&[]).iter().map(String::as_str).collect();

@@ -2,7 +2,7 @@
 //! file), plus the custom collectors and `set_function` callbacks that run at each
 //! collection.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +35,9 @@ thread_local! {
     /// While a render started from Python runs on this thread, the first error raised
     /// by a collector or callback is kept here to be raised once the render is done.
     static CAPTURE: RefCell<Option<Option<PyErr>>> = const { RefCell::new(None) };
+    /// Whether renders on this thread leave out the custom collectors (`collect()`
+    /// calls them itself).
+    static WITHOUT_COLLECTORS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Keeps `e` for the render in progress on this thread, or reports it as unraisable
@@ -79,7 +82,7 @@ impl Hooks {
         if self.process.load(Ordering::Relaxed) {
             metricore::process::render(format, Numbers::Python, out);
         }
-        if lock(&self.collectors).is_empty() {
+        if WITHOUT_COLLECTORS.get() || lock(&self.collectors).is_empty() {
             return;
         }
         Python::attach(|py| {
@@ -316,13 +319,15 @@ impl Registry {
 
     /// Renders every metric and collector of the registry, as Prometheus text 0.0.4 or,
     /// with `openmetrics`, OpenMetrics 1.0.0; with `names`, only the families they
-    /// select (core's `Filter`). Errors raised by collectors are raised here.
-    #[pyo3(signature = (openmetrics = false, names = None))]
+    /// select (core's `Filter`); without `collectors`, leaving out the custom
+    /// collectors. Errors raised by collectors are raised here.
+    #[pyo3(signature = (openmetrics = false, names = None, collectors = true))]
     fn _render<'py>(
         &self,
         py: Python<'py>,
         openmetrics: bool,
         names: Option<Vec<String>>,
+        collectors: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let format = if openmetrics {
             Format::OpenMetrics
@@ -331,12 +336,14 @@ impl Registry {
         };
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
+        let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
         let text = py.detach(|| {
             let mut out = String::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
             metricore::registry::render_filtered(&cores, format, &filter, &mut out);
             out
         });
+        WITHOUT_COLLECTORS.set(outer_without);
         let failed = CAPTURE.replace(outer).flatten();
         match failed {
             Some(e) => Err(e),
@@ -409,6 +416,14 @@ impl Registry {
         }
         all.push(collector.unbind());
         Ok(())
+    }
+
+    /// The custom collectors, in registration order.
+    fn _collectors(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        lock(&self.hooks.collectors)
+            .iter()
+            .map(|c| c.clone_ref(py))
+            .collect()
     }
 
     /// Removes a custom collector; `False` if it was not registered.

@@ -153,3 +153,34 @@ def test_values_are_written_as_prometheus_client_writes_them():
         assert f'v{{i="{i}"}} {floatToGoString(v)}' in lines, v
     for i, n in enumerate(ints):
         assert f'n_total{{i="{i}"}} {floatToGoString(n)}' in lines, n
+
+
+def test_refusals_and_repr_as_prometheus_client_gives_them(registry):
+    for buckets in ([], [math.inf]):
+        with pytest.raises(ValueError, match="a histogram needs a bucket besides \\+Inf"):
+            metricore.Histogram("h", "H.", buckets=buckets, registry=registry)
+    info = metricore.Info("build", "B.", registry=registry)
+    with pytest.raises(ValueError, match='"version" has the value None'):
+        info.info({"version": None})
+    assert repr(metricore.Counter("c", "C.", registry=registry)) == f"{metricore.Counter.__module__}.Counter(c)"
+
+
+def test_collect_gives_collector_families_as_yielded(registry):
+    family = metricore.core.GaugeHistogramMetricFamily("gh", "GH.", buckets=[("1", 2), ("+Inf", 3)])
+
+    class Collector:
+        def collect(self):
+            return [family]
+
+    collector = Collector()
+    registry.register(collector)
+    assert [f for f in registry.collect() if f.name == "gh"] == [family]
+    # No sum: collected as given, refused when rendered (TypeError, as prometheus_client).
+    assert registry.get_sample_value("gh_bucket", {"le": "1"}) == 2
+    with pytest.raises(TypeError):
+        metricore.generate_latest(registry)
+    registry.unregister(collector)
+    bad = metricore.core.GaugeHistogramMetricFamily("bad", "B.", buckets=[(None, 1)], gsum_value=0)
+    registry.register(type("C", (), {"collect": lambda self: [bad]})())
+    with pytest.raises(AttributeError, match='label "le" has the value None'):
+        metricore.generate_latest(registry)

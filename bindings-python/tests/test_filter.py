@@ -30,7 +30,11 @@ def test_restricted_registry_renders_the_families_named(registry):
     text = metricore.generate_latest(only).decode()
     assert type_names(text) == ["latency_seconds", "requests_total"], text
     assert 'requests_total{code="200"} 3.0\n' in text or 'requests_total{code="200"} 3\n' in text
-    assert only.get_sample_value("latency_seconds_bucket", {"le": "0.1"}) == 1
+    assert 'latency_seconds_bucket{le="0.1"} 1' in text, text
+    # collect() gives only the samples named, as prometheus_client's does.
+    assert only.get_sample_value("latency_seconds_count") == 1
+    assert only.get_sample_value("latency_seconds_bucket", {"le": "0.1"}) is None
+    assert [f.name for f in only.collect()] == ["latency_seconds", "requests"]
     assert only.get_sample_value("queue") is None
     assert registry.get_sample_value("queue") == 2
     assert metricore.generate_latest(registry.restricted_registry([])) == b""

@@ -76,7 +76,11 @@ def install_as_prometheus_client() -> None:
     """Makes ``import prometheus_client`` (and ``prometheus_client.X``, for each module
     ``metricore.X``) give metricore's modules, so that code which imports
     ``prometheus_client`` itself records into metricore. Call it before that code
-    imports ``prometheus_client``; modules it imported earlier keep what they got."""
+    imports ``prometheus_client``; modules it imported earlier keep what they got.
+    The metric classes then name ``prometheus_client.metrics`` as their module (in
+    their ``repr`` too), as ``prometheus_client``'s do."""
+    for cls in (Counter, Gauge, Histogram, Summary, Info, Enum):
+        cls.__module__ = "prometheus_client.metrics"
     for name in [n for n in sys.modules if n == "prometheus_client" or n.startswith("prometheus_client.")]:
         del sys.modules[name]
     sys.modules["prometheus_client"] = sys.modules[__name__]

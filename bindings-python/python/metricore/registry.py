@@ -2,6 +2,7 @@
 processes share) and the custom collectors rendered with them."""
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from typing import Dict, Iterable, Iterator, List, Optional, Union
 
@@ -41,8 +42,9 @@ class CollectorRegistry(_metricore.RegistryCore):
     ``register`` adds custom collectors, and metrics made with ``registry=None``. With
     ``target_info``, the registry carries a ``target_info`` metric with those labels;
     with ``self_metrics``, metricore's own (``metricore_*``: series, region use,
-    refused recordings, overflows). Collectors need no names to be registered, so
-    ``support_collectors_without_names`` changes nothing.
+    refused recordings, overflows). A collector whose ``describe()`` names no
+    families is left out of ``restricted_registry`` views unless
+    ``support_collectors_without_names``.
     """
 
     def __init__(
@@ -54,6 +56,9 @@ class CollectorRegistry(_metricore.RegistryCore):
         self_metrics: bool = False,
     ):
         self._auto_describe = auto_describe
+        self._without_names = support_collectors_without_names
+        # Guards the sample names claimed by collectors.
+        self._lock = threading.Lock()
         self._claimed: Dict[int, List[str]] = {}
         self._target_info: Optional[object] = None
         self._self_metrics = False
@@ -100,13 +105,14 @@ class CollectorRegistry(_metricore.RegistryCore):
                 raise type(e)(f"metric {collector._name!r}: {e}") from None
             return
         names = self._collector_names(collector)
-        self._claim(names)
-        try:
-            self._add_collector(collector)
-        except BaseException:
-            self._release(names)
-            raise
-        self._claimed[id(collector)] = names
+        with self._lock:
+            self._claim(names)
+            try:
+                self._add_collector(collector)
+            except BaseException:
+                self._release(names)
+                raise
+            self._claimed[id(collector)] = names
 
     def _collector_names(self, collector: object) -> List[str]:
         """The sample names a collector's families claim: those ``describe()`` gives
@@ -134,13 +140,31 @@ class CollectorRegistry(_metricore.RegistryCore):
         if isinstance(collector, ProcessCollector) and collector._registry is self:
             self._remove_process_metrics()
             return
-        if not self._remove_collector(collector):
-            raise KeyError(collector)
-        self._release(self._claimed.pop(id(collector), []))
+        with self._lock:
+            if not self._remove_collector(collector):
+                raise KeyError(collector)
+            self._release(self._claimed.pop(id(collector), []))
 
     def collect(self) -> Iterator[Metric]:
-        """Every family of the registry (and of its collectors), with samples."""
-        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
+        """Every family of the registry with samples, then what its custom collectors
+        yield, as they yield it."""
+        yield from _metricore._parse(self._render(True, None, False).decode("utf-8"), True)
+        for collector in self._collectors():
+            yield from collector.collect()
+
+    def _collectors_selected(self, names: Iterable[str]) -> List[object]:
+        """The custom collectors whose described families have one of the sample
+        ``names``, and those that describe none if collectors without names are
+        supported."""
+        with self._lock:
+            claimed = dict(self._claimed)
+        wanted = set(names)
+        chosen = []
+        for collector in self._collectors():
+            own = claimed.get(id(collector), [])
+            if (own and wanted.intersection(own)) or (not own and self._without_names):
+                chosen.append(collector)
+        return chosen
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
@@ -177,8 +201,21 @@ class RestrictedRegistry:
         return self._registry._render(openmetrics, self._names)
 
     def collect(self) -> Iterator[Metric]:
-        """The selected families, with samples."""
-        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
+        """The selected families with only the samples named, as
+        ``prometheus_client`` gives them; a custom collector runs only if it
+        describes a family named (or describes none, where the registry supports
+        collectors without names)."""
+        names = set(self._names)
+        text = self._registry._render(True, self._names, False).decode("utf-8")
+        families: List[Metric] = list(_metricore._parse(text, True))
+        for collector in self._registry._collectors_selected(names):
+            families.extend(collector.collect())
+        for family in families:
+            samples = [s for s in family.samples if s.name in names]
+            if samples:
+                kept = Metric(family.name, family.documentation, family.type, family.unit)
+                kept.samples = samples
+                yield kept
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
