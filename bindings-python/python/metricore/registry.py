@@ -4,7 +4,7 @@ processes share) and the custom collectors rendered with them."""
 import os
 import threading
 from abc import ABC, abstractmethod
-from typing import Dict, Iterable, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _metricore
 from .metrics_core import Metric
@@ -137,7 +137,7 @@ class CollectorRegistry(_metricore.RegistryCore):
             elif not self._detach(collector._registry):
                 raise KeyError(collector)
             return
-        if isinstance(collector, ProcessCollector) and collector._registry is self:
+        if isinstance(collector, ProcessCollector) and collector._own and collector._registry is self:
             self._remove_process_metrics()
             return
         with self._lock:
@@ -222,18 +222,55 @@ class RestrictedRegistry:
         return CollectorRegistry.get_sample_value(self, name, labels)  # type: ignore[arg-type]
 
 
-class ProcessCollector:
-    """This process's ``process_*`` metrics in ``registry``'s collections in this
-    process, until ``registry.unregister(collector)``. The default registry has them
-    (``PROCESS_COLLECTOR``) while it lives in this process; moving it to a shared file
-    drops them (the file stands for the whole service, not the process that renders
-    it), and this adds them back when they are wanted anyway."""
+# The default of an argument `registry` that may be given as None.
+_DEFAULT: CollectorRegistry = object()  # type: ignore[assignment]
 
-    def __init__(self, namespace: str = "", registry: Optional[CollectorRegistry] = None):
-        if namespace:
-            raise ValueError("namespace: process metrics are named process_* only")
-        self._registry = REGISTRY if registry is None else registry
-        self._registry._add_process_metrics()
+
+class ProcessCollector:
+    """The ``process_*`` metrics of a process (CPU time, memory, start time, open and
+    most file descriptors), read by the core from ``/proc`` at each collection, in
+    ``registry``'s collections (the default registry unless given; none with
+    ``None``) until ``registry.unregister(collector)``.
+
+    By default it reports this process, in this process's collections (the default
+    registry has them, ``PROCESS_COLLECTOR``, while it lives in this process; moving
+    it to a shared file drops them, since the file stands for the whole service, and
+    this adds them back when they are wanted anyway). ``pid`` (a function giving the
+    pid, called at each collection), ``proc`` (where ``/proc`` is) and ``namespace``
+    (put before ``process_``) report another process; ``_ticks`` and ``_pagesize`` are
+    the units its ``/proc`` counts in."""
+
+    def __init__(
+        self,
+        namespace: str = "",
+        pid: Optional[Callable[[], object]] = None,
+        proc: str = "/proc",
+        registry: Optional[CollectorRegistry] = _DEFAULT,  # type: ignore[assignment]
+    ):
+        given = REGISTRY if registry is _DEFAULT else registry
+        self._namespace = namespace
+        self._pid = pid
+        self._proc = proc
+        ticks, pagesize = _metricore._process_units()
+        self._ticks = ticks or 100.0
+        self._pagesize = pagesize or 4096.0
+        self._own = not namespace and pid is None and os.path.abspath(proc) == "/proc"
+        self._registry = given
+        if given is not None:
+            if self._own:
+                given._add_process_metrics()
+            else:
+                given.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        """The process's metrics now (none when its ``/proc`` entry is not there)."""
+        pid = "self" if self._pid is None else str(self._pid()).strip()
+        prefix = self._namespace + "_" if self._namespace else ""
+        readings = _metricore._process_readings(self._proc, pid, float(self._ticks), float(self._pagesize))
+        for name, help, unit, typ, value in readings:
+            family = Metric(prefix + name, help, typ, unit)
+            family.add_sample(prefix + name + ("_total" if typ == "counter" else ""), {}, value)
+            yield family
 
 
 REGISTRY = CollectorRegistry()
