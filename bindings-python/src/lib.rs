@@ -103,6 +103,7 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tracking::Tracker>()?;
     m.add_class::<http::HttpServer>()?;
     m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::_close_shared_files, m)?)?;
     m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
     m.add_function(wrap_pyfunction!(_query_names, m)?)?;
     m.add_function(wrap_pyfunction!(collectors::_parse, m)?)?;

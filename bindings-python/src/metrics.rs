@@ -188,6 +188,12 @@ macro_rules! metric_methods {
                 Ok(f.call1((self.base().registry.clone_ref(py), &self.base().name))?.unbind())
             }
 
+            /// Does nothing: the metric is made by the constructor (`__new__`). It takes
+            /// the constructor's arguments, so that a subclass's `__init__` can call
+            /// `super().__init__(...)` with them.
+            #[pyo3(signature = (*_args, **_kwargs))]
+            fn __init__(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) {}
+
             /// `MODULE.CLASS(NAME)`, with the module and name of the object's class (the
             /// form `prometheus_client` gives, so logs and snapshots read the same).
             fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -210,7 +216,7 @@ macro_rules! metric_methods {
 macro_rules! metric_struct {
     ($(#[$doc:meta])* $ty:ident, $pyname:literal, $vec:ty, $handle:ty) => {
         $(#[$doc])*
-        #[pyclass(frozen, module = "metricore", name = $pyname)]
+        #[pyclass(frozen, subclass, module = "metricore", name = $pyname)]
         pub struct $ty {
             base: Arc<Base>,
             vec: $vec,
@@ -610,7 +616,7 @@ metric_methods!(StateEnum {
 });
 
 /// An info metric: a set of labels with the value 1.
-#[pyclass(frozen, module = "metricore", name = "Info")]
+#[pyclass(frozen, subclass, module = "metricore", name = "Info")]
 pub struct Info {
     base: Arc<Base>,
     vec: InfoVec,

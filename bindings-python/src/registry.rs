@@ -174,6 +174,32 @@ impl Registry {
         Ok(registry)
     }
 
+    /// The registry of a metric made with `registry=None` while `metricore.values`
+    /// says such metrics record into the shared file at `path` (the multiprocess
+    /// setup): the file's core registry, opened once for all of them until
+    /// `_close_shared_files`.
+    fn private_shared(path: PathBuf) -> PyResult<Registry> {
+        let core = {
+            let mut open = lock(&SHARED_FILES);
+            match open.iter().find(|(p, _)| *p == path) {
+                Some((_, core)) => core.clone(),
+                None => {
+                    let core = metricore::Registry::open_shared(&path, &Options::default())
+                        .map_err(to_py)?;
+                    open.push((path.clone(), core.clone()));
+                    core
+                }
+            }
+        };
+        let registry = Registry::with_core(core);
+        {
+            let mut st = lock(&registry.state);
+            st.private = true;
+            st.shared = Some(path);
+        }
+        Ok(registry)
+    }
+
     /// The core registries a collection renders: this one and those attached to it.
     pub fn cores(&self) -> Vec<metricore::Registry> {
         let st = lock(&self.state);
@@ -479,6 +505,16 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg {
 
 static DEFAULT: OnceLock<Py<Registry>> = OnceLock::new();
 
+/// The shared files metrics made with `registry=None` record into, opened once each.
+static SHARED_FILES: Mutex<Vec<(PathBuf, metricore::Registry)>> = Mutex::new(Vec::new());
+
+/// Forgets the shared files opened for metrics made with `registry=None` (metrics made
+/// so far keep theirs open); the next such metric opens its file again.
+#[pyfunction]
+pub fn _close_shared_files() {
+    lock(&SHARED_FILES).clear();
+}
+
 /// Makes `registry` the one metrics go to when no `registry=` is given. Set once, by
 /// the package at import.
 #[pyfunction]
@@ -498,7 +534,17 @@ impl RegistryArg {
                 )
             }),
             RegistryArg::Given(r) => Ok(r),
-            RegistryArg::Unregistered => Py::new(py, Registry::private()?),
+            RegistryArg::Unregistered => {
+                // Where `prometheus_client.values.ValueClass` would put the values.
+                let file = py
+                    .import("metricore.values")?
+                    .call_method0("_shared_file")?
+                    .extract::<Option<PathBuf>>()?;
+                match file {
+                    Some(path) => Py::new(py, Registry::private_shared(path)?),
+                    None => Py::new(py, Registry::private()?),
+                }
+            }
         }
     }
 }

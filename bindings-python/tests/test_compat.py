@@ -2,6 +2,7 @@
 families, read back by prometheus_client's own parsers in both formats."""
 
 import math
+import os
 
 import prometheus_client
 import prometheus_client.openmetrics.exposition as pc_om
@@ -184,3 +185,36 @@ def test_collect_gives_collector_families_as_yielded(registry):
     registry.register(type("C", (), {"collect": lambda self: [bad]})())
     with pytest.raises(AttributeError, match='label "le" has the value None'):
         metricore.generate_latest(registry)
+
+
+def test_value_class_puts_unregistered_metrics_in_the_multiprocess_file(tmp_path, monkeypatch):
+    from metricore import multiprocess, values
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values.get_value_class())
+    try:
+        reader = metricore.CollectorRegistry()
+        multiprocess.MultiProcessCollector(reader)
+        # Two objects of one definition record into one family of the file.
+        metricore.Counter("jobs", "J.", registry=None).inc(2)
+        metricore.Counter("jobs", "J.", registry=None).inc(3)
+        assert reader.get_sample_value("jobs_total") == 5
+        assert os.listdir(tmp_path) == [multiprocess.FILE_NAME]
+    finally:
+        values.close_all_multiprocess_files()
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
+    alone = metricore.Counter("jobs", "J.", registry=None)
+    alone.inc()
+    assert reader.get_sample_value("jobs_total") == 5
+    assert alone._value.get() == 1
+
+
+def test_metric_classes_can_be_subclassed(registry):
+    class Named(metricore.Counter):
+        def __init__(self, name, documentation, labelnames=(), namespace="", **kwargs):
+            self.namespace = namespace
+            super().__init__(name, documentation, labelnames, namespace=namespace, **kwargs)
+
+    c = Named("m", "M.", ["code"], namespace="app", unit="seconds", registry=registry)
+    c.labels("200").inc()
+    assert (c.namespace, registry.get_sample_value("app_m_seconds_total", {"code": "200"})) == ("app", 1)

@@ -12,7 +12,6 @@ import importlib.abc
 import importlib.util
 import os
 import sys
-import warnings
 from importlib.metadata import version as _package_version
 
 from ._metricore import Counter, Enum, Gauge, Histogram, Info, Summary
@@ -36,7 +35,9 @@ from .metrics_core import Metric
 from .registry import PROCESS_COLLECTOR, REGISTRY, CollectorRegistry, ProcessCollector, use_shared
 from .gc_collector import GC_COLLECTOR, GCCollector
 from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
-from . import core, metrics, samples
+# Reads PROMETHEUS_MULTIPROC_DIR (taking the deprecated lowercase name over, with a
+# DeprecationWarning) before the default registry's place is chosen below.
+from . import core, metrics, samples, values
 
 #: The version of the installed package, "MAJOR.MINOR.PATCH" (the crates' version).
 __version__: str = _package_version("metricore")
@@ -123,14 +124,6 @@ __all__ = [
     "use_shared",
     "write_to_textfile",
 ]
-
-if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_multiproc_dir" in os.environ:
-    warnings.warn(
-        "prometheus_multiproc_dir variable has been deprecated in favor of the upper case naming "
-        "PROMETHEUS_MULTIPROC_DIR",
-        DeprecationWarning,
-    )
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["prometheus_multiproc_dir"]
 
 if os.environ.get("METRICORE_REGISTRY"):
     use_shared(
