@@ -22,6 +22,9 @@ pub struct Base {
     pub documentation: String,
     /// Unit, or empty.
     pub unit: String,
+    /// The name, namespace and subsystem the constructor was given (for the children
+    /// of a subclass, made by calling it).
+    pub given: [String; 3],
     /// `counter`, `gauge`, ...: the type `prometheus_client` reports.
     pub kind: &'static str,
     /// Label names, in order.
@@ -144,6 +147,7 @@ impl Base {
             name: family.spec().name.clone(),
             documentation: def.documentation.to_owned(),
             unit: def.unit.to_owned(),
+            given: [def.name, def.namespace, def.subsystem].map(str::to_owned),
             kind: type_name,
             names_py: labelnames
                 .iter()

@@ -216,5 +216,20 @@ def test_metric_classes_can_be_subclassed(registry):
             super().__init__(name, documentation, labelnames, namespace=namespace, **kwargs)
 
     c = Named("m", "M.", ["code"], namespace="app", unit="seconds", registry=registry)
-    c.labels("200").inc()
+    child = c.labels("200")
+    child.inc()
     assert (c.namespace, registry.get_sample_value("app_m_seconds_total", {"code": "200"})) == ("app", 1)
+    # Children are made by calling the subclass, as prometheus_client makes them.
+    assert (type(child), child.namespace, c.labels(code="200")) == (Named, "app", child)
+    with pytest.raises(ValueError, match="_labelvalues is given by labels"):
+        Named("m", "M.", ["code"], _labelvalues=("200",))
+
+    class Timed(metricore.Histogram):
+        def __init__(self, name, documentation, labelnames=(), buckets=(1.0,), **kwargs):
+            self.bounds = list(buckets)
+            super().__init__(name, documentation, labelnames, buckets=buckets, **kwargs)
+
+    h = Timed("t", "T.", ["op"], buckets=[0.5, 2.0], registry=registry)
+    h.labels("read").observe(1)
+    assert h.labels("read").bounds == [0.5, 2.0]
+    assert registry.get_sample_value("t_bucket", {"op": "read", "le": "2.0"}) == 1
