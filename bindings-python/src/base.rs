@@ -22,6 +22,9 @@ pub struct Base {
     pub documentation: String,
     /// Unit, or empty.
     pub unit: String,
+    /// The name, namespace and subsystem the constructor was given (for the children
+    /// of a subclass, made by calling it).
+    pub given: [String; 3],
     /// `counter`, `gauge`, ...: the type `prometheus_client` reports.
     pub kind: &'static str,
     /// Label names, in order.
@@ -30,6 +33,8 @@ pub struct Base {
     names_py: Vec<Py<PyString>>,
     /// The registry the family is in.
     pub registry: Py<Registry>,
+    /// The family, whose rules refuse a call with the wrong number of label values.
+    family: metricore::Family,
     /// The core registry the family was registered through, for its generation.
     core: metricore::Registry,
     /// Children by label-value tuple (of exact `str`s and `int`s, or of `str()` forms),
@@ -144,6 +149,7 @@ impl Base {
             name: family.spec().name.clone(),
             documentation: def.documentation.to_owned(),
             unit: def.unit.to_owned(),
+            given: [def.name, def.namespace, def.subsystem].map(str::to_owned),
             kind: type_name,
             names_py: labelnames
                 .iter()
@@ -151,6 +157,7 @@ impl Base {
                 .collect(),
             labelnames,
             registry,
+            family: family.clone(),
             core,
             cache: PyDict::new(py).unbind(),
         };
@@ -229,11 +236,7 @@ impl Base {
         let n = self.labelnames.len();
         let Some(kw) = kwargs.filter(|k| !k.is_empty()) else {
             if args.len() != n {
-                return Err(to_py(metricore::Error::LabelCount {
-                    metric: self.name.clone(),
-                    expected: n,
-                    got: args.len(),
-                }));
+                self.family.check_label_count(args.len()).map_err(to_py)?;
             }
             return Ok(args.clone());
         };
@@ -251,6 +254,8 @@ impl Base {
             )))
         };
         if kw.len() != n {
+            // Counted as the core counts a wrong number of values.
+            let _ = self.family.check_label_count(kw.len());
             return Err(wrong()?);
         }
         // Keywords given in label-name order are the very interned strings of ours.

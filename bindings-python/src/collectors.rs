@@ -4,6 +4,7 @@
 
 use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample};
 use metricore::{Format, Numbers};
+use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
@@ -58,7 +59,14 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         let labels = labels.cast::<PyDict>()?;
         let mut pairs = Vec::with_capacity(labels.len());
         for (k, v) in labels.iter() {
-            pairs.push((k.extract::<String>()?, v.str()?.to_str()?.to_owned()));
+            let k = k.extract::<String>()?;
+            // As `prometheus_client` fails on it (a bucket bound of None).
+            if v.is_none() {
+                return Err(PyAttributeError::new_err(format!(
+                    "sample {sname:?}: label {k:?} has the value None, not a string"
+                )));
+            }
+            pairs.push((k, v.str()?.to_str()?.to_owned()));
         }
         // As `float(value)`: `ValueError` for a string that is no number, `TypeError`
         // for what is none.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use metricore::http::{Server, WebConfig};
+use metricore::http::{Server, TlsVersion, WebConfig};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
@@ -19,6 +19,22 @@ static RUNNING: Mutex<Vec<(u64, Server)>> = Mutex::new(Vec::new());
 
 fn running() -> std::sync::MutexGuard<'static, Vec<(u64, Server)>> {
     RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The core's TLS version for the value of an `ssl.TLSVersion` (`MINIMUM_SUPPORTED`
+/// and `MAXIMUM_SUPPORTED` are TLS 1.2 and 1.3, the versions the server offers).
+fn tls_version(v: i64) -> PyResult<TlsVersion> {
+    Ok(match v {
+        0x0301 => TlsVersion::TLS10,
+        0x0302 => TlsVersion::TLS11,
+        0x0303 | -2 => TlsVersion::TLS12,
+        0x0304 | -1 => TlsVersion::TLS13,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "{v} is no ssl.TLSVersion of TLS 1.0 to 1.3"
+            )))
+        }
+    })
 }
 
 /// A running `/metrics` endpoint.
@@ -35,8 +51,9 @@ impl HttpServer {
     /// `prometheus_client`'s arguments (core's `WebConfig::from_cert_files` has the
     /// rule).
     #[staticmethod]
+    /// `tls_min_version` and `tls_max_version` are `ssl.TLSVersion` values.
     #[pyo3(signature = (registry, addr, port, certfile=None, keyfile=None, client_cafile=None,
-        client_capath=None, client_auth_required=false))]
+        client_capath=None, client_auth_required=false, tls_min_version=None, tls_max_version=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -48,7 +65,11 @@ impl HttpServer {
         client_cafile: Option<std::path::PathBuf>,
         client_capath: Option<std::path::PathBuf>,
         client_auth_required: bool,
+        tls_min_version: Option<i64>,
+        tls_max_version: Option<i64>,
     ) -> PyResult<HttpServer> {
+        let min_version = tls_min_version.map(tls_version).transpose()?;
+        let max_version = tls_max_version.map(tls_version).transpose()?;
         let config = py
             .detach(|| {
                 WebConfig::from_cert_files(
@@ -57,6 +78,8 @@ impl HttpServer {
                     client_cafile.as_deref(),
                     client_capath.as_deref(),
                     client_auth_required,
+                    min_version,
+                    max_version,
                 )
             })
             .map_err(|e| PyValueError::new_err(e.to_string()))?;

@@ -10,6 +10,8 @@ mod metrics;
 mod registry;
 mod tracking;
 
+use std::path::PathBuf;
+
 use metricore::Format;
 use pyo3::prelude::*;
 
@@ -63,6 +65,31 @@ fn _sample_names(name: &str, type_name: &str) -> Vec<String> {
     metricore::sample_names(name, type_name)
 }
 
+/// The `process_*` metrics of process `pid` (a number, or `self`) under the `/proc`
+/// directory `proc`, by core's process collector: `(name, help, unit, type, value)`
+/// each, the names with `process_` first.
+#[pyfunction]
+fn _process_readings(
+    proc: PathBuf,
+    pid: &str,
+    ticks: f64,
+    page_size: f64,
+) -> Vec<(&'static str, &'static str, &'static str, &'static str, f64)> {
+    metricore::process::read(&proc, pid, ticks, page_size)
+        .into_iter()
+        .map(|r| (r.name, r.help, r.unit, r.kind, r.value))
+        .collect()
+}
+
+/// This system's clock ticks a second and page size in bytes (`None` if unknown).
+#[pyfunction]
+fn _process_units() -> (Option<f64>, Option<f64>) {
+    (
+        metricore::process::clock_ticks(),
+        metricore::process::page_size(),
+    )
+}
+
 #[pymodule]
 fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::Registry>()?;
@@ -76,6 +103,7 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tracking::Tracker>()?;
     m.add_class::<http::HttpServer>()?;
     m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::_close_shared_files, m)?)?;
     m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
     m.add_function(wrap_pyfunction!(_query_names, m)?)?;
     m.add_function(wrap_pyfunction!(collectors::_parse, m)?)?;
@@ -83,5 +111,7 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_push_url, m)?)?;
     m.add_function(wrap_pyfunction!(_escape_name, m)?)?;
     m.add_function(wrap_pyfunction!(_sample_names, m)?)?;
+    m.add_function(wrap_pyfunction!(_process_readings, m)?)?;
+    m.add_function(wrap_pyfunction!(_process_units, m)?)?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! as the children `labels(...)` returns. Recording methods go straight to core
 //! handles: no Python code and no lock on the way.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use metricore::{
@@ -11,7 +12,9 @@ use metricore::{
 };
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyTuple};
+use pyo3::pyclass::boolean_struct::True;
+use pyo3::types::{PyDict, PyFloat, PyTuple, PyType};
+use pyo3::PyClass;
 
 use crate::base::{Base, Define, Following};
 use crate::errors::{for_metric, to_py};
@@ -63,9 +66,64 @@ trait Metric: Sized {
     fn base(&self) -> &Arc<Base>;
     fn values(&self) -> Option<&[String]>;
     fn child(&self, values: &[&str]) -> metricore::Result<Self>;
+    /// The family's kind, where its options matter to a subclass's children.
+    fn kind(&self) -> Option<&Kind>;
     fn remove_series(&self, values: &[&str]) -> PyResult<bool>;
     fn remove_matching(&self, labels: &[(&str, &str)]) -> PyResult<u64>;
     fn clear_series(&self);
+}
+
+thread_local! {
+    /// The metric whose subclass `labels(...)` is calling to make a child.
+    static PARENT: RefCell<Option<Py<PyAny>>> = const { RefCell::new(None) };
+}
+
+/// The child of `parent` (an instance of a subclass `class` of a metric class) for
+/// `values`, made as `prometheus_client` makes it: by calling the subclass with the
+/// parent's definition (of kind `kind`) and `_labelvalues`, so that its `__init__`
+/// runs for the child.
+#[cold]
+#[inline(never)]
+fn subclass_child<'py>(
+    parent: &Bound<'py, PyAny>,
+    class: &Bound<'py, PyType>,
+    base: &Base,
+    kind: Option<&Kind>,
+    values: &[&str],
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = parent.py();
+    let kwargs = PyDict::new(py);
+    match kind {
+        Some(Kind::Histogram(bounds)) => kwargs.set_item("buckets", bounds.clone())?,
+        Some(Kind::StateSet(states)) => kwargs.set_item("states", states.clone())?,
+        Some(Kind::Gauge(mode)) => kwargs.set_item("multiprocess_mode", mode.name())?,
+        _ => {}
+    }
+    kwargs.set_item("documentation", &base.documentation)?;
+    kwargs.set_item("labelnames", PyTuple::new(py, &base.labelnames)?)?;
+    kwargs.set_item("namespace", &base.given[1])?;
+    kwargs.set_item("subsystem", &base.given[2])?;
+    kwargs.set_item("unit", &base.unit)?;
+    kwargs.set_item("_labelvalues", PyTuple::new(py, values)?)?;
+    let outer = PARENT.replace(Some(parent.clone().unbind()));
+    let child = class.call((&base.given[0],), Some(&kwargs));
+    PARENT.set(outer);
+    child
+}
+
+/// For a constructor given `_labelvalues`: the child of the metric whose subclass
+/// `labels(...)` is calling (see `subclass_child`).
+fn adopt<T>(py: Python<'_>, labelvalues: &Bound<'_, PyAny>) -> PyResult<T>
+where
+    T: Metric + PyClass<Frozen = True> + Sync,
+{
+    let parent = PARENT
+        .with_borrow(|p| p.as_ref().map(|p| p.clone_ref(py)))
+        .ok_or_else(|| PyValueError::new_err("_labelvalues is given by labels(...) only"))?;
+    let parent = parent.bind(py).cast::<T>()?;
+    let values: Vec<String> = labelvalues.extract()?;
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    parent.get().child(&refs).map_err(to_py)
 }
 
 /// The methods every metric class has, plus the class's own.
@@ -89,6 +147,10 @@ macro_rules! metric_methods {
                 }
                 let py = slf.py();
                 m.base().labels(py, args, kwargs, |values| {
+                    let class = slf.get_type();
+                    if !class.is(&py.get_type::<$ty>()) {
+                        return subclass_child(slf.as_any(), &class, m.base(), m.kind(), values);
+                    }
                     let child = m.child(values).map_err(to_py)?;
                     Ok(Bound::new(py, child)?.into_any())
                 })
@@ -188,14 +250,22 @@ macro_rules! metric_methods {
                 Ok(f.call1((self.base().registry.clone_ref(py), &self.base().name))?.unbind())
             }
 
-            fn __repr__(&self) -> String {
-                match self.values() {
-                    Some(v) => format!(
-                        "metricore.{}({:?}, labels={:?})",
-                        stringify!($ty), self.base().name, v
-                    ),
-                    None => format!("metricore.{}({:?})", stringify!($ty), self.base().name),
-                }
+            /// Does nothing: the metric is made by the constructor (`__new__`). It takes
+            /// the constructor's arguments, so that a subclass's `__init__` can call
+            /// `super().__init__(...)` with them.
+            #[pyo3(signature = (*_args, **_kwargs))]
+            fn __init__(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) {}
+
+            /// `MODULE.CLASS(NAME)`, with the module and name of the object's class (the
+            /// form `prometheus_client` gives, so logs and snapshots read the same).
+            fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+                let class = slf.get_type();
+                Ok(format!(
+                    "{}.{}({})",
+                    class.module()?,
+                    class.name()?,
+                    slf.get().base().name
+                ))
             }
 
             $($own)*
@@ -208,7 +278,7 @@ macro_rules! metric_methods {
 macro_rules! metric_struct {
     ($(#[$doc:meta])* $ty:ident, $pyname:literal, $vec:ty, $handle:ty) => {
         $(#[$doc])*
-        #[pyclass(frozen, module = "metricore", name = $pyname)]
+        #[pyclass(frozen, subclass, module = "metricore", name = $pyname)]
         pub struct $ty {
             base: Arc<Base>,
             vec: $vec,
@@ -223,6 +293,10 @@ macro_rules! metric_struct {
             fn values(&self) -> Option<&[String]> {
                 self.values.as_deref()
             }
+            fn kind(&self) -> Option<&Kind> {
+                Some(&self.vec.family().spec().kind)
+            }
+
             fn child(&self, values: &[&str]) -> metricore::Result<Self> {
                 Ok($ty {
                     base: self.base.clone(),
@@ -311,7 +385,7 @@ macro_rules! define {
 metric_methods!(Counter {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default))]
+                        unit = "", registry = RegistryArg::Default, _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -322,7 +396,11 @@ metric_methods!(Counter {
         subsystem: &str,
         unit: &str,
         registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if let Some(values) = _labelvalues {
+            return adopt(py, values);
+        }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
         let (base, family) = Base::register(py, def, "counter", |_| Ok(Kind::Counter))?;
         Counter::from_family(base, family)
@@ -374,7 +452,7 @@ metric_methods!(Counter {
 metric_methods!(Gauge {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, multiprocess_mode = "all"))]
+                        unit = "", registry = RegistryArg::Default, multiprocess_mode = "all", _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -386,7 +464,11 @@ metric_methods!(Gauge {
         unit: &str,
         registry: RegistryArg,
         multiprocess_mode: &str,
+        _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if let Some(values) = _labelvalues {
+            return adopt(py, values);
+        }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
         let (base, family) = Base::register(py, def, "gauge", |shared| {
             let mode = GaugeMode::from_name(multiprocess_mode).map_err(to_py)?;
@@ -474,7 +556,7 @@ fn default_buckets() -> Vec<f64> {
 metric_methods!(Histogram {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, buckets = None))]
+                        unit = "", registry = RegistryArg::Default, buckets = None, _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -486,7 +568,11 @@ metric_methods!(Histogram {
         unit: &str,
         registry: RegistryArg,
         buckets: Option<Vec<f64>>,
+        _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if let Some(values) = _labelvalues {
+            return adopt(py, values);
+        }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
         let bounds = buckets.unwrap_or_else(default_buckets);
         let (base, family) =
@@ -541,7 +627,7 @@ metric_methods!(Histogram {
 metric_methods!(Summary {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default))]
+                        unit = "", registry = RegistryArg::Default, _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -552,7 +638,11 @@ metric_methods!(Summary {
         subsystem: &str,
         unit: &str,
         registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if let Some(values) = _labelvalues {
+            return adopt(py, values);
+        }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
         let (base, family) = Base::register(py, def, "summary", |_| Ok(Kind::Summary))?;
         Summary::from_family(base, family)
@@ -581,7 +671,7 @@ metric_methods!(Summary {
 metric_methods!(StateEnum {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, states = None))]
+                        unit = "", registry = RegistryArg::Default, states = None, _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -593,7 +683,11 @@ metric_methods!(StateEnum {
         unit: &str,
         registry: RegistryArg,
         states: Option<Vec<String>>,
+        _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if let Some(values) = _labelvalues {
+            return adopt(py, values);
+        }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
         let states = states.unwrap_or_default();
         let (base, family) =
@@ -608,7 +702,7 @@ metric_methods!(StateEnum {
 });
 
 /// An info metric: a set of labels with the value 1.
-#[pyclass(frozen, module = "metricore", name = "Info")]
+#[pyclass(frozen, subclass, module = "metricore", name = "Info")]
 pub struct Info {
     base: Arc<Base>,
     vec: InfoVec,
@@ -622,6 +716,10 @@ impl Metric for Info {
     fn values(&self) -> Option<&[String]> {
         self.values.as_deref()
     }
+    fn kind(&self) -> Option<&Kind> {
+        None
+    }
+
     fn child(&self, values: &[&str]) -> metricore::Result<Self> {
         Ok(Info {
             base: self.base.clone(),
@@ -643,7 +741,7 @@ impl Metric for Info {
 metric_methods!(Info {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default))]
+                        unit = "", registry = RegistryArg::Default, _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -654,7 +752,11 @@ metric_methods!(Info {
         subsystem: &str,
         unit: &str,
         registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if let Some(values) = _labelvalues {
+            return adopt(py, values);
+        }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
         let (base, family) = Base::register(py, def, "info", |_| Ok(Kind::Info))?;
         let vec: InfoVec = family.try_into().map_err(to_py)?;
@@ -675,7 +777,16 @@ metric_methods!(Info {
         }
         let pairs = val
             .iter()
-            .map(|(k, v)| Ok((k.extract::<String>()?, v.extract::<String>()?)))
+            .map(|(k, v)| {
+                let k = k.extract::<String>()?;
+                if v.is_none() {
+                    return Err(PyValueError::new_err(format!(
+                        "info {:?}: label {k:?} has the value None, not a string",
+                        self.base.name
+                    )));
+                }
+                Ok((k, v.extract::<String>()?))
+            })
             .collect::<PyResult<Vec<_>>>()?;
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let values: Vec<&str> = self.values().unwrap_or(&[]).iter().map(String::as_str).collect();

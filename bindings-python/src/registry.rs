@@ -2,7 +2,7 @@
 //! file), plus the custom collectors and `set_function` callbacks that run at each
 //! collection.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +35,9 @@ thread_local! {
     /// While a render started from Python runs on this thread, the first error raised
     /// by a collector or callback is kept here to be raised once the render is done.
     static CAPTURE: RefCell<Option<Option<PyErr>>> = const { RefCell::new(None) };
+    /// Whether renders on this thread leave out the custom collectors (`collect()`
+    /// calls them itself).
+    static WITHOUT_COLLECTORS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Keeps `e` for the render in progress on this thread, or reports it as unraisable
@@ -79,7 +82,7 @@ impl Hooks {
         if self.process.load(Ordering::Relaxed) {
             metricore::process::render(format, Numbers::Python, out);
         }
-        if lock(&self.collectors).is_empty() {
+        if WITHOUT_COLLECTORS.get() || lock(&self.collectors).is_empty() {
             return;
         }
         Python::attach(|py| {
@@ -168,6 +171,32 @@ impl Registry {
         let registry =
             Registry::with_core(metricore::Registry::with_options(&options).map_err(to_py)?);
         lock(&registry.state).private = true;
+        Ok(registry)
+    }
+
+    /// The registry of a metric made with `registry=None` while `metricore.values`
+    /// says such metrics record into the shared file at `path` (the multiprocess
+    /// setup): the file's core registry, opened once for all of them until
+    /// `_close_shared_files`.
+    fn private_shared(path: PathBuf) -> PyResult<Registry> {
+        let core = {
+            let mut open = lock(&SHARED_FILES);
+            match open.iter().find(|(p, _)| *p == path) {
+                Some((_, core)) => core.clone(),
+                None => {
+                    let core = metricore::Registry::open_shared(&path, &Options::default())
+                        .map_err(to_py)?;
+                    open.push((path.clone(), core.clone()));
+                    core
+                }
+            }
+        };
+        let registry = Registry::with_core(core);
+        {
+            let mut st = lock(&registry.state);
+            st.private = true;
+            st.shared = Some(path);
+        }
         Ok(registry)
     }
 
@@ -316,13 +345,15 @@ impl Registry {
 
     /// Renders every metric and collector of the registry, as Prometheus text 0.0.4 or,
     /// with `openmetrics`, OpenMetrics 1.0.0; with `names`, only the families they
-    /// select (core's `Filter`). Errors raised by collectors are raised here.
-    #[pyo3(signature = (openmetrics = false, names = None))]
+    /// select (core's `Filter`); without `collectors`, leaving out the custom
+    /// collectors. Errors raised by collectors are raised here.
+    #[pyo3(signature = (openmetrics = false, names = None, collectors = true))]
     fn _render<'py>(
         &self,
         py: Python<'py>,
         openmetrics: bool,
         names: Option<Vec<String>>,
+        collectors: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let format = if openmetrics {
             Format::OpenMetrics
@@ -331,12 +362,14 @@ impl Registry {
         };
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
+        let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
         let text = py.detach(|| {
             let mut out = String::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
             metricore::registry::render_filtered(&cores, format, &filter, &mut out);
             out
         });
+        WITHOUT_COLLECTORS.set(outer_without);
         let failed = CAPTURE.replace(outer).flatten();
         match failed {
             Some(e) => Err(e),
@@ -411,6 +444,14 @@ impl Registry {
         Ok(())
     }
 
+    /// The custom collectors, in registration order.
+    fn _collectors(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        lock(&self.hooks.collectors)
+            .iter()
+            .map(|c| c.clone_ref(py))
+            .collect()
+    }
+
     /// Removes a custom collector; `False` if it was not registered.
     fn _remove_collector(&self, collector: &Bound<'_, PyAny>) -> bool {
         let removed = {
@@ -464,6 +505,16 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg {
 
 static DEFAULT: OnceLock<Py<Registry>> = OnceLock::new();
 
+/// The shared files metrics made with `registry=None` record into, opened once each.
+static SHARED_FILES: Mutex<Vec<(PathBuf, metricore::Registry)>> = Mutex::new(Vec::new());
+
+/// Forgets the shared files opened for metrics made with `registry=None` (metrics made
+/// so far keep theirs open); the next such metric opens its file again.
+#[pyfunction]
+pub fn _close_shared_files() {
+    lock(&SHARED_FILES).clear();
+}
+
 /// Makes `registry` the one metrics go to when no `registry=` is given. Set once, by
 /// the package at import.
 #[pyfunction]
@@ -483,7 +534,17 @@ impl RegistryArg {
                 )
             }),
             RegistryArg::Given(r) => Ok(r),
-            RegistryArg::Unregistered => Py::new(py, Registry::private()?),
+            RegistryArg::Unregistered => {
+                // Where `prometheus_client.values.ValueClass` would put the values.
+                let file = py
+                    .import("metricore.values")?
+                    .call_method0("_shared_file")?
+                    .extract::<Option<PathBuf>>()?;
+                match file {
+                    Some(path) => Py::new(py, Registry::private_shared(path)?),
+                    None => Py::new(py, Registry::private()?),
+                }
+            }
         }
     }
 }

@@ -689,6 +689,13 @@ def test_refusals_from_python_are_counted_by_the_core():
             c.inc(bad)
     assert value(registry, "c_total") == 0
     assert value(registry, "metricore_errors_total") == 3
+    # A wrong number of label values, by position or by name, is the core's refusal.
+    labelled = Counter("l", "L.", ["a", "b"], registry=registry)
+    with pytest.raises(ValueError, match='"l".*2'):
+        labelled.labels("x")
+    with pytest.raises(ValueError):
+        labelled.labels(a="x")
+    assert value(registry, "metricore_errors_total") == 5
 
 
 def test_process_metrics_come_and_go_with_their_collector():

@@ -2,6 +2,7 @@
 families, read back by prometheus_client's own parsers in both formats."""
 
 import math
+import os
 
 import prometheus_client
 import prometheus_client.openmetrics.exposition as pc_om
@@ -153,3 +154,82 @@ def test_values_are_written_as_prometheus_client_writes_them():
         assert f'v{{i="{i}"}} {floatToGoString(v)}' in lines, v
     for i, n in enumerate(ints):
         assert f'n_total{{i="{i}"}} {floatToGoString(n)}' in lines, n
+
+
+def test_refusals_and_repr_as_prometheus_client_gives_them(registry):
+    for buckets in ([], [math.inf]):
+        with pytest.raises(ValueError, match="a histogram needs a bucket besides \\+Inf"):
+            metricore.Histogram("h", "H.", buckets=buckets, registry=registry)
+    info = metricore.Info("build", "B.", registry=registry)
+    with pytest.raises(ValueError, match='"version" has the value None'):
+        info.info({"version": None})
+    assert repr(metricore.Counter("c", "C.", registry=registry)) == f"{metricore.Counter.__module__}.Counter(c)"
+
+
+def test_collect_gives_collector_families_as_yielded(registry):
+    family = metricore.core.GaugeHistogramMetricFamily("gh", "GH.", buckets=[("1", 2), ("+Inf", 3)])
+
+    class Collector:
+        def collect(self):
+            return [family]
+
+    collector = Collector()
+    registry.register(collector)
+    assert [f for f in registry.collect() if f.name == "gh"] == [family]
+    # No sum: collected as given, refused when rendered (TypeError, as prometheus_client).
+    assert registry.get_sample_value("gh_bucket", {"le": "1"}) == 2
+    with pytest.raises(TypeError):
+        metricore.generate_latest(registry)
+    registry.unregister(collector)
+    bad = metricore.core.GaugeHistogramMetricFamily("bad", "B.", buckets=[(None, 1)], gsum_value=0)
+    registry.register(type("C", (), {"collect": lambda self: [bad]})())
+    with pytest.raises(AttributeError, match='label "le" has the value None'):
+        metricore.generate_latest(registry)
+
+
+def test_value_class_puts_unregistered_metrics_in_the_multiprocess_file(tmp_path, monkeypatch):
+    from metricore import multiprocess, values
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(values, "ValueClass", values.get_value_class())
+    try:
+        reader = metricore.CollectorRegistry()
+        multiprocess.MultiProcessCollector(reader)
+        # Two objects of one definition record into one family of the file.
+        metricore.Counter("jobs", "J.", registry=None).inc(2)
+        metricore.Counter("jobs", "J.", registry=None).inc(3)
+        assert reader.get_sample_value("jobs_total") == 5
+        assert os.listdir(tmp_path) == [multiprocess.FILE_NAME]
+    finally:
+        values.close_all_multiprocess_files()
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
+    alone = metricore.Counter("jobs", "J.", registry=None)
+    alone.inc()
+    assert reader.get_sample_value("jobs_total") == 5
+    assert alone._value.get() == 1
+
+
+def test_metric_classes_can_be_subclassed(registry):
+    class Named(metricore.Counter):
+        def __init__(self, name, documentation, labelnames=(), namespace="", **kwargs):
+            self.namespace = namespace
+            super().__init__(name, documentation, labelnames, namespace=namespace, **kwargs)
+
+    c = Named("m", "M.", ["code"], namespace="app", unit="seconds", registry=registry)
+    child = c.labels("200")
+    child.inc()
+    assert (c.namespace, registry.get_sample_value("app_m_seconds_total", {"code": "200"})) == ("app", 1)
+    # Children are made by calling the subclass, as prometheus_client makes them.
+    assert (type(child), child.namespace, c.labels(code="200")) == (Named, "app", child)
+    with pytest.raises(ValueError, match="_labelvalues is given by labels"):
+        Named("m", "M.", ["code"], _labelvalues=("200",))
+
+    class Timed(metricore.Histogram):
+        def __init__(self, name, documentation, labelnames=(), buckets=(1.0,), **kwargs):
+            self.bounds = list(buckets)
+            super().__init__(name, documentation, labelnames, buckets=buckets, **kwargs)
+
+    h = Timed("t", "T.", ["op"], buckets=[0.5, 2.0], registry=registry)
+    h.labels("read").observe(1)
+    assert h.labels("read").bounds == [0.5, 2.0]
+    assert registry.get_sample_value("t_bucket", {"op": "read", "le": "2.0"}) == 1

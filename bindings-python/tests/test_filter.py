@@ -30,7 +30,11 @@ def test_restricted_registry_renders_the_families_named(registry):
     text = metricore.generate_latest(only).decode()
     assert type_names(text) == ["latency_seconds", "requests_total"], text
     assert 'requests_total{code="200"} 3.0\n' in text or 'requests_total{code="200"} 3\n' in text
-    assert only.get_sample_value("latency_seconds_bucket", {"le": "0.1"}) == 1
+    assert 'latency_seconds_bucket{le="0.1"} 1' in text, text
+    # collect() gives only the samples named, as prometheus_client's does.
+    assert only.get_sample_value("latency_seconds_count") == 1
+    assert only.get_sample_value("latency_seconds_bucket", {"le": "0.1"}) is None
+    assert [f.name for f in only.collect()] == ["latency_seconds", "requests"]
     assert only.get_sample_value("queue") is None
     assert registry.get_sample_value("queue") == 2
     assert metricore.generate_latest(registry.restricted_registry([])) == b""
@@ -116,3 +120,24 @@ def test_process_metrics_only_in_process_or_when_asked(shared_path):
         "print(metricore.generate_latest().decode())"
     )
     assert "process_cpu_seconds_total " in run_python(code, METRICORE_REGISTRY=shared_path)
+
+
+def test_process_collector_of_another_pid_under_another_proc(registry, tmp_path):
+    (tmp_path / "stat").write_text("cpu  1 2 3\nbtime 1000\n")
+    (tmp_path / "42").mkdir()
+    fields = {14: 150, 15: 50, 22: 500, 23: 4096000, 24: 3}
+    stat = "42 (x) R" + "".join(f" {fields.get(n, 0)}" for n in range(4, 53))
+    (tmp_path / "42" / "stat").write_text(stat)
+    pid = ["42\n"]
+    collector = metricore.ProcessCollector(namespace="app", pid=lambda: pid[0], proc=str(tmp_path), registry=registry)
+    collector._ticks, collector._pagesize = 100, 1000
+    assert registry.get_sample_value("app_process_cpu_seconds_total") == 2.0
+    assert registry.get_sample_value("app_process_resident_memory_bytes") == 3000.0
+    assert registry.get_sample_value("app_process_start_time_seconds") == 1005.0
+    assert registry.get_sample_value("app_process_open_fds") is None  # no fd directory
+    assert "app_process_virtual_memory_bytes 4.096e+06\n" in metricore.generate_latest(registry).decode()
+    pid[0] = 43  # not there: no samples
+    assert registry.get_sample_value("app_process_cpu_seconds_total") is None
+    registry.unregister(collector)
+    assert metricore.ProcessCollector(pid=lambda: 42, proc=str(tmp_path), registry=None)._registry is None
+    assert "process_" not in metricore.generate_latest(registry).decode()

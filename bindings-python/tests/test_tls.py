@@ -66,6 +66,36 @@ def test_start_http_server_requires_client_certificates(registry, pki, tmp_path)
         server.shutdown()
 
 
+def test_start_http_server_offers_the_tls_versions_asked(registry, pki):
+    server, _ = metricore.start_http_server(
+        0, addr="127.0.0.1", registry=registry, certfile=pki.server_cert, keyfile=pki.server_key,
+        tls_min_version=ssl.TLSVersion.TLSv1_3,
+    )
+
+    def get_with(version):
+        ctx = ssl.create_default_context(cafile=pki.ca)
+        ctx.minimum_version = ctx.maximum_version = version
+        url = f"https://localhost:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
+            return r.status
+
+    try:
+        assert get_with(ssl.TLSVersion.TLSv1_3) == 200
+        with pytest.raises(urllib.error.URLError):
+            get_with(ssl.TLSVersion.TLSv1_2)
+    finally:
+        server.shutdown()
+    with pytest.raises(ValueError, match="TLS10 is not offered"):
+        metricore.start_http_server(0, addr="127.0.0.1", registry=registry, certfile=pki.server_cert,
+                                    keyfile=pki.server_key, tls_min_version=ssl.TLSVersion.TLSv1)
+    with pytest.raises(ValueError, match="below min_version"):
+        metricore.start_http_server(0, addr="127.0.0.1", registry=registry, certfile=pki.server_cert,
+                                    keyfile=pki.server_key, tls_min_version=ssl.TLSVersion.TLSv1_3,
+                                    tls_max_version=ssl.TLSVersion.TLSv1_2)
+    with pytest.raises(ValueError, match="TLS versions need TLS"):
+        metricore.start_http_server(0, addr="127.0.0.1", registry=registry, tls_max_version=ssl.TLSVersion.TLSv1_2)
+
+
 def test_start_http_server_refuses_half_configurations(registry, pki):
     with pytest.raises(ValueError, match="keyfile"):
         metricore.start_http_server(0, addr="127.0.0.1", registry=registry, certfile=pki.server_cert)

@@ -10,8 +10,14 @@ pub const DEFAULT_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
-/// Checks that bounds are finite, strictly increasing and at most [`MAX_BUCKETS`].
+/// Checks that bounds are finite, strictly increasing, at least one and at most
+/// [`MAX_BUCKETS`].
 pub fn check(bounds: &[f64]) -> Result<()> {
+    if bounds.is_empty() {
+        return Err(Error::InvalidBuckets(
+            "no finite bound given: a histogram needs a bucket besides +Inf".to_owned(),
+        ));
+    }
     if bounds.len() > MAX_BUCKETS {
         return Err(Error::InvalidBuckets(format!(
             "{} bounds given, at most {MAX_BUCKETS} allowed",
@@ -89,6 +95,7 @@ mod tests {
             .contains("followed by"));
         assert!(check(&[f64::NAN]).is_err());
         assert!(check(&[f64::INFINITY]).is_err());
+        assert!(check(&[]).is_err());
         assert!(check(&vec![0.0; 200]).is_err());
     }
 

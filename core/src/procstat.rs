@@ -21,6 +21,11 @@ impl Stat {
         Stat::parse(std::fs::read_to_string("/proc/self/stat").ok()?)
     }
 
+    /// The stat file at `path` (`PROC/PID/stat` of a `/proc` mounted elsewhere).
+    pub fn at(path: &std::path::Path) -> Option<Stat> {
+        Stat::parse(std::fs::read_to_string(path).ok()?)
+    }
+
     fn parse(text: String) -> Option<Stat> {
         let fields_at = text.rfind(')')? + 1;
         Some(Stat { text, fields_at })
@@ -54,6 +59,11 @@ impl Stat {
     pub fn vsize(&self) -> Option<u64> {
         self.field(23)
     }
+
+    /// Resident set size, in pages (field 24).
+    pub fn rss(&self) -> Option<u64> {
+        self.field(24)
+    }
 }
 
 #[cfg(test)]
@@ -63,13 +73,13 @@ mod tests {
     #[test]
     fn fields_follow_the_last_parenthesis() {
         let mut line = String::from("42 (a (b) c) S");
-        for n in 4..=23 {
+        for n in 4..=24 {
             line.push_str(&format!(" {n}"));
         }
         let s = Stat::parse(line).unwrap();
         assert_eq!(
-            (s.utime(), s.stime(), s.start_time(), s.vsize()),
-            (Some(14), Some(15), Some(22), Some(23))
+            (s.utime(), s.stime(), s.start_time(), s.vsize(), s.rss()),
+            (Some(14), Some(15), Some(22), Some(23), Some(24))
         );
         assert!(Stat::of_self().and_then(|s| s.start_time()).is_some());
     }

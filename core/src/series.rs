@@ -245,6 +245,13 @@ impl Family {
         &self.0.spec
     }
 
+    /// Refuses (and counts in the region's errors) `got` label values where the
+    /// family takes another number, as recording with them would; for a binding that
+    /// checks a call before it has the values as strings.
+    pub fn check_label_count(&self, got: usize) -> Result<()> {
+        self.check_count(got)
+    }
+
     /// The histogram bucket bounds (empty for other kinds).
     pub(crate) fn bounds(&self) -> Arc<[f64]> {
         self.0.bounds.clone()

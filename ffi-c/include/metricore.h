@@ -158,7 +158,7 @@ enum metricore_status
      */
     METRICORE_STATUS_INVALID_VALUE = 13,
     /**
-     * Histogram bounds are not finite, strictly increasing and at most 128.
+     * Histogram bounds are not finite, strictly increasing and 1 to 128.
      */
     METRICORE_STATUS_INVALID_BUCKETS = 14,
     /**
@@ -847,7 +847,7 @@ metricore_status metricore_buckets_exponential(double start,
 /**
  * Creates, or finds if registered before with the same labels, bounds and options,
  * the histogram family `name` with `label_names_len` label names and the
- * `bounds_len` bucket upper bounds at `bounds` (finite, strictly increasing, at most
+ * `bounds_len` bucket upper bounds at `bounds` (finite, strictly increasing, 1 to
  * 128; `+Inf` is implied; see `metricore_buckets_default`). `options` may be NULL.
  *
  * On success `*out` points to the family, owned by `registry`.

@@ -92,7 +92,7 @@ pub unsafe extern "C" fn metricore_buckets_exponential(
 
 /// Creates, or finds if registered before with the same labels, bounds and options,
 /// the histogram family `name` with `label_names_len` label names and the
-/// `bounds_len` bucket upper bounds at `bounds` (finite, strictly increasing, at most
+/// `bounds_len` bucket upper bounds at `bounds` (finite, strictly increasing, 1 to
 /// 128; `+Inf` is implied; see `metricore_buckets_default`). `options` may be NULL.
 ///
 /// On success `*out` points to the family, owned by `registry`.

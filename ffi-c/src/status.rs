@@ -42,7 +42,7 @@ pub enum Status {
     UnknownType = 12,
     /// A value was refused: a negative, NaN or infinite counter increment, or NaN observed.
     InvalidValue = 13,
-    /// Histogram bounds are not finite, strictly increasing and at most 128.
+    /// Histogram bounds are not finite, strictly increasing and 1 to 128.
     InvalidBuckets = 14,
     /// A state set got no states, a duplicate, or an unknown state.
     InvalidState = 15,

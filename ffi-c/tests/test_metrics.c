@@ -250,6 +250,10 @@ void test_histogram(void) {
     CHECK_STATUS(metricore_histogram_family_new(r, METRICORE_LIT("bad"), METRICORE_LIT("B."), NULL, 0,
                                                 unsorted, 2, NULL, &f2),
                  METRICORE_STATUS_INVALID_BUCKETS);
+    /* No finite bound: a histogram needs a bucket besides +Inf. */
+    CHECK_STATUS(metricore_histogram_family_new(r, METRICORE_LIT("bad"), METRICORE_LIT("B."), NULL, 0,
+                                                unsorted, 0, NULL, &f2),
+                 METRICORE_STATUS_INVALID_BUCKETS);
     CHECK_STATUS(metricore_histogram_family_new(r, METRICORE_LIT("bad"), METRICORE_LIT("B."), NULL, 0,
                                                 NULL, 2, NULL, &f2),
                  METRICORE_STATUS_NULL_POINTER);

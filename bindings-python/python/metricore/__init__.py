@@ -12,7 +12,6 @@ import importlib.abc
 import importlib.util
 import os
 import sys
-import warnings
 from importlib.metadata import version as _package_version
 
 from ._metricore import Counter, Enum, Gauge, Histogram, Info, Summary
@@ -36,7 +35,9 @@ from .metrics_core import Metric
 from .registry import PROCESS_COLLECTOR, REGISTRY, CollectorRegistry, ProcessCollector, use_shared
 from .gc_collector import GC_COLLECTOR, GCCollector
 from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
-from . import core, metrics, samples
+# Reads PROMETHEUS_MULTIPROC_DIR (taking the deprecated lowercase name over, with a
+# DeprecationWarning) before the default registry's place is chosen below.
+from . import core, metrics, samples, values
 
 #: The version of the installed package, "MAJOR.MINOR.PATCH" (the crates' version).
 __version__: str = _package_version("metricore")
@@ -76,7 +77,11 @@ def install_as_prometheus_client() -> None:
     """Makes ``import prometheus_client`` (and ``prometheus_client.X``, for each module
     ``metricore.X``) give metricore's modules, so that code which imports
     ``prometheus_client`` itself records into metricore. Call it before that code
-    imports ``prometheus_client``; modules it imported earlier keep what they got."""
+    imports ``prometheus_client``; modules it imported earlier keep what they got.
+    The metric classes then name ``prometheus_client.metrics`` as their module (in
+    their ``repr`` too), as ``prometheus_client``'s do."""
+    for cls in (Counter, Gauge, Histogram, Summary, Info, Enum):
+        cls.__module__ = "prometheus_client.metrics"
     for name in [n for n in sys.modules if n == "prometheus_client" or n.startswith("prometheus_client.")]:
         del sys.modules[name]
     sys.modules["prometheus_client"] = sys.modules[__name__]
@@ -119,14 +124,6 @@ __all__ = [
     "use_shared",
     "write_to_textfile",
 ]
-
-if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_multiproc_dir" in os.environ:
-    warnings.warn(
-        "prometheus_multiproc_dir variable has been deprecated in favor of the upper case naming "
-        "PROMETHEUS_MULTIPROC_DIR",
-        DeprecationWarning,
-    )
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["prometheus_multiproc_dir"]
 
 if os.environ.get("METRICORE_REGISTRY"):
     use_shared(

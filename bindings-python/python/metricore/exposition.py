@@ -122,6 +122,8 @@ def start_http_server(
     client_capath: Optional[str] = None,
     protocol: int = ssl.PROTOCOL_TLS_SERVER,
     client_auth_required: bool = False,
+    tls_min_version: Optional[ssl.TLSVersion] = None,
+    tls_max_version: Optional[ssl.TLSVersion] = None,
 ) -> Tuple["_metricore.HttpServer", "_metricore.HttpServer"]:
     """Serves the registry's metrics at ``http://addr:port/metrics`` from a native
     thread that does not hold the GIL (it takes it only to run custom collectors). The
@@ -130,8 +132,9 @@ def start_http_server(
 
     With ``certfile`` and ``keyfile`` it serves https (TLS 1.2 and 1.3, by the core's
     rustls); with ``client_auth_required`` a client certificate verified against
-    ``client_cafile`` and the certificates in ``client_capath`` is required. Invalid
-    files raise ``ValueError`` naming the argument."""
+    ``client_cafile`` and the certificates in ``client_capath`` is required;
+    ``tls_min_version`` and ``tls_max_version`` narrow the versions offered. Invalid
+    files or versions raise ``ValueError`` naming the argument."""
     if protocol not in (ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS):
         raise ValueError("protocol: only ssl.PROTOCOL_TLS_SERVER (TLS 1.2 and 1.3) is supported")
     server = _metricore.HttpServer.start(
@@ -143,6 +146,8 @@ def start_http_server(
         client_cafile=os.fspath(client_cafile) if client_cafile is not None else None,
         client_capath=os.fspath(client_capath) if client_capath is not None else None,
         client_auth_required=client_auth_required,
+        tls_min_version=None if tls_min_version is None else int(tls_min_version),
+        tls_max_version=None if tls_max_version is None else int(tls_max_version),
     )
     return server, server
 

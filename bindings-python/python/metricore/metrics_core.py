@@ -172,7 +172,7 @@ class HistogramMetricFamily(_Family):
         for bucket in buckets:
             le, value = bucket[0], bucket[1]
             exemplar = bucket[2] if len(bucket) > 2 else None
-            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp, exemplar)
+            self.add_sample(self.name + "_bucket", dict(lv, le=le), value, timestamp, exemplar)
         self.add_sample(self.name + "_count", dict(lv), buckets[-1][1], timestamp)
         if sum_value is not None:
             self.add_sample(self.name + "_sum", dict(lv), sum_value, timestamp)
@@ -193,7 +193,7 @@ class GaugeHistogramMetricFamily(_Family):
         """Adds the buckets, count and sum for these label values."""
         lv = _labels(self._labelnames, labels, self.name)
         for le, value in buckets:
-            self.add_sample(self.name + "_bucket", dict(lv, le=str(le)), value, timestamp)
+            self.add_sample(self.name + "_bucket", dict(lv, le=le), value, timestamp)
         self.add_sample(self.name + "_gcount", dict(lv), buckets[-1][1], timestamp)
         self.add_sample(self.name + "_gsum", dict(lv), gsum_value, timestamp)
 

@@ -2,8 +2,9 @@
 processes share) and the custom collectors rendered with them."""
 
 import os
+import threading
 from abc import ABC, abstractmethod
-from typing import Dict, Iterable, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from . import _metricore
 from .metrics_core import Metric
@@ -41,8 +42,9 @@ class CollectorRegistry(_metricore.RegistryCore):
     ``register`` adds custom collectors, and metrics made with ``registry=None``. With
     ``target_info``, the registry carries a ``target_info`` metric with those labels;
     with ``self_metrics``, metricore's own (``metricore_*``: series, region use,
-    refused recordings, overflows). Collectors need no names to be registered, so
-    ``support_collectors_without_names`` changes nothing.
+    refused recordings, overflows). A collector whose ``describe()`` names no
+    families is left out of ``restricted_registry`` views unless
+    ``support_collectors_without_names``.
     """
 
     def __init__(
@@ -54,6 +56,9 @@ class CollectorRegistry(_metricore.RegistryCore):
         self_metrics: bool = False,
     ):
         self._auto_describe = auto_describe
+        self._without_names = support_collectors_without_names
+        # Guards the sample names claimed by collectors.
+        self._lock = threading.Lock()
         self._claimed: Dict[int, List[str]] = {}
         self._target_info: Optional[object] = None
         self._self_metrics = False
@@ -100,13 +105,14 @@ class CollectorRegistry(_metricore.RegistryCore):
                 raise type(e)(f"metric {collector._name!r}: {e}") from None
             return
         names = self._collector_names(collector)
-        self._claim(names)
-        try:
-            self._add_collector(collector)
-        except BaseException:
-            self._release(names)
-            raise
-        self._claimed[id(collector)] = names
+        with self._lock:
+            self._claim(names)
+            try:
+                self._add_collector(collector)
+            except BaseException:
+                self._release(names)
+                raise
+            self._claimed[id(collector)] = names
 
     def _collector_names(self, collector: object) -> List[str]:
         """The sample names a collector's families claim: those ``describe()`` gives
@@ -131,16 +137,34 @@ class CollectorRegistry(_metricore.RegistryCore):
             elif not self._detach(collector._registry):
                 raise KeyError(collector)
             return
-        if isinstance(collector, ProcessCollector) and collector._registry is self:
+        if isinstance(collector, ProcessCollector) and collector._own and collector._registry is self:
             self._remove_process_metrics()
             return
-        if not self._remove_collector(collector):
-            raise KeyError(collector)
-        self._release(self._claimed.pop(id(collector), []))
+        with self._lock:
+            if not self._remove_collector(collector):
+                raise KeyError(collector)
+            self._release(self._claimed.pop(id(collector), []))
 
     def collect(self) -> Iterator[Metric]:
-        """Every family of the registry (and of its collectors), with samples."""
-        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
+        """Every family of the registry with samples, then what its custom collectors
+        yield, as they yield it."""
+        yield from _metricore._parse(self._render(True, None, False).decode("utf-8"), True)
+        for collector in self._collectors():
+            yield from collector.collect()
+
+    def _collectors_selected(self, names: Iterable[str]) -> List[object]:
+        """The custom collectors whose described families have one of the sample
+        ``names``, and those that describe none if collectors without names are
+        supported."""
+        with self._lock:
+            claimed = dict(self._claimed)
+        wanted = set(names)
+        chosen = []
+        for collector in self._collectors():
+            own = claimed.get(id(collector), [])
+            if (own and wanted.intersection(own)) or (not own and self._without_names):
+                chosen.append(collector)
+        return chosen
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
@@ -177,26 +201,76 @@ class RestrictedRegistry:
         return self._registry._render(openmetrics, self._names)
 
     def collect(self) -> Iterator[Metric]:
-        """The selected families, with samples."""
-        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
+        """The selected families with only the samples named, as
+        ``prometheus_client`` gives them; a custom collector runs only if it
+        describes a family named (or describes none, where the registry supports
+        collectors without names)."""
+        names = set(self._names)
+        text = self._registry._render(True, self._names, False).decode("utf-8")
+        families: List[Metric] = list(_metricore._parse(text, True))
+        for collector in self._registry._collectors_selected(names):
+            families.extend(collector.collect())
+        for family in families:
+            samples = [s for s in family.samples if s.name in names]
+            if samples:
+                kept = Metric(family.name, family.documentation, family.type, family.unit)
+                kept.samples = samples
+                yield kept
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
         return CollectorRegistry.get_sample_value(self, name, labels)  # type: ignore[arg-type]
 
 
-class ProcessCollector:
-    """This process's ``process_*`` metrics in ``registry``'s collections in this
-    process, until ``registry.unregister(collector)``. The default registry has them
-    (``PROCESS_COLLECTOR``) while it lives in this process; moving it to a shared file
-    drops them (the file stands for the whole service, not the process that renders
-    it), and this adds them back when they are wanted anyway."""
+# The default of an argument `registry` that may be given as None.
+_DEFAULT: CollectorRegistry = object()  # type: ignore[assignment]
 
-    def __init__(self, namespace: str = "", registry: Optional[CollectorRegistry] = None):
-        if namespace:
-            raise ValueError("namespace: process metrics are named process_* only")
-        self._registry = REGISTRY if registry is None else registry
-        self._registry._add_process_metrics()
+
+class ProcessCollector:
+    """The ``process_*`` metrics of a process (CPU time, memory, start time, open and
+    most file descriptors), read by the core from ``/proc`` at each collection, in
+    ``registry``'s collections (the default registry unless given; none with
+    ``None``) until ``registry.unregister(collector)``.
+
+    By default it reports this process, in this process's collections (the default
+    registry has them, ``PROCESS_COLLECTOR``, while it lives in this process; moving
+    it to a shared file drops them, since the file stands for the whole service, and
+    this adds them back when they are wanted anyway). ``pid`` (a function giving the
+    pid, called at each collection), ``proc`` (where ``/proc`` is) and ``namespace``
+    (put before ``process_``) report another process; ``_ticks`` and ``_pagesize`` are
+    the units its ``/proc`` counts in."""
+
+    def __init__(
+        self,
+        namespace: str = "",
+        pid: Optional[Callable[[], object]] = None,
+        proc: str = "/proc",
+        registry: Optional[CollectorRegistry] = _DEFAULT,  # type: ignore[assignment]
+    ):
+        given = REGISTRY if registry is _DEFAULT else registry
+        self._namespace = namespace
+        self._pid = pid
+        self._proc = proc
+        ticks, pagesize = _metricore._process_units()
+        self._ticks = ticks or 100.0
+        self._pagesize = pagesize or 4096.0
+        self._own = not namespace and pid is None and os.path.abspath(proc) == "/proc"
+        self._registry = given
+        if given is not None:
+            if self._own:
+                given._add_process_metrics()
+            else:
+                given.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        """The process's metrics now (none when its ``/proc`` entry is not there)."""
+        pid = "self" if self._pid is None else str(self._pid()).strip()
+        prefix = self._namespace + "_" if self._namespace else ""
+        readings = _metricore._process_readings(self._proc, pid, float(self._ticks), float(self._pagesize))
+        for name, help, unit, typ, value in readings:
+            family = Metric(prefix + name, help, typ, unit)
+            family.add_sample(prefix + name + ("_total" if typ == "counter" else ""), {}, value)
+            yield family
 
 
 REGISTRY = CollectorRegistry()

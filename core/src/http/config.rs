@@ -260,15 +260,25 @@ impl WebConfig {
     /// and `keyfile` are given (one alone is an error); with `client_auth_required`, a
     /// client certificate verified against the CAs of `client_cafile` and of the PEM
     /// files in `client_capath` is required; without it, none is asked for.
+    /// `min_version` and `max_version` bound the versions offered (TLS 1.2 and 1.3
+    /// when not given).
     pub fn from_cert_files(
         certfile: Option<&Path>,
         keyfile: Option<&Path>,
         client_cafile: Option<&Path>,
         client_capath: Option<&Path>,
         client_auth_required: bool,
+        min_version: Option<TlsVersion>,
+        max_version: Option<TlsVersion>,
     ) -> Result<WebConfig, ConfigError> {
         let (cert, key) = match (certfile, keyfile) {
             (None, None) => {
+                if min_version.is_some() || max_version.is_some() {
+                    return Err(ConfigError::new(
+                        "certfile",
+                        "TLS versions need TLS: give certfile and keyfile",
+                    ));
+                }
                 if client_auth_required || client_cafile.is_some() || client_capath.is_some() {
                     return Err(ConfigError::new(
                         "certfile",
@@ -284,6 +294,8 @@ impl WebConfig {
             (Some(_), None) => return Err(ConfigError::new("keyfile", "certfile without keyfile")),
         };
         let mut tls = TlsSettings::new(cert, key);
+        tls.min_version = min_version.unwrap_or(tls.min_version);
+        tls.max_version = max_version.unwrap_or(tls.max_version);
         if client_auth_required {
             tls.client_auth = ClientAuth::RequireAndVerifyClientCert;
             tls.client_ca_files
@@ -687,14 +699,18 @@ mod tests {
     #[test]
     fn prometheus_client_arguments_map_onto_the_config() {
         let p = Path::new("x");
-        assert!(!WebConfig::from_cert_files(None, None, None, None, false)
-            .unwrap()
-            .is_tls());
-        let e = WebConfig::from_cert_files(Some(p), None, None, None, false).unwrap_err();
-        assert_eq!(e.key(), "keyfile");
-        let e = WebConfig::from_cert_files(None, None, None, None, true).unwrap_err();
+        let files = |cert, key, required, min| {
+            WebConfig::from_cert_files(cert, key, None, None, required, min, None)
+        };
+        assert!(!files(None, None, false, None).unwrap().is_tls());
+        assert_eq!(
+            files(Some(p), None, false, None).unwrap_err().key(),
+            "keyfile"
+        );
+        assert_eq!(files(None, None, true, None).unwrap_err().key(), "certfile");
+        let e = files(None, None, false, Some(TlsVersion::TLS13)).unwrap_err();
         assert_eq!(e.key(), "certfile");
-        let e = WebConfig::from_cert_files(Some(p), Some(p), None, None, true).unwrap_err();
+        let e = files(Some(p), Some(p), true, None).unwrap_err();
         assert_eq!(e.key(), "client_auth_required");
     }
 }
