@@ -3,6 +3,7 @@
 //! into such families.
 
 use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample};
+use metricore::names::Escaping;
 use metricore::{Format, Numbers};
 use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
@@ -14,12 +15,18 @@ use crate::errors::to_py;
 type Owned = (String, Vec<(String, String)>, f64, Option<f64>);
 
 /// Calls `collector.collect()` and renders every family it yields into `out`, values
-/// written as `prometheus_client` writes them. An error about a family carries the
-/// family as its last argument, as `prometheus_client` raises it.
-pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
+/// written as `prometheus_client` writes them and names as `escaping` says. An error
+/// about a family carries the family as its last argument, as `prometheus_client`
+/// raises it.
+pub fn render(
+    collector: &Bound<'_, PyAny>,
+    format: Format,
+    escaping: Escaping,
+    out: &mut String,
+) -> PyResult<()> {
     for family in collector.call_method0("collect")?.try_iter()? {
         let family = family?;
-        if let Err(e) = render_family(&family, format, out) {
+        if let Err(e) = render_family(&family, format, escaping, out) {
             let py = family.py();
             let err = e.value(py);
             let args = err.getattr("args")?.cast_into::<PyTuple>()?;
@@ -38,7 +45,12 @@ pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
 /// Renders one family: an object with `name`, `documentation`, `type`, `unit` and
 /// `samples` (each a `(name, labels, value, ...)` sequence), as `prometheus_client`'s
 /// `Metric` has them.
-fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
+fn render_family(
+    family: &Bound<'_, PyAny>,
+    format: Format,
+    escaping: Escaping,
+    out: &mut String,
+) -> PyResult<()> {
     let name: String = family.getattr("name")?.extract()?;
     let help: String = family.getattr("documentation")?.extract()?;
     let kind: String = family.getattr("type")?.extract()?;
@@ -103,7 +115,7 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         kind: &kind,
         samples: &samples,
     };
-    render_external(format, Numbers::Python, &family, out).map_err(to_py)
+    render_external(format, Numbers::Python, escaping, &family, out).map_err(to_py)
 }
 
 /// Reads exposition text (OpenMetrics with `openmetrics`, else Prometheus text) by

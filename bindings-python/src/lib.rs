@@ -16,11 +16,15 @@ use metricore::Format;
 use pyo3::prelude::*;
 
 /// The format for a scraper's `Accept` header, by core's rules: whether it is
-/// OpenMetrics, and its content type.
+/// OpenMetrics, its content type and the escaping scheme of its names.
 #[pyfunction]
-fn _negotiate(accept: &str) -> (bool, &'static str) {
-    let format = Format::from_accept(accept);
-    (format == Format::OpenMetrics, format.content_type())
+fn _negotiate(accept: &str) -> (bool, &'static str, &'static str) {
+    let n = metricore::expose::negotiate(accept);
+    (
+        n.format == Format::OpenMetrics,
+        n.content_type,
+        n.escaping.name(),
+    )
 }
 
 /// The names of the `name[]` parameters of a request's query string (percent-decoded),
@@ -105,6 +109,7 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
     m.add_function(wrap_pyfunction!(registry::_close_shared_files, m)?)?;
     m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
+    m.add_function(wrap_pyfunction!(base::_set_legacy_validation, m)?)?;
     m.add_function(wrap_pyfunction!(_query_names, m)?)?;
     m.add_function(wrap_pyfunction!(collectors::_parse, m)?)?;
     m.add_function(wrap_pyfunction!(_accepts_gzip, m)?)?;

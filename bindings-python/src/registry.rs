@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use metricore::names::Escaping;
 use metricore::{Format, Numbers, Options};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -38,6 +39,9 @@ thread_local! {
     /// Whether renders on this thread leave out the custom collectors (`collect()`
     /// calls them itself).
     static WITHOUT_COLLECTORS: Cell<bool> = const { Cell::new(false) };
+    /// How the render in progress on this thread writes the names of custom
+    /// collectors' families (renders not started from Python: legacy names).
+    static ESCAPING: Cell<Escaping> = const { Cell::new(Escaping::Underscores) };
 }
 
 /// Keeps `e` for the render in progress on this thread, or reports it as unraisable
@@ -91,7 +95,7 @@ impl Hooks {
                 .map(|c| c.clone_ref(py))
                 .collect();
             for c in all {
-                if let Err(e) = collectors::render(c.bind(py), format, out) {
+                if let Err(e) = collectors::render(c.bind(py), format, ESCAPING.get(), out) {
                     report(py, e);
                 }
             }
@@ -346,15 +350,22 @@ impl Registry {
     /// Renders every metric and collector of the registry, as Prometheus text 0.0.4 or,
     /// with `openmetrics`, OpenMetrics 1.0.0; with `names`, only the families they
     /// select (core's `Filter`); without `collectors`, leaving out the custom
-    /// collectors. Errors raised by collectors are raised here.
-    #[pyo3(signature = (openmetrics = false, names = None, collectors = true))]
+    /// collectors; names outside the legacy set written by the scheme `escaping`
+    /// (`ValueError` for an unknown one). Errors raised by collectors are raised here.
+    #[pyo3(signature = (openmetrics = false, names = None, collectors = true, escaping = "underscores"))]
     fn _render<'py>(
         &self,
         py: Python<'py>,
         openmetrics: bool,
         names: Option<Vec<String>>,
         collectors: bool,
+        escaping: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        let escaping = Escaping::from_name(escaping).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "escaping {escaping:?}: expected allow-utf-8, underscores, dots or values"
+            ))
+        })?;
         let format = if openmetrics {
             Format::OpenMetrics
         } else {
@@ -363,13 +374,15 @@ impl Registry {
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
         let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
+        let outer_escaping = ESCAPING.replace(escaping);
         let text = py.detach(|| {
             let mut out = String::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
-            metricore::registry::render_filtered(&cores, format, &filter, &mut out);
+            metricore::registry::render_escaped(&cores, format, escaping, &filter, &mut out);
             out
         });
         WITHOUT_COLLECTORS.set(outer_without);
+        ESCAPING.set(outer_escaping);
         let failed = CAPTURE.replace(outer).flatten();
         match failed {
             Some(e) => Err(e),

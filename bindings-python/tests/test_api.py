@@ -27,7 +27,8 @@ def test_module_layout_matches_prometheus_client():
 
     assert metricore.REGISTRY is metricore.registry.REGISTRY
     assert metricore.core.CounterMetricFamily is not None
-    assert metricore.CONTENT_TYPE_LATEST == "text/plain; version=0.0.4; charset=utf-8"
+    assert metricore.CONTENT_TYPE_PLAIN_0_0_4 == "text/plain; version=0.0.4; charset=utf-8"
+    assert metricore.CONTENT_TYPE_LATEST == "text/plain; version=1.0.0; charset=utf-8"
     assert metricore.openmetrics.exposition.CONTENT_TYPE_LATEST.startswith("application/openmetrics-text")
     assert metricore.Counter is metricore._metricore.Counter
 
@@ -107,7 +108,7 @@ def test_label_errors_name_the_metric(registry):
 
 def test_bad_definitions(registry):
     with pytest.raises(ValueError, match="invalid metric name"):
-        Counter("1bad", "x", registry=registry)
+        Counter("", "x", namespace="ns", registry=registry)
     with pytest.raises(ValueError, match="invalid label name"):
         Counter("ok", "x", ["__reserved"], registry=registry)
     with pytest.raises(ValueError, match="le"):
@@ -417,13 +418,55 @@ def test_collector_errors_are_raised(registry):
 
     class Bad:
         def collect(self):
-            yield GaugeMetricFamily("bad name", "x", value=1)
+            family = GaugeMetricFamily("bad", "x", labels=["__reserved"])
+            family.add_metric(["v"], 1)
+            yield family
 
     registry.register(Bad())
-    with pytest.raises(ValueError, match="bad name"):
+    with pytest.raises(ValueError, match="__reserved"):
         generate_latest(registry)
     with pytest.raises(TypeError):
         registry.register(object())
+
+
+def test_utf8_names(registry):
+    from metricore.core import CounterMetricFamily
+    from metricore.exposition import choose_encoder
+    from metricore.openmetrics import exposition as om
+
+    Counter("http.requests", "R.", ["http.method"], registry=registry).labels("GET").inc()
+    registry.register(type("C", (), {"collect": lambda self: [CounterMetricFamily("my.jobs", "J.", value=2)]})())
+    # Without escaping asked for: legacy names, custom collectors' too.
+    legacy = generate_latest(registry).decode()
+    assert 'http_requests_total{http_method="GET"} 1.0\n' in legacy
+    assert "\nmy_jobs_total 2.0\n" in legacy
+    utf8 = generate_latest(registry, om.ALLOWUTF8).decode()
+    assert '{"http.requests_total","http.method"="GET"} 1.0\n' in utf8
+    assert '\n{"my.jobs_total"} 2.0\n' in utf8
+    assert "http_dot_requests__total{" in om.generate_latest(registry, om.DOTS).decode()
+    with pytest.raises(ValueError, match="bogus"):
+        generate_latest(registry, "bogus")
+    render, content_type = choose_encoder("application/openmetrics-text; version=1.0.0; escaping=allow-utf-8")
+    assert content_type == "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+    assert render(registry).decode().endswith('{"my.jobs_total"} 2.0\n# EOF\n')
+    # Names come through collect() and get_sample_value as they are.
+    assert value(registry, "http.requests_total", {"http.method": "GET"}) == 1
+    assert {f.name for f in registry.collect()} >= {"http.requests", "my.jobs"}
+
+
+def test_legacy_validation_switch(registry):
+    from metricore import validation
+
+    assert not validation.get_legacy_validation()
+    validation.enable_legacy_validation()
+    try:
+        with pytest.raises(ValueError, match="invalid metric name"):
+            Counter("a.b", "x", registry=registry)
+        with pytest.raises(ValueError, match="invalid label name"):
+            Counter("ab", "x", ["a.b"], registry=registry)
+    finally:
+        validation.disable_legacy_validation()
+    Counter("a.b", "x", ["a.b"], registry=registry)
 
 
 def test_label_value_escaping(registry):
@@ -462,7 +505,7 @@ def test_wsgi_app_negotiates_and_compresses(registry):
 
     body = b"".join(app({"PATH_INFO": "/metrics"}, start_response))
     assert seen["status"] == "200 OK"
-    assert seen["headers"]["Content-Type"] == metricore.CONTENT_TYPE_LATEST
+    assert seen["headers"]["Content-Type"] == metricore.CONTENT_TYPE_PLAIN_0_0_4
     assert b"w_total 1.0\n" in body
     body = b"".join(
         app(
@@ -501,7 +544,7 @@ def test_start_http_server(registry):
         port = server.server_address[1]
         assert thread.is_alive()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-            assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_LATEST
+            assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_PLAIN_0_0_4
             body = r.read()
         assert b"served_total 3.0\n" in body and b"served_depth 4" in body
         req = urllib.request.Request(
@@ -579,7 +622,7 @@ def test_push_to_gateway(registry):
         thread.join(timeout=10)
     assert [g[0] for g in got] == ["PUT", "POST", "DELETE"]
     assert got[0][1] == "/metrics/job/batch/inst@base64/YS9i"
-    assert got[0][2] == metricore.CONTENT_TYPE_LATEST
+    assert got[0][2] == metricore.CONTENT_TYPE_PLAIN_0_0_4
     assert b"pushed_total 1.0\n" in got[0][3]
     assert got[2][3] == b""
 

@@ -14,7 +14,7 @@ use crate::metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
     SummaryVec,
 };
-use crate::names::check_label_name;
+use crate::names::{check_label_name, Escaping};
 use crate::procs::Attachment;
 #[cfg(not(loom))]
 use crate::region;
@@ -604,6 +604,29 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
 /// assert_eq!(text, "# HELP queue Queued jobs.\n# TYPE queue gauge\nqueue 2.0\n");
 /// ```
 pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter, out: &mut String) {
+    render_escaped(registries, format, Escaping::Underscores, filter, out);
+}
+
+/// As [`render_filtered`], names outside the legacy set written as `escaping` says
+/// (the default, [`Escaping::Underscores`], gives legacy names only; text appended by
+/// [`Registry::on_render`] callbacks is kept as they write it).
+///
+/// ```
+/// use metricore::{names::Escaping, registry::render_escaped, Filter, Format, Registry};
+///
+/// let r = Registry::new();
+/// r.gauge("queue.depth", "Queued jobs.").unwrap().set(2.0);
+/// let mut text = String::new();
+/// render_escaped(&[r], Format::Prometheus, Escaping::AllowUtf8, &Filter::all(), &mut text);
+/// assert!(text.contains("\n{\"queue.depth\"} 2.0\n"), "{text}");
+/// ```
+pub fn render_escaped(
+    registries: &[Registry],
+    format: Format,
+    escaping: Escaping,
+    filter: &Filter,
+    out: &mut String,
+) {
     out.clear();
     let mut shared: Vec<&Arc<Shared>> = Vec::with_capacity(registries.len());
     for r in registries {
@@ -650,6 +673,7 @@ pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter,
         &plan,
         format,
         numbers,
+        escaping,
         self_metrics,
         filter,
         out,

@@ -148,7 +148,8 @@ class CollectorRegistry(_metricore.RegistryCore):
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry with samples, then what its custom collectors
         yield, as they yield it."""
-        yield from _metricore._parse(self._render(True, None, False).decode("utf-8"), True)
+        text = self._render(True, None, False, "allow-utf-8").decode("utf-8")
+        yield from _metricore._parse(text, True)
         for collector in self._collectors():
             yield from collector.collect()
 
@@ -197,8 +198,8 @@ class RestrictedRegistry:
         self._registry = registry
         self._names: List[str] = [str(n) for n in names]
 
-    def _render(self, openmetrics: bool = False) -> bytes:
-        return self._registry._render(openmetrics, self._names)
+    def _render(self, openmetrics: bool = False, escaping: str = "underscores") -> bytes:
+        return self._registry._render(openmetrics, self._names, escaping=escaping)
 
     def collect(self) -> Iterator[Metric]:
         """The selected families with only the samples named, as
@@ -206,7 +207,7 @@ class RestrictedRegistry:
         describes a family named (or describes none, where the registry supports
         collectors without names)."""
         names = set(self._names)
-        text = self._registry._render(True, self._names, False).decode("utf-8")
+        text = self._registry._render(True, self._names, False, "allow-utf-8").decode("utf-8")
         families: List[Metric] = list(_metricore._parse(text, True))
         for collector in self._registry._collectors_selected(names):
             families.extend(collector.collect())
@@ -314,7 +315,7 @@ def use_shared(
 
 def _collect_family(registry: CollectorRegistry, name: str) -> list:
     """The families named ``name`` in ``registry``, with samples (``metric.collect()``)."""
-    text = _metricore.RegistryCore._render(registry, True).decode("utf-8")
+    text = _metricore.RegistryCore._render(registry, True, escaping="allow-utf-8").decode("utf-8")
     return [f for f in _metricore._parse(text, True) if f.name == name]
 
 

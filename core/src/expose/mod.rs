@@ -20,6 +20,6 @@ mod text;
 
 pub use crate::inspect::{FamilyStats, Stats};
 pub use filter::Filter;
-pub use format::{Format, Numbers};
+pub use format::{negotiate, Format, Negotiated, Numbers};
 pub use parse::{parse, ParsedFamily, ParsedSample};
 pub use text::{render_external, ExternalFamily, ExternalSample};

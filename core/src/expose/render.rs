@@ -13,13 +13,15 @@ use super::text::{write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
 use crate::family::Entry as FamilyEntry;
 use crate::key;
+use crate::names::Escaping;
 use crate::procs::{self, ProcSlot};
 use crate::region::{self, Region};
 use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::{AtomicU64, Ordering};
 
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
-/// values, its values written as `numbers` says, and (with `self_metrics`) the
+/// values, its values written as `numbers` says and names outside the legacy set as
+/// `escaping` says, and (with `self_metrics`) the
 /// self-metrics `filter` selects; `extra` appends callback text, of which the families
 /// `filter` selects are kept.
 #[allow(clippy::too_many_arguments)]
@@ -28,6 +30,7 @@ pub(crate) fn render(
     plan: &Plan,
     format: Format,
     numbers: Numbers,
+    escaping: Escaping,
     self_metrics: bool,
     filter: &Filter,
     out: &mut String,
@@ -45,11 +48,12 @@ pub(crate) fn render(
     let sums: Vec<Sums> = (0..regions.len())
         .map(|src| Sums::new(regions[src], src, plan))
         .collect();
+    let enc = Encoder::new(out, format, numbers, escaping);
     let mut w = Walker {
         regions,
         sums: &sums,
-        enc: Encoder::new(out, format, numbers),
-        labels: Labels::default(),
+        labels: enc.labels(),
+        enc,
         slots: &slots,
     };
     let mut rest = &entries[..];

@@ -4,7 +4,7 @@
 
 use super::format::{Format, Numbers};
 use crate::error::{Error, Result};
-use crate::names::{check_label_name, check_metric_name};
+use crate::names::{check_label_name, check_metric_name, escape_name, is_legacy_name, Escaping};
 
 /// A sample value: integers as integers, floats in the shortest form that reads back.
 #[derive(Clone, Copy)]
@@ -113,23 +113,28 @@ fn write_python(v: f64, out: &mut String) {
 
 /// A series' labels as `name="value"` pairs without braces: rendered once, reused for
 /// each of the series' lines.
-#[derive(Default)]
-pub(crate) struct Labels(String);
+pub(crate) struct Labels(String, Escaping);
 
 impl Labels {
+    /// No labels yet; names outside the legacy set are to be written as `escaping` says.
+    pub fn new(escaping: Escaping) -> Labels {
+        Labels(String::new(), escaping)
+    }
+
     /// Removes every label.
     #[inline]
     pub fn clear(&mut self) {
         self.0.clear();
     }
 
-    /// Appends the label `name="value"`, escaping the value.
+    /// Appends the label `name="value"`, escaping the name as the scheme says and the
+    /// value.
     pub fn push(&mut self, name: &str, value: &str) {
         let out = &mut self.0;
         if !out.is_empty() {
             out.push(',');
         }
-        out.push_str(name);
+        push_name(out, name, "", true, self.1);
         out.push_str("=\"");
         escape_into(out, value);
         out.push('"');
@@ -141,16 +146,29 @@ pub(crate) struct Encoder<'a> {
     out: &'a mut String,
     format: Format,
     numbers: Numbers,
+    escaping: Escaping,
 }
 
 impl<'a> Encoder<'a> {
-    /// An encoder appending to `out` in `format`, writing values as `numbers` says.
-    pub fn new(out: &'a mut String, format: Format, numbers: Numbers) -> Encoder<'a> {
+    /// An encoder appending to `out` in `format`, writing values as `numbers` says and
+    /// names outside the legacy set as `escaping` says.
+    pub fn new(
+        out: &'a mut String,
+        format: Format,
+        numbers: Numbers,
+        escaping: Escaping,
+    ) -> Encoder<'a> {
         Encoder {
             out,
             format,
             numbers,
+            escaping,
         }
+    }
+
+    /// The labels of a series, to be written by this encoder.
+    pub fn labels(&self) -> Labels {
+        Labels::new(self.escaping)
     }
 
     /// How this encoder writes values.
@@ -163,11 +181,11 @@ impl<'a> Encoder<'a> {
     pub fn family(&mut self, name: &str, type_name: &str, help: &str, unit: &str) {
         let (suffix, kind) = type_line(self.format, type_name);
         let om = self.format == Format::OpenMetrics;
+        let escaping = self.escaping;
         let out = &mut *self.out;
         if !help.is_empty() {
             out.push_str("# HELP ");
-            out.push_str(name);
-            out.push_str(suffix);
+            push_name(out, name, suffix, false, escaping);
             out.push(' ');
             for c in help.chars() {
                 match c {
@@ -180,14 +198,13 @@ impl<'a> Encoder<'a> {
             out.push('\n');
         }
         out.push_str("# TYPE ");
-        out.push_str(name);
-        out.push_str(suffix);
+        push_name(out, name, suffix, false, escaping);
         out.push(' ');
         out.push_str(kind);
         out.push('\n');
         if om && !unit.is_empty() {
             out.push_str("# UNIT ");
-            out.push_str(name);
+            push_name(out, name, "", false, escaping);
             out.push(' ');
             out.push_str(unit);
             out.push('\n');
@@ -206,16 +223,27 @@ impl<'a> Encoder<'a> {
     ) {
         let out = &mut *self.out;
         let labels = labels.0.as_str();
-        out.push_str(name);
-        out.push_str(suffix);
-        if !labels.is_empty() || extra.is_some() {
+        // With UTF-8 names a name outside the legacy set goes quoted inside the braces.
+        let inside = self.escaping == Escaping::AllowUtf8 && !is_legacy_name(name, false);
+        if inside {
             out.push('{');
+            push_name(out, name, suffix, false, self.escaping);
+            if !labels.is_empty() || extra.is_some() {
+                out.push(',');
+            }
+        } else {
+            push_name(out, name, suffix, false, self.escaping);
+        }
+        if inside || !labels.is_empty() || extra.is_some() {
+            if !inside {
+                out.push('{');
+            }
             out.push_str(labels);
             if let Some((n, v)) = extra {
                 if !labels.is_empty() {
                     out.push(',');
                 }
-                out.push_str(n);
+                push_name(out, n, "", true, self.escaping);
                 out.push_str("=\"");
                 escape_into(out, v);
                 out.push('"');
@@ -271,6 +299,20 @@ fn type_line(format: Format, type_name: &str) -> (&'static str, &str) {
     }
 }
 
+/// Writes `name` and then `suffix` (legacy characters) as `escaping` writes their whole,
+/// a metric name or (`label`) a label name. A legacy name is copied as it is (but for
+/// [`Escaping::Dots`], which doubles its `_`).
+fn push_name(out: &mut String, name: &str, suffix: &str, label: bool, escaping: Escaping) {
+    if escaping != Escaping::Dots && is_legacy_name(name, label) {
+        out.push_str(name);
+        out.push_str(suffix);
+    } else if suffix.is_empty() {
+        out.push_str(&escape_name(name, label, escaping));
+    } else {
+        out.push_str(&escape_name(&format!("{name}{suffix}"), label, escaping));
+    }
+}
+
 /// Escapes a label value: `\`, `"` and newline; runs without them are copied whole.
 fn escape_into(out: &mut String, v: &str) {
     let mut rest = v;
@@ -317,10 +359,11 @@ pub struct ExternalSample<'a> {
 }
 
 /// Checks and renders an external family into `out`, its values written as `numbers`
-/// says.
+/// says and names outside the legacy set as `escaping` says.
 pub fn render_external(
     format: Format,
     numbers: Numbers,
+    escaping: Escaping,
     family: &ExternalFamily,
     out: &mut String,
 ) -> Result<()> {
@@ -348,8 +391,8 @@ pub fn render_external(
             check_label_name(n)?;
         }
     }
-    let mut enc = Encoder::new(out, format, numbers);
-    let mut labels = Labels::default();
+    let mut enc = Encoder::new(out, format, numbers, escaping);
+    let mut labels = enc.labels();
     let mut write = |enc: &mut Encoder<'_>, keep: &dyn Fn(&str) -> bool| {
         for s in family.samples.iter().filter(|s| keep(s.name)) {
             labels.clear();
