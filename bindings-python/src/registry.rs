@@ -39,9 +39,6 @@ thread_local! {
     /// Whether renders on this thread leave out the custom collectors (`collect()`
     /// calls them itself).
     static WITHOUT_COLLECTORS: Cell<bool> = const { Cell::new(false) };
-    /// How the render in progress on this thread writes the names of custom
-    /// collectors' families (renders not started from Python: legacy names).
-    static ESCAPING: Cell<Escaping> = const { Cell::new(Escaping::Underscores) };
 }
 
 /// Keeps `e` for the render in progress on this thread, or reports it as unraisable
@@ -82,7 +79,7 @@ impl Hooks {
         });
     }
 
-    fn run_collectors(&self, format: Format, out: &mut String) {
+    fn run_collectors(&self, format: Format, escaping: Escaping, out: &mut String) {
         if self.process.load(Ordering::Relaxed) {
             metricore::process::render(format, Numbers::Python, out);
         }
@@ -95,7 +92,7 @@ impl Hooks {
                 .map(|c| c.clone_ref(py))
                 .collect();
             for c in all {
-                if let Err(e) = collectors::render(c.bind(py), format, ESCAPING.get(), out) {
+                if let Err(e) = collectors::render(c.bind(py), format, escaping, out) {
                     report(py, e);
                 }
             }
@@ -106,7 +103,9 @@ impl Hooks {
         let hooks = self.clone();
         core.on_collect(move || hooks.run_functions());
         let hooks = self.clone();
-        core.on_render(move |format, out| hooks.run_collectors(format, out));
+        core.on_render_escaped(move |format, escaping, out| {
+            hooks.run_collectors(format, escaping, out)
+        });
     }
 }
 
@@ -374,7 +373,7 @@ impl Registry {
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
         let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
-        let outer_escaping = ESCAPING.replace(escaping);
+
         let text = py.detach(|| {
             let mut out = String::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
@@ -382,7 +381,7 @@ impl Registry {
             out
         });
         WITHOUT_COLLECTORS.set(outer_without);
-        ESCAPING.set(outer_escaping);
+
         let failed = CAPTURE.replace(outer).flatten();
         match failed {
             Some(e) => Err(e),

@@ -449,6 +449,23 @@ def test_utf8_names(registry):
     render, content_type = choose_encoder("application/openmetrics-text; version=1.0.0; escaping=allow-utf-8")
     assert content_type == "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
     assert render(registry).decode().endswith('{"my.jobs_total"} 2.0\n# EOF\n')
+    # The core's HTTP server negotiates the scheme for custom collectors too.
+    import urllib.request
+
+    server, thread = metricore.start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        request = urllib.request.Request(url, headers={"Accept": "text/plain; version=1.0.0; escaping=allow-utf-8"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            served = r.read().decode()
+        assert '{"http.requests_total","http.method"="GET"} 1.0\n' in served
+        assert '\n{"my.jobs_total"} 2.0\n' in served
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert "\nmy_jobs_total 2.0\n" in r.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
     # Names come through collect() and get_sample_value as they are.
     assert value(registry, "http.requests_total", {"http.method": "GET"}) == 1
     assert {f.name for f in registry.collect()} >= {"http.requests", "my.jobs"}

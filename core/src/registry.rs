@@ -24,7 +24,7 @@ use crate::series::{self, Home};
 use crate::spec::{Kind, Spec};
 
 type UpdateFn = dyn Fn() + Send + Sync;
-type TextFn = dyn Fn(Format, &mut String) + Send + Sync;
+type TextFn = dyn Fn(Format, Escaping, &mut String) + Send + Sync;
 /// A family as registered through a registry: the scope's labels and the spec.
 type Registered = (Arc<[(String, String)]>, Spec);
 /// The region a cached plan is for: its address and [`plan::state`].
@@ -360,6 +360,15 @@ impl Registry {
 
     /// Has `f` append its own exposition text, in the given format, to every collection.
     pub fn on_render(&self, f: impl Fn(Format, &mut String) + Send + Sync + 'static) {
+        self.on_render_escaped(move |format, _, out| f(format, out));
+    }
+
+    /// As [`Registry::on_render`], `f` also told how the render writes names outside
+    /// the legacy set, for text with such names.
+    pub fn on_render_escaped(
+        &self,
+        f: impl Fn(Format, Escaping, &mut String) + Send + Sync + 'static,
+    ) {
         lock(&self.shared.text).push(Arc::new(f));
     }
 
@@ -609,7 +618,8 @@ pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter,
 
 /// As [`render_filtered`], names outside the legacy set written as `escaping` says
 /// (the default, [`Escaping::Underscores`], gives legacy names only; text appended by
-/// [`Registry::on_render`] callbacks is kept as they write it).
+/// [`Registry::on_render`] callbacks is kept as they write it, and
+/// [`Registry::on_render_escaped`] callbacks are told the scheme).
 ///
 /// ```
 /// use metricore::{names::Escaping, registry::render_escaped, Filter, Format, Registry};
@@ -677,9 +687,9 @@ pub fn render_escaped(
         self_metrics,
         filter,
         out,
-        &mut |format, out| {
+        &mut |format, escaping, out| {
             for f in &text {
-                f(format, out);
+                f(format, escaping, out);
             }
         },
     );

@@ -34,7 +34,7 @@ pub(crate) fn render(
     self_metrics: bool,
     filter: &Filter,
     out: &mut String,
-    extra: &mut dyn FnMut(Format, &mut String),
+    extra: &mut dyn FnMut(Format, Escaping, &mut String),
 ) {
     let (fams, entries) = (&plan.fams, &plan.entries);
     let slots: Vec<Vec<ProcSlot>> = if fams
@@ -68,7 +68,7 @@ pub(crate) fn render(
     }
     let out = w.enc.out();
     let from = out.len();
-    extra(format, out);
+    extra(format, escaping, out);
     filter.retain_text(out, from);
     w.enc.finish();
 }
