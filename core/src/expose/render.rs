@@ -53,6 +53,7 @@ pub(crate) fn render(
         regions,
         sums: &sums,
         labels: enc.labels(),
+        plain: true,
         enc,
         slots: &slots,
     };
@@ -187,6 +188,8 @@ struct Walker<'a> {
     enc: Encoder<'a>,
     /// The current series' labels, rendered once and reused for each of its lines.
     labels: Labels,
+    /// Whether the current family's label names are written as they are.
+    plain: bool,
     /// Per region, its process table (empty when no family keeps per-process values).
     slots: &'a [Vec<ProcSlot>],
 }
@@ -194,6 +197,7 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn family(&mut self, spec: &Spec, entries: &[Entry]) {
         let name = spec.name.as_str();
+        self.plain = self.labels.plain(&spec.labels);
         self.enc
             .family(name, spec.kind.type_name(), &spec.help, &spec.unit);
         let mut i = 0;
@@ -212,6 +216,7 @@ impl Walker<'_> {
 
     /// Renders the labels of `e` into `self.labels`, without braces.
     fn set_labels(&mut self, spec: &Spec, e: &Entry) {
+        let plain = self.plain;
         self.labels.clear();
         if e.overflow {
             self.labels.push("otel_metric_overflow", "true");
@@ -219,13 +224,14 @@ impl Walker<'_> {
             let region = self.regions[e.src];
             let labels = &mut self.labels;
             e.record.with_key(region, |k| {
-                if spec.kind != Kind::Info && plain_labels(labels, &spec.labels, k) {
+                if spec.kind != Kind::Info && plain_labels(labels, &spec.labels, k, plain) {
                     return;
                 }
                 labels.clear();
                 let mut values = key::values(k);
                 for n in &spec.labels {
                     match values.next() {
+                        Some(v) if plain => labels.push_plain(n, &v),
                         Some(v) => labels.push(n, &v),
                         None => return,
                     }
@@ -477,10 +483,11 @@ impl Walker<'_> {
     }
 }
 
-/// Renders a stored key's values under `names` in one pass over its bytes. Returns
+/// Renders a stored key's values under `names` in one pass over its bytes, the names
+/// as they are with `plain` (see [`Labels::plain`]), else escaped. Returns
 /// `false`, leaving `out` to be cleared, when the key is not plain: not valid UTF-8
 /// (escaped NULs, a corrupt file) or not one value per name.
-fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
+fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8], plain: bool) -> bool {
     let Ok(text) = std::str::from_utf8(stored) else {
         return false;
     };
@@ -493,7 +500,11 @@ fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
         if rest.as_bytes().get(end + 1) != Some(&1) {
             return false;
         }
-        out.push(n, &rest[..end]);
+        if plain {
+            out.push_plain(n, &rest[..end]);
+        } else {
+            out.push(n, &rest[..end]);
+        }
         rest = &rest[end + 2..];
     }
     rest.is_empty()

@@ -139,6 +139,25 @@ impl Labels {
         escape_into(out, value);
         out.push('"');
     }
+
+    /// As [`Labels::push`], for a name [`Labels::plain`] found written as it is.
+    #[inline]
+    pub fn push_plain(&mut self, name: &str, value: &str) {
+        let out = &mut self.0;
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_into(out, value);
+        out.push('"');
+    }
+
+    /// Whether every label name of `names` is written as it is by this scheme, so
+    /// they can be pushed with [`Labels::push_plain`].
+    pub fn plain(&self, names: &[String]) -> bool {
+        self.1 != Escaping::Dots && names.iter().all(|n| is_legacy_name(n, true))
+    }
 }
 
 /// Writes one exposition, family by family, into a buffer.
@@ -147,6 +166,8 @@ pub(crate) struct Encoder<'a> {
     format: Format,
     numbers: Numbers,
     escaping: Escaping,
+    /// Whether the name of the current family is written as it is.
+    plain: bool,
 }
 
 impl<'a> Encoder<'a> {
@@ -163,6 +184,7 @@ impl<'a> Encoder<'a> {
             format,
             numbers,
             escaping,
+            plain: true,
         }
     }
 
@@ -182,6 +204,7 @@ impl<'a> Encoder<'a> {
         let (suffix, kind) = type_line(self.format, type_name);
         let om = self.format == Format::OpenMetrics;
         let escaping = self.escaping;
+        self.plain = plain(name, escaping);
         let out = &mut *self.out;
         if !help.is_empty() {
             out.push_str("# HELP ");
@@ -211,8 +234,9 @@ impl<'a> Encoder<'a> {
         }
     }
 
-    /// Writes one sample: `name` and `suffix`, the labels and then the `extra` label
-    /// (`le`, `pid`, a state), and the value.
+    /// Writes one sample: `name` (the name of the family last written, or a name of
+    /// the legacy set) and `suffix`, the labels and then the `extra` label (`le`,
+    /// `pid`, a state), and the value.
     pub fn sample(
         &mut self,
         name: &str,
@@ -224,8 +248,11 @@ impl<'a> Encoder<'a> {
         let out = &mut *self.out;
         let labels = labels.0.as_str();
         // With UTF-8 names a name outside the legacy set goes quoted inside the braces.
-        let inside = self.escaping == Escaping::AllowUtf8 && !is_legacy_name(name, false);
-        if inside {
+        let inside = !self.plain && self.escaping == Escaping::AllowUtf8;
+        if self.plain {
+            out.push_str(name);
+            out.push_str(suffix);
+        } else if inside {
             out.push('{');
             push_name(out, name, suffix, false, self.escaping);
             if !labels.is_empty() || extra.is_some() {
@@ -258,6 +285,7 @@ impl<'a> Encoder<'a> {
     /// Writes one sample of an external family, with its time if it has one: in
     /// milliseconds in the Prometheus text format, in seconds in OpenMetrics.
     fn sample_at(&mut self, name: &str, labels: &Labels, value: f64, timestamp: Option<f64>) {
+        self.plain = plain(name, self.escaping);
         self.sample(name, "", labels, None, Value::F(value));
         let Some(t) = timestamp.filter(|t| t.is_finite()) else {
             return;
@@ -297,6 +325,11 @@ fn type_line(format: Format, type_name: &str) -> (&'static str, &str) {
         ("unknown", Format::Prometheus) => ("", "untyped"),
         (t, _) => ("", t),
     }
+}
+
+/// Whether `escaping` writes the metric name `name` (and it with a suffix) as it is.
+fn plain(name: &str, escaping: Escaping) -> bool {
+    escaping != Escaping::Dots && is_legacy_name(name, false)
 }
 
 /// Writes `name` and then `suffix` (legacy characters) as `escaping` writes their whole,
