@@ -188,7 +188,8 @@ impl UserData for Registry {
             Ok(this.0.core.generation() as f64)
         });
         // render(accept, query): the registry in the format the `Accept` header asks
-        // for (or "openmetrics"/"prometheus"), and that format's Content-Type; with a
+        // for (or "openmetrics"/"protobuf"/"prometheus"), and that format's Content-Type
+        // (protobuf is binary, a Lua string holds it as bytes); with a
         // query string, only the families its `name[]` parameters select.
         methods.add_method(
             "render",
@@ -197,8 +198,14 @@ impl UserData for Registry {
                 let filter = query.map_or_else(metricore::Filter::all, |q| {
                     metricore::Filter::from_query(&q.to_string_lossy())
                 });
-                let text = this.0.core.render_filtered(format, &filter);
-                Ok((lua.create_string(text)?, format.content_type()))
+                let mut body = Vec::new();
+                metricore::registry::render_bytes(
+                    std::slice::from_ref(&this.0.core),
+                    format,
+                    &filter,
+                    &mut body,
+                );
+                Ok((lua.create_string(body)?, format.content_type()))
             },
         );
     }

@@ -1,5 +1,6 @@
-//! Typed handles for recording: [`Counter`], [`Gauge`], [`Histogram`], [`Summary`],
-//! [`StateSet`], and the families they come from ([`CounterVec`], ...).
+//! Typed handles for recording: [`Counter`], [`Gauge`], [`Histogram`],
+//! [`NativeHistogram`], [`Summary`], [`StateSet`], and the families they come from
+//! ([`CounterVec`], ...).
 //!
 //! A handle is cheap to clone and stays valid as long as its region is mapped; it keeps
 //! the region mapped. Recording touches one cell of the calling thread's lane (gauges
@@ -8,6 +9,7 @@
 use std::borrow::Borrow;
 use std::sync::Arc;
 
+use crate::buckets::{self, native_index, MAX_SERIES_CELLS};
 use crate::cells::{add_f64, Cells};
 use crate::error::{Error, Result};
 use crate::region::{self, Region};
@@ -295,6 +297,69 @@ impl Histogram {
     }
 }
 
+/// A native histogram series (see [`Native`](crate::buckets::Native)): a count per
+/// exponential bucket of each sign and the zero bucket, the classic buckets when the
+/// family has them, and a sum cell, per shard. `_count` is the sum of the native
+/// buckets.
+#[derive(Clone)]
+pub struct NativeHistogram {
+    cells: Cells,
+    classic: Arc<[f64]>,
+    /// [`buckets::table`] of the schema.
+    table: &'static [f64],
+    zero_threshold: f64,
+    /// The index of the bucket in cell 0 of each sign.
+    first: i32,
+    schema: i8,
+    /// Buckets per sign.
+    per: usize,
+}
+
+// The sink must hold the cells of the largest series.
+const _: () = assert!(MAX_SERIES_CELLS as u64 == region::SINK_CELLS);
+
+impl NativeHistogram {
+    /// Records `v`: into the zero bucket when its magnitude is at most the zero
+    /// threshold, else into the bucket of its sign and magnitude (the outermost one
+    /// past the series' range, infinities too). NaN is refused (and counted in the
+    /// error self-metric).
+    #[inline]
+    pub fn observe(&self, v: f64) -> Result<()> {
+        if v.is_nan() {
+            return refuse(self.cells.region(), Error::InvalidObservation(v));
+        }
+        let classic = self.classic.len();
+        let zero = if classic == 0 { 0 } else { classic + 1 };
+        let a = v.abs();
+        let cell = if a <= self.zero_threshold {
+            zero
+        } else {
+            let top = self.per - 1;
+            let i = if a.is_finite() {
+                let i = native_index(a, self.schema, self.table) - self.first;
+                (i.max(0) as usize).min(top)
+            } else {
+                top
+            };
+            zero + 1 + i + if v < 0.0 { self.per } else { 0 }
+        };
+        let (bucket, sum) = self.cells.local_pair(cell, zero + 1 + 2 * self.per);
+        if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.cells.written(bucket);
+        }
+        if classic > 0 {
+            let b = self.cells.local(buckets::index(&self.classic, v));
+            if b.fetch_add(1, Ordering::Relaxed) == 0 {
+                self.cells.written(b);
+            }
+        }
+        if add_f64(sum, v) == 0 {
+            self.cells.written(sum);
+        }
+        Ok(())
+    }
+}
+
 /// Observes the time since [`Histogram::start_timer`] when dropped.
 pub struct Timer<'a> {
     histogram: &'a Histogram,
@@ -376,7 +441,7 @@ macro_rules! series_id {
     )*};
 }
 
-series_id!(Gauge, Histogram, Summary, StateSet);
+series_id!(Gauge, Histogram, NativeHistogram, Summary, StateSet);
 
 macro_rules! family_type {
     ($(#[$doc:meta])* $vec:ident, $handle:ident, $wanted:literal, $pat:pat) => {
@@ -446,6 +511,10 @@ family_type!(
     HistogramVec, Histogram, "histogram", Kind::Histogram(_)
 );
 family_type!(
+    /// A native histogram family with labels.
+    NativeHistogramVec, NativeHistogram, "native histogram", Kind::NativeHistogram(_)
+);
+family_type!(
     /// A summary family with labels.
     SummaryVec, Summary, "summary", Kind::Summary
 );
@@ -493,6 +562,25 @@ impl Histogram {
         Histogram {
             cells: r.cells(),
             bounds: f.bounds(),
+        }
+    }
+}
+
+impl NativeHistogram {
+    fn from_resolved(f: &Family, r: Resolved) -> NativeHistogram {
+        let (schema, zero_threshold, per, first) = match &f.spec().kind {
+            Kind::NativeHistogram(n) => (n.schema, n.zero_threshold, n.max_buckets, n.first()),
+            // Not reached: the family's kind was checked when it was typed.
+            _ => (0, f64::INFINITY, 1, 0),
+        };
+        NativeHistogram {
+            cells: r.cells(),
+            classic: f.bounds(),
+            table: buckets::table(schema),
+            zero_threshold,
+            first,
+            schema,
+            per: usize::from(per),
         }
     }
 }

@@ -235,6 +235,10 @@ enum metricore_format
      * OpenMetrics text format 1.0.0.
      */
     METRICORE_FORMAT_OPEN_METRICS = 1,
+    /**
+     * Length-delimited `io.prometheus.client.MetricFamily` protobuf messages.
+     */
+    METRICORE_FORMAT_PROTOBUF = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1170,7 +1174,8 @@ metricore_status metricore_registry_free(struct metricore_registry *registry);
  * receives the text's length, and the status is `METRICORE_STATUS_BUFFER_TOO_SMALL`:
  * call again with at least `*len + 1` bytes (a little more, as values may grow in
  * between). `buf` may be NULL when `capacity` is 0, to ask for the length. The text is
- * UTF-8 and may contain NUL bytes where label values do.
+ * UTF-8 and may contain NUL bytes where label values do; `METRICORE_FORMAT_PROTOBUF`
+ * writes binary protobuf messages.
  *
  * # Safety
  *
@@ -1292,8 +1297,10 @@ metricore_status metricore_text_append(struct metricore_text *text, struct metri
 
 /**
  * Writes to `*out` the format a scraper asks for with the HTTP `Accept` header
- * `accept`: `METRICORE_FORMAT_OPEN_METRICS` when it accepts OpenMetrics 1.0.0,
- * `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty header).
+ * `accept`: `METRICORE_FORMAT_PROTOBUF` when it asks for the protobuf format first (as
+ * Prometheus does with native histograms on), `METRICORE_FORMAT_OPEN_METRICS` when it
+ * accepts OpenMetrics 1.0.0, `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty
+ * header).
  *
  * # Safety
  *

@@ -447,8 +447,9 @@ function Prometheus:histogram(name, help, label_names, buckets, options)
     return register(self, "histogram", name, help, label_names, buckets, options)
 end
 
---- The registry as text, in the format the `Accept` header value `accept` asks
--- for (Prometheus text when nil), and its Content-Type; with the query string
+--- The registry in the format the `Accept` header value `accept` asks for
+-- (Prometheus text when nil; protobuf, binary, when Prometheus asks for it with
+-- native histograms on), and its Content-Type; with the query string
 -- `query`, only the families its `name[]` parameters select.
 function Prometheus:metric_data(accept, query)
     return self._registry:render(accept, query)

@@ -140,7 +140,7 @@ class CollectorRegistry(_metricore.RegistryCore):
 
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry (and of its collectors), with samples."""
-        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
+        yield from _metricore._parse(self._render(1).decode("utf-8"), True)
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
@@ -173,12 +173,12 @@ class RestrictedRegistry:
         self._registry = registry
         self._names: List[str] = [str(n) for n in names]
 
-    def _render(self, openmetrics: bool = False) -> bytes:
-        return self._registry._render(openmetrics, self._names)
+    def _render(self, format: int = 0) -> bytes:
+        return self._registry._render(format, self._names)
 
     def collect(self) -> Iterator[Metric]:
         """The selected families, with samples."""
-        yield from _metricore._parse(self._render(openmetrics=True).decode("utf-8"), True)
+        yield from _metricore._parse(self._render(1).decode("utf-8"), True)
 
     def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
         """The value of the sample ``name`` with exactly these labels, or ``None``."""
