@@ -76,8 +76,8 @@ pub use buckets::MAX_BUCKETS;
 pub use error::{Error, Result};
 pub use expose::{Filter, Format, Numbers, Stats};
 pub use metrics::{
-    Counter, CounterRef, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec,
-    NativeHistogram, NativeHistogramVec, StateSet, StateSetVec, Summary, SummaryVec,
+    Counter, CounterRef, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet,
+    StateSetVec, Summary, SummaryVec,
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};

@@ -1,6 +1,5 @@
-//! Typed handles for recording: [`Counter`], [`Gauge`], [`Histogram`],
-//! [`NativeHistogram`], [`Summary`], [`StateSet`], and the families they come from
-//! ([`CounterVec`], ...).
+//! Typed handles for recording: [`Counter`], [`Gauge`], [`Histogram`], [`Summary`],
+//! [`StateSet`], and the families they come from ([`CounterVec`], ...).
 //!
 //! A handle is cheap to clone and stays valid as long as its region is mapped; it keeps
 //! the region mapped. Recording touches one cell of the calling thread's lane (gauges
@@ -258,53 +257,20 @@ impl Gauge {
 }
 
 /// A histogram series: one cell per bucket (`+Inf` last) and a sum cell, per shard.
-/// `_count` is the sum of the buckets, so it always equals the `+Inf` bucket.
+/// `_count` is the sum of the buckets, so it always equals the `+Inf` bucket. A
+/// native histogram's series (see [`Native`](crate::buckets::Native)) has a cell per
+/// exponential bucket of each sign and the zero bucket, the classic buckets when the
+/// family has them, and the sum cell; its `_count` is the sum of the native buckets.
 #[derive(Clone)]
 pub struct Histogram {
     cells: Cells,
     bounds: Arc<[f64]>,
+    native: Option<Exponential>,
 }
 
-impl Histogram {
-    /// Records `v`; NaN is refused (and counted in the error self-metric).
-    #[inline]
-    pub fn observe(&self, v: f64) -> Result<()> {
-        if v.is_nan() {
-            return refuse(self.cells.region(), Error::InvalidObservation(v));
-        }
-        let i = crate::buckets::index(&self.bounds, v);
-        let (bucket, sum) = self.cells.local_pair(i, self.bounds.len() + 1);
-        if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
-            self.cells.written(bucket);
-        }
-        if add_f64(sum, v) == 0 {
-            self.cells.written(sum);
-        }
-        Ok(())
-    }
-
-    /// Starts a timer that observes the elapsed seconds when dropped.
-    pub fn start_timer(&self) -> Timer<'_> {
-        Timer {
-            histogram: self,
-            start: std::time::Instant::now(),
-        }
-    }
-
-    /// The bucket upper bounds, `+Inf` not included.
-    pub fn bounds(&self) -> &[f64] {
-        &self.bounds
-    }
-}
-
-/// A native histogram series (see [`Native`](crate::buckets::Native)): a count per
-/// exponential bucket of each sign and the zero bucket, the classic buckets when the
-/// family has them, and a sum cell, per shard. `_count` is the sum of the native
-/// buckets.
+/// What a native histogram's recording needs of its settings.
 #[derive(Clone)]
-pub struct NativeHistogram {
-    cells: Cells,
-    classic: Arc<[f64]>,
+struct Exponential {
     /// [`buckets::table`] of the schema.
     table: &'static [f64],
     zero_threshold: f64,
@@ -318,37 +284,54 @@ pub struct NativeHistogram {
 // The sink must hold the cells of the largest series.
 const _: () = assert!(MAX_SERIES_CELLS as u64 == region::SINK_CELLS);
 
-impl NativeHistogram {
-    /// Records `v`: into the zero bucket when its magnitude is at most the zero
-    /// threshold, else into the bucket of its sign and magnitude (the outermost one
-    /// past the series' range, infinities too). NaN is refused (and counted in the
-    /// error self-metric).
+impl Histogram {
+    /// Records `v`; NaN is refused (and counted in the error self-metric). In a native
+    /// histogram, `v` goes to the zero bucket when its magnitude is at most the zero
+    /// threshold, else to the bucket of its sign and magnitude (the outermost one past
+    /// the series' range, infinities too).
     #[inline]
     pub fn observe(&self, v: f64) -> Result<()> {
         if v.is_nan() {
             return refuse(self.cells.region(), Error::InvalidObservation(v));
         }
-        let classic = self.classic.len();
+        if let Some(n) = &self.native {
+            self.observe_native(n, v);
+            return Ok(());
+        }
+        let i = crate::buckets::index(&self.bounds, v);
+        let (bucket, sum) = self.cells.local_pair(i, self.bounds.len() + 1);
+        if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.cells.written(bucket);
+        }
+        if add_f64(sum, v) == 0 {
+            self.cells.written(sum);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn observe_native(&self, n: &Exponential, v: f64) {
+        let classic = self.bounds.len();
         let zero = if classic == 0 { 0 } else { classic + 1 };
         let a = v.abs();
-        let cell = if a <= self.zero_threshold {
+        let cell = if a <= n.zero_threshold {
             zero
         } else {
-            let top = self.per - 1;
+            let top = n.per - 1;
             let i = if a.is_finite() {
-                let i = native_index(a, self.schema, self.table) - self.first;
+                let i = native_index(a, n.schema, n.table) - n.first;
                 (i.max(0) as usize).min(top)
             } else {
                 top
             };
-            zero + 1 + i + if v < 0.0 { self.per } else { 0 }
+            zero + 1 + i + if v < 0.0 { n.per } else { 0 }
         };
-        let (bucket, sum) = self.cells.local_pair(cell, zero + 1 + 2 * self.per);
+        let (bucket, sum) = self.cells.local_pair(cell, zero + 1 + 2 * n.per);
         if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
             self.cells.written(bucket);
         }
         if classic > 0 {
-            let b = self.cells.local(buckets::index(&self.classic, v));
+            let b = self.cells.local(buckets::index(&self.bounds, v));
             if b.fetch_add(1, Ordering::Relaxed) == 0 {
                 self.cells.written(b);
             }
@@ -356,7 +339,19 @@ impl NativeHistogram {
         if add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
-        Ok(())
+    }
+
+    /// Starts a timer that observes the elapsed seconds when dropped.
+    pub fn start_timer(&self) -> Timer<'_> {
+        Timer {
+            histogram: self,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// The bucket upper bounds, `+Inf` not included.
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
     }
 }
 
@@ -441,7 +436,7 @@ macro_rules! series_id {
     )*};
 }
 
-series_id!(Gauge, Histogram, NativeHistogram, Summary, StateSet);
+series_id!(Gauge, Histogram, Summary, StateSet);
 
 macro_rules! family_type {
     ($(#[$doc:meta])* $vec:ident, $handle:ident, $wanted:literal, $pat:pat) => {
@@ -507,12 +502,8 @@ family_type!(
     GaugeVec, Gauge, "gauge", Kind::Gauge(_)
 );
 family_type!(
-    /// A histogram family with labels.
-    HistogramVec, Histogram, "histogram", Kind::Histogram(_)
-);
-family_type!(
-    /// A native histogram family with labels.
-    NativeHistogramVec, NativeHistogram, "native histogram", Kind::NativeHistogram(_)
+    /// A histogram family (classic or native) with labels.
+    HistogramVec, Histogram, "histogram", Kind::Histogram(_) | Kind::NativeHistogram(_)
 );
 family_type!(
     /// A summary family with labels.
@@ -562,25 +553,16 @@ impl Histogram {
         Histogram {
             cells: r.cells(),
             bounds: f.bounds(),
-        }
-    }
-}
-
-impl NativeHistogram {
-    fn from_resolved(f: &Family, r: Resolved) -> NativeHistogram {
-        let (schema, zero_threshold, per, first) = match &f.spec().kind {
-            Kind::NativeHistogram(n) => (n.schema, n.zero_threshold, n.max_buckets, n.first()),
-            // Not reached: the family's kind was checked when it was typed.
-            _ => (0, f64::INFINITY, 1, 0),
-        };
-        NativeHistogram {
-            cells: r.cells(),
-            classic: f.bounds(),
-            table: buckets::table(schema),
-            zero_threshold,
-            first,
-            schema,
-            per: usize::from(per),
+            native: match &f.spec().kind {
+                Kind::NativeHistogram(n) => Some(Exponential {
+                    table: buckets::table(n.schema),
+                    zero_threshold: n.zero_threshold,
+                    first: n.first(),
+                    schema: n.schema,
+                    per: usize::from(n.max_buckets),
+                }),
+                _ => None,
+            },
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use metricore::buckets::Native;
 use metricore::registry::render_bytes;
-use metricore::{Filter, Format, Kind, NativeHistogramVec, Options, Registry, Spec};
+use metricore::{Filter, Format, HistogramVec, Kind, Options, Registry, Spec};
 
 /// A protobuf message read into its fields: (field number, varint or fixed64, bytes).
 struct Msg(Vec<(u32, u64, Vec<u8>)>);
@@ -118,7 +118,7 @@ fn registry() -> Registry {
     .unwrap()
 }
 
-fn native_vec(r: &Registry, name: &str, native: Native) -> NativeHistogramVec {
+fn native_vec(r: &Registry, name: &str, native: Native) -> HistogramVec {
     r.register(Spec::new(name, "Latency.", Kind::NativeHistogram(native)).labels(&["m"]))
         .unwrap()
         .try_into()

@@ -876,6 +876,33 @@ metricore_status metricore_histogram_family_new(const struct metricore_registry 
                                                 struct metricore_histogram_family **out);
 
 /**
+ * Creates, or finds if registered before with the same settings, the native
+ * histogram family `name`: exponential buckets by `schema` (-4 to 8; bucket `i` ends
+ * at `2^(i * 2^-schema)`), a zero bucket for magnitudes up to `zero_threshold`, and
+ * `max_buckets` buckets per sign from the one holding the zero threshold up (larger
+ * magnitudes count into the outermost), with the `bounds_len` classic bounds at
+ * `bounds` alongside (none when `bounds_len` is 0); a series takes
+ * `2 * max_buckets + 2` cells plus its classic buckets, at most 256. Otherwise as
+ * `metricore_histogram_family_new`; its handles are histogram handles.
+ *
+ * # Safety
+ *
+ * As `metricore_histogram_family_new` (`bounds` may be NULL when `bounds_len` is 0).
+ */
+metricore_status metricore_histogram_family_new_native(const struct metricore_registry *registry,
+                                                       struct metricore_str name,
+                                                       struct metricore_str help,
+                                                       const struct metricore_str *label_names,
+                                                       size_t label_names_len,
+                                                       int8_t schema,
+                                                       double zero_threshold,
+                                                       uint16_t max_buckets,
+                                                       const double *bounds,
+                                                       size_t bounds_len,
+                                                       const struct metricore_family_options *options,
+                                                       struct metricore_histogram_family **out);
+
+/**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
  * as `metricore_counter_family_labels` (one kept object per series).
  *
