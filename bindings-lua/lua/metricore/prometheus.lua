@@ -442,7 +442,10 @@ function Prometheus:gauge(name, help, label_names, options)
 end
 
 --- A histogram with bucket upper bounds `buckets` (the Prometheus defaults, 0.005 to
--- 10, when nil), and `options` as a counter.
+-- 10, when nil), and `options` as a counter. With `options.native = { schema = 3,
+-- zero_threshold = 0.001, max_buckets = 120 }` (schema required, the others default
+-- as shown), a native histogram, with `buckets` as classic buckets alongside when
+-- given; Prometheus reads its buckets from the protobuf format.
 function Prometheus:histogram(name, help, label_names, buckets, options)
     return register(self, "histogram", name, help, label_names, buckets, options)
 end
