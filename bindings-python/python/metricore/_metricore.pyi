@@ -126,7 +126,9 @@ class Gauge(_Metric):
     def _value(self) -> ValueView: ...
 
 class Histogram(_Metric):
-    """A histogram: counts observations into fixed buckets."""
+    """A histogram: counts observations into fixed buckets, or with ``native_schema``
+    into exponential ones (a native histogram, read by Prometheus in the protobuf
+    format)."""
 
     DEFAULT_BUCKETS: List[float]
     def __init__(
@@ -139,6 +141,9 @@ class Histogram(_Metric):
         unit: str = "",
         registry: _Registry = ...,
         buckets: Sequence[_Number] = ...,
+        native_schema: Optional[int] = None,
+        native_zero_threshold: Optional[float] = None,
+        native_max_buckets: Optional[int] = None,
     ) -> None: ...
     def observe(self, amount: _Number, exemplar: Optional[dict] = None) -> None: ...
     def time(self) -> Tracker: ...

@@ -1,0 +1,126 @@
+//! Native histograms: one observation into a classic histogram (the default buckets)
+//! beside one into a native histogram (schema 3, alone and with the classic buckets
+//! alongside), and beside the `prometheus-client` crate's native histogram; then the
+//! rendering of 1,000 native-histogram series in the protobuf format and as text.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use metricore::buckets::{Native, DEFAULT_BUCKETS};
+use metricore::registry::render_bytes;
+use metricore::{Filter, Format, HistogramVec, Kind, Options, Registry, Spec};
+use metricore_benches::harness;
+
+/// Values spread over many buckets, cycled by the observe benchmarks.
+fn values() -> Vec<f64> {
+    (0..64).map(|i| 0.002 * 1.13f64.powi(i)).collect()
+}
+
+fn registry(cells: u32) -> Registry {
+    Registry::with_options(&Options {
+        cells_per_shard: cells,
+        series_capacity: 1 << 12,
+        arena_bytes: 1 << 22,
+        ..Options::default()
+    })
+    .expect("registry")
+}
+
+fn histogram(r: &Registry, name: &str, kind: Kind) -> metricore::Histogram {
+    let vec: HistogramVec = r
+        .register(Spec::new(name, "Latency.", kind).labels(&["series"]))
+        .and_then(TryInto::try_into)
+        .expect("family");
+    vec.with_labels(&["0"]).expect("series")
+}
+
+fn observe(c: &mut Criterion) {
+    let vals = values();
+    let mut g = c.benchmark_group("native_observe/1_thread");
+    let r = registry(1 << 16);
+    let kinds = [
+        (
+            "metricore_classic",
+            Kind::Histogram(DEFAULT_BUCKETS.to_vec()),
+        ),
+        (
+            "metricore_native",
+            Kind::NativeHistogram(Native::with_schema(3)),
+        ),
+        (
+            "metricore_native_and_classic",
+            Kind::NativeHistogram(
+                Native::with_schema(3)
+                    .max_buckets(100)
+                    .classic(&DEFAULT_BUCKETS),
+            ),
+        ),
+    ];
+    for (name, kind) in kinds {
+        let h = histogram(&r, name, kind);
+        g.bench_function(name, |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) & 63;
+                black_box(&h).observe(black_box(vals[i]))
+            })
+        });
+    }
+    #[cfg(feature = "prometheus-client")]
+    {
+        use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
+        let h = Histogram::new_native(NativeHistogramConfig::with_schema(3).zero_threshold(0.001));
+        g.bench_function("prometheus-client_native", |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) & 63;
+                black_box(&h).observe(black_box(vals[i]))
+            })
+        });
+    }
+    g.finish();
+}
+
+fn render(c: &mut Criterion) {
+    const SERIES: usize = 1_000;
+    let r = registry(1 << 19);
+    let vec: HistogramVec = r
+        .register(
+            Spec::new(
+                "latency_seconds",
+                "Latency.",
+                Kind::NativeHistogram(Native::with_schema(3)),
+            )
+            .labels(&["series"]),
+        )
+        .and_then(TryInto::try_into)
+        .expect("family");
+    let vals = values();
+    for s in 0..SERIES {
+        let h = vec.with_labels(&[&s.to_string()]).expect("series");
+        // 20 populated buckets per series.
+        for v in vals.iter().skip(s % 8).step_by(3).take(20) {
+            h.observe(*v).expect("observe");
+        }
+    }
+    r.set_self_metrics(false);
+    let mut g = c.benchmark_group("native_render/1k_series");
+    g.throughput(Throughput::Elements(SERIES as u64));
+    let mut body = Vec::new();
+    for (name, format) in [("protobuf", Format::Protobuf), ("text", Format::Prometheus)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                render_bytes(std::slice::from_ref(&r), format, &Filter::all(), &mut body);
+                body.len()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = harness::criterion();
+    targets = observe, render
+}
+criterion_main!(benches);
