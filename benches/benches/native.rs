@@ -1,7 +1,9 @@
-//! Native histograms: one observation into a classic histogram (the default buckets)
-//! beside one into a native histogram (schema 3, alone and with the classic buckets
-//! alongside), and beside the `prometheus-client` crate's native histogram; then the
-//! rendering of 1,000 native-histogram series in the protobuf format and as text.
+//! Native histograms: one observation into a classic histogram (the default buckets,
+//! `native_observe/classic`), into a native one (schema 3, `native_observe/native`,
+//! beside the `prometheus-client` crate's native histogram) and into one with both
+//! (`native_observe/native_and_classic`); then the rendering of 1,000 native-histogram
+//! series with 20 populated buckets each, in the protobuf format and as Prometheus
+//! text (`native_render/1k_series_{protobuf,text}`).
 
 use std::hint::black_box;
 
@@ -9,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use metricore::buckets::{Native, DEFAULT_BUCKETS};
 use metricore::registry::render_bytes;
 use metricore::{Filter, Format, HistogramVec, Kind, Options, Registry, Spec};
-use metricore_benches::harness;
+use metricore_benches::harness::{self, Group};
 
 /// Values spread over many buckets, cycled by the observe benchmarks.
 fn values() -> Vec<f64> {
@@ -34,21 +36,25 @@ fn histogram(r: &Registry, name: &str, kind: Kind) -> metricore::Histogram {
     vec.with_labels(&["0"]).expect("series")
 }
 
-fn observe(c: &mut Criterion) {
+/// Times `observe` cycling through [`values`].
+fn bench_observe(g: &mut Group<'_>, subject: &str, observe: impl Fn(f64)) {
     let vals = values();
-    let mut g = c.benchmark_group("native_observe/1_thread");
+    g.bench_function(subject, |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) & 63;
+            observe(black_box(vals[i]))
+        })
+    });
+}
+
+fn observe(c: &mut Criterion) {
     let r = registry(1 << 16);
-    let kinds = [
+    let works = [
+        ("classic", Kind::Histogram(DEFAULT_BUCKETS.to_vec())),
+        ("native", Kind::NativeHistogram(Native::with_schema(3))),
         (
-            "metricore_classic",
-            Kind::Histogram(DEFAULT_BUCKETS.to_vec()),
-        ),
-        (
-            "metricore_native",
-            Kind::NativeHistogram(Native::with_schema(3)),
-        ),
-        (
-            "metricore_native_and_classic",
+            "native_and_classic",
             Kind::NativeHistogram(
                 Native::with_schema(3)
                     .max_buckets(100)
@@ -56,29 +62,22 @@ fn observe(c: &mut Criterion) {
             ),
         ),
     ];
-    for (name, kind) in kinds {
-        let h = histogram(&r, name, kind);
-        g.bench_function(name, |b| {
-            let mut i = 0;
-            b.iter(|| {
-                i = (i + 1) & 63;
-                black_box(&h).observe(black_box(vals[i]))
-            })
+    for (work, kind) in works {
+        let name = format!("native_observe/{work}");
+        let mut g = c.benchmark_group(&name);
+        let h = histogram(&r, work, kind);
+        bench_observe(&mut g, "metricore", |v| {
+            let _ = black_box(&h).observe(v);
         });
+        #[cfg(feature = "prometheus-client")]
+        if work == "native" {
+            use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
+            let config = NativeHistogramConfig::with_schema(3).zero_threshold(0.001);
+            let h = Histogram::new_native(config);
+            bench_observe(&mut g, "prometheus-client", |v| black_box(&h).observe(v));
+        }
+        g.finish();
     }
-    #[cfg(feature = "prometheus-client")]
-    {
-        use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
-        let h = Histogram::new_native(NativeHistogramConfig::with_schema(3).zero_threshold(0.001));
-        g.bench_function("prometheus-client_native", |b| {
-            let mut i = 0;
-            b.iter(|| {
-                i = (i + 1) & 63;
-                black_box(&h).observe(black_box(vals[i]))
-            })
-        });
-    }
-    g.finish();
 }
 
 fn render(c: &mut Criterion) {
@@ -104,18 +103,18 @@ fn render(c: &mut Criterion) {
         }
     }
     r.set_self_metrics(false);
-    let mut g = c.benchmark_group("native_render/1k_series");
-    g.throughput(Throughput::Elements(SERIES as u64));
     let mut body = Vec::new();
     for (name, format) in [("protobuf", Format::Protobuf), ("text", Format::Prometheus)] {
-        g.bench_function(name, |b| {
+        let mut g = c.benchmark_group(format!("native_render/1k_series_{name}"));
+        g.throughput(Throughput::Elements(SERIES as u64));
+        g.bench_function("metricore", |b| {
             b.iter(|| {
                 render_bytes(std::slice::from_ref(&r), format, &Filter::all(), &mut body);
                 body.len()
             })
         });
+        g.finish();
     }
-    g.finish();
 }
 
 criterion_group! {
