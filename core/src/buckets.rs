@@ -97,6 +97,10 @@ pub const MAX_NATIVE_BUCKETS: u16 = 127;
 /// observations. A series takes `2 * max_buckets + 2` cells (zero bucket and sum),
 /// plus its classic buckets and `+Inf`, at most 256 in all.
 ///
+/// Only the protobuf format carries the native buckets. The text formats show the
+/// classic buckets when there are some, else only the `+Inf` bucket, with `_count`
+/// and `_sum`.
+///
 /// ```
 /// use metricore::buckets::Native;
 ///

@@ -30,8 +30,9 @@ pub enum Numbers {
 impl Format {
     /// The format a scraper asks for in its `Accept` header: protobuf when it lists
     /// `application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily`
-    /// and `encoding=delimited` at a quality no lower than OpenMetrics' (Prometheus
-    /// lists it first when native histograms are on); else OpenMetrics when it lists
+    /// and `encoding=delimited` at a quality no lower than OpenMetrics' and
+    /// `text/plain`'s (Prometheus lists it first when native histograms are on); else
+    /// OpenMetrics when it lists
     /// `application/openmetrics-text` (version 1.0.0 or unversioned) with a non-zero
     /// quality; Prometheus text otherwise.
     ///
@@ -44,15 +45,19 @@ impl Format {
     /// assert_eq!(Format::from_accept(prometheus), Format::Protobuf);
     /// assert_eq!(Format::from_accept("application/openmetrics-text"), Format::OpenMetrics);
     /// assert_eq!(Format::from_accept("*/*"), Format::Prometheus);
+    /// let later = "text/plain, application/vnd.google.protobuf;\
+    ///              proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5";
+    /// assert_eq!(Format::from_accept(later), Format::Prometheus);
     /// ```
     pub fn from_accept(accept: &str) -> Format {
-        let (mut om, mut pb) = (0.0f64, 0.0f64);
+        let (mut om, mut pb, mut plain) = (0.0f64, 0.0f64, 0.0f64);
         for range in accept.split(',') {
             let mut parts = range.split(';').map(str::trim);
             let media = parts.next().unwrap_or_default();
             let is_om = media.eq_ignore_ascii_case("application/openmetrics-text");
             let is_pb = media.eq_ignore_ascii_case("application/vnd.google.protobuf");
-            if !is_om && !is_pb {
+            let is_plain = media.eq_ignore_ascii_case("text/plain");
+            if !is_om && !is_pb && !is_plain {
                 continue;
             }
             let (mut q, mut fits, mut proto, mut delimited) = (1.0, true, false, false);
@@ -75,9 +80,11 @@ impl Format {
                 om = om.max(q);
             } else if is_pb && proto && delimited {
                 pb = pb.max(q);
+            } else if is_plain {
+                plain = plain.max(q);
             }
         }
-        if pb > 0.0 && pb >= om {
+        if pb > 0.0 && pb >= om && pb >= plain {
             Format::Protobuf
         } else if om > 0.0 {
             Format::OpenMetrics
