@@ -1219,7 +1219,8 @@ metricore_status metricore_registry_render(const struct metricore_registry *regi
 /**
  * Renders the whole registry in `format` into a new NUL-terminated string owned by
  * the caller, who frees it with `metricore_string_free`. `*out` receives the string
- * and, when `len` is not NULL, `*len` its length without the NUL.
+ * and, when `len` is not NULL, `*len` its length without the NUL (for
+ * `METRICORE_FORMAT_PROTOBUF`, binary bytes that may hold NULs: use `*len`).
  *
  * # Safety
  *

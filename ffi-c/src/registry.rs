@@ -513,7 +513,8 @@ pub unsafe extern "C" fn metricore_registry_render(
 
 /// Renders the whole registry in `format` into a new NUL-terminated string owned by
 /// the caller, who frees it with `metricore_string_free`. `*out` receives the string
-/// and, when `len` is not NULL, `*len` its length without the NUL.
+/// and, when `len` is not NULL, `*len` its length without the NUL (for
+/// `METRICORE_FORMAT_PROTOBUF`, binary bytes that may hold NULs: use `*len`).
 ///
 /// # Safety
 ///

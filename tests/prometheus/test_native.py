@@ -198,4 +198,13 @@ def test_prometheus_reads_native_histograms_from_every_language(built, writers, 
         body = urllib.request.urlopen(req, timeout=10).read()
         assert f"{NAME}_count {total}".encode() in body, body[:2000]
         check = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
-        assert check.returncode == 0, (accept, check.stdout + check.stderr)
+        if accept == "text/plain":
+            assert check.returncode == 0, check.stdout + check.stderr
+            continue
+        # promtool reads the 0.0.4 format: OpenMetrics parses (status 1 would be a
+        # parse error), but its linter looks for a counter's help under the sample
+        # name, `_total` included, where OpenMetrics names the family without it.
+        assert check.returncode in (0, 3), check.stdout + check.stderr
+        for line in check.stderr.decode().splitlines():
+            family = line.removesuffix("_total no help text")
+            assert family != line and f"# HELP {family} ".encode() in body, line
