@@ -224,18 +224,39 @@ pub(crate) fn bucket_bound(schema: i8, i: i32) -> f64 {
     }
 }
 
-/// For schema 1 to 8, the bounds of the fractions in `[0.5, 1)` of a doubling:
-/// `2^(j * 2^-schema - 1)`, j = 0 .. 2^schema; empty for the others.
-pub(crate) fn table(schema: i8) -> &'static [f64] {
-    static TABLES: [OnceLock<Vec<f64>>; 9] = [const { OnceLock::new() }; 9];
+/// What finding a bucket at a schema of 1 to 8 reads (empty for the others): the
+/// bounds of the fractions in `[0.5, 1]` of a doubling, `2^(j * 2^-schema - 1)` for
+/// j = 0 ..= 2^schema, and for each of the 2^(schema + 1) equal slices of `[0.5, 1)`
+/// that a fraction's top schema + 1 bits name, the first bound at or above the slice's
+/// start. A bucket is wider than a slice (by at least ln 2 / 2), so a fraction's bound
+/// is that one or the next.
+pub(crate) struct Table {
+    bounds: Vec<f64>,
+    starts: Vec<u16>,
+}
+
+/// The [`Table`] of `schema`, made once per process.
+pub(crate) fn table(schema: i8) -> &'static Table {
+    static TABLES: [OnceLock<Table>; 9] = [const { OnceLock::new() }; 9];
+    static EMPTY: Table = Table {
+        bounds: Vec::new(),
+        starts: Vec::new(),
+    };
     match schema {
         1..=8 => TABLES[schema as usize].get_or_init(|| {
             let per = 1u32 << schema;
-            (0..per)
+            let bounds: Vec<f64> = (0..=per)
                 .map(|j| 2f64.powf(f64::from(j) / f64::from(per) - 1.0))
-                .collect()
+                .collect();
+            let starts = (0..2 * per)
+                .map(|k| {
+                    let from = 0.5 + f64::from(k) / f64::from(4 * per);
+                    bounds.partition_point(|&b| b < from) as u16
+                })
+                .collect();
+            Table { bounds, starts }
         }),
-        _ => &[],
+        _ => &EMPTY,
     }
 }
 
@@ -243,12 +264,16 @@ pub(crate) fn table(schema: i8) -> &'static [f64] {
 /// `table` being [`table`]`(schema)`: exact at the bounds, from the exponent and the
 /// fraction of `a` (`a = frac * 2^exp`, `frac` in `[0.5, 1)`).
 #[inline]
-pub(crate) fn native_index(a: f64, schema: i8, table: &[f64]) -> i32 {
+pub(crate) fn native_index(a: f64, schema: i8, table: &Table) -> i32 {
     let bits = a.to_bits();
     let exp = ((bits >> 52) & 0x7ff) as i32 - 1022;
-    let frac = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1022u64 << 52));
+    let mantissa = bits & ((1u64 << 52) - 1);
+    let frac = f64::from_bits(mantissa | (1022u64 << 52));
     if schema > 0 {
-        table.partition_point(|&b| b < frac) as i32 + (exp - 1) * table.len() as i32
+        let slice = (mantissa >> (51 - schema as u32)) as usize;
+        let j = table.starts.get(slice).copied().unwrap_or(0) as usize;
+        let j = j + table.bounds.get(j).is_some_and(|&b| b < frac) as usize;
+        j as i32 + (exp - 1) * (1i32 << schema)
     } else {
         let key = exp - i32::from(frac == 0.5);
         let shift = -i32::from(schema);
@@ -279,6 +304,24 @@ mod tests {
         assert_eq!(native_index(1.5, 0, table(0)), 1);
         assert_eq!(native_index(3.0, 1, table(1)), 4, "(2^1.5, 2^2]");
         assert_eq!(native_index(5.0, -1, table(-1)), 2, "(4, 16]");
+        // Between the bounds, against the bucket `log2` gives (away from the bounds,
+        // where rounding could tip it).
+        for schema in 1..=8i8 {
+            let t = table(schema);
+            let per = f64::from(1u32 << schema);
+            let mut x = 1e-6f64;
+            while x < 1e6 {
+                let exact = x.log2() * per;
+                if (exact - exact.round()).abs() > 1e-6 {
+                    assert_eq!(
+                        native_index(x, schema, t),
+                        exact.ceil() as i32,
+                        "{x} at {schema}"
+                    );
+                }
+                x *= 1.0137;
+            }
+        }
     }
 
     #[test]

@@ -272,7 +272,7 @@ pub struct Histogram {
 #[derive(Clone)]
 struct Exponential {
     /// [`buckets::table`] of the schema.
-    table: &'static [f64],
+    table: &'static buckets::Table,
     zero_threshold: f64,
     /// The index of the bucket in cell 0 of each sign.
     first: i32,
