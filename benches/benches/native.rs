@@ -12,6 +12,21 @@ use metricore::buckets::{Native, DEFAULT_BUCKETS};
 use metricore::registry::render_bytes;
 use metricore::{Filter, Format, HistogramVec, Kind, Options, Registry, Spec};
 use metricore_benches::harness::{self, Group};
+use metricore_benches::subject::report_unsupported;
+
+/// Says, for the tables, why the peers have no figure in group `work`: only
+/// `prometheus-client` has a native histogram, and the other groups compare
+/// metricore's own histogram kinds.
+fn peers_not_run(work: &str) {
+    for peer in ["prometheus", "prometheus-client", "metrics", "measured"] {
+        let why = match (work, peer) {
+            ("native_observe/native", "prometheus-client") => continue,
+            ("native_observe/native", _) => "no native histogram",
+            _ => "this group compares metricore's histogram kinds",
+        };
+        report_unsupported("rust", work, "ns", peer, why);
+    }
+}
 
 /// Values spread over many buckets, cycled by the observe benchmarks.
 fn values() -> Vec<f64> {
@@ -64,6 +79,7 @@ fn observe(c: &mut Criterion) {
     ];
     for (work, kind) in works {
         let name = format!("native_observe/{work}");
+        peers_not_run(&name);
         let mut g = c.benchmark_group(&name);
         let h = histogram(&r, work, kind);
         bench_observe(&mut g, "metricore", |v| {
@@ -105,7 +121,9 @@ fn render(c: &mut Criterion) {
     r.set_self_metrics(false);
     let mut body = Vec::new();
     for (name, format) in [("protobuf", Format::Protobuf), ("text", Format::Prometheus)] {
-        let mut g = c.benchmark_group(format!("native_render/1k_series_{name}"));
+        let work = format!("native_render/1k_series_{name}");
+        peers_not_run(&work);
+        let mut g = c.benchmark_group(&work);
         g.throughput(Throughput::Elements(SERIES as u64));
         g.bench_function("metricore", |b| {
             b.iter(|| {
