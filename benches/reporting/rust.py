@@ -30,6 +30,11 @@ GROUPS = [
     ("render", "render/1k_series", "render 1k series"),
     ("render", "render/10k_series", "render 10k series"),
     ("render", "render/100k_series", "render 100k series"),
+    ("native", "native_observe/classic", "classic histogram observe (default buckets), 1 thread"),
+    ("native", "native_observe/native", "native histogram observe (schema 3), 1 thread"),
+    ("native", "native_observe/native_and_classic", "native + classic histogram observe, 1 thread"),
+    ("native", "native_render/1k_series_protobuf", "render 1k native-histogram series, protobuf"),
+    ("native", "native_render/1k_series_text", "render 1k native-histogram series, text"),
 ]
 BENCHES = list(dict.fromkeys(bench for bench, _, _ in GROUPS))
 RENDER_SIZES = [(1_000, "render/1k_series"), (10_000, "render/10k_series"), (100_000, "render/100k_series")]

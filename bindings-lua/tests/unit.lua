@@ -277,6 +277,29 @@ test("histogram", function()
     has(text, 'default_seconds_bucket{le="10.0"} 1\n')
 end)
 
+test("native histogram, and the protobuf format", function()
+    local p = fresh()
+    local h = p:histogram("tokens", "Tokens.", { "m" }, nil,
+        { native = { schema = 0, zero_threshold = 0.5, max_buckets = 8 } })
+    local both = p:histogram("both_seconds", "Both.", nil, { 1 }, { native = { schema = 3 } })
+    h:observe(0.25, { "x" })
+    h:observe(3, { "x" })
+    both:observe(0.5)
+    local text, content_type = p:metric_data()
+    has(text, 'tokens_bucket{m="x",le="+Inf"} 2\ntokens_count{m="x"} 2\n')
+    has(text, 'both_seconds_bucket{le="1.0"} 1\n')
+    eq(content_type, "text/plain; version=0.0.4; charset=utf-8", "content type")
+    local body, pb_type = p:metric_data(
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+    has(pb_type, "application/vnd.google.protobuf")
+    has(body, "tokens")
+    if body:find("# TYPE", 1, true) then
+        fail("protobuf is not text")
+    end
+    raises("schema 9 is not in -4..=8", p.histogram, p, "bad_native", "B.", nil, nil,
+        { native = { schema = 9 } })
+end)
+
 test("bad input is refused, counted and raised outside nginx", function()
     local p = fresh()
     local c = p:counter("c", "C.", { "a", "b" })

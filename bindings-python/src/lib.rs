@@ -15,12 +15,13 @@ use std::path::PathBuf;
 use metricore::Format;
 use pyo3::prelude::*;
 
-/// The format for a scraper's `Accept` header, by core's rules: whether it is
-/// OpenMetrics, and its content type.
+/// The format for a scraper's `Accept` header, by core's rules: its code for
+/// `RegistryCore._render` (0 Prometheus text, 1 OpenMetrics, 2 protobuf), and its
+/// content type.
 #[pyfunction]
-fn _negotiate(accept: &str) -> (bool, &'static str) {
+fn _negotiate(accept: &str) -> (u8, &'static str) {
     let format = Format::from_accept(accept);
-    (format == Format::OpenMetrics, format.content_type())
+    (registry::format_code(format), format.content_type())
 }
 
 /// The names of the `name[]` parameters of a request's query string (percent-decoded),

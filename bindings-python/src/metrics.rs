@@ -555,8 +555,13 @@ fn default_buckets() -> Vec<f64> {
 
 metric_methods!(Histogram {
     #[new]
+    /// With `native_schema` (-4 to 8), a native histogram (core's `buckets::Native`:
+    /// `native_zero_threshold`, `native_max_buckets` per sign), with `buckets` as
+    /// classic buckets alongside when given.
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, buckets = None, _labelvalues = None))]
+                        unit = "", registry = RegistryArg::Default, buckets = None,
+                        native_schema = None, native_zero_threshold = None,
+                        native_max_buckets = None, _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -568,23 +573,43 @@ metric_methods!(Histogram {
         unit: &str,
         registry: RegistryArg,
         buckets: Option<Vec<f64>>,
+        native_schema: Option<i8>,
+        native_zero_threshold: Option<f64>,
+        native_max_buckets: Option<u16>,
         _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
-        let bounds = buckets.unwrap_or_else(default_buckets);
-        let (base, family) =
-            Base::register(py, def, "histogram", |_| Ok(Kind::Histogram(bounds)))?;
+        let kind = match native_schema {
+            None => Kind::Histogram(buckets.unwrap_or_else(default_buckets)),
+            Some(schema) => {
+                let mut n = metricore::buckets::Native::with_schema(schema);
+                if let Some(t) = native_zero_threshold {
+                    n = n.zero_threshold(t);
+                }
+                if let Some(m) = native_max_buckets {
+                    n = n.max_buckets(m);
+                }
+                let mut classic = buckets.unwrap_or_default();
+                if classic.last() == Some(&f64::INFINITY) {
+                    classic.pop();
+                }
+                Kind::NativeHistogram(n.classic(&classic))
+            }
+        };
+        let (base, family) = Base::register(py, def, "histogram", |_| Ok(kind))?;
         Histogram::from_family(base, family)
     }
 
-    /// The bucket bounds, `+Inf` last.
+    /// The bucket bounds, `+Inf` last (a native histogram's classic ones; only `+Inf`
+    /// without them).
     #[getter]
     fn _upper_bounds(&self) -> Vec<f64> {
         match &self.vec.family().spec().kind {
             Kind::Histogram(bounds) => bounds.iter().copied().chain([f64::INFINITY]).collect(),
+            Kind::NativeHistogram(n) => n.classic.iter().copied().chain([f64::INFINITY]).collect(),
             _ => Vec::new(),
         }
     }

@@ -75,6 +75,7 @@ pub(crate) fn integer_cells(region: &Region) -> Vec<u32> {
                 Some(spec) => match spec.kind {
                     Kind::Counter | Kind::Summary => 1,
                     Kind::Histogram(b) => b.len() + 1,
+                    Kind::NativeHistogram(n) => n.cells() - 1,
                     _ => 0,
                 },
                 None => 0,

@@ -605,6 +605,35 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
 /// ```
 pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter, out: &mut String) {
     out.clear();
+    render_to(registries, format, filter, render::Out::Text(out));
+}
+
+/// As [`render_filtered`], in any format, protobuf included, into `out` (replacing its
+/// contents).
+///
+/// ```
+/// use metricore::{registry::render_bytes, Filter, Format, Registry};
+///
+/// let r = Registry::new();
+/// r.counter("jobs", "Jobs done.").unwrap().inc();
+/// let mut body = Vec::new();
+/// render_bytes(&[r], Format::Protobuf, &Filter::names(["jobs"]), &mut body);
+/// // One length-delimited MetricFamily named jobs_total.
+/// assert_eq!(body[0] as usize, body.len() - 1);
+/// assert_eq!(&body[3..13], b"jobs_total");
+/// ```
+pub fn render_bytes(registries: &[Registry], format: Format, filter: &Filter, out: &mut Vec<u8>) {
+    out.clear();
+    if format == Format::Protobuf {
+        render_to(registries, format, filter, render::Out::Protobuf(out));
+    } else {
+        let mut text = String::from_utf8(std::mem::take(out)).unwrap_or_default();
+        render_to(registries, format, filter, render::Out::Text(&mut text));
+        *out = text.into_bytes();
+    }
+}
+
+fn render_to(registries: &[Registry], format: Format, filter: &Filter, out: render::Out<'_>) {
     let mut shared: Vec<&Arc<Shared>> = Vec::with_capacity(registries.len());
     for r in registries {
         if !shared.iter().any(|s| Arc::ptr_eq(s, &r.shared)) {

@@ -171,6 +171,7 @@ impl Family {
         let family = Family(Arc::new(FamilyInner {
             bounds: match &stored.kind {
                 Kind::Histogram(b) => b.as_slice().into(),
+                Kind::NativeHistogram(n) => n.classic.as_slice().into(),
                 _ => Arc::new([]),
             },
             states: match &stored.kind {
@@ -252,7 +253,8 @@ impl Family {
         self.check_count(got)
     }
 
-    /// The histogram bucket bounds (empty for other kinds).
+    /// The histogram bucket bounds, a native histogram's classic ones (empty for other
+    /// kinds).
     pub(crate) fn bounds(&self) -> Arc<[f64]> {
         self.0.bounds.clone()
     }

@@ -265,6 +265,28 @@ void test_histogram(void) {
     CHECK_STATUS(metricore_histogram_family_new(r, METRICORE_LIT("ttft"), METRICORE_LIT("TTFT."), NULL, 0,
                                                 bounds, 3, NULL, &f2),
                  METRICORE_STATUS_CONFLICT);
+
+    /* A native histogram: schema 0, buckets (2^(i-1), 2^i]; 0.5 is the zero threshold. */
+    metricore_histogram_family *nf = NULL;
+    CHECK_OK(metricore_histogram_family_new_native(r, METRICORE_LIT("tokens"), METRICORE_LIT("Tokens."),
+                                                   labels, 1, 0, 0.5, 8, NULL, 0, NULL, &nf));
+    CHECK_OK(metricore_histogram_family_labels(nf, v, 1, &h));
+    CHECK_OK(metricore_histogram_observe(h, 0.25));
+    CHECK_OK(metricore_histogram_observe(h, 3));
+    CHECK_OK(metricore_histogram_family_observe(nf, v, 1, 1e12)); /* the outermost bucket */
+    text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "tokens_bucket{model=\"gpt-4\",le=\"+Inf\"} 3\ntokens_count{model=\"gpt-4\"} 3\n");
+    metricore_string_free(text);
+    size_t len = 0;
+    CHECK_STATUS(metricore_registry_render(r, METRICORE_FORMAT_PROTOBUF, NULL, 0, &len),
+                 METRICORE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(len > 0);
+    CHECK_STATUS(metricore_histogram_family_new_native(r, METRICORE_LIT("bad"), METRICORE_LIT("B."), NULL, 0,
+                                                       9, 0.5, 8, NULL, 0, NULL, &nf),
+                 METRICORE_STATUS_INVALID_BUCKETS);
+    CHECK_STATUS(metricore_histogram_family_new_native(r, METRICORE_LIT("bad"), METRICORE_LIT("B."), NULL, 0,
+                                                       0, 0.5, 127, def, n, NULL, &nf),
+                 METRICORE_STATUS_INVALID_BUCKETS);
     CHECK_OK(metricore_registry_free(r));
 }
 

@@ -442,13 +442,17 @@ function Prometheus:gauge(name, help, label_names, options)
 end
 
 --- A histogram with bucket upper bounds `buckets` (the Prometheus defaults, 0.005 to
--- 10, when nil), and `options` as a counter.
+-- 10, when nil), and `options` as a counter. With `options.native = { schema = 3,
+-- zero_threshold = 0.001, max_buckets = 120 }` (schema required, the others default
+-- as shown), a native histogram, with `buckets` as classic buckets alongside when
+-- given; Prometheus reads its buckets from the protobuf format.
 function Prometheus:histogram(name, help, label_names, buckets, options)
     return register(self, "histogram", name, help, label_names, buckets, options)
 end
 
---- The registry as text, in the format the `Accept` header value `accept` asks
--- for (Prometheus text when nil), and its Content-Type; with the query string
+--- The registry in the format the `Accept` header value `accept` asks for
+-- (Prometheus text when nil; protobuf, binary, when Prometheus asks for it with
+-- native histograms on), and its Content-Type; with the query string
 -- `query`, only the families its `name[]` parameters select.
 function Prometheus:metric_data(accept, query)
     return self._registry:render(accept, query)

@@ -41,12 +41,14 @@ def render(
 ) -> Tuple[bytes, Dict[str, str]]:
     """The body and headers answering a scrape with these ``Accept`` and
     ``Accept-Encoding`` headers and query string: OpenMetrics when asked for, gzip when
-    accepted, only the families its ``name[]`` parameters select when it has any."""
-    openmetrics, content_type = _metricore._negotiate(accept or "")
+    accepted, only the families its ``name[]`` parameters select when it has any
+    (protobuf, binary, when the scraper asks for it first, as Prometheus does with
+    native histograms on)."""
+    format, content_type = _metricore._negotiate(accept or "")
     names = _metricore._query_names(query or "")
     if names is not None:
         registry = registry.restricted_registry(names)
-    body = registry._render(openmetrics)
+    body = registry._render(format)
     headers = {"Content-Type": content_type}
     if not disable_compression and _metricore._accepts_gzip(accept_encoding or ""):
         body = gzip.compress(body, compresslevel=6)
@@ -56,8 +58,8 @@ def render(
 
 def choose_encoder(accept_header: str) -> Tuple[Callable[[CollectorRegistry], bytes], str]:
     """The renderer and content type for an ``Accept`` header."""
-    openmetrics, content_type = _metricore._negotiate(accept_header or "")
-    return (lambda registry=REGISTRY: registry._render(openmetrics)), content_type
+    format, content_type = _metricore._negotiate(accept_header or "")
+    return (lambda registry=REGISTRY: registry._render(format)), content_type
 
 
 def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: bool = False):

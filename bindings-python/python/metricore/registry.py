@@ -148,7 +148,7 @@ class CollectorRegistry(_metricore.RegistryCore):
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry with samples, then what its custom collectors
         yield, as they yield it."""
-        yield from _metricore._parse(self._render(True, None, False).decode("utf-8"), True)
+        yield from _metricore._parse(self._render(1, None, False).decode("utf-8"), True)
         for collector in self._collectors():
             yield from collector.collect()
 
@@ -197,8 +197,8 @@ class RestrictedRegistry:
         self._registry = registry
         self._names: List[str] = [str(n) for n in names]
 
-    def _render(self, openmetrics: bool = False) -> bytes:
-        return self._registry._render(openmetrics, self._names)
+    def _render(self, format: int = 0) -> bytes:
+        return self._registry._render(format, self._names)
 
     def collect(self) -> Iterator[Metric]:
         """The selected families with only the samples named, as
@@ -206,7 +206,7 @@ class RestrictedRegistry:
         describes a family named (or describes none, where the registry supports
         collectors without names)."""
         names = set(self._names)
-        text = self._registry._render(True, self._names, False).decode("utf-8")
+        text = self._registry._render(1, self._names, False).decode("utf-8")
         families: List[Metric] = list(_metricore._parse(text, True))
         for collector in self._registry._collectors_selected(names):
             families.extend(collector.collect())

@@ -7,6 +7,11 @@ pub enum Format {
     Prometheus,
     /// OpenMetrics text format 1.0.0.
     OpenMetrics,
+    /// Length-delimited `io.prometheus.client.MetricFamily` protobuf messages, the
+    /// only format that carries native histograms. It is binary: render it with
+    /// [`render_bytes`](crate::registry::render_bytes); the functions that render
+    /// into a `String` write the Prometheus text format for it.
+    Protobuf,
 }
 
 /// How sample values (and `le` bounds) are written.
@@ -23,32 +28,77 @@ pub enum Numbers {
 }
 
 impl Format {
-    /// The format a scraper asks for in its `Accept` header: OpenMetrics when it lists
+    /// The format a scraper asks for in its `Accept` header: protobuf when it lists
+    /// `application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily`
+    /// and `encoding=delimited` at a quality no lower than OpenMetrics' and
+    /// `text/plain`'s (Prometheus lists it first when native histograms are on); else
+    /// OpenMetrics when it lists
     /// `application/openmetrics-text` (version 1.0.0 or unversioned) with a non-zero
-    /// quality, Prometheus text otherwise.
+    /// quality; Prometheus text otherwise.
+    ///
+    /// ```
+    /// use metricore::Format;
+    ///
+    /// let prometheus = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+    ///                   encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.5,\
+    ///                   text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+    /// assert_eq!(Format::from_accept(prometheus), Format::Protobuf);
+    /// assert_eq!(Format::from_accept("application/openmetrics-text"), Format::OpenMetrics);
+    /// assert_eq!(Format::from_accept("*/*"), Format::Prometheus);
+    /// let later = "text/plain, application/vnd.google.protobuf;\
+    ///              proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5";
+    /// assert_eq!(Format::from_accept(later), Format::Prometheus);
+    /// ```
     pub fn from_accept(accept: &str) -> Format {
-        let wants_om = accept.split(',').any(|range| {
+        let (mut om, mut pb, mut plain) = (0.0f64, 0.0f64, 0.0f64);
+        for range in accept.split(',') {
             let mut parts = range.split(';').map(str::trim);
-            if !parts
-                .next()
-                .is_some_and(|t| t.eq_ignore_ascii_case("application/openmetrics-text"))
-            {
-                return false;
+            let media = parts.next().unwrap_or_default();
+            let is_om = media.eq_ignore_ascii_case("application/openmetrics-text");
+            let is_pb = media.eq_ignore_ascii_case("application/vnd.google.protobuf");
+            let is_plain = media.eq_ignore_ascii_case("text/plain");
+            if !is_om && !is_pb && !is_plain {
+                continue;
             }
-            parts.all(|p| match p.split_once('=') {
-                Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
-                    v.trim().parse::<f64>().is_ok_and(|q| q > 0.0)
+            let (mut q, mut fits, mut proto, mut delimited) = (1.0, true, false, false);
+            for p in parts {
+                let Some((k, v)) = p.split_once('=') else {
+                    continue;
+                };
+                let (k, v) = (k.trim(), v.trim());
+                if k.eq_ignore_ascii_case("q") {
+                    q = v.parse::<f64>().unwrap_or(0.0);
+                } else if is_om && k.eq_ignore_ascii_case("version") {
+                    fits &= matches!(v, "1.0.0" | "0.0.1");
+                } else if k.eq_ignore_ascii_case("proto") {
+                    proto = v == "io.prometheus.client.MetricFamily";
+                } else if k.eq_ignore_ascii_case("encoding") {
+                    delimited = v == "delimited";
                 }
-                Some((k, v)) if k.trim().eq_ignore_ascii_case("version") => {
-                    matches!(v.trim(), "1.0.0" | "0.0.1")
-                }
-                _ => true,
-            })
-        });
-        if wants_om {
+            }
+            if is_om && fits {
+                om = om.max(q);
+            } else if is_pb && proto && delimited {
+                pb = pb.max(q);
+            } else if is_plain {
+                plain = plain.max(q);
+            }
+        }
+        if pb > 0.0 && pb >= om && pb >= plain {
+            Format::Protobuf
+        } else if om > 0.0 {
             Format::OpenMetrics
         } else {
             Format::Prometheus
+        }
+    }
+
+    /// The text format the text encoder writes for this format: Prometheus text for
+    /// protobuf.
+    pub(crate) fn text(self) -> Format {
+        match self {
+            Format::Protobuf => Format::Prometheus,
+            f => f,
         }
     }
 
@@ -57,6 +107,10 @@ impl Format {
         match self {
             Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited"
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 use super::filter::Filter;
 use super::format::{Format, Numbers};
 use super::plan::{Entry, Merged, Plan};
+use super::proto;
 use super::text::{write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
 use crate::family::Entry as FamilyEntry;
@@ -18,10 +19,58 @@ use crate::region::{self, Region};
 use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::{AtomicU64, Ordering};
 
+/// Where an exposition goes: text into a `String`, protobuf into bytes.
+pub(crate) enum Out<'a> {
+    /// Text in the given format (protobuf asked for writes the Prometheus text format).
+    Text(&'a mut String),
+    /// Protobuf.
+    Protobuf(&'a mut Vec<u8>),
+}
+
+/// The encoder a render drives.
+enum Enc<'a> {
+    Text(Encoder<'a>),
+    Protobuf(proto::Encoder<'a>),
+}
+
+impl Enc<'_> {
+    fn family(&mut self, name: &str, type_name: &str, help: &str, unit: &str) {
+        match self {
+            Enc::Text(e) => e.family(name, type_name, help, unit),
+            Enc::Protobuf(e) => e.family(name, type_name, help),
+        }
+    }
+
+    fn sample(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &Labels,
+        extra: Option<(&str, &str)>,
+        value: Value,
+    ) {
+        match self {
+            Enc::Text(e) => e.sample(name, suffix, labels, extra, value),
+            Enc::Protobuf(e) => {
+                let value = (value.as_f64(), value.as_u64());
+                e.sample(suffix, labels.proto_fields(), extra, value, None)
+            }
+        }
+    }
+
+    fn numbers(&self) -> Numbers {
+        match self {
+            Enc::Text(e) => e.numbers(),
+            Enc::Protobuf(_) => Numbers::Shortest,
+        }
+    }
+}
+
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
 /// values, its values written as `numbers` says, and (with `self_metrics`) the
 /// self-metrics `filter` selects; `extra` appends callback text, of which the families
-/// `filter` selects are kept.
+/// `filter` selects are kept (for protobuf, the text is read back and encoded; text
+/// that cannot be read is left out).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn render(
     regions: &[&Region],
@@ -30,7 +79,7 @@ pub(crate) fn render(
     numbers: Numbers,
     self_metrics: bool,
     filter: &Filter,
-    out: &mut String,
+    out: Out<'_>,
     extra: &mut dyn FnMut(Format, &mut String),
 ) {
     let (fams, entries) = (&plan.fams, &plan.entries);
@@ -45,11 +94,18 @@ pub(crate) fn render(
     let sums: Vec<Sums> = (0..regions.len())
         .map(|src| Sums::new(regions[src], src, plan))
         .collect();
+    let (enc, labels) = match out {
+        Out::Text(out) => (
+            Enc::Text(Encoder::new(out, format.text(), numbers)),
+            Labels::default(),
+        ),
+        Out::Protobuf(out) => (Enc::Protobuf(proto::Encoder::new(out)), Labels::proto()),
+    };
     let mut w = Walker {
         regions,
         sums: &sums,
-        enc: Encoder::new(out, format, numbers),
-        labels: Labels::default(),
+        enc,
+        labels,
         slots: &slots,
     };
     let mut rest = &entries[..];
@@ -62,11 +118,24 @@ pub(crate) fn render(
     if self_metrics {
         w.self_metrics(fams, filter);
     }
-    let out = w.enc.out();
-    let from = out.len();
-    extra(format, out);
-    filter.retain_text(out, from);
-    w.enc.finish();
+    match w.enc {
+        Enc::Text(mut enc) => {
+            let out = enc.out();
+            let from = out.len();
+            extra(format.text(), out);
+            filter.retain_text(out, from);
+            enc.finish();
+        }
+        Enc::Protobuf(mut enc) => {
+            let mut text = String::new();
+            extra(Format::Prometheus, &mut text);
+            filter.retain_text(&mut text, 0);
+            if let Ok(families) = super::parse(&text, Format::Prometheus) {
+                enc.parsed(&families);
+            }
+            enc.finish();
+        }
+    }
 }
 
 /// Cell kinds in [`Sums::new`].
@@ -107,6 +176,11 @@ impl Sums {
                 Kind::Histogram(b) => {
                     set(cell, b.len() + 1, INTEGER);
                     set(cell + b.len() as u32 + 1, 1, FLOAT);
+                }
+                Kind::NativeHistogram(n) => {
+                    let counts = n.cells() - 1;
+                    set(cell, counts, INTEGER);
+                    set(cell + counts as u32, 1, FLOAT);
                 }
                 Kind::Summary => {
                     set(cell, 1, INTEGER);
@@ -180,7 +254,7 @@ struct Walker<'a> {
     regions: &'a [&'a Region],
     /// Per region, the sums of the cells read.
     sums: &'a [Sums],
-    enc: Encoder<'a>,
+    enc: Enc<'a>,
     /// The current series' labels, rendered once and reused for each of its lines.
     labels: Labels,
     /// Per region, its process table (empty when no family keeps per-process values).
@@ -286,6 +360,56 @@ impl Walker<'_> {
                 self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));
                 self.line(name, "_count", None, count(cum));
                 let s = sum_f64(bounds.len() as u32 + 1);
+                self.line(name, "_sum", None, Value::F(s));
+            }
+            Kind::NativeHistogram(n) => {
+                self.set_labels(spec, e);
+                // Cells: classic buckets, zero bucket, positive, negative, sum.
+                let zero = n.classic_cells() as u32;
+                let per = u32::from(n.max_buckets);
+                let first = n.first();
+                let mut total = sum(zero);
+                let mut signs = [Vec::new(), Vec::new()];
+                for (s, buckets) in signs.iter_mut().enumerate() {
+                    let from = zero + 1 + s as u32 * per;
+                    for i in 0..per {
+                        let c = sum(from + i);
+                        if c > 0 {
+                            total += c;
+                            let c = u64::try_from(c).unwrap_or(u64::MAX);
+                            buckets.push((first + i as i32, c));
+                        }
+                    }
+                }
+                let proto = matches!(self.enc, Enc::Protobuf(_));
+                if zero > 0 {
+                    let mut cum = 0u128;
+                    let mut le = String::new();
+                    for (i, b) in n.classic.iter().enumerate() {
+                        cum = cum.saturating_add(sum(i as u32));
+                        le.clear();
+                        write_f64(*b, self.enc.numbers(), &mut le);
+                        self.line(name, "_bucket", Some(("le", &le)), count(cum));
+                    }
+                    cum += sum(n.classic.len() as u32);
+                    self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));
+                } else if !proto {
+                    // The text formats carry no native buckets: the +Inf bucket only.
+                    self.line(name, "_bucket", Some(("le", "+Inf")), count(total));
+                }
+                if let Enc::Protobuf(enc) = &mut self.enc {
+                    let z = sum(zero);
+                    let native = proto::Native {
+                        schema: i32::from(n.schema),
+                        zero_threshold: n.zero_threshold,
+                        zero_count: u64::try_from(z).unwrap_or(u64::MAX),
+                        positive: &signs[0],
+                        negative: &signs[1],
+                    };
+                    enc.native(self.labels.proto_fields(), &native);
+                }
+                self.line(name, "_count", None, count(total));
+                let s = sum_f64(zero + 1 + 2 * per);
                 self.line(name, "_sum", None, Value::F(s));
             }
             Kind::Summary => {

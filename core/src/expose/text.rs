@@ -16,6 +16,22 @@ pub(crate) enum Value {
 }
 
 impl Value {
+    /// The value as a float.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Value::U(v) => v as f64,
+            Value::F(v) => v,
+        }
+    }
+
+    /// The value as a count (a float saturated into `u64`).
+    pub fn as_u64(self) -> u64 {
+        match self {
+            Value::U(v) => v,
+            Value::F(v) => v as u64,
+        }
+    }
+
     fn write(self, numbers: Numbers, out: &mut String) {
         match (self, numbers) {
             (Value::U(v), Numbers::Shortest) => out.push_str(itoa::Buffer::new().format(v)),
@@ -111,20 +127,38 @@ fn write_python(v: f64, out: &mut String) {
     }
 }
 
-/// A series' labels as `name="value"` pairs without braces: rendered once, reused for
-/// each of the series' lines.
+/// A series' labels as `name="value"` pairs without braces (or, for the protobuf
+/// encoder, as encoded `LabelPair` fields): rendered once, reused for each of the
+/// series' lines.
 #[derive(Default)]
-pub(crate) struct Labels(String);
+pub(crate) struct Labels(String, Option<Vec<u8>>);
 
 impl Labels {
+    /// Labels for the protobuf encoder.
+    pub fn proto() -> Labels {
+        Labels(String::new(), Some(Vec::new()))
+    }
+
+    /// The encoded `LabelPair` fields (empty for text labels).
+    pub fn proto_fields(&self) -> &[u8] {
+        self.1.as_deref().unwrap_or_default()
+    }
+
     /// Removes every label.
     #[inline]
     pub fn clear(&mut self) {
         self.0.clear();
+        if let Some(pb) = &mut self.1 {
+            pb.clear();
+        }
     }
 
     /// Appends the label `name="value"`, escaping the value.
     pub fn push(&mut self, name: &str, value: &str) {
+        if let Some(pb) = &mut self.1 {
+            super::proto::label_pair(pb, name, value);
+            return;
+        }
         let out = &mut self.0;
         if !out.is_empty() {
             out.push(',');
@@ -317,13 +351,14 @@ pub struct ExternalSample<'a> {
 }
 
 /// Checks and renders an external family into `out`, its values written as `numbers`
-/// says.
+/// says ([`Format::Protobuf`] writes the Prometheus text format).
 pub fn render_external(
     format: Format,
     numbers: Numbers,
     family: &ExternalFamily,
     out: &mut String,
 ) -> Result<()> {
+    let format = format.text();
     const KINDS: [&str; 8] = [
         "counter",
         "gauge",

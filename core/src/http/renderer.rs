@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::expose::{Filter, Format};
-use crate::registry::{render_filtered, Registry};
+use crate::registry::{render_bytes, Registry};
 
 /// A body to make: the format, the families, whether gzip-compressed, and where to
 /// send it.
@@ -51,9 +51,9 @@ fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
             // A rendering that panics (a callback's, or a bug) fails its batch, whose
             // requests get 503, and the thread goes on serving the next.
             let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut text = String::with_capacity(capacity);
-                render_filtered(registries, format, &filter, &mut text);
-                text
+                let mut body = Vec::with_capacity(capacity);
+                render_bytes(registries, format, &filter, &mut body);
+                body
             }));
             let Ok(text) = rendered else {
                 continue;
@@ -73,12 +73,12 @@ fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-fn compress(text: &str) -> Bytes {
+fn compress(text: &[u8]) -> Bytes {
     let mut gz = flate2::write::GzEncoder::new(
         Vec::with_capacity(text.len() / 4),
         flate2::Compression::fast(),
     );
     // Writing to a Vec cannot fail.
-    let _ = gz.write_all(text.as_bytes());
+    let _ = gz.write_all(text);
     Bytes::from(gz.finish().unwrap_or_default())
 }
