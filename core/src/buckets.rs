@@ -160,7 +160,8 @@ impl Native {
         self
     }
 
-    /// Checks the schema, zero threshold, bucket count and classic bounds.
+    /// Checks the schema, zero threshold, bucket count and classic bounds (none is
+    /// allowed).
     pub fn check(&self) -> Result<()> {
         let bad = |what: String| Err(Error::InvalidBuckets(what));
         if !(-4..=8).contains(&self.schema) {
@@ -179,7 +180,9 @@ impl Native {
                 self.max_buckets
             ));
         }
-        check(&self.classic)?;
+        if !self.classic.is_empty() {
+            check(&self.classic)?;
+        }
         if self.cells() > MAX_SERIES_CELLS {
             return bad(format!(
                 "{} buckets per sign and {} classic bounds take {} cells, at most \
