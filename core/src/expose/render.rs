@@ -11,6 +11,7 @@ use super::format::{Format, Numbers};
 use super::plan::{Entry, Merged, Plan};
 use super::text::{write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
+use crate::exemplar;
 use crate::family::Entry as FamilyEntry;
 use crate::key;
 use crate::procs::{self, ProcSlot};
@@ -238,6 +239,24 @@ impl Walker<'_> {
         self.enc.sample(name, suffix, &self.labels, extra, value);
     }
 
+    /// Appends to the line just written the latest exemplar in slot `i` (of `n`) of
+    /// the series, over the regions that have it, if the format has exemplars.
+    fn exemplar(&mut self, run: &[Entry], n: usize, i: usize) {
+        if !self.enc.writes_exemplars() {
+            return;
+        }
+        let latest = run.iter().fold(None, |best, e| {
+            let region = self.regions[e.src];
+            let slot = Record::exemplars(region, e.record.at, n * exemplar::SLOT_WORDS)
+                .map(|at| at + i * exemplar::SLOT_WORDS)
+                .and_then(|at| exemplar::read(&region.words()[at..at + exemplar::SLOT_WORDS]));
+            exemplar::latest(best, slot)
+        });
+        if let Some(e) = latest {
+            self.enc.exemplar(&e);
+        }
+    }
+
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
         let (regions, sums) = (self.regions, self.sums);
         let e = &run[0];
@@ -270,6 +289,7 @@ impl Walker<'_> {
                     (f, _) => Value::F(ints as f64 + f.unwrap_or(0.0)),
                 };
                 self.line(name, "_total", None, v);
+                self.exemplar(run, 1, 0);
             }
             Kind::Gauge(mode) => self.gauge(spec, *mode, run),
             Kind::Histogram(bounds) => {
@@ -281,9 +301,11 @@ impl Walker<'_> {
                     le.clear();
                     write_f64(*b, self.enc.numbers(), &mut le);
                     self.line(name, "_bucket", Some(("le", &le)), count(cum));
+                    self.exemplar(run, bounds.len() + 1, i);
                 }
                 cum += sum(bounds.len() as u32);
                 self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));
+                self.exemplar(run, bounds.len() + 1, bounds.len());
                 self.line(name, "_count", None, count(cum));
                 let s = sum_f64(bounds.len() as u32 + 1);
                 self.line(name, "_sum", None, Value::F(s));
@@ -440,6 +462,12 @@ impl Walker<'_> {
                 "Processes that found the registry's process table full: their \
                  per-process gauges record into one series they share (its pid label is shared).",
                 region::H_PROCS_FULL,
+            ),
+            (
+                "metricore_exemplars_dropped",
+                "Exemplars not stored: another writer was storing one in the same slot, or \
+                 the registry had no space for the series' exemplars.",
+                region::H_EXEMPLARS_DROPPED,
             ),
         ];
         for (name, help, word) in counters {

@@ -1,0 +1,150 @@
+//! Exemplars: stored per counter series and per histogram bucket, rendered in
+//! OpenMetrics only, shared between registries of one file.
+
+use metricore::{Error, Format, Options, Registry};
+
+fn small() -> Options {
+    Options {
+        shards: Some(2),
+        cells_per_shard: 1 << 12,
+        series_capacity: 1 << 8,
+        family_capacity: 16,
+        process_capacity: 8,
+        arena_bytes: 1 << 20,
+        file_mode: 0o600,
+        ..Options::default()
+    }
+}
+
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in\n{text}"))
+}
+
+/// `(labels, value, timestamp)` of a line's exemplar.
+fn exemplar_of(line: &str) -> (&str, f64, f64) {
+    let (_, ex) = line.split_once(" # ").expect("an exemplar");
+    let (labels, rest) = ex.split_once("} ").unwrap();
+    let (v, t) = rest.split_once(' ').unwrap();
+    (&labels[1..], v.parse().unwrap(), t.parse().unwrap())
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn counters_and_buckets_show_their_latest_exemplar_in_openmetrics_only() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter_vec("requests", "Requests.", &["model"]).unwrap();
+    let h = r
+        .histogram_vec("latency_seconds", "Latency.", &["model"], &[0.1, 1.0])
+        .unwrap();
+    let before = now();
+    let gpt = c.with_labels(&["gpt"]).unwrap();
+    gpt.inc_with_exemplar(&[("trace_id", "aaa")]).unwrap();
+    gpt.inc_by_f64_with_exemplar(2.5, &[("trace_id", "b\"b"), ("span_id", "1")])
+        .unwrap();
+    c.with_labels_ref(&["other"]).unwrap().inc();
+    let hh = h.with_labels(&["gpt"]).unwrap();
+    hh.observe_with_exemplar(0.05, &[("trace_id", "h1")])
+        .unwrap();
+    hh.observe_with_exemplar(0.5, &[("trace_id", "h2")])
+        .unwrap();
+    hh.observe_with_exemplar(7.0, &[("trace_id", "h3")])
+        .unwrap();
+    hh.observe(0.07).unwrap();
+    let after = now();
+
+    let om = r.render(Format::OpenMetrics);
+    let l = line(&om, "requests_total{model=\"gpt\"}");
+    assert!(
+        l.starts_with("requests_total{model=\"gpt\"} 3.5 # {"),
+        "{l}"
+    );
+    let (labels, v, t) = exemplar_of(l);
+    assert_eq!(labels, "trace_id=\"b\\\"b\",span_id=\"1\"");
+    assert_eq!(v, 2.5);
+    assert!(
+        (before..=after).contains(&t),
+        "{t} not in {before}..{after}"
+    );
+    assert!(!line(&om, "requests_total{model=\"other\"}").contains('#'));
+    for (le, id, v, count) in [
+        ("0.1", "h1", 0.05, 2),
+        ("1.0", "h2", 0.5, 3),
+        ("+Inf", "h3", 7.0, 4),
+    ] {
+        let l = line(
+            &om,
+            &format!("latency_seconds_bucket{{model=\"gpt\",le=\"{le}\"}}"),
+        );
+        assert!(l.contains(&format!("}} {count} # {{")), "{l}");
+        let (labels, got, _) = exemplar_of(l);
+        assert_eq!((labels, got), (format!("trace_id=\"{id}\"").as_str(), v));
+    }
+    assert!(!line(&om, "latency_seconds_count").contains('#'));
+
+    let text = r.render(Format::Prometheus);
+    assert!(!text.contains(" # {"), "{text}");
+    assert!(text.contains("requests_total{model=\"gpt\"} 3.5\n"));
+}
+
+#[test]
+fn refused_exemplars_still_count_and_say_why() {
+    let r = Registry::with_options(&small()).unwrap();
+    let c = r.counter("c", "C.").unwrap();
+    let h = r.histogram("h", "H.", &[1.0]).unwrap();
+    let long = "x".repeat(121);
+    match c.inc_with_exemplar(&[("trace_id", &long)]) {
+        Err(Error::ExemplarTooLong(129)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(c.inc_with_exemplar(&[(":o)", "smile")]).is_err());
+    assert!(h.observe_with_exemplar(0.5, &[("1", "number")]).is_err());
+    assert!(h.observe_with_exemplar(f64::NAN, &[("t", "1")]).is_err());
+    assert!(c.inc_by_f64_with_exemplar(-1.0, &[("t", "1")]).is_err());
+    assert_eq!(c.get(), 2.0);
+    let om = r.render(Format::OpenMetrics);
+    assert!(om.contains("c_total 2\n"), "{om}");
+    assert!(om.contains("h_count 1\n"), "{om}");
+    assert!(!om.contains(" # {"), "{om}");
+    // 128 characters fit (names and values together).
+    c.inc_with_exemplar(&[("trace_id", &long[..120])]).unwrap();
+    assert!(r.render(Format::OpenMetrics).contains(&long[..120]));
+}
+
+#[test]
+fn exemplars_written_through_one_registry_are_read_through_another_of_the_file() {
+    let dir = std::env::temp_dir().join(format!("metricore-exemplars-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.db");
+    let a = Registry::open_shared(&path, &small()).unwrap();
+    let b = Registry::open_shared(&path, &small()).unwrap();
+    let ca = a.counter_vec("jobs", "Jobs.", &["q"]).unwrap();
+    let cb = b.counter_vec("jobs", "Jobs.", &["q"]).unwrap();
+    ca.with_labels(&["x"])
+        .unwrap()
+        .inc_with_exemplar(&[("trace_id", "from-a")])
+        .unwrap();
+    let om = b.render(Format::OpenMetrics);
+    assert!(
+        line(&om, "jobs_total{q=\"x\"} 1").contains("{trace_id=\"from-a\"} 1.0 "),
+        "{om}"
+    );
+    cb.with_labels(&["x"])
+        .unwrap()
+        .inc_with_exemplar(&[("trace_id", "from-b")])
+        .unwrap();
+    let om = a.render(Format::OpenMetrics);
+    assert!(
+        line(&om, "jobs_total{q=\"x\"} 2").contains("{trace_id=\"from-b\"} 1.0 "),
+        "{om}"
+    );
+    drop((a, b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
