@@ -1,7 +1,19 @@
 //! Exemplars: stored per counter series and per histogram bucket, rendered in
-//! OpenMetrics only, shared between registries of one file.
+//! OpenMetrics only, shared between registries of one file, never torn by processes
+//! writing one slot at once.
+//!
+//! Child processes are this test binary run again with `METRICORE_CHILD` set, which
+//! makes the `child` test below do the child's work instead of nothing.
+
+use std::path::PathBuf;
 
 use metricore::{Error, Format, Options, Registry};
+
+mod common;
+use common::{spawn, tempdir};
+
+const WRITERS: u64 = 4;
+const WRITES: u64 = 20_000;
 
 fn small() -> Options {
     Options {
@@ -146,5 +158,87 @@ fn exemplars_written_through_one_registry_are_read_through_another_of_the_file()
         "{om}"
     );
     drop((a, b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The labels and value writer `p` gives its `i`th exemplar: lengths vary, so a copy
+/// mixing two exemplars shows.
+fn written(p: u64, i: u64) -> (String, f64) {
+    let pad = char::from(b'a' + ((p + i) % 26) as u8).to_string();
+    (
+        format!("{p}-{i}-{}", pad.repeat((i % 90) as usize)),
+        (p * 1_000_000 + i) as f64,
+    )
+}
+
+/// The child's work; a no-op in a normal test run.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var("METRICORE_CHILD") else {
+        return;
+    };
+    let path = PathBuf::from(std::env::var("METRICORE_FILE").unwrap());
+    let r = Registry::open_shared(&path, &small()).unwrap();
+    let h = r.histogram("slot", "One slot.", &[1e12]).unwrap();
+    let p: u64 = role.parse().unwrap();
+    for i in 0..WRITES {
+        let (id, v) = written(p, i);
+        h.observe_with_exemplar(v, &[("trace_id", &id)]).unwrap();
+    }
+}
+
+#[test]
+fn processes_hammering_one_slot_never_show_a_torn_exemplar() {
+    let dir = tempdir("exemplar-storm");
+    let path = dir.join("m.db");
+    let r = Registry::open_shared(&path, &small()).unwrap();
+    let h = r.histogram("slot", "One slot.", &[1e12]).unwrap();
+    let start = now();
+    let mut children: Vec<_> = (0..WRITERS).map(|p| spawn(&p.to_string(), &path)).collect();
+    let (mut reads, mut seen) = (0, std::collections::HashSet::new());
+    let mut check = |om: &str| {
+        let l = line(om, "slot_bucket{le=\"1000000000000.0\"}");
+        if !l.contains(" # ") {
+            return;
+        }
+        let (labels, v, t) = exemplar_of(l);
+        let id = labels
+            .strip_prefix("trace_id=\"")
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("torn labels: {l}"));
+        let mut parts = id.splitn(3, '-');
+        let p: u64 = parts.next().unwrap().parse().unwrap();
+        let i: u64 = parts.next().unwrap().parse().unwrap();
+        assert_eq!(
+            (written(p, i).0.as_str(), written(p, i).1),
+            (id, v),
+            "torn: {l}"
+        );
+        assert!(t >= start && t <= now(), "time {t} of {l}");
+        reads += 1;
+        seen.insert(p);
+    };
+    while children.iter_mut().any(|c| c.try_wait().unwrap().is_none()) {
+        check(&r.render(Format::OpenMetrics));
+    }
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    check(&r.render(Format::OpenMetrics));
+    assert!(reads > 10, "only {reads} renders found an exemplar");
+    assert_eq!(h.bounds(), [1e12]);
+    let om = r.render(Format::OpenMetrics);
+    assert!(
+        om.contains(&format!("slot_count {}\n", WRITERS * WRITES)),
+        "{om}"
+    );
+    let dropped: u64 = line(&om, "metricore_exemplars_dropped_total ")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(dropped < WRITERS * WRITES, "{dropped} dropped");
+    eprintln!("{reads} renders checked, writers seen: {seen:?}, {dropped} exemplars dropped");
     std::fs::remove_dir_all(&dir).unwrap();
 }

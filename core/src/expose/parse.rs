@@ -491,8 +491,17 @@ mod tests {
         );
         assert_eq!((e.value, e.timestamp), (0.5, Some(1700000000.25)));
         assert_eq!(f[0].samples[0].value, 2.0);
-        assert!(parse("# TYPE c counter\nc_total 2 # {x=\"1\" 0.5\n# EOF\n", Format::OpenMetrics).is_err());
+        assert!(parse(
+            "# TYPE c counter\nc_total 2 # {x=\"1\" 0.5\n# EOF\n",
+            Format::OpenMetrics
+        )
+        .is_err());
+        let text = "# TYPE c_total counter\nc_total 2 # {trace_id=\"a\"} 0.5\n";
+        let f = parse(text, Format::Prometheus).unwrap();
+        assert_eq!(f[0].samples[0].exemplar, None, "{f:?}");
     }
+
+    #[test]
     fn text_format_as_prometheus_client_reads_it() {
         let text = "# TYPE a counter\n# HELP a he\\\\lp\\n\na{ foo = \"b\\\"a}r\" ,} 1\t000\n\
                     # HELP g Gauge.\n# TYPE g gauge\ng 2.5 1234567890\nloose{x=\"y\"} +Inf\n\
