@@ -111,7 +111,10 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
     let families = py.detach(|| parse(text, format)).map_err(to_py)?;
     let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
     let samples_mod = py.import("metricore.samples")?;
-    let (sample, exemplar) = (samples_mod.getattr("Sample")?, samples_mod.getattr("Exemplar")?);
+    let (sample, exemplar) = (
+        samples_mod.getattr("Sample")?,
+        samples_mod.getattr("Exemplar")?,
+    );
     let mut out = Vec::with_capacity(families.len());
     for f in families {
         let m = metric.call1((f.name, f.help, f.kind, f.unit))?;

@@ -67,7 +67,9 @@ type Labels = Option<PyResult<Option<Vec<(String, String)>>>>;
 fn inc_with(base: &Base, c: &metricore::Counter, amount: f64, labels: Labels) -> PyResult<()> {
     let fail = |e| for_metric(&base.name, e);
     match labels.transpose() {
-        Ok(Some(Some(l))) => c.inc_by_f64_with_exemplar(amount, &as_pairs(&l)).map_err(fail),
+        Ok(Some(Some(l))) => c
+            .inc_by_f64_with_exemplar(amount, &as_pairs(&l))
+            .map_err(fail),
         Ok(_) => c.inc_by_f64(amount).map_err(fail),
         Err(e) => {
             c.inc_by_f64(amount).map_err(fail)?;
@@ -77,7 +79,10 @@ fn inc_with(base: &Base, c: &metricore::Counter, amount: f64, labels: Labels) ->
 }
 
 fn as_pairs(owned: &[(String, String)]) -> Vec<(&str, &str)> {
-    owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 /// What the common methods need from each metric class.
