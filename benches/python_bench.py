@@ -3,7 +3,8 @@
 
 Measures, in nanoseconds per call, ``c.inc()``, ``child.inc()``,
 ``c.labels(a, b, c).inc()`` (with ``str`` values, and with an ``int``), keyword
-``labels(...)``, ``h.observe(v)``, ``with h.time()``, and the time to render 1k and 10k
+``labels(...)``, ``h.observe(v)``, ``h.observe(v, exemplar=...)``, ``with h.time()``, and
+the time to render 1k and 10k
 series, for four setups:
 
 - metricore, registry in this process
@@ -46,6 +47,7 @@ CALLS = [
     ("labels_int_inc", "c.labels(a, b, 200).inc()"),
     ("labels_kw_inc", "c.labels(x=a, y=b, z=c).inc()"),
     ("observe", "h.observe(v)"),
+    ("observe_exemplar", "h.observe(v, exemplar={'trace_id': t})"),
     ("time", "with h.time(): pass"),
 ]
 RENDERS = [("render_1k", 1000), ("render_10k", 10000)]
@@ -92,7 +94,8 @@ def run_calls(name, quick):
     h = lib.Histogram("bench_latency_seconds", "Histogram.", registry=reg)
     a, b, cc = "model-a", "namespace-b", "status-c"
     lc.labels(a, b, cc).inc()
-    env = {"c": c, "lc": lc, "child": child, "h": h, "a": a, "b": b, "cc": cc, "v": 0.042, "n": 12345}
+    env = {"c": c, "lc": lc, "child": child, "h": h, "a": a, "b": b, "cc": cc, "v": 0.042, "n": 12345,
+           "t": "4bf92f3577b34da6a3ce929d0e0e4736"}
     stmts = {
         "builtin": "n.bit_length()",
         "inc": "c.inc()",
@@ -101,11 +104,12 @@ def run_calls(name, quick):
         "labels_int_inc": "lc.labels(a, b, 200).inc()",
         "labels_kw_inc": "lc.labels(x=a, y=b, z=cc).inc()",
         "observe": "h.observe(v)",
+        "observe_exemplar": "h.observe(v, exemplar={'trace_id': t})",
         "time": "with h.time(): pass",
     }
     out = {}
     for key, stmt in stmts.items():
-        slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "time") or name == "prometheus_client-mp"
+        slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "observe_exemplar", "time") or name == "prometheus_client-mp"
         out[key] = per_call_ns(stmt, env, number // (4 if slow else 1), repeat)
     return out
 

@@ -15,9 +15,10 @@ use crate::error::Result;
 use crate::names;
 use crate::sync::{fence, AtomicU64, Ordering};
 
-/// Label words of a slot: 128 characters of at most 4 bytes, and two separators a
-/// pair, for at most 128 pairs (a name has a character at least).
-const LABEL_WORDS: usize = 96;
+/// Label words of a slot. Names are legacy names (a byte a character, one at least),
+/// values characters of at most 4 bytes, 128 characters in all, and a pair takes two
+/// separators: at most 3 + 4 x 127 = 511 bytes (one name of one character).
+const LABEL_WORDS: usize = 64;
 const LABEL_BYTES: usize = LABEL_WORDS * 8;
 /// Words of one slot.
 pub(crate) const SLOT_WORDS: usize = 4 + LABEL_WORDS;
@@ -31,34 +32,38 @@ const SEP: u8 = 0xff;
 /// Times a reader copies a slot that changes under it before it skips the slot.
 const READ_TRIES: usize = 4;
 
-/// Exemplar labels checked and laid out as a slot holds them, on the stack.
-pub(crate) struct Encoded {
-    words: [u64; LABEL_WORDS],
-    len: usize,
+/// Exemplar labels checked for a slot; [`write`] lays them out as it stores them.
+pub(crate) struct Encoded<'a> {
+    labels: &'a [(&'a str, &'a str)],
 }
 
-impl Encoded {
+impl<'a> Encoded<'a> {
     /// Checks `labels` (legacy label names, at most
     /// [`MAX_EXEMPLAR_CHARS`](names::MAX_EXEMPLAR_CHARS) characters of names and
-    /// values) and lays them out.
-    pub fn new(labels: &[(&str, &str)]) -> Result<Encoded> {
+    /// values): then they fit a slot.
+    pub fn new(labels: &'a [(&'a str, &'a str)]) -> Result<Encoded<'a>> {
         names::check_exemplar(labels, true)?;
-        let mut bytes = [0u8; LABEL_BYTES];
+        Ok(Encoded { labels })
+    }
+
+    /// Lays the labels out as a slot holds them (each name and value followed by
+    /// [`SEP`]) into `out`; returns their length. Checked labels fit.
+    fn lay_out(&self, out: &mut [u8; LABEL_BYTES]) -> usize {
         let mut len = 0;
-        for (n, v) in labels {
-            for part in [n, v] {
-                // Fits: 128 characters of at most 4 bytes, 2 separators per pair.
-                bytes[len..len + part.len()].copy_from_slice(part.as_bytes());
-                len += part.len();
-                bytes[len] = SEP;
-                len += 1;
+        for (n, v) in self.labels {
+            for part in [n.as_bytes(), v.as_bytes()] {
+                let end = len + part.len();
+                match out.get_mut(len..end + 1) {
+                    Some(dst) => {
+                        dst[..part.len()].copy_from_slice(part);
+                        dst[part.len()] = SEP;
+                    }
+                    None => return len,
+                }
+                len = end + 1;
             }
         }
-        let mut words = [0u64; LABEL_WORDS];
-        for (w, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-            *w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        }
-        Ok(Encoded { words, len })
+        len
     }
 }
 
@@ -105,6 +110,8 @@ impl std::fmt::Debug for Exemplar {
 /// Writes an exemplar into `slot` unless another writer holds it; returns whether it
 /// was written. Never blocks.
 pub(crate) fn write(slot: &[AtomicU64], labels: &Encoded, value: f64, timestamp: f64) -> bool {
+    let mut bytes = [0u8; LABEL_BYTES];
+    let len = labels.lay_out(&mut bytes);
     let version = &slot[S_VERSION];
     let v = version.load(Ordering::Relaxed);
     if v & 1 == 1
@@ -121,11 +128,12 @@ pub(crate) fn write(slot: &[AtomicU64], labels: &Encoded, value: f64, timestamp:
     fence(Ordering::Release);
     slot[S_VALUE].store(value.to_bits(), Ordering::Relaxed);
     slot[S_TIME].store(timestamp.to_bits(), Ordering::Relaxed);
-    slot[S_LEN].store(labels.len as u64, Ordering::Relaxed);
-    let used = labels.len.div_ceil(8);
-    for (w, &x) in slot[S_LABELS..S_LABELS + used].iter().zip(&labels.words) {
-        w.store(x, Ordering::Relaxed);
+    for (w, bytes) in slot[S_LABELS..].iter().zip(bytes[..len].chunks(8)) {
+        let mut word = [0u8; 8];
+        word[..bytes.len()].copy_from_slice(bytes);
+        w.store(u64::from_le_bytes(word), Ordering::Relaxed);
     }
+    slot[S_LEN].store(len as u64, Ordering::Relaxed);
     version.store(v + 2, Ordering::Release);
     true
 }
@@ -191,7 +199,8 @@ mod tests {
     fn a_slot_reads_back_what_was_written_last() {
         let s = slot();
         assert!(read(&s).is_none());
-        let e = Encoded::new(&[("trace_id", "abc"), ("span", "")]).unwrap();
+        let labels = [("trace_id", "abc"), ("span", "")];
+        let e = Encoded::new(&labels).unwrap();
         assert!(write(&s, &e, 2.5, 1.0e9));
         let got = read(&s).unwrap();
         assert_eq!(
@@ -199,7 +208,8 @@ mod tests {
             [("trace_id", "abc"), ("span", "")]
         );
         assert_eq!((got.value(), got.timestamp()), (2.5, 1.0e9));
-        let e = Encoded::new(&[("t", "x")]).unwrap();
+        let labels = [("t", "x")];
+        let e = Encoded::new(&labels).unwrap();
         assert!(write(&s, &e, 3.0, 2.0e9));
         let got = read(&s).unwrap();
         assert_eq!(got.labels().collect::<Vec<_>>(), [("t", "x")]);
@@ -216,14 +226,16 @@ mod tests {
         let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "")).collect();
         // Not legacy names: refused, clearly.
         assert!(Encoded::new(&pairs).is_err());
-        let long = "é".repeat(127);
-        let e = Encoded::new(&[("a", &long)]).unwrap();
+        let long = "😀".repeat(127); // the most bytes a slot is given
+        assert_eq!(1 + long.len() + 2, LABEL_BYTES - 1);
+        let labels = [("a", long.as_str())];
+        let e = Encoded::new(&labels).unwrap();
         assert!(write(&s, &e, 1.0, 1.0));
         assert_eq!(
             read(&s).unwrap().labels().next(),
             Some(("a", long.as_str()))
         );
-        let too_long = "é".repeat(128);
+        let too_long = "😀".repeat(128);
         assert!(matches!(
             Encoded::new(&[("a", &too_long)]),
             Err(crate::Error::ExemplarTooLong(129))
@@ -233,7 +245,8 @@ mod tests {
     #[test]
     fn a_held_slot_drops_the_writer_and_is_skipped_by_readers() {
         let s = slot();
-        let e = Encoded::new(&[("t", "1")]).unwrap();
+        let labels = [("t", "1")];
+        let e = Encoded::new(&labels).unwrap();
         assert!(write(&s, &e, 1.0, 1.0));
         s[S_VERSION].fetch_add(1, Ordering::Relaxed); // another writer holds it
         assert!(!write(&s, &e, 2.0, 2.0));
@@ -245,7 +258,8 @@ mod tests {
     #[test]
     fn a_length_past_the_slot_is_not_believed() {
         let s = slot();
-        let e = Encoded::new(&[("t", "1")]).unwrap();
+        let labels = [("t", "1")];
+        let e = Encoded::new(&labels).unwrap();
         assert!(write(&s, &e, 1.0, 1.0));
         s[S_LEN].store(u64::MAX, Ordering::Relaxed);
         assert!(read(&s).is_none());
@@ -268,7 +282,8 @@ mod loom_model {
             let s: Arc<Vec<AtomicU64>> =
                 Arc::new((0..SLOT_WORDS).map(|_| AtomicU64::new(0)).collect());
             let put = |s: &[AtomicU64], l: &str, v: f64| {
-                write(s, &Encoded::new(&[("t", l)]).unwrap(), v, v * 10.0)
+                let labels = [("t", l)];
+                write(s, &Encoded::new(&labels).unwrap(), v, v * 10.0)
             };
             assert!(put(&s, "first exemplar, two words", 3.0));
             let whole = |e: &Exemplar| {
