@@ -107,17 +107,53 @@ impl std::fmt::Debug for Exemplar {
     }
 }
 
-/// Writes an exemplar into `slot` unless another writer holds it; returns whether it
-/// was written. Never blocks.
-pub(crate) fn write(slot: &[AtomicU64], labels: &Encoded, value: f64, timestamp: f64) -> bool {
+/// The sequence half of a version word; the other half is the pid of the writer that
+/// claimed the slot last.
+const SEQ: u64 = 0xffff_ffff;
+
+/// The version word that writer `pid` stores after `v` (one step on, so odd after
+/// even and even after odd).
+fn next(v: u64, pid: u32) -> u64 {
+    (pid as u64) << 32 | (v.wrapping_add(1) & SEQ)
+}
+
+/// Whether a writer of this thread may take slot version `v`, held (odd) by another:
+/// only when this thread found the slot held with that very word before (a writer
+/// holds a slot for a few stores) and its holder has exited (`gone`), killed while
+/// writing.
+#[cold]
+#[inline(never)]
+fn abandoned(v: u64, gone: impl Fn(u32) -> bool) -> bool {
+    std::thread_local! {
+        static SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    SEEN.with(|seen| seen.replace(v)) == v && gone((v >> 32) as u32)
+}
+
+/// Writes an exemplar into `slot` as writer `pid` unless another writer holds it;
+/// returns whether it was written. Never blocks; a slot left held by a writer that
+/// exited (`gone`) is taken over, see [`abandoned`].
+pub(crate) fn write(
+    slot: &[AtomicU64],
+    labels: &Encoded,
+    value: f64,
+    timestamp: f64,
+    pid: u32,
+    gone: impl Fn(u32) -> bool,
+) -> bool {
     let mut bytes = [0u8; LABEL_BYTES];
     let len = labels.lay_out(&mut bytes);
     let version = &slot[S_VERSION];
     let v = version.load(Ordering::Relaxed);
-    if v & 1 == 1
-        || version
-            .compare_exchange(v, v + 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+    // From a held word the claim steps on twice, so it stays odd.
+    let claim = match v & 1 {
+        0 => next(v, pid),
+        _ if abandoned(v, gone) => next(next(v, pid), pid),
+        _ => return false,
+    };
+    if version
+        .compare_exchange(v, claim, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
     {
         return false;
     }
@@ -134,7 +170,7 @@ pub(crate) fn write(slot: &[AtomicU64], labels: &Encoded, value: f64, timestamp:
         w.store(u64::from_le_bytes(word), Ordering::Relaxed);
     }
     slot[S_LEN].store(len as u64, Ordering::Relaxed);
-    version.store(v + 2, Ordering::Release);
+    version.store(next(claim, pid), Ordering::Release);
     true
 }
 
@@ -201,7 +237,7 @@ mod tests {
         assert!(read(&s).is_none());
         let labels = [("trace_id", "abc"), ("span", "")];
         let e = Encoded::new(&labels).unwrap();
-        assert!(write(&s, &e, 2.5, 1.0e9));
+        assert!(write(&s, &e, 2.5, 1.0e9, 1, |_| false));
         let got = read(&s).unwrap();
         assert_eq!(
             got.labels().collect::<Vec<_>>(),
@@ -210,7 +246,7 @@ mod tests {
         assert_eq!((got.value(), got.timestamp()), (2.5, 1.0e9));
         let labels = [("t", "x")];
         let e = Encoded::new(&labels).unwrap();
-        assert!(write(&s, &e, 3.0, 2.0e9));
+        assert!(write(&s, &e, 3.0, 2.0e9, 1, |_| false));
         let got = read(&s).unwrap();
         assert_eq!(got.labels().collect::<Vec<_>>(), [("t", "x")]);
         assert_eq!(got.value(), 3.0);
@@ -230,7 +266,7 @@ mod tests {
         assert_eq!(1 + long.len() + 2, LABEL_BYTES - 1);
         let labels = [("a", long.as_str())];
         let e = Encoded::new(&labels).unwrap();
-        assert!(write(&s, &e, 1.0, 1.0));
+        assert!(write(&s, &e, 1.0, 1.0, 1, |_| false));
         assert_eq!(
             read(&s).unwrap().labels().next(),
             Some(("a", long.as_str()))
@@ -247,12 +283,33 @@ mod tests {
         let s = slot();
         let labels = [("t", "1")];
         let e = Encoded::new(&labels).unwrap();
-        assert!(write(&s, &e, 1.0, 1.0));
+        assert!(write(&s, &e, 1.0, 1.0, 1, |_| false));
         s[S_VERSION].fetch_add(1, Ordering::Relaxed); // another writer holds it
-        assert!(!write(&s, &e, 2.0, 2.0));
+        assert!(!write(&s, &e, 2.0, 2.0, 1, |_| false));
         assert!(read(&s).is_none());
         s[S_VERSION].fetch_add(1, Ordering::Relaxed);
         assert_eq!(read(&s).unwrap().value(), 1.0);
+    }
+
+    #[test]
+    fn a_slot_left_held_by_a_writer_that_exited_is_taken_over() {
+        let s = slot();
+        let labels = [("t", "1")];
+        let e = Encoded::new(&labels).unwrap();
+        assert!(write(&s, &e, 1.0, 1.0, 7, |_| false));
+        // Writer 9 claimed it and was killed before its last store.
+        let held = next(s[S_VERSION].load(Ordering::Relaxed), 9);
+        s[S_VERSION].store(held, Ordering::Relaxed);
+        let gone = |pid| pid == 9;
+        // Found held once: dropped, as a live writer's slot would be.
+        assert!(!write(&s, &e, 2.0, 2.0, 7, gone));
+        // Held by a live writer the second time: still dropped.
+        assert!(!write(&s, &e, 2.0, 2.0, 7, |_| false));
+        assert!(read(&s).is_none());
+        // Found held with the same word again, its writer gone: taken over.
+        assert!(write(&s, &e, 3.0, 3.0, 7, gone));
+        assert_eq!(read(&s).unwrap().value(), 3.0);
+        assert_eq!(s[S_VERSION].load(Ordering::Relaxed) >> 32, 7);
     }
 
     #[test]
@@ -260,7 +317,7 @@ mod tests {
         let s = slot();
         let labels = [("t", "1")];
         let e = Encoded::new(&labels).unwrap();
-        assert!(write(&s, &e, 1.0, 1.0));
+        assert!(write(&s, &e, 1.0, 1.0, 1, |_| false));
         s[S_LEN].store(u64::MAX, Ordering::Relaxed);
         assert!(read(&s).is_none());
     }
@@ -283,7 +340,14 @@ mod loom_model {
                 Arc::new((0..SLOT_WORDS).map(|_| AtomicU64::new(0)).collect());
             let put = |s: &[AtomicU64], l: &str, v: f64| {
                 let labels = [("t", l)];
-                write(s, &Encoded::new(&labels).unwrap(), v, v * 10.0)
+                write(
+                    s,
+                    &Encoded::new(&labels).unwrap(),
+                    v,
+                    v * 10.0,
+                    v as u32,
+                    |_| false,
+                )
             };
             assert!(put(&s, "first exemplar, two words", 3.0));
             let whole = |e: &Exemplar| {

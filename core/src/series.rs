@@ -172,7 +172,7 @@ impl ExemplarSlots {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         let slot = &region.words()[at..at + exemplar::SLOT_WORDS];
-        if !exemplar::write(slot, labels, value, now) {
+        if !exemplar::write(slot, labels, value, now, std::process::id(), procs::gone) {
             region.count(region::H_EXEMPLARS_DROPPED);
         }
     }
