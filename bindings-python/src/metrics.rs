@@ -10,8 +10,10 @@ use metricore::{
     CounterVec, GaugeMode, GaugeVec, HistogramVec, InfoVec, Kind, StateSetVec, SummaryVec,
 };
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyModule, PyTuple};
 
 use crate::base::{Base, Define, Following};
 use crate::errors::{for_metric, to_py};
@@ -44,9 +46,12 @@ fn exemplar_labels(exemplar: &Bound<'_, PyAny>) -> PyResult<Option<Vec<(String, 
         return Ok(None);
     }
     let py = exemplar.py();
-    let legacy: bool = py
-        .import("metricore.validation")?
-        .getattr("_legacy")?
+    static VALIDATION: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let validation =
+        VALIDATION.get_or_try_init(py, || py.import("metricore.validation").map(Bound::unbind))?;
+    let legacy: bool = validation
+        .bind(py)
+        .getattr(intern!(py, "_legacy"))?
         .extract()?;
     let dict = exemplar.cast::<PyDict>()?;
     let mut owned = Vec::with_capacity(dict.len());

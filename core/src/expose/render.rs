@@ -11,7 +11,7 @@ use super::format::{Format, Numbers};
 use super::plan::{Entry, Merged, Plan};
 use super::text::{write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
-use crate::exemplar;
+use crate::exemplar::{self, Exemplar};
 use crate::family::Entry as FamilyEntry;
 use crate::key;
 use crate::procs::{self, ProcSlot};
@@ -240,19 +240,12 @@ impl Walker<'_> {
     }
 
     /// Appends to the line just written the latest exemplar in slot `i` (of `n`) of
-    /// the series, over the regions that have it, if the format has exemplars.
+    /// the series, if the format has exemplars.
     fn exemplar(&mut self, run: &[Entry], n: usize, i: usize) {
         if !self.enc.writes_exemplars() {
             return;
         }
-        let latest = run.iter().fold(None, |best, e| {
-            let region = self.regions[e.src];
-            let slot = Record::exemplars(region, e.record.at, n * exemplar::SLOT_WORDS)
-                .map(|at| at + i * exemplar::SLOT_WORDS)
-                .and_then(|at| exemplar::read(&region.words()[at..at + exemplar::SLOT_WORDS]));
-            exemplar::latest(best, slot)
-        });
-        if let Some(e) = latest {
+        if let Some(e) = latest_exemplar(self.regions, run, n, i) {
             self.enc.exemplar(&e);
         }
     }
@@ -504,6 +497,18 @@ impl Walker<'_> {
 /// Renders a stored key's values under `names` in one pass over its bytes. Returns
 /// `false`, leaving `out` to be cleared, when the key is not plain: not valid UTF-8
 /// (escaped NULs, a corrupt file) or not one value per name.
+/// The latest exemplar in slot `i` (of `n`: one for a counter, one per bucket of a
+/// histogram) of a series, over the regions that have it (`run`).
+fn latest_exemplar(regions: &[&Region], run: &[Entry], n: usize, i: usize) -> Option<Exemplar> {
+    run.iter().fold(None, |best, e| {
+        let region = regions[e.src];
+        let slot = Record::exemplars(region, e.record.at, n * exemplar::SLOT_WORDS)
+            .map(|at| at + i * exemplar::SLOT_WORDS)
+            .and_then(|at| exemplar::read(&region.words()[at..at + exemplar::SLOT_WORDS]));
+        exemplar::latest(best, slot)
+    })
+}
+
 fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(stored) else {
         return false;
