@@ -176,6 +176,11 @@ impl Record {
         region.arena_span(off, words as u64)
     }
 
+    /// Whether the record at `at` names exemplar slots, in range or not.
+    pub fn has_exemplars(region: &Region, at: usize) -> bool {
+        region.word(at + REC_EXEMPLARS).load(Ordering::Relaxed) != 0
+    }
+
     /// Gives the record at `at` the exemplar slots at arena offset `off` unless it has
     /// some already; returns the record's slots afterwards (see [`Record::exemplars`]).
     pub fn set_exemplars(region: &Region, at: usize, off: u64, words: usize) -> Option<usize> {
