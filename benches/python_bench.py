@@ -4,7 +4,8 @@
 Measures, in nanoseconds per call, ``c.inc()``, ``child.inc()``,
 ``c.labels(a, b, c).inc()`` (with ``str`` values, and with an ``int``), keyword
 ``labels(...)``, ``h.observe(v)`` (and into a native histogram, metricore only),
-``with h.time()``, and the time to render 1k and 10k series, for four setups:
+``h.observe(v, exemplar=...)``, ``with h.time()``, and the time to render 1k and 10k
+series, for four setups:
 
 - metricore, registry in this process
 - metricore, registry in a shared file (``use_shared``)
@@ -47,6 +48,7 @@ CALLS = [
     ("labels_kw_inc", "c.labels(x=a, y=b, z=c).inc()"),
     ("observe", "h.observe(v)"),
     ("native_observe", "h.observe(v), native histogram (schema 3)"),
+    ("observe_exemplar", "h.observe(v, exemplar={'trace_id': t})"),
     ("time", "with h.time(): pass"),
 ]
 RENDERS = [("render_1k", 1000), ("render_10k", 10000)]
@@ -93,7 +95,8 @@ def run_calls(name, quick):
     h = lib.Histogram("bench_latency_seconds", "Histogram.", registry=reg)
     a, b, cc = "model-a", "namespace-b", "status-c"
     lc.labels(a, b, cc).inc()
-    env = {"c": c, "lc": lc, "child": child, "h": h, "a": a, "b": b, "cc": cc, "v": 0.042, "n": 12345}
+    env = {"c": c, "lc": lc, "child": child, "h": h, "a": a, "b": b, "cc": cc, "v": 0.042, "n": 12345,
+           "t": "4bf92f3577b34da6a3ce929d0e0e4736"}
     if name.startswith("metricore"):
         env["hn"] = lib.Histogram("bench_native_seconds", "Native.", registry=reg, native_schema=3)
     stmts = {
@@ -105,13 +108,14 @@ def run_calls(name, quick):
         "labels_kw_inc": "lc.labels(x=a, y=b, z=cc).inc()",
         "observe": "h.observe(v)",
         "native_observe": "hn.observe(v)",
+        "observe_exemplar": "h.observe(v, exemplar={'trace_id': t})",
         "time": "with h.time(): pass",
     }
     out = {}
     for key, stmt in stmts.items():
         if stmt.split(".")[0] not in env:
             continue
-        slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "time") or name == "prometheus_client-mp"
+        slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "observe_exemplar", "time") or name == "prometheus_client-mp"
         out[key] = per_call_ns(stmt, env, number // (4 if slow else 1), repeat)
     return out
 

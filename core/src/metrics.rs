@@ -11,8 +11,9 @@ use std::sync::Arc;
 use crate::buckets::{self, native_index, MAX_SERIES_CELLS};
 use crate::cells::{add_f64, Cells};
 use crate::error::{Error, Result};
+use crate::exemplar::Encoded;
 use crate::region::{self, Region};
-use crate::series::{Family, FloatCell, Resolved};
+use crate::series::{ExemplarSlots, Family, FloatCell, Resolved};
 use crate::spec::Kind;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -118,6 +119,21 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
         }
     }
 
+    /// Adds `v` as [`inc_by_f64`](Self::inc_by_f64) does, then stores the exemplar
+    /// `labels` with `v` and the time now: refused labels are refused after the add.
+    fn inc_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+        let region = self.cells.region();
+        let encoded = Encoded::new(labels);
+        self.inc_by_f64(v)?;
+        match encoded {
+            Ok(e) => {
+                self.float.exemplar_slots(1).write(region, 0, &e, v);
+                Ok(())
+            }
+            Err(e) => refuse(region, e),
+        }
+    }
+
     fn get(&self) -> f64 {
         let region = self.cells.region();
         if self.float.is_sink() {
@@ -168,6 +184,21 @@ macro_rules! counter_methods {
             #[inline]
             pub fn inc_by_f64(&self, v: f64) -> Result<()> {
                 self.0.inc_by_f64(v)
+            }
+
+            /// Adds one and keeps `labels` (a trace id, say) as the series' exemplar,
+            /// with the value 1 and the time now. Labels that break the OpenMetrics
+            /// rules (legacy names, at most 128 characters) are refused with an error
+            /// after the count is added.
+            pub fn inc_with_exemplar(&self, labels: &[(&str, &str)]) -> Result<()> {
+                self.0.inc_with_exemplar(1.0, labels)
+            }
+
+            /// Adds `v` as [`inc_by_f64`](Self::inc_by_f64) does and keeps `labels` as
+            /// the series' exemplar, as [`inc_with_exemplar`](Self::inc_with_exemplar)
+            /// does, with the value `v`.
+            pub fn inc_by_f64_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+                self.0.inc_with_exemplar(v, labels)
             }
 
             /// The current value, summed over shards.
@@ -266,6 +297,7 @@ pub struct Histogram {
     cells: Cells,
     bounds: Arc<[f64]>,
     native: Option<Exponential>,
+    exemplars: ExemplarSlots,
 }
 
 /// What a native histogram's recording needs of its settings.
@@ -338,6 +370,24 @@ impl Histogram {
         }
         if add_f64(sum, v) == 0 {
             self.cells.written(sum);
+        }
+    }
+
+    /// Records `v` as [`observe`](Self::observe) does and keeps `labels` (a trace id,
+    /// say) as the exemplar of `v`'s bucket, with `v` and the time now. Labels that
+    /// break the OpenMetrics rules (legacy names, at most 128 characters) are refused
+    /// with an error after `v` is recorded.
+    pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+        let region = self.cells.region();
+        let encoded = Encoded::new(labels);
+        self.observe(v)?;
+        match encoded {
+            Ok(e) => {
+                let i = crate::buckets::index(&self.bounds, v);
+                self.exemplars.write(region, i, &e, v);
+                Ok(())
+            }
+            Err(e) => refuse(region, e),
         }
     }
 
@@ -550,9 +600,9 @@ impl Gauge {
 
 impl Histogram {
     fn from_resolved(f: &Family, r: Resolved) -> Histogram {
+        let bounds = f.bounds();
         Histogram {
             cells: r.cells(),
-            bounds: f.bounds(),
             native: match &f.spec().kind {
                 Kind::NativeHistogram(n) => Some(Exponential {
                     table: buckets::table(n.schema),
@@ -563,6 +613,8 @@ impl Histogram {
                 }),
                 _ => None,
             },
+            exemplars: r.float.exemplar_slots(bounds.len() + 1),
+            bounds,
         }
     }
 }

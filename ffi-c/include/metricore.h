@@ -645,6 +645,26 @@ metricore_status metricore_counter_inc_by(metricore_counter counter, uint64_t n)
 metricore_status metricore_counter_inc_by_f64(metricore_counter counter, double v);
 
 /**
+ * Adds `v` (finite, not negative) as `metricore_counter_inc_by_f64` does and keeps
+ * the `exemplar_len` labels `exemplar_names` = `exemplar_values` (a trace id, say)
+ * as the series' exemplar, with `v` and the time now, shown in OpenMetrics output.
+ * Labels that break the OpenMetrics rules (legacy names, at most 128 characters of
+ * names and values) give `METRICORE_STATUS_INVALID_NAME` or
+ * `METRICORE_STATUS_INVALID_ARGUMENT`, after `v` is added. Allocates nothing.
+ *
+ * # Safety
+ *
+ * - `counter` is NULL or a live counter handle.
+ * - `exemplar_names` and `exemplar_values` are valid arrays of `exemplar_len` valid
+ *   strings each.
+ */
+metricore_status metricore_counter_inc_exemplar(metricore_counter counter,
+                                                double v,
+                                                const struct metricore_str *exemplar_names,
+                                                const struct metricore_str *exemplar_values,
+                                                size_t exemplar_len);
+
+/**
  * Writes the counter's current value (summed over shards and processes) to `*out`.
  *
  * # Safety
@@ -964,6 +984,26 @@ metricore_status metricore_histogram_family_clear(const struct metricore_histogr
  * `histogram` is NULL or a live histogram handle.
  */
 metricore_status metricore_histogram_observe(metricore_histogram histogram, double v);
+
+/**
+ * Observes `v` as `metricore_histogram_observe` does and keeps the `exemplar_len`
+ * labels `exemplar_names` = `exemplar_values` (a trace id, say) as the exemplar of
+ * `v`'s bucket, with `v` and the time now, shown in OpenMetrics output. Labels that
+ * break the OpenMetrics rules (legacy names, at most 128 characters of names and
+ * values) give `METRICORE_STATUS_INVALID_NAME` or `METRICORE_STATUS_INVALID_ARGUMENT`,
+ * after `v` is observed. Allocates nothing.
+ *
+ * # Safety
+ *
+ * - `histogram` is NULL or a live histogram handle.
+ * - `exemplar_names` and `exemplar_values` are valid arrays of `exemplar_len` valid
+ *   strings each.
+ */
+metricore_status metricore_histogram_observe_exemplar(metricore_histogram histogram,
+                                                      double v,
+                                                      const struct metricore_str *exemplar_names,
+                                                      const struct metricore_str *exemplar_values,
+                                                      size_t exemplar_len);
 
 /**
  * Starts serving `GET /metrics` on `addr` (such as `127.0.0.1:9464`; port 0 picks a

@@ -2,6 +2,7 @@
 
 use metricore::{buckets, HistogramVec, Kind};
 
+use crate::exemplar;
 use crate::family::{self, labeled, Family, FamilyOptions};
 use crate::raw::{self, Str};
 use crate::registry::Registry;
@@ -283,4 +284,37 @@ pub unsafe extern "C" fn metricore_histogram_observe(histogram: HistogramHandle,
     // SAFETY: `histogram` is NULL or a live histogram handle, so a pointer into a
     // family its registry object keeps (the caller's contract above).
     guard(|| Ok(unsafe { raw::series(histogram) }?.0.observe(v)?))
+}
+
+/// Observes `v` as `metricore_histogram_observe` does and keeps the `exemplar_len`
+/// labels `exemplar_names` = `exemplar_values` (a trace id, say) as the exemplar of
+/// `v`'s bucket, with `v` and the time now, shown in OpenMetrics output. Labels that
+/// break the OpenMetrics rules (legacy names, at most 128 characters of names and
+/// values) give `METRICORE_STATUS_INVALID_NAME` or `METRICORE_STATUS_INVALID_ARGUMENT`,
+/// after `v` is observed. Allocates nothing.
+///
+/// # Safety
+///
+/// - `histogram` is NULL or a live histogram handle.
+/// - `exemplar_names` and `exemplar_values` are valid arrays of `exemplar_len` valid
+///   strings each.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_histogram_observe_exemplar(
+    histogram: HistogramHandle,
+    v: f64,
+    exemplar_names: *const Str,
+    exemplar_values: *const Str,
+    exemplar_len: usize,
+) -> Status {
+    guard(|| {
+        // SAFETY: `histogram` is NULL or a live histogram handle, so a pointer into a
+        // family its registry object keeps (the caller's contract above).
+        let h = &unsafe { raw::series(histogram) }?.0;
+        // SAFETY: the two arrays are valid for this call (the caller's contract).
+        unsafe {
+            exemplar::with_labels(exemplar_names, exemplar_values, exemplar_len, |l| {
+                Ok(h.observe_with_exemplar(v, l)?)
+            })
+        }
+    })
 }

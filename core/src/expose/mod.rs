@@ -22,5 +22,5 @@ mod text;
 pub use crate::inspect::{FamilyStats, Stats};
 pub use filter::Filter;
 pub use format::{Format, Numbers};
-pub use parse::{parse, ParsedFamily, ParsedSample};
+pub use parse::{parse, ParsedExemplar, ParsedFamily, ParsedSample};
 pub use text::{render_external, ExternalFamily, ExternalSample};

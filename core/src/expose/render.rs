@@ -12,6 +12,7 @@ use super::plan::{Entry, Merged, Plan};
 use super::proto;
 use super::text::{write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
+use crate::exemplar::{self, Exemplar};
 use crate::family::Entry as FamilyEntry;
 use crate::key;
 use crate::procs::{self, ProcSlot};
@@ -48,13 +49,34 @@ impl Enc<'_> {
         labels: &Labels,
         extra: Option<(&str, &str)>,
         value: Value,
+        exemplar: Option<&Exemplar>,
     ) {
         match self {
-            Enc::Text(e) => e.sample(name, suffix, labels, extra, value),
+            Enc::Text(e) => {
+                e.sample(name, suffix, labels, extra, value);
+                if let Some(x) = exemplar {
+                    e.exemplar(x);
+                }
+            }
             Enc::Protobuf(e) => {
                 let value = (value.as_f64(), value.as_u64());
-                e.sample(suffix, labels.proto_fields(), extra, value, None)
+                let pairs: Vec<(&str, &str)> =
+                    exemplar.map_or_else(Vec::new, |x| x.labels().collect());
+                let x = exemplar.map(|x| proto::Exemplar {
+                    labels: &pairs,
+                    value: x.value(),
+                    timestamp: Some(x.timestamp()),
+                });
+                e.sample(suffix, labels.proto_fields(), extra, value, x.as_ref())
             }
+        }
+    }
+
+    /// Whether the format carries exemplars (OpenMetrics and protobuf).
+    fn writes_exemplars(&self) -> bool {
+        match self {
+            Enc::Text(e) => e.writes_exemplars(),
+            Enc::Protobuf(_) => true,
         }
     }
 
@@ -309,7 +331,27 @@ impl Walker<'_> {
     }
 
     fn line(&mut self, name: &str, suffix: &str, extra: Option<(&str, &str)>, value: Value) {
-        self.enc.sample(name, suffix, &self.labels, extra, value);
+        self.enc
+            .sample(name, suffix, &self.labels, extra, value, None);
+    }
+
+    /// Writes a sample as [`line`](Self::line) does, with the latest exemplar in slot
+    /// `i` (of `n`) of the series `run` if the format has exemplars.
+    fn line_with_exemplar(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        extra: Option<(&str, &str)>,
+        value: Value,
+        (run, n, i): (&[Entry], usize, usize),
+    ) {
+        let exemplar = if self.enc.writes_exemplars() {
+            latest_exemplar(self.regions, run, n, i)
+        } else {
+            None
+        };
+        self.enc
+            .sample(name, suffix, &self.labels, extra, value, exemplar.as_ref());
     }
 
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
@@ -343,7 +385,7 @@ impl Walker<'_> {
                     (None, Ok(n)) => Value::U(n),
                     (f, _) => Value::F(ints as f64 + f.unwrap_or(0.0)),
                 };
-                self.line(name, "_total", None, v);
+                self.line_with_exemplar(name, "_total", None, v, (run, 1, 0));
             }
             Kind::Gauge(mode) => self.gauge(spec, *mode, run),
             Kind::Histogram(bounds) => {
@@ -354,10 +396,12 @@ impl Walker<'_> {
                     cum = cum.saturating_add(sum(i as u32));
                     le.clear();
                     write_f64(*b, self.enc.numbers(), &mut le);
-                    self.line(name, "_bucket", Some(("le", &le)), count(cum));
+                    let slot = (run, bounds.len() + 1, i);
+                    self.line_with_exemplar(name, "_bucket", Some(("le", &le)), count(cum), slot);
                 }
                 cum += sum(bounds.len() as u32);
-                self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));
+                let slot = (run, bounds.len() + 1, bounds.len());
+                self.line_with_exemplar(name, "_bucket", Some(("le", "+Inf")), count(cum), slot);
                 self.line(name, "_count", None, count(cum));
                 let s = sum_f64(bounds.len() as u32 + 1);
                 self.line(name, "_sum", None, Value::F(s));
@@ -389,13 +433,34 @@ impl Walker<'_> {
                         cum = cum.saturating_add(sum(i as u32));
                         le.clear();
                         write_f64(*b, self.enc.numbers(), &mut le);
-                        self.line(name, "_bucket", Some(("le", &le)), count(cum));
+                        let slot = (run, n.classic.len() + 1, i);
+                        self.line_with_exemplar(
+                            name,
+                            "_bucket",
+                            Some(("le", &le)),
+                            count(cum),
+                            slot,
+                        );
                     }
                     cum += sum(n.classic.len() as u32);
-                    self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));
+                    let slot = (run, n.classic.len() + 1, n.classic.len());
+                    self.line_with_exemplar(
+                        name,
+                        "_bucket",
+                        Some(("le", "+Inf")),
+                        count(cum),
+                        slot,
+                    );
                 } else if !proto {
                     // The text formats carry no native buckets: the +Inf bucket only.
-                    self.line(name, "_bucket", Some(("le", "+Inf")), count(total));
+                    let slot = (run, 1, 0);
+                    self.line_with_exemplar(
+                        name,
+                        "_bucket",
+                        Some(("le", "+Inf")),
+                        count(total),
+                        slot,
+                    );
                 }
                 if let Enc::Protobuf(enc) = &mut self.enc {
                     let z = sum(zero);
@@ -565,6 +630,12 @@ impl Walker<'_> {
                  per-process gauges record into one series they share (its pid label is shared).",
                 region::H_PROCS_FULL,
             ),
+            (
+                "metricore_exemplars_dropped",
+                "Exemplars not stored: another writer was storing one in the same slot, or \
+                 the registry had no space for the series' exemplars.",
+                region::H_EXEMPLARS_DROPPED,
+            ),
         ];
         for (name, help, word) in counters {
             if !filter.selects(name, "counter") {
@@ -600,6 +671,18 @@ impl Walker<'_> {
 /// Renders a stored key's values under `names` in one pass over its bytes. Returns
 /// `false`, leaving `out` to be cleared, when the key is not plain: not valid UTF-8
 /// (escaped NULs, a corrupt file) or not one value per name.
+/// The latest exemplar in slot `i` (of `n`: one for a counter, one per bucket of a
+/// histogram) of a series, over the regions that have it (`run`).
+fn latest_exemplar(regions: &[&Region], run: &[Entry], n: usize, i: usize) -> Option<Exemplar> {
+    run.iter().fold(None, |best, e| {
+        let region = regions[e.src];
+        let slot = Record::exemplars(region, e.record.at, n * exemplar::SLOT_WORDS)
+            .map(|at| at + i * exemplar::SLOT_WORDS)
+            .and_then(|at| exemplar::read(&region.words()[at..at + exemplar::SLOT_WORDS]));
+        exemplar::latest(best, slot)
+    })
+}
+
 fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(stored) else {
         return false;

@@ -4,6 +4,7 @@
 
 use super::format::{Format, Numbers};
 use crate::error::{Error, Result};
+use crate::exemplar::Exemplar;
 use crate::names::{check_label_name, check_metric_name};
 
 /// A sample value: integers as integers, floats in the shortest form that reads back.
@@ -258,6 +259,32 @@ impl<'a> Encoder<'a> {
         }
         out.push(' ');
         value.write(self.numbers, out);
+        out.push('\n');
+    }
+
+    /// Whether this encoder writes exemplars: in OpenMetrics only.
+    pub fn writes_exemplars(&self) -> bool {
+        self.format == Format::OpenMetrics
+    }
+
+    /// Appends `exemplar` to the sample line just written, in OpenMetrics
+    /// (` # {labels} value timestamp`); nothing in the Prometheus text format.
+    pub fn exemplar(&mut self, exemplar: &Exemplar) {
+        if !self.writes_exemplars() {
+            return;
+        }
+        let mut labels = Labels::default();
+        for (n, v) in exemplar.labels() {
+            labels.push(n, v);
+        }
+        let out = &mut *self.out;
+        out.pop();
+        out.push_str(" # {");
+        out.push_str(&labels.0);
+        out.push_str("} ");
+        write_f64(exemplar.value(), self.numbers, out);
+        out.push(' ');
+        write_f64(exemplar.timestamp(), Numbers::Shortest, out);
         out.push('\n');
     }
 
