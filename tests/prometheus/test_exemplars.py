@@ -181,7 +181,7 @@ def test_prometheus_stores_the_exemplars_every_language_wrote(writers_built, pro
 
     url, _ = serve(processes, path)
     target = urllib.parse.urlparse(url).netloc
-    prom = Prometheus(processes, tmp_path, target, features=("exemplar-storage",))
+    prom = Prometheus(processes, tmp_path, target, features=("exemplar-storage", "native-histograms"))
     want = {f"{trace[lang]}-{kind}" for lang in LANGS for kind in ("counter", "histogram")}
     got = set()
     deadline = time.monotonic() + 40

@@ -155,7 +155,7 @@ def test_prometheus_reads_native_histograms_from_every_language(built, writers, 
     # The file and the series, with no observation yet: the first scrapes see 0.
     run([rust, registry, str(empty)], "making the registry file")
     url, _ = serve(processes, registry)
-    prom = Prometheus(processes, tmp_path, urllib.parse.urlparse(url).netloc, features=["native-histograms"])
+    prom = Prometheus(processes, tmp_path, urllib.parse.urlparse(url).netloc, features=["native-histograms", "exemplar-storage"])
     prom.wait_for("the empty native histogram", f"histogram_count({NAME}) == 0")
 
     every = []
