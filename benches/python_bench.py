@@ -3,7 +3,8 @@
 
 Measures, in nanoseconds per call, ``c.inc()``, ``child.inc()``,
 ``c.labels(a, b, c).inc()`` (with ``str`` values, and with an ``int``), keyword
-``labels(...)``, ``h.observe(v)``, ``with h.time()``, and the time to render 1k and 10k
+``labels(...)``, ``h.observe(v)`` (and into a native histogram, metricore only),
+``h.observe(v, exemplar=...)``, ``with h.time()``, and the time to render 1k and 10k
 series, for four setups:
 
 - metricore, registry in this process
@@ -46,6 +47,8 @@ CALLS = [
     ("labels_int_inc", "c.labels(a, b, 200).inc()"),
     ("labels_kw_inc", "c.labels(x=a, y=b, z=c).inc()"),
     ("observe", "h.observe(v)"),
+    ("native_observe", "h.observe(v), native histogram (schema 3)"),
+    ("observe_exemplar", "h.observe(v, exemplar={'trace_id': t})"),
     ("time", "with h.time(): pass"),
 ]
 RENDERS = [("render_1k", 1000), ("render_10k", 10000)]
@@ -92,7 +95,10 @@ def run_calls(name, quick):
     h = lib.Histogram("bench_latency_seconds", "Histogram.", registry=reg)
     a, b, cc = "model-a", "namespace-b", "status-c"
     lc.labels(a, b, cc).inc()
-    env = {"c": c, "lc": lc, "child": child, "h": h, "a": a, "b": b, "cc": cc, "v": 0.042, "n": 12345}
+    env = {"c": c, "lc": lc, "child": child, "h": h, "a": a, "b": b, "cc": cc, "v": 0.042, "n": 12345,
+           "t": "4bf92f3577b34da6a3ce929d0e0e4736"}
+    if name.startswith("metricore"):
+        env["hn"] = lib.Histogram("bench_native_seconds", "Native.", registry=reg, native_schema=3)
     stmts = {
         "builtin": "n.bit_length()",
         "inc": "c.inc()",
@@ -101,11 +107,15 @@ def run_calls(name, quick):
         "labels_int_inc": "lc.labels(a, b, 200).inc()",
         "labels_kw_inc": "lc.labels(x=a, y=b, z=cc).inc()",
         "observe": "h.observe(v)",
+        "native_observe": "hn.observe(v)",
+        "observe_exemplar": "h.observe(v, exemplar={'trace_id': t})",
         "time": "with h.time(): pass",
     }
     out = {}
     for key, stmt in stmts.items():
-        slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "time") or name == "prometheus_client-mp"
+        if stmt.split(".")[0] not in env:
+            continue
+        slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "observe_exemplar", "time") or name == "prometheus_client-mp"
         out[key] = per_call_ns(stmt, env, number // (4 if slow else 1), repeat)
     return out
 
@@ -128,6 +138,8 @@ def run_render(name, total, quick):
 
 
 def fmt_ns(ns):
+    if ns is None:
+        return "n/a"
     if ns >= 1e6:
         return f"{ns / 1e6:.2f} ms"
     if ns >= 1e4:
@@ -168,11 +180,11 @@ def main():
     rows = CALLS + [(k, f"render {n // 1000}k series (generate_latest)") for k, n in RENDERS]
     for key, label in rows:
         for name, subject in SETUPS.items():
-            record = {"suite": "python", "work": label, "subject": subject, "value": results[name][key], "unit": "ns"}
+            record = {"suite": "python", "work": label, "subject": subject, "value": results[name].get(key), "unit": "ns"}
             print(json.dumps(record))
 
     header = ["what"] + list(SETUPS.values())
-    table = [[label] + [fmt_ns(results[s][key]) for s in SETUPS] for key, label in rows]
+    table = [[label] + [fmt_ns(results[s].get(key)) for s in SETUPS] for key, label in rows]
     widths = [max(len(str(row[i])) for row in [header] + table) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"

@@ -78,6 +78,8 @@ function M.run(prometheus, render_path)
     local plain = prometheus:counter("bench_plain", "Plain counter.")
     local requests = prometheus:counter("bench_requests", "Requests.", { "method", "path", "namespace" })
     local latency = prometheus:histogram("bench_latency_seconds", "Latency.", { "model", "namespace" })
+    local native = prometheus:histogram("bench_native_seconds", "Latency.", { "model", "namespace" }, nil,
+        { native = { schema = 3 } })
     local inflight = prometheus:gauge("bench_inflight", "In flight.")
 
     local rows = {}
@@ -131,6 +133,22 @@ function M.run(prometheus, render_path)
             latency:observe((i % 1000) * 0.001, { "gpt-4", "wechat" })
         end
     end, CALLS), 80)
+
+    row("native histogram:observe(v, {2 labels}), same table", ns_per_call(function(n)
+        local labels = { "gpt-4", "wechat" }
+        for i = 1, n do
+            native:observe((i % 1000) * 0.001, labels)
+        end
+    end, CALLS))
+
+    -- The exemplar table is kept (a request's trace id lives for the request).
+    row("histogram:observe(v, {2 labels}, {trace_id}), same tables", ns_per_call(function(n)
+        local labels = { "gpt-4", "wechat" }
+        local exemplar = { trace_id = "4bf92f3577b34da6a3ce929d0e0e4736" }
+        for i = 1, n do
+            latency:observe((i % 1000) * 0.001, labels, exemplar)
+        end
+    end, CALLS))
 
     row("gauge:inc(1)", ns_per_call(function(n)
         for _ = 1, n do

@@ -20,8 +20,10 @@ GROUPS = [
     ("counter", "counter_inc/1_thread", "counter inc, 1 thread"),
     ("counter", "counter_inc/2_threads", "counter inc, 2 threads on one counter"),
     ("counter", "counter_inc_f64/2_threads", "f64 counter inc, 2 threads"),
+    ("counter", "counter_inc_exemplar/1_thread", "counter inc with an exemplar (trace id), 1 thread"),
     ("histogram", "histogram_observe/1_thread", "histogram observe, 1 thread"),
     ("histogram", "histogram_observe/2_threads", "histogram observe, 2 threads"),
+    ("histogram", "histogram_observe_exemplar/1_thread", "histogram observe with an exemplar (trace id), 1 thread"),
     ("labels", "lookup_inc/3_labels", "3-label lookup + inc (existing series among 1,000)"),
     ("labels", "lookup_inc/3_labels_64_bytes", "3-label lookup + inc, 64-byte values"),
     ("labels", "lookup_inc/3_labels_100k_shuffled", "3-label lookup + inc, 100,000 series in shuffled order"),
@@ -30,6 +32,11 @@ GROUPS = [
     ("render", "render/1k_series", "render 1k series"),
     ("render", "render/10k_series", "render 10k series"),
     ("render", "render/100k_series", "render 100k series"),
+    ("native", "native_observe/classic", "classic histogram observe (default buckets), 1 thread"),
+    ("native", "native_observe/native", "native histogram observe (schema 3), 1 thread"),
+    ("native", "native_observe/native_and_classic", "native + classic histogram observe, 1 thread"),
+    ("native", "native_render/1k_series_protobuf", "render 1k native-histogram series, protobuf"),
+    ("native", "native_render/1k_series_text", "render 1k native-histogram series, text"),
 ]
 BENCHES = list(dict.fromkeys(bench for bench, _, _ in GROUPS))
 RENDER_SIZES = [(1_000, "render/1k_series"), (10_000, "render/10k_series"), (100_000, "render/100k_series")]

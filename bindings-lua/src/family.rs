@@ -186,6 +186,36 @@ impl Family {
         Family::made(registry, Ptr::Histogram(out), status)
     }
 
+    /// A native histogram family in `registry` with the settings `native`.
+    pub(crate) fn native_histogram(
+        registry: &Rc<Owned>,
+        spec: Spec,
+        native: &metricore::buckets::Native,
+    ) -> Result<Outcome<Family>> {
+        let mut out = std::ptr::null_mut();
+        let bounds = &native.classic;
+        let status = spec.with_c(|name, help, labels, options| {
+            // SAFETY: as in `histogram`.
+            unsafe {
+                c::metricore_histogram_family_new_native(
+                    registry.c(),
+                    name,
+                    help,
+                    labels.as_ptr(),
+                    labels.len(),
+                    native.schema,
+                    native.zero_threshold,
+                    native.max_buckets,
+                    bounds.as_ptr(),
+                    bounds.len(),
+                    options,
+                    &mut out,
+                )
+            }
+        });
+        Family::made(registry, Ptr::Histogram(out), status)
+    }
+
     fn pointer(&self) -> *mut c_void {
         match self.ptr {
             Ptr::Counter(p) => p.cast(),

@@ -33,17 +33,19 @@ fn open_module(lua: &Lua) -> Result<Table> {
 }
 
 /// The format a scraper's `Accept` header asks for, as the core decides: its name
-/// (`"openmetrics"` or `"prometheus"`) and its `Content-Type`.
+/// (`"protobuf"`, `"openmetrics"` or `"prometheus"`) and its `Content-Type`.
 fn negotiate(accept: Option<LuaString>) -> (&'static str, &'static str) {
     let format = format_of(accept.as_ref());
     let name = match format {
         Format::OpenMetrics => "openmetrics",
         Format::Prometheus => "prometheus",
+        Format::Protobuf => "protobuf",
     };
     (name, format.content_type())
 }
 
-/// The format for an `Accept` header (or a format name); Prometheus text for none.
+/// The format for an `Accept` header (or a format name: `openmetrics`, `protobuf`);
+/// Prometheus text for none.
 pub(crate) fn format_of(accept: Option<&LuaString>) -> Format {
     let Some(accept) = accept else {
         return Format::Prometheus;
@@ -51,6 +53,8 @@ pub(crate) fn format_of(accept: Option<&LuaString>) -> Format {
     let accept = accept.to_string_lossy();
     if accept == "openmetrics" {
         Format::OpenMetrics
+    } else if accept == "protobuf" {
+        Format::Protobuf
     } else {
         Format::from_accept(&accept)
     }

@@ -171,13 +171,34 @@ impl UserData for Registry {
             Family::gauge(&this.0, family::Spec::new(name, help, labels, options)?)
         });
         // histogram(name, help, label_names, buckets, options): the Prometheus default
-        // buckets when `buckets` is nil.
+        // buckets when `buckets` is nil. With `options.native` (a table: `schema`,
+        // `zero_threshold`, `max_buckets`; see core's `buckets::Native` for the
+        // defaults), a native histogram, with `buckets` as classic buckets alongside
+        // when given.
         methods.add_method(
             "histogram",
             |_, this, (name, help, labels, bounds, options): HistogramArgs| {
+                let native: Option<Table> = match &options {
+                    Some(o) => o.get("native")?,
+                    None => None,
+                };
                 let spec = family::Spec::new(name, help, labels, options)?;
-                let bounds = bounds.unwrap_or_else(|| buckets::DEFAULT_BUCKETS.to_vec());
-                Family::histogram(&this.0, spec, &bounds)
+                let Some(native) = native else {
+                    let bounds = bounds.unwrap_or_else(|| buckets::DEFAULT_BUCKETS.to_vec());
+                    return Family::histogram(&this.0, spec, &bounds);
+                };
+                let default = buckets::Native::with_schema(0);
+                let settings = buckets::Native {
+                    schema: native.get("schema")?,
+                    zero_threshold: native
+                        .get::<Option<f64>>("zero_threshold")?
+                        .unwrap_or(default.zero_threshold),
+                    max_buckets: native
+                        .get::<Option<u16>>("max_buckets")?
+                        .unwrap_or(default.max_buckets),
+                    classic: bounds.unwrap_or_default(),
+                };
+                Family::native_histogram(&this.0, spec, &settings)
             },
         );
         // follow_file(): moves the registry to the file now at its path if its file was
@@ -188,7 +209,8 @@ impl UserData for Registry {
             Ok(this.0.core.generation() as f64)
         });
         // render(accept, query): the registry in the format the `Accept` header asks
-        // for (or "openmetrics"/"prometheus"), and that format's Content-Type; with a
+        // for (or "openmetrics"/"protobuf"/"prometheus"), and that format's Content-Type
+        // (protobuf is binary, a Lua string holds it as bytes); with a
         // query string, only the families its `name[]` parameters select.
         methods.add_method(
             "render",
@@ -197,8 +219,14 @@ impl UserData for Registry {
                 let filter = query.map_or_else(metricore::Filter::all, |q| {
                     metricore::Filter::from_query(&q.to_string_lossy())
                 });
-                let text = this.0.core.render_filtered(format, &filter);
-                Ok((lua.create_string(text)?, format.content_type()))
+                let mut body = Vec::new();
+                metricore::registry::render_bytes(
+                    std::slice::from_ref(&this.0.core),
+                    format,
+                    &filter,
+                    &mut body,
+                );
+                Ok((lua.create_string(body)?, format.content_type()))
             },
         );
     }

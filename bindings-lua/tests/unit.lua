@@ -136,7 +136,7 @@ test("declarations match include/metricore.h", function()
         end
         checked = checked + 1
     end
-    eq(checked, 22, "declarations checked")
+    eq(checked, 24, "declarations checked")
     eq(ffi.sizeof("metricore_counter"), ffi.sizeof("void *"), "handle size")
 end)
 
@@ -283,6 +283,53 @@ test("histogram", function()
     has(text, 'latency_seconds_sum{a="x",b="y"} 100.55\n')
     has(text, 'default_seconds_bucket{le="0.005"} 0\n')
     has(text, 'default_seconds_bucket{le="10.0"} 1\n')
+end)
+
+test("native histogram, and the protobuf format", function()
+    local p = fresh()
+    local h = p:histogram("tokens", "Tokens.", { "m" }, nil,
+        { native = { schema = 0, zero_threshold = 0.5, max_buckets = 8 } })
+    local both = p:histogram("both_seconds", "Both.", nil, { 1 }, { native = { schema = 3 } })
+    h:observe(0.25, { "x" })
+    h:observe(3, { "x" })
+    both:observe(0.5)
+    local text, content_type = p:metric_data()
+    has(text, 'tokens_bucket{m="x",le="+Inf"} 2\ntokens_count{m="x"} 2\n')
+    has(text, 'both_seconds_bucket{le="1.0"} 1\n')
+    eq(content_type, "text/plain; version=0.0.4; charset=utf-8", "content type")
+    local body, pb_type = p:metric_data(
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+    has(pb_type, "application/vnd.google.protobuf")
+    has(body, "tokens")
+    if body:find("# TYPE", 1, true) then
+        fail("protobuf is not text")
+    end
+    raises("schema 9 is not in -4..=8", p.histogram, p, "bad_native", "B.", nil, nil,
+        { native = { schema = 9 } })
+end)
+
+test("exemplars: kept per counter series and per bucket, shown in OpenMetrics only", function()
+    local p = fresh()
+    local c = p:counter("calls", "Calls.", { "route" })
+    local h = p:histogram("wait_seconds", "Wait.", nil, { 0.1, 1 })
+    c:inc(1, { "/a" }, { trace_id = "lua-1" })
+    c:inc(2.5, { "/a" }, { trace_id = "lua-2" })
+    h:observe(0.5, nil, { trace_id = "lua-h" })
+    h:observe(0.05)
+    local om = p:metric_data("application/openmetrics-text; version=1.0.0")
+    has(om, 'calls_total{route="/a"} 3.5 # {trace_id="lua-2"} 2.5 ')
+    has(om, 'wait_seconds_bucket{le="1.0"} 2 # {trace_id="lua-h"} 0.5 ')
+    has(om, 'wait_seconds_bucket{le="0.1"} 1\n')
+    lacks(p:metric_data(), "trace_id")
+    -- Refused exemplars: the value is recorded, the exemplar refused and counted.
+    raises("at most 128", c.inc, c, 1, { "/a" }, { trace_id = string.rep("x", 121) })
+    raises("invalid label name", h.observe, h, 2, nil, { ["1x"] = "y" })
+    raises("exemplar must be a table of labels, not a string", c.inc, c, 1, { "/a" }, "id")
+    raises("exemplar labels must be strings", h.observe, h, 2, nil, { trace_id = 5 })
+    eq(errors_total(p), "4", "errors")
+    om = p:metric_data("application/openmetrics-text; version=1.0.0")
+    has(om, 'calls_total{route="/a"} 5.5 # {trace_id="lua-2"} 2.5 ')
+    has(om, 'wait_seconds_count 4\n')
 end)
 
 test("bad input is refused, counted and raised outside nginx", function()

@@ -119,7 +119,8 @@ fn render_family(
 }
 
 /// Reads exposition text (OpenMetrics with `openmetrics`, else Prometheus text) by
-/// core's parser into `metricore.metrics_core.Metric` objects with their samples.
+/// core's parser into `metricore.metrics_core.Metric` objects with their samples (and
+/// their exemplars, as `metricore.samples.Exemplar`).
 #[pyfunction]
 pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<PyAny>>> {
     let format = if openmetrics {
@@ -129,7 +130,11 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
     };
     let families = py.detach(|| parse(text, format)).map_err(to_py)?;
     let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
-    let sample = py.import("metricore.samples")?.getattr("Sample")?;
+    let samples_mod = py.import("metricore.samples")?;
+    let (sample, exemplar) = (
+        samples_mod.getattr("Sample")?,
+        samples_mod.getattr("Exemplar")?,
+    );
     let mut out = Vec::with_capacity(families.len());
     for f in families {
         let m = metric.call1((f.name, f.help, f.kind, f.unit))?;
@@ -139,7 +144,17 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
             for (k, v) in s.labels {
                 labels.set_item(k, v)?;
             }
-            samples.push(sample.call1((s.name, labels, s.value, s.timestamp))?);
+            let ex = match s.exemplar {
+                Some(e) => {
+                    let labels = PyDict::new(py);
+                    for (k, v) in e.labels {
+                        labels.set_item(k, v)?;
+                    }
+                    exemplar.call1((labels, e.value, e.timestamp))?
+                }
+                None => py.None().into_bound(py),
+            };
+            samples.push(sample.call1((s.name, labels, s.value, s.timestamp, ex))?);
         }
         m.setattr("samples", samples)?;
         out.push(m.unbind());

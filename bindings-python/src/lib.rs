@@ -15,13 +15,14 @@ use std::path::PathBuf;
 use metricore::Format;
 use pyo3::prelude::*;
 
-/// The format for a scraper's `Accept` header, by core's rules: whether it is
-/// OpenMetrics, its content type and the escaping scheme of its names.
+/// The format for a scraper's `Accept` header, by core's rules: its code for
+/// `RegistryCore._render` (0 Prometheus text, 1 OpenMetrics, 2 protobuf), its content
+/// type and the escaping scheme of its names.
 #[pyfunction]
-fn _negotiate(accept: &str) -> (bool, &'static str, &'static str) {
+fn _negotiate(accept: &str) -> (u8, &'static str, &'static str) {
     let n = metricore::expose::negotiate(accept);
     (
-        n.format == Format::OpenMetrics,
+        registry::format_code(n.format),
         n.content_type,
         n.escaping.name(),
     )

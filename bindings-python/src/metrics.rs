@@ -11,9 +11,11 @@ use metricore::{
     CounterVec, GaugeMode, GaugeVec, HistogramVec, InfoVec, Kind, StateSetVec, SummaryVec,
 };
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::boolean_struct::True;
-use pyo3::types::{PyDict, PyFloat, PyTuple, PyType};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyModule, PyTuple, PyType};
 use pyo3::PyClass;
 
 use crate::base::{Base, Define, Following};
@@ -37,28 +39,58 @@ fn number(base: &Base, v: &Bound<'_, PyAny>) -> PyResult<f64> {
     })
 }
 
-/// Checks an exemplar (a dict of labels, or `None`) by core's rules, with the label
-/// names `metricore.validation` chose; metricore does not store exemplars.
+/// An exemplar's labels (a dict, or `None`), checked by core's rules with the label
+/// names `metricore.validation` chose. `None` when there is none, or when its names
+/// pass that check but are outside the legacy set the exposition writes: such an
+/// exemplar is checked and not stored.
 #[cold]
-fn check_exemplar(exemplar: &Bound<'_, PyAny>) -> PyResult<()> {
+fn exemplar_labels(exemplar: &Bound<'_, PyAny>) -> PyResult<Option<Vec<(String, String)>>> {
     if exemplar.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let py = exemplar.py();
-    let legacy: bool = py
-        .import("metricore.validation")?
-        .getattr("_legacy")?
+    static VALIDATION: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let validation =
+        VALIDATION.get_or_try_init(py, || py.import("metricore.validation").map(Bound::unbind))?;
+    let legacy: bool = validation
+        .bind(py)
+        .getattr(intern!(py, "_legacy"))?
         .extract()?;
     let dict = exemplar.cast::<PyDict>()?;
     let mut owned = Vec::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         owned.push((k.str()?.to_str()?.to_owned(), v.str()?.to_str()?.to_owned()));
     }
-    let pairs: Vec<(&str, &str)> = owned
+    let pairs = as_pairs(&owned);
+    metricore::names::check_exemplar(&pairs, legacy).map_err(to_py)?;
+    let stored = legacy || metricore::names::check_exemplar(&pairs, true).is_ok();
+    Ok(stored.then_some(owned))
+}
+
+/// An exemplar argument as [`exemplar_labels`] read it, if one was given.
+type Labels = Option<PyResult<Option<Vec<(String, String)>>>>;
+
+/// Adds `amount` to `c` with the exemplar `labels`: a refused exemplar is reported
+/// after the add.
+fn inc_with(base: &Base, c: &metricore::Counter, amount: f64, labels: Labels) -> PyResult<()> {
+    let fail = |e| for_metric(&base.name, e);
+    match labels.transpose() {
+        Ok(Some(Some(l))) => c
+            .inc_by_f64_with_exemplar(amount, &as_pairs(&l))
+            .map_err(fail),
+        Ok(_) => c.inc_by_f64(amount).map_err(fail),
+        Err(e) => {
+            c.inc_by_f64(amount).map_err(fail)?;
+            Err(e)
+        }
+    }
+}
+
+fn as_pairs(owned: &[(String, String)]) -> Vec<(&str, &str)> {
+    owned
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    metricore::names::check_exemplar(&pairs, legacy).map_err(to_py)
+        .collect()
 }
 
 /// What the common methods need from each metric class.
@@ -406,25 +438,27 @@ metric_methods!(Counter {
         Counter::from_family(base, family)
     }
 
-    /// Adds `amount` (default 1), which must not be negative. `exemplar` (labels) is
-    /// checked and not stored.
+    /// Adds `amount` (default 1), which must not be negative. `exemplar` (labels, at
+    /// most 128 characters) becomes the series' exemplar, with `amount` and the time
+    /// now; a refused exemplar raises `ValueError` after the amount is added.
     #[pyo3(signature = (amount = None, exemplar = None))]
     fn inc(
         &self,
         amount: Option<&Bound<'_, PyAny>>,
         exemplar: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if let Some(e) = exemplar {
-            check_exemplar(e)?;
-        }
         let c = self.series()?;
+        let labels = exemplar.map(exemplar_labels);
         let Some(amount) = amount else {
-            c.inc();
-            return Ok(());
+            if labels.is_none() {
+                c.inc();
+                return Ok(());
+            }
+            return inc_with(&self.base, c, 1.0, labels);
         };
         // Negative and non-finite amounts are refused (and counted) by the core.
         let amount = number(&self.base, amount)?;
-        c.inc_by_f64(amount).map_err(|e| for_metric(&self.base.name, e))
+        inc_with(&self.base, c, amount, labels)
     }
 
     /// Counts exceptions of type `exception` (default `Exception`; a tuple of types
@@ -555,8 +589,13 @@ fn default_buckets() -> Vec<f64> {
 
 metric_methods!(Histogram {
     #[new]
+    /// With `native_schema` (-4 to 8), a native histogram (core's `buckets::Native`:
+    /// `native_zero_threshold`, `native_max_buckets` per sign), with `buckets` as
+    /// classic buckets alongside when given.
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, buckets = None, _labelvalues = None))]
+                        unit = "", registry = RegistryArg::Default, buckets = None,
+                        native_schema = None, native_zero_threshold = None,
+                        native_max_buckets = None, _labelvalues = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -568,23 +607,43 @@ metric_methods!(Histogram {
         unit: &str,
         registry: RegistryArg,
         buckets: Option<Vec<f64>>,
+        native_schema: Option<i8>,
+        native_zero_threshold: Option<f64>,
+        native_max_buckets: Option<u16>,
         _labelvalues: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
         let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
-        let bounds = buckets.unwrap_or_else(default_buckets);
-        let (base, family) =
-            Base::register(py, def, "histogram", |_| Ok(Kind::Histogram(bounds)))?;
+        let kind = match native_schema {
+            None => Kind::Histogram(buckets.unwrap_or_else(default_buckets)),
+            Some(schema) => {
+                let mut n = metricore::buckets::Native::with_schema(schema);
+                if let Some(t) = native_zero_threshold {
+                    n = n.zero_threshold(t);
+                }
+                if let Some(m) = native_max_buckets {
+                    n = n.max_buckets(m);
+                }
+                let mut classic = buckets.unwrap_or_default();
+                if classic.last() == Some(&f64::INFINITY) {
+                    classic.pop();
+                }
+                Kind::NativeHistogram(n.classic(&classic))
+            }
+        };
+        let (base, family) = Base::register(py, def, "histogram", |_| Ok(kind))?;
         Histogram::from_family(base, family)
     }
 
-    /// The bucket bounds, `+Inf` last.
+    /// The bucket bounds, `+Inf` last (a native histogram's classic ones; only `+Inf`
+    /// without them).
     #[getter]
     fn _upper_bounds(&self) -> Vec<f64> {
         match &self.vec.family().spec().kind {
             Kind::Histogram(bounds) => bounds.iter().copied().chain([f64::INFINITY]).collect(),
+            Kind::NativeHistogram(n) => n.classic.iter().copied().chain([f64::INFINITY]).collect(),
             _ => Vec::new(),
         }
     }
@@ -596,20 +655,26 @@ metric_methods!(Histogram {
         default_buckets()
     }
 
-    /// Records `amount`. `exemplar` (labels) is checked and not stored.
+    /// Records `amount`. `exemplar` (labels, at most 128 characters) becomes the
+    /// exemplar of the bucket `amount` falls in, with `amount` and the time now; a
+    /// refused exemplar raises `ValueError` after `amount` is recorded.
     #[pyo3(signature = (amount, exemplar = None))]
     fn observe(
         &self,
         amount: &Bound<'_, PyAny>,
         exemplar: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if let Some(e) = exemplar {
-            check_exemplar(e)?;
-        }
         let v = number(&self.base, amount)?;
-        self.series()?
-            .observe(v)
-            .map_err(|e| for_metric(&self.base.name, e))
+        let h = self.series()?;
+        let fail = |e| for_metric(&self.base.name, e);
+        match exemplar.map(exemplar_labels).transpose() {
+            Ok(Some(Some(l))) => h.observe_with_exemplar(v, &as_pairs(&l)).map_err(fail),
+            Ok(_) => h.observe(v).map_err(fail),
+            Err(e) => {
+                h.observe(v).map_err(fail)?;
+                Err(e)
+            }
+        }
     }
 
     /// Observes the seconds the decorated function or `with` block took; on a metric

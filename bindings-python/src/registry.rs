@@ -346,16 +346,17 @@ impl Registry {
         lock(&self.state).shared.clone()
     }
 
-    /// Renders every metric and collector of the registry, as Prometheus text 0.0.4 or,
-    /// with `openmetrics`, OpenMetrics 1.0.0; with `names`, only the families they
-    /// select (core's `Filter`); without `collectors`, leaving out the custom
-    /// collectors; names outside the legacy set written by the scheme `escaping`
-    /// (`ValueError` for an unknown one). Errors raised by collectors are raised here.
-    #[pyo3(signature = (openmetrics = false, names = None, collectors = true, escaping = "underscores"))]
+    /// Renders every metric and collector of the registry, as Prometheus text 0.0.4,
+    /// OpenMetrics 1.0.0 (`format` 1 or `True`) or protobuf (2, binary); with `names`,
+    /// only the families they select (core's `Filter`); without `collectors`, leaving
+    /// out the custom collectors; names outside the legacy set written by the scheme
+    /// `escaping` (`ValueError` for an unknown one). Errors raised by collectors are
+    /// raised here.
+    #[pyo3(signature = (format = 0, names = None, collectors = true, escaping = "underscores"))]
     fn _render<'py>(
         &self,
         py: Python<'py>,
-        openmetrics: bool,
+        format: u8,
         names: Option<Vec<String>>,
         collectors: bool,
         escaping: &str,
@@ -365,17 +366,21 @@ impl Registry {
                 "escaping {escaping:?}: expected allow-utf-8, underscores, dots or values"
             ))
         })?;
-        let format = if openmetrics {
-            Format::OpenMetrics
-        } else {
-            Format::Prometheus
+        let format = match format {
+            0 => Format::Prometheus,
+            1 => Format::OpenMetrics,
+            2 => Format::Protobuf,
+            n => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown format {n}: 0 (Prometheus text), 1 (OpenMetrics) or 2 (protobuf)"
+                )))
+            }
         };
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
         let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
-
-        let text = py.detach(|| {
-            let mut out = String::new();
+        let body = py.detach(|| {
+            let mut out = Vec::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
             metricore::registry::render_escaped(&cores, format, escaping, &filter, &mut out);
             out
@@ -385,7 +390,7 @@ impl Registry {
         let failed = CAPTURE.replace(outer).flatten();
         match failed {
             Some(e) => Err(e),
-            None => Ok(PyBytes::new(py, text.as_bytes())),
+            None => Ok(PyBytes::new(py, &body)),
         }
     }
 
@@ -558,5 +563,14 @@ impl RegistryArg {
                 }
             }
         }
+    }
+}
+
+/// The code of `format` for `RegistryCore._render`.
+pub(crate) fn format_code(format: Format) -> u8 {
+    match format {
+        Format::Prometheus => 0,
+        Format::OpenMetrics => 1,
+        Format::Protobuf => 2,
     }
 }

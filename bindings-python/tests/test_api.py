@@ -535,6 +535,35 @@ def test_wsgi_app_negotiates_and_compresses(registry):
     assert gzip.decompress(body).endswith(b"# EOF\n")
 
 
+PROTOBUF_ACCEPT = (
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,"
+    "text/plain;version=0.0.4;q=0.3"
+)
+
+
+def test_native_histogram_and_the_protobuf_format(registry):
+    h = Histogram("tokens", "Tokens.", ["m"], registry=registry, native_schema=0, native_zero_threshold=0.5)
+    both = Histogram("wait_seconds", "Wait.", registry=registry, buckets=[0.1, 1], native_schema=3)
+    h.labels("a").observe(0.25)
+    h.labels("a").observe(3)
+    both.observe(0.5)
+    assert both._upper_bounds == [0.1, 1.0, float("inf")]
+    text = generate_latest(registry)
+    assert b'tokens_bucket{m="a",le="+Inf"} 2.0\ntokens_count{m="a"} 2.0\n' in text
+    assert b'wait_seconds_bucket{le="1.0"} 1.0\n' in text
+    app = metricore.make_wsgi_app(registry)
+    seen = {}
+
+    def start_response(status, headers):
+        seen["headers"] = dict(headers)
+
+    body = b"".join(app({"PATH_INFO": "/metrics", "HTTP_ACCEPT": PROTOBUF_ACCEPT}, start_response))
+    assert seen["headers"]["Content-Type"].startswith("application/vnd.google.protobuf")
+    assert b"tokens" in body and b"# TYPE" not in body
+    with pytest.raises(ValueError, match="schema 9"):
+        Histogram("bad", "B.", registry=registry, native_schema=9)
+
+
 def test_write_to_textfile(registry, tmp_path):
     Gauge("tf", "T.", registry=registry).set(2)
     path = tmp_path / "out.prom"

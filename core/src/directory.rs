@@ -53,9 +53,10 @@ const REC_FAMILY: usize = 1;
 const REC_OWNER: usize = 2;
 const REC_CELL: usize = 3;
 const REC_FLOAT: usize = 4;
-const REC_KEY_LEN: usize = 5;
+const REC_EXEMPLARS: usize = 5;
+const REC_KEY_LEN: usize = 6;
 /// Words before the key bytes.
-const REC_HEAD: usize = 6;
+const REC_HEAD: usize = 7;
 
 /// What identifies a series besides its label values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +166,37 @@ impl Record {
             Ok(_) => Some(cell),
             Err(_) => Record::float_cell(region, at),
         }
+    }
+
+    /// The exemplar slots (`words` words) of the record at absolute word `at`, if they
+    /// were made and are in range: their absolute word index.
+    #[inline]
+    pub fn exemplars(region: &Region, at: usize, words: usize) -> Option<usize> {
+        let off = region.word(at + REC_EXEMPLARS).load(Ordering::Acquire);
+        region.arena_span(off, words as u64)
+    }
+
+    /// Whether the record at `at` names exemplar slots, in range or not.
+    pub fn has_exemplars(region: &Region, at: usize) -> bool {
+        region.word(at + REC_EXEMPLARS).load(Ordering::Relaxed) != 0
+    }
+
+    /// Gives the record at `at` the exemplar slots at arena offset `off` unless it has
+    /// some already; returns the record's slots afterwards (see [`Record::exemplars`]).
+    pub fn set_exemplars(region: &Region, at: usize, off: u64, words: usize) -> Option<usize> {
+        // Release: whoever loads the offset sees the slots zeroed.
+        let _ = region.word(at + REC_EXEMPLARS).compare_exchange(
+            0,
+            off,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        Record::exemplars(region, at, words)
+    }
+
+    /// The family index of the record at `at`.
+    pub fn family_of(region: &Region, at: usize) -> u32 {
+        FamilyWord(region.word(at + REC_FAMILY).load(Ordering::Relaxed)).family()
     }
 }
 

@@ -11,8 +11,9 @@
 //! ```
 //!
 //! `GET` and `HEAD` of `/metrics` answer the exposition of every registry served, as one
-//! (see [`render_many`](crate::registry::render_many)): OpenMetrics 1.0.0 when the
-//! `Accept` header asks for it, Prometheus text 0.0.4 otherwise, gzip-compressed when
+//! (see [`render_many`](crate::registry::render_many)) in the format the `Accept`
+//! header asks for (protobuf, OpenMetrics 1.0.0, else Prometheus text 0.0.4; see
+//! [`Format::from_accept`]), gzip-compressed when
 //! `Accept-Encoding` allows it. `name[]` parameters of the query
 //! (`/metrics?name[]=a&name[]=b`) restrict it to the families they select (see
 //! [`Filter`]).

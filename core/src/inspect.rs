@@ -1,7 +1,8 @@
 //! Inspection of a region: occupancy ([`Stats`]) and an integrity check of every
 //! series record, for `Registry::stats`, `Registry::check` and `metricore inspect`.
 
-use crate::directory;
+use crate::directory::{self, Record};
+use crate::exemplar;
 use crate::family::{self, Entry};
 use crate::key;
 use crate::procs;
@@ -75,6 +76,7 @@ pub(crate) fn integer_cells(region: &Region) -> Vec<u32> {
                 Some(spec) => match spec.kind {
                     Kind::Counter | Kind::Summary => 1,
                     Kind::Histogram(b) => b.len() + 1,
+                    Kind::NativeHistogram(n) => n.cells() - 1,
                     _ => 0,
                 },
                 None => 0,
@@ -182,6 +184,20 @@ pub(crate) fn check(region: &Region) -> (u64, Vec<String>) {
                 spec.name
             ));
         }
+        let slots = match &spec.kind {
+            Kind::Counter => 1,
+            Kind::Histogram(bounds) => bounds.len() + 1,
+            _ => 0,
+        };
+        if Record::has_exemplars(region, rec.at)
+            && (slots == 0
+                || Record::exemplars(region, rec.at, slots * exemplar::SLOT_WORDS).is_none())
+        {
+            problems.push(format!(
+                "{}: a series' exemplar slots lie outside the arena",
+                spec.name
+            ));
+        }
         let values = rec.with_key(region, |k| key::values(k).count());
         let overflow = rec.ident.is_overflow();
         let n = spec.labels.len();
@@ -249,6 +265,16 @@ mod tests {
         .unwrap()
         .series;
         assert_eq!(check(&r), (1, vec![]));
+
+        // Record word 5: exemplar slots past the arena.
+        r.word(s.record + 5).store(u64::MAX >> 1, Ordering::Relaxed);
+        let (_, problems) = check(&r);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("exemplar slots lie outside"),
+            "{problems:?}"
+        );
+        r.word(s.record + 5).store(0, Ordering::Relaxed);
 
         // Record word 1: the family index (low half), far outside the table.
         r.word(s.record + 1).store(0xdead_beef, Ordering::Relaxed);

@@ -47,6 +47,7 @@ pub mod buckets;
 mod cells;
 mod directory;
 mod error;
+pub mod exemplar;
 pub mod expose;
 mod family;
 #[cfg(not(loom))]
@@ -74,6 +75,7 @@ mod word;
 
 pub use buckets::MAX_BUCKETS;
 pub use error::{Error, Result};
+pub use exemplar::Exemplar;
 pub use expose::{Filter, Format, Numbers, Stats};
 pub use metrics::{
     Counter, CounterRef, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSet,

@@ -8,10 +8,12 @@
 use std::borrow::Borrow;
 use std::sync::Arc;
 
+use crate::buckets::{self, native_index, MAX_SERIES_CELLS};
 use crate::cells::{add_f64, Cells};
 use crate::error::{Error, Result};
+use crate::exemplar::Encoded;
 use crate::region::{self, Region};
-use crate::series::{Family, FloatCell, Resolved};
+use crate::series::{ExemplarSlots, Family, FloatCell, Resolved};
 use crate::spec::Kind;
 use crate::sync::{AtomicU64, Ordering};
 
@@ -117,6 +119,21 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
         }
     }
 
+    /// Adds `v` as [`inc_by_f64`](Self::inc_by_f64) does, then stores the exemplar
+    /// `labels` with `v` and the time now: refused labels are refused after the add.
+    fn inc_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+        let region = self.cells.region();
+        let encoded = Encoded::new(labels);
+        self.inc_by_f64(v)?;
+        match encoded {
+            Ok(e) => {
+                self.float.exemplar_slots(1).write(region, 0, &e, v);
+                Ok(())
+            }
+            Err(e) => refuse(region, e),
+        }
+    }
+
     fn get(&self) -> f64 {
         let region = self.cells.region();
         if self.float.is_sink() {
@@ -167,6 +184,21 @@ macro_rules! counter_methods {
             #[inline]
             pub fn inc_by_f64(&self, v: f64) -> Result<()> {
                 self.0.inc_by_f64(v)
+            }
+
+            /// Adds one and keeps `labels` (a trace id, say) as the series' exemplar,
+            /// with the value 1 and the time now. Labels that break the OpenMetrics
+            /// rules (legacy names, at most 128 characters) are refused with an error
+            /// after the count is added.
+            pub fn inc_with_exemplar(&self, labels: &[(&str, &str)]) -> Result<()> {
+                self.0.inc_with_exemplar(1.0, labels)
+            }
+
+            /// Adds `v` as [`inc_by_f64`](Self::inc_by_f64) does and keeps `labels` as
+            /// the series' exemplar, as [`inc_with_exemplar`](Self::inc_with_exemplar)
+            /// does, with the value `v`.
+            pub fn inc_by_f64_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+                self.0.inc_with_exemplar(v, labels)
             }
 
             /// The current value, summed over shards.
@@ -256,19 +288,47 @@ impl Gauge {
 }
 
 /// A histogram series: one cell per bucket (`+Inf` last) and a sum cell, per shard.
-/// `_count` is the sum of the buckets, so it always equals the `+Inf` bucket.
+/// `_count` is the sum of the buckets, so it always equals the `+Inf` bucket. A
+/// native histogram's series (see [`Native`](crate::buckets::Native)) has a cell per
+/// exponential bucket of each sign and the zero bucket, the classic buckets when the
+/// family has them, and the sum cell; its `_count` is the sum of the native buckets.
 #[derive(Clone)]
 pub struct Histogram {
     cells: Cells,
     bounds: Arc<[f64]>,
+    native: Option<Exponential>,
+    exemplars: ExemplarSlots,
 }
 
+/// What a native histogram's recording needs of its settings.
+#[derive(Clone)]
+struct Exponential {
+    /// [`buckets::table`] of the schema.
+    table: &'static buckets::Table,
+    zero_threshold: f64,
+    /// The index of the bucket in cell 0 of each sign.
+    first: i32,
+    schema: i8,
+    /// Buckets per sign.
+    per: usize,
+}
+
+// The sink must hold the cells of the largest series.
+const _: () = assert!(MAX_SERIES_CELLS as u64 == region::SINK_CELLS);
+
 impl Histogram {
-    /// Records `v`; NaN is refused (and counted in the error self-metric).
+    /// Records `v`; NaN is refused (and counted in the error self-metric). In a native
+    /// histogram, `v` goes to the zero bucket when its magnitude is at most the zero
+    /// threshold, else to the bucket of its sign and magnitude (the outermost one past
+    /// the series' range, infinities too).
     #[inline]
     pub fn observe(&self, v: f64) -> Result<()> {
         if v.is_nan() {
             return refuse(self.cells.region(), Error::InvalidObservation(v));
+        }
+        if let Some(n) = &self.native {
+            self.observe_native(n, v);
+            return Ok(());
         }
         let i = crate::buckets::index(&self.bounds, v);
         let (bucket, sum) = self.cells.local_pair(i, self.bounds.len() + 1);
@@ -279,6 +339,56 @@ impl Histogram {
             self.cells.written(sum);
         }
         Ok(())
+    }
+
+    #[inline]
+    fn observe_native(&self, n: &Exponential, v: f64) {
+        let classic = self.bounds.len();
+        let zero = if classic == 0 { 0 } else { classic + 1 };
+        let a = v.abs();
+        let cell = if a <= n.zero_threshold {
+            zero
+        } else {
+            let top = n.per - 1;
+            let i = if a.is_finite() {
+                let i = native_index(a, n.schema, n.table) - n.first;
+                (i.max(0) as usize).min(top)
+            } else {
+                top
+            };
+            zero + 1 + i + if v < 0.0 { n.per } else { 0 }
+        };
+        let (bucket, sum) = self.cells.local_pair(cell, zero + 1 + 2 * n.per);
+        if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.cells.written(bucket);
+        }
+        if classic > 0 {
+            let b = self.cells.local(buckets::index(&self.bounds, v));
+            if b.fetch_add(1, Ordering::Relaxed) == 0 {
+                self.cells.written(b);
+            }
+        }
+        if add_f64(sum, v) == 0 {
+            self.cells.written(sum);
+        }
+    }
+
+    /// Records `v` as [`observe`](Self::observe) does and keeps `labels` (a trace id,
+    /// say) as the exemplar of `v`'s bucket, with `v` and the time now. Labels that
+    /// break the OpenMetrics rules (legacy names, at most 128 characters) are refused
+    /// with an error after `v` is recorded.
+    pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<()> {
+        let region = self.cells.region();
+        let encoded = Encoded::new(labels);
+        self.observe(v)?;
+        match encoded {
+            Ok(e) => {
+                let i = crate::buckets::index(&self.bounds, v);
+                self.exemplars.write(region, i, &e, v);
+                Ok(())
+            }
+            Err(e) => refuse(region, e),
+        }
     }
 
     /// Starts a timer that observes the elapsed seconds when dropped.
@@ -442,8 +552,8 @@ family_type!(
     GaugeVec, Gauge, "gauge", Kind::Gauge(_)
 );
 family_type!(
-    /// A histogram family with labels.
-    HistogramVec, Histogram, "histogram", Kind::Histogram(_)
+    /// A histogram family (classic or native) with labels.
+    HistogramVec, Histogram, "histogram", Kind::Histogram(_) | Kind::NativeHistogram(_)
 );
 family_type!(
     /// A summary family with labels.
@@ -490,9 +600,21 @@ impl Gauge {
 
 impl Histogram {
     fn from_resolved(f: &Family, r: Resolved) -> Histogram {
+        let bounds = f.bounds();
         Histogram {
             cells: r.cells(),
-            bounds: f.bounds(),
+            native: match &f.spec().kind {
+                Kind::NativeHistogram(n) => Some(Exponential {
+                    table: buckets::table(n.schema),
+                    zero_threshold: n.zero_threshold,
+                    first: n.first(),
+                    schema: n.schema,
+                    per: usize::from(n.max_buckets),
+                }),
+                _ => None,
+            },
+            exemplars: r.float.exemplar_slots(bounds.len() + 1),
+            bounds,
         }
     }
 }

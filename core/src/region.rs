@@ -44,7 +44,7 @@ use crate::word::{LaneOwner, Reserved};
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 3;
+pub(crate) const VERSION: u64 = 4;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -93,6 +93,9 @@ pub(crate) const H_LOST: usize = 41;
 /// In a replaced file: the sum of its integer cells already counted as lost.
 #[cfg(not(loom))]
 pub(crate) const H_ACCOUNTED: usize = 42;
+/// Exemplars not stored: their slot was being written by another writer, or no space
+/// for the series' slots could be had (`metricore_exemplars_dropped_total`).
+pub(crate) const H_EXEMPLARS_DROPPED: usize = 44;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 

@@ -613,11 +613,14 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
 /// assert_eq!(text, "# HELP queue Queued jobs.\n# TYPE queue gauge\nqueue 2.0\n");
 /// ```
 pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter, out: &mut String) {
-    render_escaped(registries, format, Escaping::Underscores, filter, out);
+    out.clear();
+    let text = render::Out::Text(out);
+    render_to(registries, format, Escaping::Underscores, filter, text);
 }
 
-/// As [`render_filtered`], names outside the legacy set written as `escaping` says
-/// (the default, [`Escaping::Underscores`], gives legacy names only; text appended by
+/// As [`render_bytes`], names outside the legacy set written as `escaping` says
+/// (the default, [`Escaping::Underscores`], gives legacy names only; protobuf carries
+/// them as they are with [`Escaping::AllowUtf8`]; text appended by
 /// [`Registry::on_render`] callbacks is kept as they write it, and
 /// [`Registry::on_render_escaped`] callbacks are told the scheme).
 ///
@@ -626,8 +629,9 @@ pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter,
 ///
 /// let r = Registry::new();
 /// r.gauge("queue.depth", "Queued jobs.").unwrap().set(2.0);
-/// let mut text = String::new();
-/// render_escaped(&[r], Format::Prometheus, Escaping::AllowUtf8, &Filter::all(), &mut text);
+/// let mut body = Vec::new();
+/// render_escaped(&[r], Format::Prometheus, Escaping::AllowUtf8, &Filter::all(), &mut body);
+/// let text = String::from_utf8(body).unwrap();
 /// assert!(text.contains("\n{\"queue.depth\"} 2.0\n"), "{text}");
 /// ```
 pub fn render_escaped(
@@ -635,9 +639,43 @@ pub fn render_escaped(
     format: Format,
     escaping: Escaping,
     filter: &Filter,
-    out: &mut String,
+    out: &mut Vec<u8>,
 ) {
     out.clear();
+    if format == Format::Protobuf {
+        render_to(registries, format, escaping, filter, render::Out::Protobuf(out));
+    } else {
+        let mut text = String::from_utf8(std::mem::take(out)).unwrap_or_default();
+        render_to(registries, format, escaping, filter, render::Out::Text(&mut text));
+        *out = text.into_bytes();
+    }
+}
+
+/// As [`render_filtered`], in any format, protobuf included, into `out` (replacing its
+/// contents); names outside the legacy set as [`Escaping::Underscores`] writes them.
+///
+/// ```
+/// use metricore::{registry::render_bytes, Filter, Format, Registry};
+///
+/// let r = Registry::new();
+/// r.counter("jobs", "Jobs done.").unwrap().inc();
+/// let mut body = Vec::new();
+/// render_bytes(&[r], Format::Protobuf, &Filter::names(["jobs"]), &mut body);
+/// // One length-delimited MetricFamily named jobs_total.
+/// assert_eq!(body[0] as usize, body.len() - 1);
+/// assert_eq!(&body[3..13], b"jobs_total");
+/// ```
+pub fn render_bytes(registries: &[Registry], format: Format, filter: &Filter, out: &mut Vec<u8>) {
+    render_escaped(registries, format, Escaping::Underscores, filter, out);
+}
+
+fn render_to(
+    registries: &[Registry],
+    format: Format,
+    escaping: Escaping,
+    filter: &Filter,
+    out: render::Out<'_>,
+) {
     let mut shared: Vec<&Arc<Shared>> = Vec::with_capacity(registries.len());
     for r in registries {
         if !shared.iter().any(|s| Arc::ptr_eq(s, &r.shared)) {

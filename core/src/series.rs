@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use crate::cells::{self, Cells};
 use crate::directory::{self, Checks, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
 use crate::error::{Error, Result};
+use crate::exemplar::{self, Encoded};
 use crate::family::{self, Entry};
 use crate::hits;
 use crate::key;
@@ -137,6 +138,71 @@ impl FloatCell {
     }
 }
 
+impl FloatCell {
+    /// The series' exemplar slots, `n` of them (one per counter, one per bucket of a
+    /// histogram).
+    #[inline]
+    pub fn exemplar_slots(self, n: usize) -> ExemplarSlots {
+        ExemplarSlots {
+            record: self.record,
+            n,
+        }
+    }
+}
+
+/// A series' exemplar slots: made on its first exemplar (arena words, charged to its
+/// family's share) and kept in its directory record.
+#[derive(Clone, Copy)]
+pub(crate) struct ExemplarSlots {
+    /// Absolute word index of the series record; 0 for the sink.
+    record: usize,
+    /// Number of slots.
+    n: usize,
+}
+
+impl ExemplarSlots {
+    /// Stores an exemplar in slot `i`; counts it as dropped when the slot is being
+    /// written by another, or the slots cannot be made.
+    pub fn write(self, region: &Region, i: usize, labels: &Encoded, value: f64) {
+        let at = match self.get_or_make(region) {
+            Some(at) if i < self.n => at + i * exemplar::SLOT_WORDS,
+            _ => return region.count(region::H_EXEMPLARS_DROPPED),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let slot = &region.words()[at..at + exemplar::SLOT_WORDS];
+        if !exemplar::write(slot, labels, value, now, std::process::id(), procs::gone) {
+            region.count(region::H_EXEMPLARS_DROPPED);
+        }
+    }
+
+    /// The slots' first word, made now if they were not.
+    fn get_or_make(self, region: &Region) -> Option<usize> {
+        if self.record == 0 {
+            return None;
+        }
+        let words = self.n * exemplar::SLOT_WORDS;
+        if let Some(at) = Record::exemplars(region, self.record, words) {
+            return Some(at);
+        }
+        self.make(region, words)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn make(self, region: &Region, words: usize) -> Option<usize> {
+        let family = Record::family_of(region, self.record);
+        if family as usize >= region.layout.families
+            || !Entry::of(region, family).charge_arena(words as u64)
+        {
+            return None;
+        }
+        let off = region.alloc_arena(words)?;
+        Record::set_exemplars(region, self.record, off, words)
+    }
+}
+
 impl Family {
     /// Finds or creates the family `spec` in the attachment's region, for a scope
     /// with the constant labels `consts`. With a `home` (and the generation the
@@ -171,6 +237,7 @@ impl Family {
         let family = Family(Arc::new(FamilyInner {
             bounds: match &stored.kind {
                 Kind::Histogram(b) => b.as_slice().into(),
+                Kind::NativeHistogram(n) => n.classic.as_slice().into(),
                 _ => Arc::new([]),
             },
             states: match &stored.kind {
@@ -252,7 +319,8 @@ impl Family {
         self.check_count(got)
     }
 
-    /// The histogram bucket bounds (empty for other kinds).
+    /// The histogram bucket bounds, a native histogram's classic ones (empty for other
+    /// kinds).
     pub(crate) fn bounds(&self) -> Arc<[f64]> {
         self.0.bounds.clone()
     }

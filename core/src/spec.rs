@@ -2,7 +2,7 @@
 //! label names and series limit; the naming rules a [`Spec`] must pass; and the binary
 //! form it is stored in, which the family table writes to the arena.
 
-use crate::buckets::{self, MAX_BUCKETS};
+use crate::buckets::{self, Native, MAX_BUCKETS};
 use crate::error::{Error, Result};
 use crate::names::{check_label_name, check_legacy_label_name, check_metric_name, full_name};
 
@@ -94,6 +94,9 @@ pub enum Kind {
     Gauge(GaugeMode),
     /// Counts observations into fixed buckets, by their upper bounds (`+Inf` implied).
     Histogram(Vec<f64>),
+    /// Counts observations into exponential buckets (a native histogram), with
+    /// classic buckets alongside when its settings name bounds.
+    NativeHistogram(Native),
     /// Counts observations and sums them.
     Summary,
     /// Constant labels with the value 1.
@@ -138,6 +141,7 @@ impl Kind {
             Kind::Summary => 3,
             Kind::Info => 4,
             Kind::StateSet(_) => 5,
+            Kind::NativeHistogram(_) => 6,
         }
     }
 
@@ -146,7 +150,7 @@ impl Kind {
         match self {
             Kind::Counter => "counter",
             Kind::Gauge(_) => "gauge",
-            Kind::Histogram(_) => "histogram",
+            Kind::Histogram(_) | Kind::NativeHistogram(_) => "histogram",
             Kind::Summary => "summary",
             Kind::Info => "info",
             Kind::StateSet(_) => "stateset",
@@ -166,6 +170,7 @@ impl Kind {
             Kind::Counter | Kind::StateSet(_) => 1,
             Kind::Gauge(mode) => 1 + mode.per_process() as usize,
             Kind::Histogram(b) => b.len() + 2,
+            Kind::NativeHistogram(n) => n.cells(),
             Kind::Summary => 2,
             Kind::Info => 0,
         }
@@ -260,7 +265,7 @@ impl Spec {
             });
         }
         let reserved: &[&str] = match &self.kind {
-            Kind::Histogram(_) => &["le"],
+            Kind::Histogram(_) | Kind::NativeHistogram(_) => &["le"],
             Kind::Summary => &["quantile"],
             Kind::Gauge(GaugeMode::All | GaugeMode::LiveAll) => &["pid"],
             _ => &[],
@@ -279,6 +284,7 @@ impl Spec {
         }
         match &self.kind {
             Kind::Histogram(b) => buckets::check(b)?,
+            Kind::NativeHistogram(n) => n.check()?,
             Kind::StateSet(states) => {
                 let bad = if states.is_empty() {
                     Some("no states given".to_owned())
@@ -306,6 +312,10 @@ impl Spec {
         let extra = match &self.kind {
             Kind::Gauge(m) => format!(" (mode {})", m.name()),
             Kind::Histogram(b) => format!(" with buckets {b:?}"),
+            Kind::NativeHistogram(n) => format!(
+                " with native buckets of schema {}, zero threshold {}, {} per sign, classic buckets {:?}",
+                n.schema, n.zero_threshold, n.max_buckets, n.classic
+            ),
             Kind::StateSet(s) => format!(" with states {s:?}"),
             _ => String::new(),
         };
@@ -340,12 +350,19 @@ impl Spec {
         {
             put(s, &mut out);
         }
+        let bounds = |b: &[f64], out: &mut Vec<u8>| {
+            out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            for v in b {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        };
         match &self.kind {
-            Kind::Histogram(b) => {
-                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-                for v in b {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
+            Kind::Histogram(b) => bounds(b, &mut out),
+            Kind::NativeHistogram(n) => {
+                out.extend_from_slice(&[n.schema as u8, 0]);
+                out.extend_from_slice(&n.max_buckets.to_le_bytes());
+                out.extend_from_slice(&n.zero_threshold.to_le_bytes());
+                bounds(&n.classic, &mut out);
             }
             Kind::StateSet(states) => {
                 out.extend_from_slice(&(states.len() as u32).to_le_bytes());
@@ -392,17 +409,18 @@ impl Spec {
                     .ok_or_else(|| format!("{name}: unknown gauge mode {mode}"))?
                     .0,
             ),
-            2 => {
-                let n = r.u32().ok_or_else(short)? as usize;
-                if n > MAX_BUCKETS {
-                    return Err(format!("{name}: {n} buckets, more than {MAX_BUCKETS}"));
-                }
-                let b = (0..n)
-                    .map(|_| Some(f64::from_le_bytes(r.take(8)?.try_into().ok()?)))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(short)?;
-                buckets::check(&b).map_err(|e| e.to_string())?;
-                Kind::Histogram(b)
+            2 => Kind::Histogram(r.bounds(&name)?),
+            6 => {
+                let head = r.take(4).ok_or_else(short)?;
+                let threshold = r.take(8).ok_or_else(short)?;
+                let n = Native {
+                    schema: head[0] as i8,
+                    max_buckets: u16::from_le_bytes([head[2], head[3]]),
+                    zero_threshold: f64::from_le_bytes(threshold.try_into().map_err(|_| short())?),
+                    classic: r.bounds(&name)?,
+                };
+                n.check().map_err(|e| format!("{name}: {e}"))?;
+                Kind::NativeHistogram(n)
             }
             3 => Kind::Summary,
             4 => Kind::Info,
@@ -443,6 +461,25 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
+    /// Histogram bounds: a count, then that many `f64`s, checked.
+    fn bounds(&mut self, name: &str) -> std::result::Result<Vec<f64>, String> {
+        let short = || "its descriptor ends early".to_owned();
+        let n = self.u32().ok_or_else(short)? as usize;
+        if n > MAX_BUCKETS {
+            return Err(format!("{name}: {n} buckets, more than {MAX_BUCKETS}"));
+        }
+        let b = (0..n)
+            .map(|_| Some(f64::from_le_bytes(self.take(8)?.try_into().ok()?)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(short)?;
+        // No bound at all is refused at creation only: a native histogram has none, and
+        // a file written before that rule may hold such a histogram.
+        if !b.is_empty() {
+            buckets::check(&b).map_err(|e| e.to_string())?;
+        }
+        Ok(b)
+    }
+
     /// A length-prefixed UTF-8 string, its length checked against the bytes left.
     fn string(&mut self) -> std::result::Result<String, String> {
         let n = self.u32().ok_or("its descriptor ends early")? as usize;
@@ -466,6 +503,8 @@ mod tests {
             Spec::new("x", "", Kind::Histogram(vec![1.0])).labels(&["le"]),
             Spec::new("x", "", Kind::Histogram(vec![2.0, 1.0])),
             Spec::new("x", "", Kind::StateSet(vec![])),
+            Spec::new("x", "", Kind::NativeHistogram(Native::with_schema(9))),
+            Spec::new("x", "", Kind::NativeHistogram(Native::with_schema(0))).labels(&["le"]),
             Spec::new("x", "", Kind::Counter).labels(&["a"; 17]),
             Spec::new("x", "", Kind::Summary).unit("a.b"),
         ];
@@ -473,5 +512,22 @@ mod tests {
             let e = s.clone().normalize().unwrap_err().to_string();
             assert!(!e.is_empty(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn a_native_histogram_spec_reads_back_as_written() {
+        let n = Native::with_schema(-2)
+            .zero_threshold(0.25)
+            .max_buckets(100)
+            .classic(&[1.0, 2.0]);
+        let s = Spec::new("lat", "Latency.", Kind::NativeHistogram(n))
+            .labels(&["m"])
+            .normalize()
+            .unwrap();
+        assert_eq!(Spec::decode(&s.encode()).unwrap(), s);
+        let mut bad = s.encode();
+        let at = bad.len() - 4 - 16 - 8 - 4;
+        bad[at] = 12;
+        assert!(Spec::decode(&bad).unwrap_err().contains("schema 12"));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metricore::http::{Server, HEADER_READ_TIMEOUT};
-use metricore::{Format, Options, Registry};
+use metricore::{Filter, Format, Options, Registry};
 
 fn small() -> Options {
     Options {
@@ -160,6 +160,26 @@ fn content_negotiation_and_gzip() {
     );
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(gunzip(&gz.body), r.render(Format::OpenMetrics));
+
+    // What Prometheus 2.42 sends with native histograms on.
+    let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    let pb = c.get("/metrics", &[("Accept", accept)]);
+    assert_eq!(
+        pb.header("content-type"),
+        Some(Format::Protobuf.content_type())
+    );
+    let mut want = Vec::new();
+    metricore::registry::render_bytes(
+        std::slice::from_ref(&r),
+        Format::Protobuf,
+        &Filter::all(),
+        &mut want,
+    );
+    assert_eq!(pb.body, want);
+    assert!(
+        pb.body.windows(14).any(|w| w == b"requests_total"),
+        "a family name"
+    );
 
     let refused = c.get("/metrics", &[("Accept-Encoding", "gzip;q=0, identity")]);
     assert_eq!(refused.header("content-encoding"), None);

@@ -235,6 +235,10 @@ enum metricore_format
      * OpenMetrics text format 1.0.0.
      */
     METRICORE_FORMAT_OPEN_METRICS = 1,
+    /**
+     * Length-delimited `io.prometheus.client.MetricFamily` protobuf messages.
+     */
+    METRICORE_FORMAT_PROTOBUF = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -641,6 +645,26 @@ metricore_status metricore_counter_inc_by(metricore_counter counter, uint64_t n)
 metricore_status metricore_counter_inc_by_f64(metricore_counter counter, double v);
 
 /**
+ * Adds `v` (finite, not negative) as `metricore_counter_inc_by_f64` does and keeps
+ * the `exemplar_len` labels `exemplar_names` = `exemplar_values` (a trace id, say)
+ * as the series' exemplar, with `v` and the time now, shown in OpenMetrics output.
+ * Labels that break the OpenMetrics rules (legacy names, at most 128 characters of
+ * names and values) give `METRICORE_STATUS_INVALID_NAME` or
+ * `METRICORE_STATUS_INVALID_ARGUMENT`, after `v` is added. Allocates nothing.
+ *
+ * # Safety
+ *
+ * - `counter` is NULL or a live counter handle.
+ * - `exemplar_names` and `exemplar_values` are valid arrays of `exemplar_len` valid
+ *   strings each.
+ */
+metricore_status metricore_counter_inc_exemplar(metricore_counter counter,
+                                                double v,
+                                                const struct metricore_str *exemplar_names,
+                                                const struct metricore_str *exemplar_values,
+                                                size_t exemplar_len);
+
+/**
  * Writes the counter's current value (summed over shards and processes) to `*out`.
  *
  * # Safety
@@ -873,6 +897,33 @@ metricore_status metricore_histogram_family_new(const struct metricore_registry 
                                                 struct metricore_histogram_family **out);
 
 /**
+ * Creates, or finds if registered before with the same settings, the native
+ * histogram family `name`: exponential buckets by `schema` (-4 to 8; bucket `i` ends
+ * at `2^(i * 2^-schema)`), a zero bucket for magnitudes up to `zero_threshold`, and
+ * `max_buckets` buckets per sign from the one holding the zero threshold up (larger
+ * magnitudes count into the outermost), with the `bounds_len` classic bounds at
+ * `bounds` alongside (none when `bounds_len` is 0); a series takes
+ * `2 * max_buckets + 2` cells plus its classic buckets, at most 256. Otherwise as
+ * `metricore_histogram_family_new`; its handles are histogram handles.
+ *
+ * # Safety
+ *
+ * As `metricore_histogram_family_new` (`bounds` may be NULL when `bounds_len` is 0).
+ */
+metricore_status metricore_histogram_family_new_native(const struct metricore_registry *registry,
+                                                       struct metricore_str name,
+                                                       struct metricore_str help,
+                                                       const struct metricore_str *label_names,
+                                                       size_t label_names_len,
+                                                       int8_t schema,
+                                                       double zero_threshold,
+                                                       uint16_t max_buckets,
+                                                       const double *bounds,
+                                                       size_t bounds_len,
+                                                       const struct metricore_family_options *options,
+                                                       struct metricore_histogram_family **out);
+
+/**
  * Resolves the series for `label_values` to a handle in `*out`, making it if new;
  * as `metricore_counter_family_labels` (one kept object per series).
  *
@@ -933,6 +984,26 @@ metricore_status metricore_histogram_family_clear(const struct metricore_histogr
  * `histogram` is NULL or a live histogram handle.
  */
 metricore_status metricore_histogram_observe(metricore_histogram histogram, double v);
+
+/**
+ * Observes `v` as `metricore_histogram_observe` does and keeps the `exemplar_len`
+ * labels `exemplar_names` = `exemplar_values` (a trace id, say) as the exemplar of
+ * `v`'s bucket, with `v` and the time now, shown in OpenMetrics output. Labels that
+ * break the OpenMetrics rules (legacy names, at most 128 characters of names and
+ * values) give `METRICORE_STATUS_INVALID_NAME` or `METRICORE_STATUS_INVALID_ARGUMENT`,
+ * after `v` is observed. Allocates nothing.
+ *
+ * # Safety
+ *
+ * - `histogram` is NULL or a live histogram handle.
+ * - `exemplar_names` and `exemplar_values` are valid arrays of `exemplar_len` valid
+ *   strings each.
+ */
+metricore_status metricore_histogram_observe_exemplar(metricore_histogram histogram,
+                                                      double v,
+                                                      const struct metricore_str *exemplar_names,
+                                                      const struct metricore_str *exemplar_values,
+                                                      size_t exemplar_len);
 
 /**
  * Starts serving `GET /metrics` on `addr` (such as `127.0.0.1:9464`; port 0 picks a
@@ -1171,7 +1242,8 @@ metricore_status metricore_registry_free(struct metricore_registry *registry);
  * receives the text's length, and the status is `METRICORE_STATUS_BUFFER_TOO_SMALL`:
  * call again with at least `*len + 1` bytes (a little more, as values may grow in
  * between). `buf` may be NULL when `capacity` is 0, to ask for the length. The text is
- * UTF-8 and may contain NUL bytes where label values do.
+ * UTF-8 and may contain NUL bytes where label values do; `METRICORE_FORMAT_PROTOBUF`
+ * writes binary protobuf messages.
  *
  * # Safety
  *
@@ -1188,7 +1260,8 @@ metricore_status metricore_registry_render(const struct metricore_registry *regi
 /**
  * Renders the whole registry in `format` into a new NUL-terminated string owned by
  * the caller, who frees it with `metricore_string_free`. `*out` receives the string
- * and, when `len` is not NULL, `*len` its length without the NUL.
+ * and, when `len` is not NULL, `*len` its length without the NUL (for
+ * `METRICORE_FORMAT_PROTOBUF`, binary bytes that may hold NULs: use `*len`).
  *
  * # Safety
  *
@@ -1293,8 +1366,10 @@ metricore_status metricore_text_append(struct metricore_text *text, struct metri
 
 /**
  * Writes to `*out` the format a scraper asks for with the HTTP `Accept` header
- * `accept`: `METRICORE_FORMAT_OPEN_METRICS` when it accepts OpenMetrics 1.0.0,
- * `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty header).
+ * `accept`: `METRICORE_FORMAT_PROTOBUF` when it asks for the protobuf format first (as
+ * Prometheus does with native histograms on), `METRICORE_FORMAT_OPEN_METRICS` when it
+ * accepts OpenMetrics 1.0.0, `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty
+ * header).
  *
  * # Safety
  *

@@ -2,6 +2,7 @@
 
 use metricore::{CounterVec, Kind};
 
+use crate::exemplar;
 use crate::family::{self, labeled, Family, FamilyOptions};
 use crate::raw::{self, Str};
 use crate::registry::Registry;
@@ -239,6 +240,38 @@ pub unsafe extern "C" fn metricore_counter_inc_by(counter: CounterHandle, n: u64
 pub unsafe extern "C" fn metricore_counter_inc_by_f64(counter: CounterHandle, v: f64) -> Status {
     // SAFETY: `counter` is NULL or a live counter handle (the caller's contract).
     guard(|| Ok(unsafe { get(counter) }?.inc_by_f64(v)?))
+}
+
+/// Adds `v` (finite, not negative) as `metricore_counter_inc_by_f64` does and keeps
+/// the `exemplar_len` labels `exemplar_names` = `exemplar_values` (a trace id, say)
+/// as the series' exemplar, with `v` and the time now, shown in OpenMetrics output.
+/// Labels that break the OpenMetrics rules (legacy names, at most 128 characters of
+/// names and values) give `METRICORE_STATUS_INVALID_NAME` or
+/// `METRICORE_STATUS_INVALID_ARGUMENT`, after `v` is added. Allocates nothing.
+///
+/// # Safety
+///
+/// - `counter` is NULL or a live counter handle.
+/// - `exemplar_names` and `exemplar_values` are valid arrays of `exemplar_len` valid
+///   strings each.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_counter_inc_exemplar(
+    counter: CounterHandle,
+    v: f64,
+    exemplar_names: *const Str,
+    exemplar_values: *const Str,
+    exemplar_len: usize,
+) -> Status {
+    guard(|| {
+        // SAFETY: `counter` is NULL or a live counter handle (the caller's contract).
+        let c = unsafe { get(counter) }?;
+        // SAFETY: the two arrays are valid for this call (the caller's contract).
+        unsafe {
+            exemplar::with_labels(exemplar_names, exemplar_values, exemplar_len, |l| {
+                Ok(c.inc_by_f64_with_exemplar(v, l)?)
+            })
+        }
+    })
 }
 
 /// Writes the counter's current value (summed over shards and processes) to `*out`.

@@ -2,6 +2,7 @@
 
 use metricore::{buckets, HistogramVec, Kind};
 
+use crate::exemplar;
 use crate::family::{self, labeled, Family, FamilyOptions};
 use crate::raw::{self, Str};
 use crate::registry::Registry;
@@ -132,6 +133,57 @@ pub unsafe extern "C" fn metricore_histogram_family_new(
     })
 }
 
+/// Creates, or finds if registered before with the same settings, the native
+/// histogram family `name`: exponential buckets by `schema` (-4 to 8; bucket `i` ends
+/// at `2^(i * 2^-schema)`), a zero bucket for magnitudes up to `zero_threshold`, and
+/// `max_buckets` buckets per sign from the one holding the zero threshold up (larger
+/// magnitudes count into the outermost), with the `bounds_len` classic bounds at
+/// `bounds` alongside (none when `bounds_len` is 0); a series takes
+/// `2 * max_buckets + 2` cells plus its classic buckets, at most 256. Otherwise as
+/// `metricore_histogram_family_new`; its handles are histogram handles.
+///
+/// # Safety
+///
+/// As `metricore_histogram_family_new` (`bounds` may be NULL when `bounds_len` is 0).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn metricore_histogram_family_new_native(
+    registry: *const Registry,
+    name: Str,
+    help: Str,
+    label_names: *const Str,
+    label_names_len: usize,
+    schema: i8,
+    zero_threshold: f64,
+    max_buckets: u16,
+    bounds: *const f64,
+    bounds_len: usize,
+    options: *const FamilyOptions,
+    out: *mut *mut HistogramFamily,
+) -> Status {
+    guard(|| {
+        let classic = match bounds_len {
+            0 => Vec::new(),
+            // SAFETY: `bounds` is a valid array of `bounds_len` doubles (the caller's
+            // contract above); they are copied.
+            n => unsafe { raw::slice(bounds, n, "bounds") }?.to_vec(),
+        };
+        let kind = Kind::NativeHistogram(
+            buckets::Native::with_schema(schema)
+                .zero_threshold(zero_threshold)
+                .max_buckets(max_buckets)
+                .classic(&classic),
+        );
+        // SAFETY: the strings, the array and `options` are valid for this call (the
+        // caller's contract above).
+        let spec =
+            unsafe { family::spec(name, help, label_names, label_names_len, options, kind) }?;
+        // SAFETY: `registry` is NULL or live and `out` NULL or writable (the caller's
+        // contract above).
+        unsafe { Family::create(registry, spec, HistogramFamily, out) }
+    })
+}
+
 /// Resolves the series for `label_values` to a handle in `*out`, making it if new;
 /// as `metricore_counter_family_labels` (one kept object per series).
 ///
@@ -232,4 +284,37 @@ pub unsafe extern "C" fn metricore_histogram_observe(histogram: HistogramHandle,
     // SAFETY: `histogram` is NULL or a live histogram handle, so a pointer into a
     // family its registry object keeps (the caller's contract above).
     guard(|| Ok(unsafe { raw::series(histogram) }?.0.observe(v)?))
+}
+
+/// Observes `v` as `metricore_histogram_observe` does and keeps the `exemplar_len`
+/// labels `exemplar_names` = `exemplar_values` (a trace id, say) as the exemplar of
+/// `v`'s bucket, with `v` and the time now, shown in OpenMetrics output. Labels that
+/// break the OpenMetrics rules (legacy names, at most 128 characters of names and
+/// values) give `METRICORE_STATUS_INVALID_NAME` or `METRICORE_STATUS_INVALID_ARGUMENT`,
+/// after `v` is observed. Allocates nothing.
+///
+/// # Safety
+///
+/// - `histogram` is NULL or a live histogram handle.
+/// - `exemplar_names` and `exemplar_values` are valid arrays of `exemplar_len` valid
+///   strings each.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_histogram_observe_exemplar(
+    histogram: HistogramHandle,
+    v: f64,
+    exemplar_names: *const Str,
+    exemplar_values: *const Str,
+    exemplar_len: usize,
+) -> Status {
+    guard(|| {
+        // SAFETY: `histogram` is NULL or a live histogram handle, so a pointer into a
+        // family its registry object keeps (the caller's contract above).
+        let h = &unsafe { raw::series(histogram) }?.0;
+        // SAFETY: the two arrays are valid for this call (the caller's contract).
+        unsafe {
+            exemplar::with_labels(exemplar_names, exemplar_values, exemplar_len, |l| {
+                Ok(h.observe_with_exemplar(v, l)?)
+            })
+        }
+    })
 }

@@ -50,6 +50,7 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod counter;
+mod exemplar;
 mod family;
 mod gauge;
 mod histogram;

@@ -259,7 +259,7 @@ impl<T> Series<T> {
 }
 
 /// Copies `text` into memory from `malloc`, NUL-terminated, for [`free_string`].
-pub(crate) fn malloc_string(text: &str) -> Result<*mut c_char, Fail> {
+pub(crate) fn malloc_string(text: &[u8]) -> Result<*mut c_char, Fail> {
     // SAFETY: malloc has no preconditions; the result is checked for NULL.
     let p = unsafe { libc::malloc(text.len() + 1) }.cast::<u8>();
     if p.is_null() {

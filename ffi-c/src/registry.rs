@@ -140,6 +140,8 @@ pub enum FormatCode {
     Prometheus = 0,
     /// OpenMetrics text format 1.0.0.
     OpenMetrics = 1,
+    /// Length-delimited `io.prometheus.client.MetricFamily` protobuf messages.
+    Protobuf = 2,
 }
 
 impl FormatCode {
@@ -147,17 +149,31 @@ impl FormatCode {
         match format {
             Format::Prometheus => FormatCode::Prometheus,
             Format::OpenMetrics => FormatCode::OpenMetrics,
+            Format::Protobuf => FormatCode::Protobuf,
         }
     }
+}
+
+/// The whole registry in `format`: text, or protobuf bytes.
+fn render(registry: &metricore::Registry, format: Format) -> Vec<u8> {
+    let mut out = Vec::new();
+    metricore::registry::render_bytes(
+        std::slice::from_ref(registry),
+        format,
+        &metricore::Filter::all(),
+        &mut out,
+    );
+    out
 }
 
 fn format(code: u32) -> Result<Format, Fail> {
     match code {
         c if c == FormatCode::Prometheus as u32 => Ok(Format::Prometheus),
         c if c == FormatCode::OpenMetrics as u32 => Ok(Format::OpenMetrics),
+        c if c == FormatCode::Protobuf as u32 => Ok(Format::Protobuf),
         _ => Err(Fail::new(
             Status::InvalidArgument,
-            format!("unknown format {code}: expected METRICORE_FORMAT_PROMETHEUS (0) or METRICORE_FORMAT_OPEN_METRICS (1)"),
+            format!("unknown format {code}: expected METRICORE_FORMAT_PROMETHEUS (0), METRICORE_FORMAT_OPEN_METRICS (1) or METRICORE_FORMAT_PROTOBUF (2)"),
         )),
     }
 }
@@ -461,7 +477,8 @@ pub unsafe extern "C" fn metricore_registry_free(registry: *mut Registry) -> Sta
 /// receives the text's length, and the status is `METRICORE_STATUS_BUFFER_TOO_SMALL`:
 /// call again with at least `*len + 1` bytes (a little more, as values may grow in
 /// between). `buf` may be NULL when `capacity` is 0, to ask for the length. The text is
-/// UTF-8 and may contain NUL bytes where label values do.
+/// UTF-8 and may contain NUL bytes where label values do; `METRICORE_FORMAT_PROTOBUF`
+/// writes binary protobuf messages.
 ///
 /// # Safety
 ///
@@ -484,20 +501,21 @@ pub unsafe extern "C" fn metricore_registry_render(
         if len.is_null() {
             return Err(Fail::null("len"));
         }
-        let text = r.core.render(format);
+        let text = render(&r.core, format);
         // SAFETY: `len` is writable for one `size_t`, `buf` NULL or writable for
         // `capacity` bytes, and the two apart (the caller's contract above); `text` is
         // Rust memory, apart from both.
         unsafe {
             raw::put(len, text.len(), "len")?;
-            raw::copy_out(buf, capacity, text.as_bytes())
+            raw::copy_out(buf, capacity, &text)
         }
     })
 }
 
 /// Renders the whole registry in `format` into a new NUL-terminated string owned by
 /// the caller, who frees it with `metricore_string_free`. `*out` receives the string
-/// and, when `len` is not NULL, `*len` its length without the NUL.
+/// and, when `len` is not NULL, `*len` its length without the NUL (for
+/// `METRICORE_FORMAT_PROTOBUF`, binary bytes that may hold NULs: use `*len`).
 ///
 /// # Safety
 ///
@@ -519,7 +537,7 @@ pub unsafe extern "C" fn metricore_registry_render_alloc(
         if out.is_null() {
             return Err(Fail::null("out"));
         }
-        let text = r.core.render(format);
+        let text = render(&r.core, format);
         if !len.is_null() {
             // SAFETY: `len` is not NULL, so writable for one `size_t` (the caller's
             // contract above).
@@ -712,8 +730,10 @@ pub unsafe extern "C" fn metricore_text_append(text: *mut Text<'_>, s: Str) -> S
 }
 
 /// Writes to `*out` the format a scraper asks for with the HTTP `Accept` header
-/// `accept`: `METRICORE_FORMAT_OPEN_METRICS` when it accepts OpenMetrics 1.0.0,
-/// `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty header).
+/// `accept`: `METRICORE_FORMAT_PROTOBUF` when it asks for the protobuf format first (as
+/// Prometheus does with native histograms on), `METRICORE_FORMAT_OPEN_METRICS` when it
+/// accepts OpenMetrics 1.0.0, `METRICORE_FORMAT_PROMETHEUS` otherwise (also for an empty
+/// header).
 ///
 /// # Safety
 ///

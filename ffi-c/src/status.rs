@@ -122,7 +122,7 @@ impl From<Error> for Fail {
             Error::InvalidState { .. } => Status::InvalidState,
             Error::InvalidOptions(_) => Status::InvalidOptions,
             Error::RegistryFull(_) => Status::Full,
-            Error::LabelValueTooLong { .. } => Status::InvalidArgument,
+            Error::LabelValueTooLong { .. } | Error::ExemplarTooLong(_) => Status::InvalidArgument,
             Error::Io { .. } | Error::NoSpace { .. } => Status::Io,
             Error::Symlink(_) => Status::Symlink,
             Error::NotARegistry { .. } => Status::NotARegistry,

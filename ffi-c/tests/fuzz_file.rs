@@ -281,7 +281,14 @@ fn template(path: &Path, shards: usize) -> (Registry, Vec<u8>) {
     let lat = r
         .histogram_vec("lat", "Latency.", &["m"], &[0.1, 1.0])
         .unwrap();
-    lat.with_labels(&["x"]).unwrap().observe(0.5).unwrap();
+    lat.with_labels(&["x"])
+        .unwrap()
+        .observe_with_exemplar(0.5, &[("trace_id", "t1")])
+        .unwrap();
+    req.with_labels(&["gpt", "200"])
+        .unwrap()
+        .inc_with_exemplar(&[("trace_id", "t2")])
+        .unwrap();
     let busy: metricore::GaugeVec = r
         .register(Spec::new("busy", "Busy.", Kind::Gauge(GaugeMode::LiveSum)))
         .unwrap()
@@ -349,6 +356,7 @@ fn rust_ops(path: &Path) {
             if let Ok(c) = req.with_labels(&v) {
                 c.inc();
                 let _ = c.inc_by_f64(0.25);
+                let _ = c.inc_with_exemplar(&[("trace_id", "t3")]);
                 let _ = c.get();
             }
         }
@@ -358,6 +366,7 @@ fn rust_ops(path: &Path) {
         for v in ["x", "z"] {
             if let Ok(h) = lat.with_labels(&[v]) {
                 let _ = h.observe(0.7);
+                let _ = h.observe_with_exemplar(0.05, &[("trace_id", "t4")]);
             }
         }
     }

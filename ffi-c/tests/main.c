@@ -65,6 +65,7 @@ static const struct test TESTS[] = {
     TEST(test_family_options),
     TEST(test_remove_and_clear),
     TEST(test_handles_kept_once),
+    TEST(test_exemplars),
     TEST(test_null_pointers),
     TEST(test_invalid_utf8),
     TEST(test_label_counts),

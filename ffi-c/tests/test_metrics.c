@@ -265,6 +265,28 @@ void test_histogram(void) {
     CHECK_STATUS(metricore_histogram_family_new(r, METRICORE_LIT("ttft"), METRICORE_LIT("TTFT."), NULL, 0,
                                                 bounds, 3, NULL, &f2),
                  METRICORE_STATUS_CONFLICT);
+
+    /* A native histogram: schema 0, buckets (2^(i-1), 2^i]; 0.5 is the zero threshold. */
+    metricore_histogram_family *nf = NULL;
+    CHECK_OK(metricore_histogram_family_new_native(r, METRICORE_LIT("tokens"), METRICORE_LIT("Tokens."),
+                                                   labels, 1, 0, 0.5, 8, NULL, 0, NULL, &nf));
+    CHECK_OK(metricore_histogram_family_labels(nf, v, 1, &h));
+    CHECK_OK(metricore_histogram_observe(h, 0.25));
+    CHECK_OK(metricore_histogram_observe(h, 3));
+    CHECK_OK(metricore_histogram_family_observe(nf, v, 1, 1e12)); /* the outermost bucket */
+    text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "tokens_bucket{model=\"gpt-4\",le=\"+Inf\"} 3\ntokens_count{model=\"gpt-4\"} 3\n");
+    metricore_string_free(text);
+    size_t len = 0;
+    CHECK_STATUS(metricore_registry_render(r, METRICORE_FORMAT_PROTOBUF, NULL, 0, &len),
+                 METRICORE_STATUS_BUFFER_TOO_SMALL);
+    CHECK(len > 0);
+    CHECK_STATUS(metricore_histogram_family_new_native(r, METRICORE_LIT("bad"), METRICORE_LIT("B."), NULL, 0,
+                                                       9, 0.5, 8, NULL, 0, NULL, &nf),
+                 METRICORE_STATUS_INVALID_BUCKETS);
+    CHECK_STATUS(metricore_histogram_family_new_native(r, METRICORE_LIT("bad"), METRICORE_LIT("B."), NULL, 0,
+                                                       0, 0.5, 127, def, n, NULL, &nf),
+                 METRICORE_STATUS_INVALID_BUCKETS);
     CHECK_OK(metricore_registry_free(r));
 }
 
@@ -565,5 +587,53 @@ void test_handles_kept_once(void) {
     double v = -1;
     CHECK_OK(metricore_counter_get(fresh, &v));
     CHECK(v == 0.0);
+    CHECK_OK(metricore_registry_free(r));
+}
+
+void test_exemplars(void) {
+    metricore_registry *r = test_registry();
+    metricore_counter_family *cf = NULL;
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("calls"), METRICORE_LIT("Calls."), NULL, 0, NULL,
+                                          &cf));
+    metricore_counter c;
+    CHECK_OK(metricore_counter_family_labels(cf, NULL, 0, &c));
+    metricore_str names[] = {METRICORE_LIT("trace_id"), METRICORE_LIT("span_id")};
+    metricore_str values[] = {METRICORE_LIT("4bf92f3577b34da6"), METRICORE_LIT("00f067aa")};
+    CHECK_OK(metricore_counter_inc_exemplar(c, 2, names, values, 2));
+
+    const double bounds[] = {0.1, 1};
+    metricore_histogram_family *hf = NULL;
+    CHECK_OK(metricore_histogram_family_new(r, METRICORE_LIT("wait_seconds"), METRICORE_LIT("Wait."), NULL, 0,
+                                            bounds, 2, NULL, &hf));
+    metricore_histogram h;
+    CHECK_OK(metricore_histogram_family_labels(hf, NULL, 0, &h));
+    CHECK_OK(metricore_histogram_observe_exemplar(h, 0.5, names, values, 1));
+
+    char *text = test_render(r, METRICORE_FORMAT_OPEN_METRICS);
+    CHECK_HAS(text, "calls_total 2 # {trace_id=\"4bf92f3577b34da6\",span_id=\"00f067aa\"} 2.0 ");
+    CHECK_HAS(text, "wait_seconds_bucket{le=\"1.0\"} 1 # {trace_id=\"4bf92f3577b34da6\"} 0.5 ");
+    CHECK_LACKS(text, "wait_seconds_bucket{le=\"0.1\"} 0 #");
+    metricore_string_free(text);
+    text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_LACKS(text, "trace_id");
+    metricore_string_free(text);
+
+    /* Refused labels: an error that says why, and the value still recorded. */
+    metricore_str bad[] = {METRICORE_LIT("1abc")};
+    CHECK_STATUS(metricore_counter_inc_exemplar(c, 1, bad, values, 1), METRICORE_STATUS_INVALID_NAME);
+    char long_value[130];
+    memset(long_value, 'x', sizeof long_value);
+    metricore_str long_values[] = {{long_value, sizeof long_value}};
+    CHECK_STATUS(metricore_histogram_observe_exemplar(h, 0.05, names, long_values, 1),
+                 METRICORE_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("at most 128");
+    CHECK_STATUS(metricore_counter_inc_exemplar(c, 1, NULL, NULL, 1), METRICORE_STATUS_NULL_POINTER);
+    CHECK_STATUS(metricore_counter_inc_exemplar(NULL, 1, names, values, 1), METRICORE_STATUS_NULL_POINTER);
+    double got = 0;
+    CHECK_OK(metricore_counter_get(c, &got));
+    CHECK(got == 3);
+    text = test_render(r, METRICORE_FORMAT_OPEN_METRICS);
+    CHECK_HAS(text, "wait_seconds_bucket{le=\"0.1\"} 1\n");
+    metricore_string_free(text);
     CHECK_OK(metricore_registry_free(r));
 }

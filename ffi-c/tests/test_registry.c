@@ -125,7 +125,7 @@ void test_render_alloc_and_formats(void) {
     CHECK(text == NULL);
     CHECK_ERROR_HAS("unknown format 7");
     size_t len;
-    CHECK_STATUS(metricore_registry_render(r, 2, NULL, 0, &len), METRICORE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(metricore_registry_render(r, 7, NULL, 0, &len), METRICORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(metricore_registry_render_alloc(r, METRICORE_FORMAT_PROMETHEUS, NULL, NULL),
                  METRICORE_STATUS_NULL_POINTER);
 
@@ -141,6 +141,10 @@ void test_render_alloc_and_formats(void) {
     CHECK(fmt == METRICORE_FORMAT_PROMETHEUS);
     CHECK_OK(metricore_format_from_accept(METRICORE_LIT("application/openmetrics-text;q=0"), &fmt));
     CHECK(fmt == METRICORE_FORMAT_PROMETHEUS);
+    CHECK_OK(metricore_format_from_accept(
+        METRICORE_LIT("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                      "encoding=delimited;q=0.8,text/plain;version=0.0.4;q=0.2"), &fmt));
+    CHECK(fmt == METRICORE_FORMAT_PROTOBUF);
     CHECK_STATUS(metricore_format_from_accept(METRICORE_LIT("text/plain"), NULL),
                  METRICORE_STATUS_NULL_POINTER);
 
@@ -150,6 +154,8 @@ void test_render_alloc_and_formats(void) {
     CHECK(memcmp(ct.ptr, "text/plain; version=0.0.4; charset=utf-8", ct.len) == 0);
     CHECK_OK(metricore_format_content_type(METRICORE_FORMAT_OPEN_METRICS, &ct));
     CHECK(ct.len > 28 && memcmp(ct.ptr, "application/openmetrics-text", 28) == 0);
+    CHECK_OK(metricore_format_content_type(METRICORE_FORMAT_PROTOBUF, &ct));
+    CHECK(ct.len > 31 && memcmp(ct.ptr, "application/vnd.google.protobuf", 31) == 0);
     CHECK_STATUS(metricore_format_content_type(5, &ct), METRICORE_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(metricore_format_content_type(0, NULL), METRICORE_STATUS_NULL_POINTER);
     CHECK_OK(metricore_registry_free(r));

@@ -29,6 +29,7 @@ void test_info(void);
 void test_family_options(void);
 void test_remove_and_clear(void);
 void test_handles_kept_once(void);
+void test_exemplars(void);
 
 /* test_errors.c */
 void test_null_pointers(void);

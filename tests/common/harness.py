@@ -198,9 +198,10 @@ def http_get(url, headers=None, timeout=10):
 
 
 class Prometheus:
-    """A Prometheus server scraping one target, queried over its HTTP API."""
+    """A Prometheus server scraping one target, queried over its HTTP API, with the
+    feature flags `features` (`native-histograms`) on."""
 
-    def __init__(self, processes, tmp_path, target, name="prometheus", port=None):
+    def __init__(self, processes, tmp_path, target, name="prometheus", port=None, features=()):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         tmp_path = os.fspath(tmp_path)
@@ -223,6 +224,7 @@ class Prometheus:
                 f"--config.file={config}",
                 f"--storage.tsdb.path={os.path.join(tmp_path, name + '-data')}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
+                *(f"--enable-feature={f}" for f in features),
             ],
         )
         wait_until(

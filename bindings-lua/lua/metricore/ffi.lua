@@ -54,6 +54,16 @@ metricore_status metricore_counter_get(metricore_counter counter, double *out);
 metricore_status metricore_gauge_set(metricore_gauge gauge, double v);
 metricore_status metricore_gauge_add(metricore_gauge gauge, double v);
 metricore_status metricore_histogram_observe(metricore_histogram histogram, double v);
+metricore_status metricore_counter_inc_exemplar(metricore_counter counter,
+                                                double v,
+                                                const struct metricore_str *exemplar_names,
+                                                const struct metricore_str *exemplar_values,
+                                                size_t exemplar_len);
+metricore_status metricore_histogram_observe_exemplar(metricore_histogram histogram,
+                                                      double v,
+                                                      const struct metricore_str *exemplar_names,
+                                                      const struct metricore_str *exemplar_values,
+                                                      size_t exemplar_len);
 ]]
 
 ffi.cdef(M.declarations)

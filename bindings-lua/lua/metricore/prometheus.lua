@@ -269,8 +269,54 @@ function Metric:reset()
     self._prometheus:_removed()
 end
 
+-- The most labels an exemplar can have (each name has a character at least).
+local MAX_EXEMPLAR_LABELS = 128
+-- The exemplar's names and values for the C call, made once per worker and reused.
+local exemplar_names = ffi_new("metricore_str[?]", MAX_EXEMPLAR_LABELS)
+local exemplar_values = ffi_new("metricore_str[?]", MAX_EXEMPLAR_LABELS)
+
+-- Puts the labels of the table `exemplar` into the two arrays; returns their number,
+-- or nil and a message. The strings stay referenced by `exemplar` during the call.
+local function exemplar_labels(exemplar)
+    if type(exemplar) ~= "table" then
+        return nil, "exemplar must be a table of labels, not a " .. type(exemplar)
+    end
+    local n = 0
+    for k, v in pairs(exemplar) do
+        if type(k) ~= "string" or type(v) ~= "string" then
+            return nil, "exemplar labels must be strings"
+        end
+        if n == MAX_EXEMPLAR_LABELS then
+            return nil, "exemplar labels have more than 128 characters"
+        end
+        exemplar_names[n].ptr, exemplar_names[n].len = k, #k
+        exemplar_values[n].ptr, exemplar_values[n].len = v, #v
+        n = n + 1
+    end
+    return n
+end
+
+-- Records `value` with `exemplar` through `record` (a C function taking the handle, the
+-- value and the labels), or through `plain` (taking the handle and the value) when the
+-- exemplar is no table of strings; a refused exemplar is reported after the value is
+-- recorded.
+local function with_exemplar(self, record, plain, handle, value, exemplar)
+    local n, message = exemplar_labels(exemplar)
+    if n == nil then
+        if plain(handle, value) ~= 0 then
+            return refuse(self, last_error())
+        end
+        return refuse(self, message)
+    end
+    if record(handle, value, exemplar_names, exemplar_values, n) ~= 0 then
+        return refuse(self, last_error())
+    end
+end
+
 --- Adds `value` (default 1; finite, not negative) to the series of `label_values`.
-function Counter:inc(value, label_values)
+--- With `exemplar` (a table of labels, such as `{trace_id = id}`, at most 128
+--- characters), keeps it as the series' exemplar, shown in OpenMetrics output.
+function Counter:inc(value, label_values, exemplar)
     if value == nil then
         value = 1
     elseif type(value) ~= "number" then
@@ -279,6 +325,10 @@ function Counter:inc(value, label_values)
     local handle = self._lookup(self, label_values)
     if handle == nil then
         return
+    end
+    if exemplar ~= nil then
+        return with_exemplar(self, C.metricore_counter_inc_exemplar, C.metricore_counter_inc_by_f64,
+            handle, value, exemplar)
     end
     -- The core takes whole numbers on its integer path; going there directly saves
     -- the checks of the float path, which refuses the rest when it must.
@@ -315,12 +365,18 @@ function Gauge:inc(value, label_values)
     end
 end
 
---- Observes `value` (a number, not NaN) in the series of `label_values`.
-function Histogram:observe(value, label_values)
+--- Observes `value` (a number, not NaN) in the series of `label_values`. With
+--- `exemplar` (a table of labels, such as `{trace_id = id}`, at most 128 characters),
+--- keeps it as the exemplar of the bucket `value` falls in, shown in OpenMetrics output.
+function Histogram:observe(value, label_values, exemplar)
     if type(value) ~= "number" then
         return refuse(self, "observation must be a number, not a " .. type(value))
     end
     local handle = self._lookup(self, label_values)
+    if handle ~= nil and exemplar ~= nil then
+        return with_exemplar(self, C.metricore_histogram_observe_exemplar, C.metricore_histogram_observe,
+            handle, value, exemplar)
+    end
     if handle ~= nil and C.metricore_histogram_observe(handle, value) ~= 0 then
         return refuse(self, last_error())
     end
@@ -442,13 +498,17 @@ function Prometheus:gauge(name, help, label_names, options)
 end
 
 --- A histogram with bucket upper bounds `buckets` (the Prometheus defaults, 0.005 to
--- 10, when nil), and `options` as a counter.
+-- 10, when nil), and `options` as a counter. With `options.native = { schema = 3,
+-- zero_threshold = 0.001, max_buckets = 120 }` (schema required, the others default
+-- as shown), a native histogram, with `buckets` as classic buckets alongside when
+-- given; Prometheus reads its buckets from the protobuf format.
 function Prometheus:histogram(name, help, label_names, buckets, options)
     return register(self, "histogram", name, help, label_names, buckets, options)
 end
 
---- The registry as text, in the format the `Accept` header value `accept` asks
--- for (Prometheus text when nil), and its Content-Type; with the query string
+--- The registry in the format the `Accept` header value `accept` asks for
+-- (Prometheus text when nil; protobuf, binary, when Prometheus asks for it with
+-- native histograms on), and its Content-Type; with the query string
 -- `query`, only the families its `name[]` parameters select.
 function Prometheus:metric_data(accept, query)
     return self._registry:render(accept, query)

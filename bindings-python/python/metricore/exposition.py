@@ -29,7 +29,7 @@ def generate_latest(registry: CollectorRegistry = REGISTRY, escaping: str = open
     """The registry's metrics in the Prometheus text format, names outside the legacy
     set written as the scheme ``escaping`` says (quoted with ``allow-utf-8``, the text
     format 1.0.0; ``ValueError`` for an unknown scheme)."""
-    return registry._render(False, escaping=escaping)
+    return registry._render(0, escaping=escaping)
 
 
 def render(
@@ -41,12 +41,14 @@ def render(
 ) -> Tuple[bytes, Dict[str, str]]:
     """The body and headers answering a scrape with these ``Accept`` and
     ``Accept-Encoding`` headers and query string: OpenMetrics when asked for, gzip when
-    accepted, only the families its ``name[]`` parameters select when it has any."""
-    openmetrics, content_type, escaping = _metricore._negotiate(accept or "")
+    accepted, only the families its ``name[]`` parameters select when it has any
+    (protobuf, binary, when the scraper asks for it first, as Prometheus does with
+    native histograms on), names written as the scrape's escaping scheme says."""
+    format, content_type, escaping = _metricore._negotiate(accept or "")
     names = _metricore._query_names(query or "")
     if names is not None:
         registry = registry.restricted_registry(names)
-    body = registry._render(openmetrics, escaping=escaping)
+    body = registry._render(format, escaping=escaping)
     headers = {"Content-Type": content_type}
     if not disable_compression and _metricore._accepts_gzip(accept_encoding or ""):
         body = gzip.compress(body, compresslevel=6)
@@ -57,8 +59,8 @@ def render(
 def choose_encoder(accept_header: str) -> Tuple[Callable[[CollectorRegistry], bytes], str]:
     """The renderer and content type for an ``Accept`` header, by core's negotiation
     (:func:`metricore.expose.negotiate` in Rust): its format and escaping scheme."""
-    openmetrics, content_type, escaping = _metricore._negotiate(accept_header or "")
-    return (lambda registry=REGISTRY: registry._render(openmetrics, escaping=escaping)), content_type
+    format, content_type, escaping = _metricore._negotiate(accept_header or "")
+    return (lambda registry=REGISTRY: registry._render(format, escaping=escaping)), content_type
 
 
 def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: bool = False):

@@ -148,7 +148,7 @@ class CollectorRegistry(_metricore.RegistryCore):
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry with samples, then what its custom collectors
         yield, as they yield it."""
-        text = self._render(True, None, False, "allow-utf-8").decode("utf-8")
+        text = self._render(1, None, False, "allow-utf-8").decode("utf-8")
         yield from _metricore._parse(text, True)
         for collector in self._collectors():
             yield from collector.collect()
@@ -198,8 +198,8 @@ class RestrictedRegistry:
         self._registry = registry
         self._names: List[str] = [str(n) for n in names]
 
-    def _render(self, openmetrics: bool = False, escaping: str = "underscores") -> bytes:
-        return self._registry._render(openmetrics, self._names, escaping=escaping)
+    def _render(self, format: int = 0, escaping: str = "underscores") -> bytes:
+        return self._registry._render(format, self._names, escaping=escaping)
 
     def collect(self) -> Iterator[Metric]:
         """The selected families with only the samples named, as
@@ -207,7 +207,7 @@ class RestrictedRegistry:
         describes a family named (or describes none, where the registry supports
         collectors without names)."""
         names = set(self._names)
-        text = self._registry._render(True, self._names, False, "allow-utf-8").decode("utf-8")
+        text = self._registry._render(1, self._names, False, "allow-utf-8").decode("utf-8")
         families: List[Metric] = list(_metricore._parse(text, True))
         for collector in self._registry._collectors_selected(names):
             families.extend(collector.collect())

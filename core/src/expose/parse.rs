@@ -36,6 +36,19 @@ pub struct ParsedSample {
     pub value: f64,
     /// The time, in seconds since the Unix epoch, when given.
     pub timestamp: Option<f64>,
+    /// The exemplar after the sample (OpenMetrics only), when given.
+    pub exemplar: Option<ParsedExemplar>,
+}
+
+/// An exemplar read from OpenMetrics text: ` # {labels} value [timestamp]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedExemplar {
+    /// Label names and values, unescaped, in order.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
+    /// The time, in seconds since the Unix epoch, when given.
+    pub timestamp: Option<f64>,
 }
 
 /// Reads exposition `text` in `format` into families, in order. A line that cannot
@@ -228,8 +241,27 @@ fn parse_sample(line: &str, om: bool) -> std::result::Result<ParsedSample, Strin
         (false, None) => name,
     };
     let (value, timestamp) = value_and_time(rest, om)?;
+    let exemplar = match rest.find(" # ") {
+        Some(i) if om => Some(parse_exemplar(&rest[i + 3..])?),
+        _ => None,
+    };
     Ok(ParsedSample {
         name,
+        labels,
+        value,
+        timestamp,
+        exemplar,
+    })
+}
+
+/// An exemplar after ` # `: `{labels} value [timestamp]`.
+fn parse_exemplar(text: &str) -> std::result::Result<ParsedExemplar, String> {
+    let bad = || format!("invalid exemplar {text:?}");
+    let text = text.trim_start().strip_prefix('{').ok_or_else(bad)?;
+    let end = next_unquoted(text, 0, |c| c == '}').ok_or_else(bad)?;
+    let labels = parse_labels(&text[..end], true).map_err(|e| format!("{}: {e}", bad()))?;
+    let (value, timestamp) = value_and_time(&text[end + 1..], true)?;
+    Ok(ParsedExemplar {
         labels,
         value,
         timestamp,
@@ -446,7 +478,29 @@ mod tests {
                 .collect(),
             value,
             timestamp,
+            exemplar: None,
         }
+    }
+
+    #[test]
+    fn an_exemplar_is_read_in_openmetrics_only() {
+        let text = "# TYPE c counter\nc_total 2 # {trace_id=\"a\\\"b\",s=\"1\"} 0.5 1700000000.25\n# EOF\n";
+        let f = parse(text, Format::OpenMetrics).unwrap();
+        let e = f[0].samples[0].exemplar.clone().unwrap();
+        assert_eq!(
+            e.labels,
+            [("trace_id".into(), "a\"b".into()), ("s".into(), "1".into())]
+        );
+        assert_eq!((e.value, e.timestamp), (0.5, Some(1700000000.25)));
+        assert_eq!(f[0].samples[0].value, 2.0);
+        assert!(parse(
+            "# TYPE c counter\nc_total 2 # {x=\"1\" 0.5\n# EOF\n",
+            Format::OpenMetrics
+        )
+        .is_err());
+        let text = "# TYPE c_total counter\nc_total 2 # {trace_id=\"a\"} 0.5\n";
+        let f = parse(text, Format::Prometheus).unwrap();
+        assert_eq!(f[0].samples[0].exemplar, None, "{f:?}");
     }
 
     #[test]
@@ -487,7 +541,18 @@ mod tests {
         let f = parse(text, Format::OpenMetrics).unwrap();
         assert_eq!(f.len(), 2);
         assert_eq!((f[0].name.as_str(), f[0].unit.as_str()), ("c", "bytes"));
-        assert_eq!(f[0].samples[0], sample("c_total", &[], 1.0, Some(2.5)));
+        let exemplar = ParsedExemplar {
+            labels: vec![("t".into(), "x".into())],
+            value: 1.0,
+            timestamp: None,
+        };
+        assert_eq!(
+            f[0].samples[0],
+            ParsedSample {
+                exemplar: Some(exemplar),
+                ..sample("c_total", &[], 1.0, Some(2.5))
+            }
+        );
         assert_eq!(f[0].samples[1].name, "c_created");
         assert_eq!((f[1].name.as_str(), f[1].kind.as_str()), ("i", "info"));
     }

@@ -6,11 +6,15 @@
 //! long slab, so reading a cell of every lane in turn would touch a page per lane.
 //! Of each lane only the cache lines marked written are read.
 
+use std::borrow::Cow;
+
 use super::filter::Filter;
 use super::format::{Format, Numbers};
 use super::plan::{Entry, Merged, Plan};
-use super::text::{write_f64, Encoder, Labels, Value};
+use super::proto;
+use super::text::{proto_name, write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
+use crate::exemplar::{self, Exemplar};
 use crate::family::Entry as FamilyEntry;
 use crate::key;
 use crate::names::Escaping;
@@ -19,11 +23,88 @@ use crate::region::{self, Region};
 use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::{AtomicU64, Ordering};
 
+/// Where an exposition goes: text into a `String`, protobuf into bytes.
+pub(crate) enum Out<'a> {
+    /// Text in the given format (protobuf asked for writes the Prometheus text format).
+    Text(&'a mut String),
+    /// Protobuf.
+    Protobuf(&'a mut Vec<u8>),
+}
+
+/// The encoder a render drives (protobuf with the scheme its names are written in).
+enum Enc<'a> {
+    Text(Encoder<'a>),
+    Protobuf(proto::Encoder<'a>, Escaping),
+}
+
+impl Enc<'_> {
+    fn family(&mut self, name: &str, type_name: &str, help: &str, unit: &str) {
+        match self {
+            Enc::Text(e) => e.family(name, type_name, help, unit),
+            Enc::Protobuf(e, escaping) => {
+                e.family(&proto_name(name, false, *escaping), type_name, help)
+            }
+        }
+    }
+
+    fn sample(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &Labels,
+        extra: Option<(&str, &str)>,
+        value: Value,
+        exemplar: Option<&Exemplar>,
+    ) {
+        match self {
+            Enc::Text(e) => {
+                e.sample(name, suffix, labels, extra, value);
+                if let Some(x) = exemplar {
+                    e.exemplar(x);
+                }
+            }
+            Enc::Protobuf(e, escaping) => {
+                let value = (value.as_f64(), value.as_u64());
+                let names: Vec<(Cow<str>, &str)> = exemplar.map_or_else(Vec::new, |x| {
+                    x.labels()
+                        .map(|(n, v)| (proto_name(n, true, *escaping), v))
+                        .collect()
+                });
+                let pairs: Vec<(&str, &str)> = names.iter().map(|(n, v)| (&**n, *v)).collect();
+                let extra_name = extra.map(|(n, _)| proto_name(n, true, *escaping));
+                let extra = extra.zip(extra_name.as_deref()).map(|((_, v), n)| (n, v));
+                let x = exemplar.map(|x| proto::Exemplar {
+                    labels: &pairs,
+                    value: x.value(),
+                    timestamp: Some(x.timestamp()),
+                });
+                e.sample(suffix, labels.proto_fields(), extra, value, x.as_ref())
+            }
+        }
+    }
+
+    /// Whether the format carries exemplars (OpenMetrics and protobuf).
+    fn writes_exemplars(&self) -> bool {
+        match self {
+            Enc::Text(e) => e.writes_exemplars(),
+            Enc::Protobuf(..) => true,
+        }
+    }
+
+    fn numbers(&self) -> Numbers {
+        match self {
+            Enc::Text(e) => e.numbers(),
+            Enc::Protobuf(..) => Numbers::Shortest,
+        }
+    }
+}
+
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
 /// values, its values written as `numbers` says and names outside the legacy set as
 /// `escaping` says, and (with `self_metrics`) the
 /// self-metrics `filter` selects; `extra` appends callback text, of which the families
-/// `filter` selects are kept.
+/// `filter` selects are kept (for protobuf, the text is read back and encoded; text
+/// that cannot be read is left out).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn render(
     regions: &[&Region],
@@ -33,7 +114,7 @@ pub(crate) fn render(
     escaping: Escaping,
     self_metrics: bool,
     filter: &Filter,
-    out: &mut String,
+    out: Out<'_>,
     extra: &mut dyn FnMut(Format, Escaping, &mut String),
 ) {
     let (fams, entries) = (&plan.fams, &plan.entries);
@@ -48,13 +129,23 @@ pub(crate) fn render(
     let sums: Vec<Sums> = (0..regions.len())
         .map(|src| Sums::new(regions[src], src, plan))
         .collect();
-    let enc = Encoder::new(out, format, numbers, escaping);
+    let (enc, labels) = match out {
+        Out::Text(out) => {
+            let enc = Encoder::new(out, format.text(), numbers, escaping);
+            let labels = enc.labels();
+            (Enc::Text(enc), labels)
+        }
+        Out::Protobuf(out) => (
+            Enc::Protobuf(proto::Encoder::new(out), escaping),
+            Labels::proto(escaping),
+        ),
+    };
     let mut w = Walker {
         regions,
         sums: &sums,
-        labels: enc.labels(),
-        plain: true,
         enc,
+        labels,
+        plain: true,
         slots: &slots,
     };
     let mut rest = &entries[..];
@@ -67,11 +158,26 @@ pub(crate) fn render(
     if self_metrics {
         w.self_metrics(fams, filter);
     }
-    let out = w.enc.out();
-    let from = out.len();
-    extra(format, escaping, out);
-    filter.retain_text(out, from);
-    w.enc.finish();
+    match w.enc {
+        Enc::Text(mut enc) => {
+            let out = enc.out();
+            let from = out.len();
+            extra(format.text(), escaping, out);
+            filter.retain_text(out, from);
+            enc.finish();
+        }
+        Enc::Protobuf(mut enc, escaping) => {
+            // The text's names, quoted or escaped as the scheme says, are read back
+            // as protobuf carries them.
+            let mut text = String::new();
+            extra(Format::Prometheus, escaping, &mut text);
+            filter.retain_text(&mut text, 0);
+            if let Ok(families) = super::parse(&text, Format::Prometheus) {
+                enc.parsed(&families);
+            }
+            enc.finish();
+        }
+    }
 }
 
 /// Cell kinds in [`Sums::new`].
@@ -112,6 +218,11 @@ impl Sums {
                 Kind::Histogram(b) => {
                     set(cell, b.len() + 1, INTEGER);
                     set(cell + b.len() as u32 + 1, 1, FLOAT);
+                }
+                Kind::NativeHistogram(n) => {
+                    let counts = n.cells() - 1;
+                    set(cell, counts, INTEGER);
+                    set(cell + counts as u32, 1, FLOAT);
                 }
                 Kind::Summary => {
                     set(cell, 1, INTEGER);
@@ -185,7 +296,7 @@ struct Walker<'a> {
     regions: &'a [&'a Region],
     /// Per region, the sums of the cells read.
     sums: &'a [Sums],
-    enc: Encoder<'a>,
+    enc: Enc<'a>,
     /// The current series' labels, rendered once and reused for each of its lines.
     labels: Labels,
     /// Whether the current family's label names are written as they are.
@@ -245,7 +356,27 @@ impl Walker<'_> {
     }
 
     fn line(&mut self, name: &str, suffix: &str, extra: Option<(&str, &str)>, value: Value) {
-        self.enc.sample(name, suffix, &self.labels, extra, value);
+        self.enc
+            .sample(name, suffix, &self.labels, extra, value, None);
+    }
+
+    /// Writes a sample as [`line`](Self::line) does, with the latest exemplar in slot
+    /// `i` (of `n`) of the series `run` if the format has exemplars.
+    fn line_with_exemplar(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        extra: Option<(&str, &str)>,
+        value: Value,
+        (run, n, i): (&[Entry], usize, usize),
+    ) {
+        let exemplar = if self.enc.writes_exemplars() {
+            latest_exemplar(self.regions, run, n, i)
+        } else {
+            None
+        };
+        self.enc
+            .sample(name, suffix, &self.labels, extra, value, exemplar.as_ref());
     }
 
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
@@ -279,7 +410,7 @@ impl Walker<'_> {
                     (None, Ok(n)) => Value::U(n),
                     (f, _) => Value::F(ints as f64 + f.unwrap_or(0.0)),
                 };
-                self.line(name, "_total", None, v);
+                self.line_with_exemplar(name, "_total", None, v, (run, 1, 0));
             }
             Kind::Gauge(mode) => self.gauge(spec, *mode, run),
             Kind::Histogram(bounds) => {
@@ -290,12 +421,85 @@ impl Walker<'_> {
                     cum = cum.saturating_add(sum(i as u32));
                     le.clear();
                     write_f64(*b, self.enc.numbers(), &mut le);
-                    self.line(name, "_bucket", Some(("le", &le)), count(cum));
+                    let slot = (run, bounds.len() + 1, i);
+                    self.line_with_exemplar(name, "_bucket", Some(("le", &le)), count(cum), slot);
                 }
                 cum += sum(bounds.len() as u32);
-                self.line(name, "_bucket", Some(("le", "+Inf")), count(cum));
+                let slot = (run, bounds.len() + 1, bounds.len());
+                self.line_with_exemplar(name, "_bucket", Some(("le", "+Inf")), count(cum), slot);
                 self.line(name, "_count", None, count(cum));
                 let s = sum_f64(bounds.len() as u32 + 1);
+                self.line(name, "_sum", None, Value::F(s));
+            }
+            Kind::NativeHistogram(n) => {
+                self.set_labels(spec, e);
+                // Cells: classic buckets, zero bucket, positive, negative, sum.
+                let zero = n.classic_cells() as u32;
+                let per = u32::from(n.max_buckets);
+                let first = n.first();
+                let mut total = sum(zero);
+                let mut signs = [Vec::new(), Vec::new()];
+                for (s, buckets) in signs.iter_mut().enumerate() {
+                    let from = zero + 1 + s as u32 * per;
+                    for i in 0..per {
+                        let c = sum(from + i);
+                        if c > 0 {
+                            total += c;
+                            let c = u64::try_from(c).unwrap_or(u64::MAX);
+                            buckets.push((first + i as i32, c));
+                        }
+                    }
+                }
+                let proto = matches!(self.enc, Enc::Protobuf(..));
+                if zero > 0 {
+                    let mut cum = 0u128;
+                    let mut le = String::new();
+                    for (i, b) in n.classic.iter().enumerate() {
+                        cum = cum.saturating_add(sum(i as u32));
+                        le.clear();
+                        write_f64(*b, self.enc.numbers(), &mut le);
+                        let slot = (run, n.classic.len() + 1, i);
+                        self.line_with_exemplar(
+                            name,
+                            "_bucket",
+                            Some(("le", &le)),
+                            count(cum),
+                            slot,
+                        );
+                    }
+                    cum += sum(n.classic.len() as u32);
+                    let slot = (run, n.classic.len() + 1, n.classic.len());
+                    self.line_with_exemplar(
+                        name,
+                        "_bucket",
+                        Some(("le", "+Inf")),
+                        count(cum),
+                        slot,
+                    );
+                } else if !proto {
+                    // The text formats carry no native buckets: the +Inf bucket only.
+                    let slot = (run, 1, 0);
+                    self.line_with_exemplar(
+                        name,
+                        "_bucket",
+                        Some(("le", "+Inf")),
+                        count(total),
+                        slot,
+                    );
+                }
+                if let Enc::Protobuf(enc, _) = &mut self.enc {
+                    let z = sum(zero);
+                    let native = proto::Native {
+                        schema: i32::from(n.schema),
+                        zero_threshold: n.zero_threshold,
+                        zero_count: u64::try_from(z).unwrap_or(u64::MAX),
+                        positive: &signs[0],
+                        negative: &signs[1],
+                    };
+                    enc.native(self.labels.proto_fields(), &native);
+                }
+                self.line(name, "_count", None, count(total));
+                let s = sum_f64(zero + 1 + 2 * per);
                 self.line(name, "_sum", None, Value::F(s));
             }
             Kind::Summary => {
@@ -451,6 +655,12 @@ impl Walker<'_> {
                  per-process gauges record into one series they share (its pid label is shared).",
                 region::H_PROCS_FULL,
             ),
+            (
+                "metricore_exemplars_dropped",
+                "Exemplars not stored: another writer was storing one in the same slot, or \
+                 the registry had no space for the series' exemplars.",
+                region::H_EXEMPLARS_DROPPED,
+            ),
         ];
         for (name, help, word) in counters {
             if !filter.selects(name, "counter") {
@@ -481,6 +691,18 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// The latest exemplar in slot `i` (of `n`: one for a counter, one per bucket of a
+/// histogram) of a series, over the regions that have it (`run`).
+fn latest_exemplar(regions: &[&Region], run: &[Entry], n: usize, i: usize) -> Option<Exemplar> {
+    run.iter().fold(None, |best, e| {
+        let region = regions[e.src];
+        let slot = Record::exemplars(region, e.record.at, n * exemplar::SLOT_WORDS)
+            .map(|at| at + i * exemplar::SLOT_WORDS)
+            .and_then(|at| exemplar::read(&region.words()[at..at + exemplar::SLOT_WORDS]));
+        exemplar::latest(best, slot)
+    })
 }
 
 /// Renders a stored key's values under `names` in one pass over its bytes, the names

@@ -2,8 +2,11 @@
 //! 0.0.4 or OpenMetrics 1.0.0, written into the caller's buffer. It formats only what it
 //! is handed (names, labels, values) and never reads the region.
 
+use std::borrow::Cow;
+
 use super::format::{Format, Numbers};
 use crate::error::{Error, Result};
+use crate::exemplar::Exemplar;
 use crate::names::{check_label_name, check_metric_name, escape_name, is_legacy_name, Escaping};
 
 /// A sample value: integers as integers, floats in the shortest form that reads back.
@@ -16,6 +19,22 @@ pub(crate) enum Value {
 }
 
 impl Value {
+    /// The value as a float.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Value::U(v) => v as f64,
+            Value::F(v) => v,
+        }
+    }
+
+    /// The value as a count (a float saturated into `u64`).
+    pub fn as_u64(self) -> u64 {
+        match self {
+            Value::U(v) => v,
+            Value::F(v) => v as u64,
+        }
+    }
+
     fn write(self, numbers: Numbers, out: &mut String) {
         match (self, numbers) {
             (Value::U(v), Numbers::Shortest) => out.push_str(itoa::Buffer::new().format(v)),
@@ -111,30 +130,49 @@ fn write_python(v: f64, out: &mut String) {
     }
 }
 
-/// A series' labels as `name="value"` pairs without braces: rendered once, reused for
-/// each of the series' lines.
-pub(crate) struct Labels(String, Escaping);
+/// A series' labels as `name="value"` pairs without braces (or, for the protobuf
+/// encoder, as encoded `LabelPair` fields), names outside the legacy set written as the
+/// scheme says: rendered once, reused for each of the series' lines.
+pub(crate) struct Labels(String, Option<Vec<u8>>, Escaping);
 
 impl Labels {
     /// No labels yet; names outside the legacy set are to be written as `escaping` says.
     pub fn new(escaping: Escaping) -> Labels {
-        Labels(String::new(), escaping)
+        Labels(String::new(), None, escaping)
+    }
+
+    /// Labels for the protobuf encoder, which writes names as `escaping` says
+    /// ([`Escaping::AllowUtf8`]: as they are).
+    pub fn proto(escaping: Escaping) -> Labels {
+        Labels(String::new(), Some(Vec::new()), escaping)
+    }
+
+    /// The encoded `LabelPair` fields (empty for text labels).
+    pub fn proto_fields(&self) -> &[u8] {
+        self.1.as_deref().unwrap_or_default()
     }
 
     /// Removes every label.
     #[inline]
     pub fn clear(&mut self) {
         self.0.clear();
+        if let Some(pb) = &mut self.1 {
+            pb.clear();
+        }
     }
 
     /// Appends the label `name="value"`, escaping the name as the scheme says and the
     /// value.
     pub fn push(&mut self, name: &str, value: &str) {
+        if let Some(pb) = &mut self.1 {
+            super::proto::label_pair(pb, &proto_name(name, true, self.2), value);
+            return;
+        }
         let out = &mut self.0;
         if !out.is_empty() {
             out.push(',');
         }
-        push_name(out, name, "", true, self.1);
+        push_name(out, name, "", true, self.2);
         out.push_str("=\"");
         escape_into(out, value);
         out.push('"');
@@ -143,6 +181,10 @@ impl Labels {
     /// As [`Labels::push`], for a name [`Labels::plain`] found written as it is.
     #[inline]
     pub fn push_plain(&mut self, name: &str, value: &str) {
+        if let Some(pb) = &mut self.1 {
+            super::proto::label_pair(pb, name, value);
+            return;
+        }
         let out = &mut self.0;
         if !out.is_empty() {
             out.push(',');
@@ -156,7 +198,11 @@ impl Labels {
     /// Whether every label name of `names` is written as it is by this scheme, so
     /// they can be pushed with [`Labels::push_plain`].
     pub fn plain(&self, names: &[String]) -> bool {
-        self.1 != Escaping::Dots && names.iter().all(|n| is_legacy_name(n, true))
+        match self.2 {
+            Escaping::AllowUtf8 if self.1.is_some() => true,
+            Escaping::Dots => false,
+            _ => names.iter().all(|n| is_legacy_name(n, true)),
+        }
     }
 }
 
@@ -282,6 +328,32 @@ impl<'a> Encoder<'a> {
         out.push('\n');
     }
 
+    /// Whether this encoder writes exemplars: in OpenMetrics only.
+    pub fn writes_exemplars(&self) -> bool {
+        self.format == Format::OpenMetrics
+    }
+
+    /// Appends `exemplar` to the sample line just written, in OpenMetrics
+    /// (` # {labels} value timestamp`); nothing in the Prometheus text format.
+    pub fn exemplar(&mut self, exemplar: &Exemplar) {
+        if !self.writes_exemplars() {
+            return;
+        }
+        let mut labels = self.labels();
+        for (n, v) in exemplar.labels() {
+            labels.push(n, v);
+        }
+        let out = &mut *self.out;
+        out.pop();
+        out.push_str(" # {");
+        out.push_str(&labels.0);
+        out.push_str("} ");
+        write_f64(exemplar.value(), self.numbers, out);
+        out.push(' ');
+        write_f64(exemplar.timestamp(), Numbers::Shortest, out);
+        out.push('\n');
+    }
+
     /// Writes one sample of an external family, with its time if it has one: in
     /// milliseconds in the Prometheus text format, in seconds in OpenMetrics.
     fn sample_at(&mut self, name: &str, labels: &Labels, value: f64, timestamp: Option<f64>) {
@@ -346,6 +418,18 @@ fn push_name(out: &mut String, name: &str, suffix: &str, label: bool, escaping: 
     }
 }
 
+/// A metric name or (`label`) a label name as the protobuf exposition carries it under
+/// `escaping`: as it is with [`Escaping::AllowUtf8`] (protobuf needs no quotes), else
+/// as the text formats write it.
+pub(crate) fn proto_name(name: &str, label: bool, escaping: Escaping) -> Cow<'_, str> {
+    if escaping == Escaping::AllowUtf8 || (escaping != Escaping::Dots && is_legacy_name(name, label))
+    {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(escape_name(name, label, escaping))
+    }
+}
+
 /// Escapes a label value: `\`, `"` and newline; runs without them are copied whole.
 fn escape_into(out: &mut String, v: &str) {
     let mut rest = v;
@@ -392,7 +476,8 @@ pub struct ExternalSample<'a> {
 }
 
 /// Checks and renders an external family into `out`, its values written as `numbers`
-/// says and names outside the legacy set as `escaping` says.
+/// says and names outside the legacy set as `escaping` says ([`Format::Protobuf`]
+/// writes the Prometheus text format).
 pub fn render_external(
     format: Format,
     numbers: Numbers,
@@ -400,6 +485,7 @@ pub fn render_external(
     family: &ExternalFamily,
     out: &mut String,
 ) -> Result<()> {
+    let format = format.text();
     const KINDS: [&str; 8] = [
         "counter",
         "gauge",

@@ -16,8 +16,8 @@ use crate::expose::{Filter, Format};
 use crate::names::Escaping;
 use crate::registry::{render_escaped, Registry};
 
-/// A body to make: the format and escaping scheme, the families, whether gzip-compressed, and where to
-/// send it.
+/// A body to make: the format and escaping scheme, the families, whether
+/// gzip-compressed, and where to send it.
 pub(super) struct Job {
     pub format: Format,
     pub escaping: Escaping,
@@ -53,9 +53,9 @@ fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
             // A rendering that panics (a callback's, or a bug) fails its batch, whose
             // requests get 503, and the thread goes on serving the next.
             let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut text = String::with_capacity(capacity);
-                render_escaped(registries, format, escaping, &filter, &mut text);
-                text
+                let mut body = Vec::with_capacity(capacity);
+                render_escaped(registries, format, escaping, &filter, &mut body);
+                body
             }));
             let Ok(text) = rendered else {
                 continue;
@@ -75,12 +75,12 @@ fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-fn compress(text: &str) -> Bytes {
+fn compress(text: &[u8]) -> Bytes {
     let mut gz = flate2::write::GzEncoder::new(
         Vec::with_capacity(text.len() / 4),
         flate2::Compression::fast(),
     );
     // Writing to a Vec cannot fail.
-    let _ = gz.write_all(text.as_bytes());
+    let _ = gz.write_all(text);
     Bytes::from(gz.finish().unwrap_or_default())
 }
