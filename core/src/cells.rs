@@ -46,11 +46,16 @@ pub(crate) struct Local<'c> {
     base: *const AtomicU64,
     /// Word offset of the thread's lane from lane 0.
     at: usize,
-    /// The lane's quiescence word; `None` for a lane shared by CPU (no reclamation
-    /// happens while any thread shares lanes, header word 18).
-    quiet: Option<&'c AtomicU64>,
+    /// The lane's quiescence word, or, in a lane shared by CPU, its count of writes
+    /// in flight.
+    quiet: &'c AtomicU64,
+    /// What the word is set to at the end; [`SHARED_OUT`] for a count.
     out: u64,
 }
+
+/// [`Local::out`] of a write in a lane shared by CPU (an odd number, never an own
+/// lane's even word).
+const SHARED_OUT: u64 = u64::MAX;
 
 impl Local<'_> {
     /// Cell `i` of the series in the calling thread's lane. `i` is below the cell count
@@ -79,8 +84,10 @@ impl Drop for Local<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         // Release: a reclaimer that sees the lane leave sees the write done.
-        if let Some(q) = self.quiet {
-            q.store(self.out, Ordering::Release);
+        if self.out == SHARED_OUT {
+            self.quiet.fetch_sub(1, Ordering::Release);
+        } else {
+            self.quiet.store(self.out, Ordering::Release);
         }
     }
 }
@@ -133,37 +140,35 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     #[inline(always)]
     pub fn enter(&self) -> Option<Local<'_>> {
         let (lane, own) = self.lane();
-        let at = lane * self.stride;
-        if !own {
-            return Some(Local {
-                base: self.base,
-                at,
-                quiet: None,
-                out: 0,
-            })
-            .filter(|_| self.current());
-        }
         // SAFETY: the quiescence area has a line per lane and `lane` is masked below
         // the capacity; the region `self.region` keeps it mapped.
-        let quiet = unsafe { &*self.quiet.add(lane * region::QUIET_WORDS) };
-        // Odd while inside, whatever a holder before this thread left.
-        let inside = (quiet.load(Ordering::Relaxed) | 1).wrapping_add(2);
-        quiet.store(inside, Ordering::Relaxed);
+        let line = unsafe { self.quiet.add(lane * region::QUIET_WORDS) };
+        let (quiet, inside) = if own {
+            // SAFETY: the line's first word.
+            let quiet = unsafe { &*line };
+            // Odd while inside, whatever a holder before this thread left.
+            let inside = (quiet.load(Ordering::Relaxed) | 1).wrapping_add(2);
+            quiet.store(inside, Ordering::Relaxed);
+            (quiet, inside)
+        } else {
+            // SAFETY: the line's second word: several threads write here.
+            let quiet = unsafe { &*line.add(1) };
+            quiet.fetch_add(1, Ordering::SeqCst);
+            (quiet, SHARED_OUT.wrapping_sub(1))
+        };
         // The reclaimer's global memory barrier orders the store before the load.
         #[cfg(not(loom))]
         std::sync::atomic::compiler_fence(Ordering::SeqCst);
         #[cfg(loom)]
         crate::sync::fence(Ordering::SeqCst);
-        if !self.current() {
-            quiet.store(inside.wrapping_add(1), Ordering::Release);
-            return None;
-        }
-        Some(Local {
+        let local = Local {
             base: self.base,
-            at,
-            quiet: Some(quiet),
+            at: lane * self.stride,
+            quiet,
             out: inside.wrapping_add(1),
-        })
+        };
+        // Dropping `local` ends the write either way.
+        self.current().then_some(local)
     }
 
     /// Whether the guard word still holds what it held when the series was resolved;

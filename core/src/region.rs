@@ -890,24 +890,23 @@ impl Region {
     }
 
     /// Waits until every recording that may have passed its handle's check before this
-    /// call has finished its write; `false` when that cannot be known (a thread shares
-    /// lanes by CPU, a process could not register for memory barriers, or a recording
-    /// stayed in flight too long), and then nothing retired may be reused yet.
+    /// call has finished its write; `false` when that cannot be known (a process could
+    /// not register for memory barriers, or a recording stayed in flight too long),
+    /// and then nothing retired may be reused yet.
     ///
     /// A recording sets its lane's quiescence word odd, checks its series' cell word,
     /// writes, and sets the word even; plain stores, made visible by a global memory
     /// barrier here (`membarrier`), which every thread of every process that records
     /// in the region passes (they registered before their first recording). Whoever is
     /// in flight afterwards either loaded the dead cell word, or was seen odd and is
-    /// waited for; a lane whose holder is gone is not.
+    /// waited for; a lane whose holder is gone is not. Threads that share lanes by CPU
+    /// count their writes in flight in the line's second word instead, which is waited
+    /// for until seen at 0 (whoever was counted has left by then).
     pub fn quiesce(&self) -> bool {
         if !self.writable || self.word(H_NO_BARRIER).load(Ordering::SeqCst) != 0 {
             return false;
         }
         if !global_barrier() {
-            return false;
-        }
-        if self.word(H_LANES_SHARED).load(Ordering::Acquire) != 0 {
             return false;
         }
         let n = self.lanes_in_use();
@@ -919,14 +918,17 @@ impl Region {
             .map(|lane| (lane, quiet(lane).load(Ordering::Acquire), owner(lane)))
             .filter(|&(_, q, o)| q & 1 == 1 && o != 0)
             .collect();
+        let sharers = |lane: usize| self.word(self.layout.quiet_off + lane * QUIET_WORDS + 1);
+        let mut shared: Vec<usize> = (0..n).collect();
         #[cfg(not(loom))]
         let start = std::time::Instant::now();
         let backoff = Backoff::new();
         loop {
+            shared.retain(|&lane| sharers(lane).load(Ordering::Acquire) != 0);
             waiting.retain(|&(lane, q, o)| {
                 quiet(lane).load(Ordering::Acquire) == q && owner(lane) == o
             });
-            if waiting.is_empty() {
+            if waiting.is_empty() && shared.is_empty() {
                 break;
             }
             let owners: Vec<u64> = waiting.iter().map(|w| w.2).collect();

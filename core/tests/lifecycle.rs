@@ -22,6 +22,9 @@ fn options() -> Options {
     }
 }
 
+/// Series each `churner` child makes and removes.
+const CYCLES: u64 = 3000;
+
 /// Increments the `held` child makes through its handle once told to go.
 const STALE_INCS: u64 = 10_000;
 
@@ -45,6 +48,18 @@ fn child() {
             }
             for _ in 0..STALE_INCS {
                 h.inc();
+            }
+        }
+        // Makes, records into and removes CYCLES series one at a time, and counts them
+        // in a series of its own.
+        "churner" => {
+            let me = std::process::id().to_string();
+            let kept = v.with_labels(&[&me]).unwrap();
+            for i in 0..CYCLES {
+                let k = format!("{me}-{i}");
+                v.with_labels(&[&k]).unwrap().inc_by(2);
+                assert!(v.remove(&[&k]).unwrap());
+                kept.inc();
             }
         }
         other => panic!("unknown child role {other}"),
@@ -183,6 +198,34 @@ fn a_handle_held_by_another_process_across_a_removal_writes_nothing_into_reused_
     assert_eq!(
         value(&t, "metricore_stale_recordings_total"),
         Some(STALE_INCS as f64)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn processes_that_make_and_remove_series_at_once_reuse_cells_and_keep_exact_totals() {
+    let dir = tempdir("lifecycle-churn");
+    let path = dir.join("m.db");
+    let r = Registry::open_shared(&path, &options()).unwrap();
+    // More recording processes than lanes: some threads share lanes by CPU.
+    let children: Vec<_> = (0..3).map(|_| spawn("churner", &path)).collect();
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let t = r.render(Format::Prometheus);
+    for pid in pids {
+        let series = format!("held_total{{k=\"{pid}\"}}");
+        assert_eq!(value(&t, &series), Some(CYCLES as f64), "{t}");
+    }
+    assert_eq!(t.matches("held_total{").count(), 3, "{t}");
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    // 9,000 series of one cell went through 3,840 cells of a lane.
+    assert!(s.cells.0 < 4096, "{:?}", s.cells);
+    eprintln!(
+        "cells in use {:?}, free {}, reclaimable {}",
+        s.cells, s.cells_free, s.reclaimable
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
