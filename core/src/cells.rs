@@ -171,12 +171,18 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         self.current().then_some(local)
     }
 
-    /// Whether the guard word still holds what it held when the series was resolved;
-    /// counts the write dropped if not.
+    /// Whether the series was not removed since the handle was made: its cells are
+    /// its own. Readers of a handle's value check this (writers through `enter`).
+    #[inline(always)]
+    pub fn live(&self) -> bool {
+        // SAFETY: `guard` points at a word of the region `self.region` keeps mapped.
+        unsafe { &*self.guard }.load(Ordering::Relaxed) == self.expect
+    }
+
+    /// [`Cells::live`], counting the write dropped if not.
     #[inline(always)]
     fn current(&self) -> bool {
-        // SAFETY: `guard` points at a word of the region `self.region` keeps mapped.
-        let ok = unsafe { &*self.guard }.load(Ordering::Relaxed) == self.expect;
+        let ok = self.live();
         if !ok {
             self.stale();
         }

@@ -126,7 +126,7 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
 
     fn get(&self) -> f64 {
         let region = self.cells.region();
-        if self.float.is_sink() {
+        if self.float.is_sink() || !self.cells.live() {
             return 0.0;
         }
         let float = self
@@ -176,7 +176,7 @@ macro_rules! counter_methods {
                 self.0.inc_by_f64(v)
             }
 
-            /// The current value, summed over shards.
+            /// The current value, summed over shards; 0 once the series was removed.
             pub fn get(&self) -> f64 {
                 self.0.get()
             }
@@ -257,8 +257,11 @@ impl Gauge {
         self.set(now_secs());
     }
 
-    /// The current value.
+    /// The current value; 0 once the series was removed.
     pub fn get(&self) -> f64 {
+        if !self.cells.live() {
+            return 0.0;
+        }
         f64::from_bits(self.cells.unsharded(0).load(Ordering::Relaxed))
     }
 }
@@ -373,8 +376,11 @@ impl StateSet {
         }
     }
 
-    /// The current state.
+    /// The current state; "" once the series was removed (as for an unknown index).
     pub fn get(&self) -> &str {
+        if !self.cells.live() {
+            return "";
+        }
         let i = self.cells.unsharded(0).load(Ordering::Relaxed) as usize;
         self.states.get(i).map_or("", String::as_str)
     }

@@ -116,6 +116,8 @@ fn a_handle_held_across_a_removal_never_writes_into_the_series_that_reused_its_c
         new.inc_by(2);
     }
     held.inc_by_f64(0.5).unwrap();
+    assert_eq!(held.get(), 0.0, "a removed series' handle reads nothing");
+    assert_eq!(new.get(), 2000.0);
     let t = r.render(Format::Prometheus);
     assert_eq!(value(&t, &format!("held_total{{k=\"{k}\"}}")), Some(2000.0));
     assert!(!t.contains("k=\"gone\""), "{t}");
