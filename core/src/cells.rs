@@ -4,9 +4,9 @@
 //! atomic. A recording that finds its cell at 0 then marks the cell's cache line
 //! written ([`Cells::written`]), so that readers skip the lines never written.
 //!
-//! Every write is made inside [`Cells::enter`]: the lane's quiescence word is set odd,
+//! Every write is made inside [`Cells::enter`]: the lane's quiescence word is set to 1,
 //! the series' guard word (its record's cell word) is compared with what it held when
-//! the handle was made, and the word is set even after the write. A removed series'
+//! the handle was made, and the word is set to 2 after the write. A removed series'
 //! cell word is dead, so a handle that outlived its series writes nothing (counted in
 //! `metricore_stale_recordings_total`), and the cells are reused only once no lane is
 //! still inside a write that passed the check ([`Region::quiesce`]).
@@ -52,6 +52,9 @@ pub(crate) struct Local<'c> {
     /// What the word is set to at the end; [`SHARED_OUT`] for a count.
     out: u64,
 }
+
+/// An own lane's quiescence word during a write; [`INSIDE`] + 1 between writes.
+const INSIDE: u64 = 1;
 
 /// [`Local::out`] of a write in a lane shared by CPU (an odd number, never an own
 /// lane's even word).
@@ -146,10 +149,8 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         let (quiet, inside) = if own {
             // SAFETY: the line's first word.
             let quiet = unsafe { &*line };
-            // Odd while inside, whatever a holder before this thread left.
-            let inside = (quiet.load(Ordering::Relaxed) | 1).wrapping_add(2);
-            quiet.store(inside, Ordering::Relaxed);
-            (quiet, inside)
+            quiet.store(INSIDE, Ordering::Relaxed);
+            (quiet, INSIDE)
         } else {
             // SAFETY: the line's second word: several threads write here.
             let quiet = unsafe { &*line.add(1) };

@@ -894,8 +894,8 @@ impl Region {
     /// not register for memory barriers, or a recording stayed in flight too long),
     /// and then nothing retired may be reused yet.
     ///
-    /// A recording sets its lane's quiescence word odd, checks its series' cell word,
-    /// writes, and sets the word even; plain stores, made visible by a global memory
+    /// A recording sets its lane's quiescence word to 1 (odd), checks its series' cell
+    /// word, writes, and sets the word to 2 (even); plain stores, made visible by a global memory
     /// barrier here (`membarrier`), which every thread of every process that records
     /// in the region passes (they registered before their first recording). Whoever is
     /// in flight afterwards either loaded the dead cell word, or was seen odd and is
@@ -925,8 +925,9 @@ impl Region {
         let backoff = Backoff::new();
         loop {
             shared.retain(|&lane| sharers(lane).load(Ordering::Acquire) != 0);
-            waiting.retain(|&(lane, q, o)| {
-                quiet(lane).load(Ordering::Acquire) == q && owner(lane) == o
+            // Seen even once, the lane left every write it was in at the barrier.
+            waiting.retain(|&(lane, _, o)| {
+                quiet(lane).load(Ordering::Acquire) & 1 == 1 && owner(lane) == o
             });
             if waiting.is_empty() && shared.is_empty() {
                 break;
