@@ -104,10 +104,10 @@ pub(crate) const H_ACCOUNTED: usize = 42;
 /// Removed series whose cells await reclamation (`metricore_series_reclaimable`).
 pub(crate) const H_RETIRED_COUNT: usize = 43;
 /// Cells (per lane) on the free lists (`metricore_cells_free`).
-pub(crate) const H_FREE_CELLS: usize = 44;
+pub(crate) const H_FREE_CELLS: usize = 46;
 /// Set (never cleared) once a process could not register for global memory barriers:
 /// cells are never reused from then on.
-const H_NO_BARRIER: usize = 45;
+const H_NO_BARRIER: usize = 47;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 
