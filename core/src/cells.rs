@@ -3,13 +3,20 @@
 //! recording is a thread-local read, one load from the map, a pointer add and one
 //! atomic. A recording that finds its cell at 0 then marks the cell's cache line
 //! written ([`Cells::written`]), so that readers skip the lines never written.
+//!
+//! Every write is made inside [`Cells::enter`]: the lane's quiescence word is set to 1,
+//! the series' guard word (its record's cell word) is compared with what it held when
+//! the handle was made, and the word is set to 2 after the write. A removed series'
+//! cell word is dead, so a handle that outlived its series writes nothing (counted in
+//! `metricore_stale_recordings_total`), and the cells are reused only once no lane is
+//! still inside a write that passed the check ([`Region::quiesce`]).
 
 use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::lanes::{self, SHARED, SLOTS};
 use crate::procs;
-use crate::region::{Region, SINK_CELLS};
+use crate::region::{self, Region, SINK_CELLS};
 use crate::shard;
 use crate::sync::{AtomicU64, Backoff, Ordering};
 
@@ -24,6 +31,68 @@ pub(crate) struct Cells<R = Arc<Region>> {
     map: *const AtomicU64,
     stride: usize,
     mask: usize,
+    /// The lanes' quiescence words, [`region::QUIET_WORDS`] apart.
+    quiet: *const AtomicU64,
+    /// The series' guard word: its record's cell word (the header's magic for the sink).
+    guard: *const AtomicU64,
+    /// What the guard held when the series was resolved.
+    expect: u64,
+}
+
+/// A write in progress to a series' cells in the calling thread's lane (see
+/// [`Cells::enter`]); dropping it ends the write.
+pub(crate) struct Local<'c> {
+    /// The series' first cell in lane 0.
+    base: *const AtomicU64,
+    /// Word offset of the thread's lane from lane 0.
+    at: usize,
+    /// The lane's quiescence word, or, in a lane shared by CPU, its count of writes
+    /// in flight.
+    quiet: &'c AtomicU64,
+    /// What the word is set to at the end; [`SHARED_OUT`] for a count.
+    out: u64,
+}
+
+/// An own lane's quiescence word during a write; [`INSIDE`] + 1 between writes.
+const INSIDE: u64 = 1;
+
+/// [`Local::out`] of a write in a lane shared by CPU (an odd number, never an own
+/// lane's even word).
+const SHARED_OUT: u64 = u64::MAX;
+
+impl Local<'_> {
+    /// Cell `i` of the series in the calling thread's lane. `i` is below the cell count
+    /// the series was made with (at most the sink's size).
+    #[inline(always)]
+    pub fn cell(&self, i: usize) -> &AtomicU64 {
+        debug_assert!(i < SINK_CELLS as usize);
+        // SAFETY: `at` is the series' first cell in a lane below the capacity (masked
+        // with `shards - 1`, a power of two), and `i` is below the series' cell count,
+        // which `Cells::new` checked fits in a lane, so the word lies inside the cells
+        // area of the mapping that the `Cells` this borrows keeps alive.
+        unsafe { &*self.base.add(self.at + i) }
+    }
+
+    /// Cell `i` of the series in lane 0, for values that are not sharded (gauges,
+    /// states).
+    #[inline(always)]
+    pub fn unsharded(&self, i: usize) -> &AtomicU64 {
+        debug_assert!(i < SINK_CELLS as usize);
+        // SAFETY: as in `cell`, with lane 0.
+        unsafe { &*self.base.add(i) }
+    }
+}
+
+impl Drop for Local<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Release: a reclaimer that sees the lane leave sees the write done.
+        if self.out == SHARED_OUT {
+            self.quiet.fetch_sub(1, Ordering::Release);
+        } else {
+            self.quiet.store(self.out, Ordering::Release);
+        }
+    }
 }
 
 // SAFETY: `base` and `map` point into the region's mapping and its lane map, which
@@ -43,26 +112,95 @@ pub(crate) fn inside(region: &Region, first: u32, n: usize) -> bool {
 }
 
 impl<R: Borrow<Arc<Region>>> Cells<R> {
-    /// The `n` cells from `first`, or the sink if they are not all inside a lane.
+    /// The `n` cells from `first`, written while the region's word `guard` holds
+    /// `expect`; the sink (guarded by the header's magic) if they are not all inside
+    /// a lane.
     #[inline]
-    pub fn new(region: R, first: u32, n: usize) -> Cells<R> {
+    pub fn new(region: R, first: u32, n: usize, guard: usize, expect: u64) -> Cells<R> {
         let r: &Region = region.borrow();
         let l = r.layout;
-        let first = if inside(r, first, n) { first } else { 0 };
+        let (first, guard, expect) = if inside(r, first, n) {
+            (first, guard, expect)
+        } else {
+            (0, 0, r.word(0).load(Ordering::Relaxed))
+        };
         let base = r.cell(0, first) as *const AtomicU64;
         let map = r.lanes.as_ptr();
         Cells {
-            region,
             base,
             map,
             stride: l.cells_per_shard,
             mask: l.shards - 1,
+            quiet: r.quiet_base(),
+            guard: r.word(guard) as *const AtomicU64,
+            expect,
+            region,
         }
     }
 
-    /// The word offset of the calling thread's lane from lane 0.
+    /// Starts a write to these cells in the calling thread's lane: `None` (counted)
+    /// when the series was removed since the handle was made.
     #[inline(always)]
-    fn lane(&self) -> usize {
+    pub fn enter(&self) -> Option<Local<'_>> {
+        let (lane, own) = self.lane();
+        // SAFETY: the quiescence area has a line per lane and `lane` is masked below
+        // the capacity; the region `self.region` keeps it mapped.
+        let line = unsafe { self.quiet.add(lane * region::QUIET_WORDS) };
+        let (quiet, inside) = if own {
+            // SAFETY: the line's first word.
+            let quiet = unsafe { &*line };
+            quiet.store(INSIDE, Ordering::Relaxed);
+            (quiet, INSIDE)
+        } else {
+            // SAFETY: the line's second word: several threads write here.
+            let quiet = unsafe { &*line.add(1) };
+            quiet.fetch_add(1, Ordering::SeqCst);
+            (quiet, SHARED_OUT.wrapping_sub(1))
+        };
+        // The reclaimer's global memory barrier orders the store before the load.
+        #[cfg(not(loom))]
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        #[cfg(loom)]
+        crate::sync::fence(Ordering::SeqCst);
+        let local = Local {
+            base: self.base,
+            at: lane * self.stride,
+            quiet,
+            out: inside.wrapping_add(1),
+        };
+        // Dropping `local` ends the write either way.
+        self.current().then_some(local)
+    }
+
+    /// Whether the series was not removed since the handle was made: its cells are
+    /// its own. Readers of a handle's value check this (writers through `enter`).
+    #[inline(always)]
+    pub fn live(&self) -> bool {
+        // SAFETY: `guard` points at a word of the region `self.region` keeps mapped.
+        unsafe { &*self.guard }.load(Ordering::Relaxed) == self.expect
+    }
+
+    /// [`Cells::live`], counting the write dropped if not.
+    #[inline(always)]
+    fn current(&self) -> bool {
+        let ok = self.live();
+        if !ok {
+            self.stale();
+        }
+        ok
+    }
+
+    /// A write through a handle of a removed series, dropped.
+    #[cold]
+    #[inline(never)]
+    fn stale(&self) {
+        self.region().count(region::H_STALE);
+    }
+
+    /// The calling thread's lane, and whether it is the thread's own (not shared by
+    /// CPU).
+    #[inline(always)]
+    fn lane(&self) -> (usize, bool) {
         let me = lanes::current();
         let (_, slot) = lanes::split(me);
         // SAFETY: the map has SLOTS entries and `slot` is reduced below SLOTS; the map
@@ -73,12 +211,14 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         } else {
             self.claim()
         };
-        let lane = if lane & SHARED == 0 {
-            lane as usize
+        if lane & SHARED == 0 {
+            (lane as usize & self.mask, true)
         } else {
-            shard::current() & (lane & !SHARED) as usize
-        };
-        (lane & self.mask) * self.stride
+            (
+                shard::current() & (lane & !SHARED) as usize & self.mask,
+                false,
+            )
+        }
     }
 
     /// Gives the calling thread a lane in this region (its first recording here).
@@ -117,33 +257,11 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         }
     }
 
-    /// Cell `i` of this series in the calling thread's lane. `i` is below the cell
-    /// count the series was made with (at most the sink's size).
-    #[inline(always)]
-    pub fn local(&self, i: usize) -> &AtomicU64 {
-        let at = self.lane();
-        debug_assert!(i < SINK_CELLS as usize);
-        // SAFETY: `at` is a lane below the capacity (masked with `shards - 1`, a power
-        // of two) times the lane's length, and `i` is below the series' cell count,
-        // which `new` checked fits in a lane, so the word lies inside the cells area of
-        // the mapping that `self.region` keeps alive.
-        unsafe { &*self.base.add(at + i) }
-    }
-
-    /// Cells `i` and `j` of this series in the calling thread's lane, with the lane
-    /// looked up once. Both are below the series' cell count.
-    #[inline(always)]
-    pub fn local_pair(&self, i: usize, j: usize) -> (&AtomicU64, &AtomicU64) {
-        let at = self.lane();
-        debug_assert!(i.max(j) < SINK_CELLS as usize);
-        // SAFETY: as in `local`, for both cells.
-        unsafe { (&*self.base.add(at + i), &*self.base.add(at + j)) }
-    }
-
-    /// Another cell of the same region in the calling thread's lane (bounds-checked).
+    /// Another cell of the same region in the calling thread's lane (bounds-checked),
+    /// for a write already entered as `local`.
     #[inline]
-    pub fn local_of(&self, cell: u32) -> &AtomicU64 {
-        self.region().cell(self.lane() / self.stride, cell)
+    pub fn local_of(&self, local: &Local<'_>, cell: u32) -> &AtomicU64 {
+        self.region().cell(local.at / self.stride, cell)
     }
 
     /// Marks the cache line of `cell` (one of this region's) written: a recording found
@@ -154,7 +272,8 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         self.region().mark_written(cell);
     }
 
-    /// Cell `i` in lane 0, for values that are not sharded (gauges, states).
+    /// Cell `i` in lane 0, for reading values that are not sharded (gauges, states);
+    /// writes go through [`Local::unsharded`].
     #[inline(always)]
     pub fn unsharded(&self, i: usize) -> &AtomicU64 {
         // SAFETY: as in `local`, with lane 0.

@@ -19,6 +19,13 @@
 //! cell, pid); float cell (`0` none, else cell + 1, made on first use); key length; key
 //! bytes.
 //!
+//! Removal makes the slot a tombstone, then retires the record: its hash word takes
+//! the run of cells it had (count in the high half, first cell in the low half) and its
+//! cell word becomes dead (pid 0; the low half links the region's list of retired
+//! records), which fails every handle's check and every lookup. [`reclaim`] gives the
+//! cells of retired records back once no write that passed a check can still land
+//! ([`Region::quiesce`]); records and keys stay in the arena.
+//!
 //! The directory keeps the header's count of live series. A family's own count, and
 //! its series limit, are the caller's: the directory never touches the family table.
 
@@ -57,6 +64,8 @@ const REC_EXEMPLARS: usize = 5;
 const REC_KEY_LEN: usize = 6;
 /// Words before the key bytes.
 const REC_HEAD: usize = 7;
+/// Retired records a creation lets accumulate before it reclaims their cells.
+const RECLAIM_AT: u64 = 256;
 
 /// What identifies a series besides its label values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +136,9 @@ impl Record {
         let key_len = w(REC_KEY_LEN);
         region.arena_span(off + REC_HEAD as u64, key_len.div_ceil(8))?;
         let (fam, cell) = (FamilyWord(w(REC_FAMILY)), CellWord(w(REC_CELL)));
+        if cell.pid() == 0 {
+            return None; // retired
+        }
         Some(Record {
             at,
             ident: Ident {
@@ -270,6 +282,13 @@ pub(crate) struct Place {
 }
 
 impl Place {
+    /// The series' guard word (its record's cell word, absolute index) and what it
+    /// holds while the series lives.
+    #[inline]
+    pub fn guard(&self) -> (usize, u64) {
+        (self.series.record + REC_CELL, self.cell_word)
+    }
+
     /// Whether the slot still holds this record with these cells: false once the series
     /// was removed (its slot is a tombstone) or the slot or record were given to
     /// another series.
@@ -305,6 +324,9 @@ where
             let cell_word = region
                 .word(series.record + REC_CELL)
                 .load(Ordering::Relaxed);
+            if CellWord(cell_word).pid() == 0 {
+                continue; // retired since the match: its slot is a tombstone now
+            }
             return Some(Place {
                 series: Series {
                     record: series.record,
@@ -578,7 +600,14 @@ fn make_record<'a>(
         return None;
     }
     let off = region.alloc_arena(words)?;
-    let cell = region.alloc_cells(cells)?;
+    if region.retired() >= RECLAIM_AT {
+        reclaim(region);
+    }
+    let cell = match region.alloc_cells(cells) {
+        Some(c) => c,
+        None if reclaim(region) > 0 => region.alloc_cells(cells)?,
+        None => return None,
+    };
     let at = region.layout.arena_off + off as usize;
     let mut head = [0; REC_HEAD];
     head[REC_HASH] = hash;
@@ -593,8 +622,23 @@ fn make_record<'a>(
     Some((TaggedRef::new(hash, off), Series { record: at, cell }))
 }
 
-/// Removes a series; `false` if it was not there.
-pub(crate) fn remove<'a, I>(region: &Region, hash: u64, ident: Ident, values: I) -> bool
+/// The guard word of the series whose record is at absolute word `record` (its cell
+/// word) and what it holds, if the series still has first cell `cell`; `None` once it
+/// was removed.
+#[inline]
+pub(crate) fn guard(region: &Region, record: usize, cell: u32) -> Option<(usize, u64)> {
+    let w = CellWord(region.word(record + REC_CELL).load(Ordering::Acquire));
+    (w.pid() != 0 && w.cell() == cell).then_some((record + REC_CELL, w.0))
+}
+
+/// Removes a series of `cells` cells; `false` if it was not there.
+pub(crate) fn remove<'a, I>(
+    region: &Region,
+    hash: u64,
+    ident: Ident,
+    values: I,
+    cells: usize,
+) -> bool
 where
     I: Iterator<Item = &'a str> + Clone,
 {
@@ -605,17 +649,18 @@ where
             return false;
         }
         if is_match(region, slot, hash, ident, values.clone()).is_some() {
-            return tombstone(region, w, slot, ident);
+            return tombstone(region, w, slot, ident, cells);
         }
     }
     false
 }
 
-fn tombstone(region: &Region, w: &AtomicU64, slot: u64, ident: Ident) -> bool {
+fn tombstone(region: &Region, w: &AtomicU64, slot: u64, ident: Ident, cells: usize) -> bool {
     let done = w
         .compare_exchange(slot, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
         .is_ok();
     if done {
+        retire(region, TaggedRef(slot).offset(), cells);
         region.count(region::H_TOMBSTONES);
         if !ident.is_overflow() {
             region::saturating_sub(region.word(region::H_SERIES_LIVE), 1);
@@ -624,9 +669,68 @@ fn tombstone(region: &Region, w: &AtomicU64, slot: u64, ident: Ident) -> bool {
     done
 }
 
-/// Removes every series of `family` for which `keep` is false; returns how many,
-/// overflow series not counted (as no live count counts them).
-pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record) -> bool) -> u64 {
+/// Retires the record at arena offset `off`, a removed series of `cells` cells (see
+/// the module's notes).
+fn retire(region: &Region, off: u64, cells: usize) {
+    let Some(head) = region.arena_array::<REC_HEAD>(off) else {
+        return;
+    };
+    let cell = CellWord(head[REC_CELL].load(Ordering::Acquire));
+    if cell.pid() == 0 {
+        return; // retired already (only a hostile write makes a slot point at it again)
+    }
+    head[REC_HASH].store((cells as u64) << 32 | cell.cell() as u64, Ordering::Relaxed);
+    region.retire(off, &head[REC_CELL]);
+}
+
+/// Gives back the cells of every retired record once no write through a handle that
+/// passed its check can still land in them ([`Region::quiesce`]); returns how many
+/// records. When that cannot be known, the records stay retired.
+pub(crate) fn reclaim(region: &Region) -> u64 {
+    let mut off = region.take_retired();
+    let mut records = Vec::new();
+    // A list longer than the arena holds records is a hostile write's loop.
+    while off != 0 && records.len() < region.layout.arena_words / REC_HEAD {
+        let Some(head) = region.arena_array::<REC_HEAD>(off) else {
+            break;
+        };
+        records.push(off);
+        off = head[REC_CELL].load(Ordering::Acquire) & 0xffff_ffff;
+    }
+    if records.is_empty() {
+        return 0;
+    }
+    if !region.quiesce() {
+        for &off in &records {
+            if let Some(head) = region.arena_array::<REC_HEAD>(off) {
+                region::saturating_sub(region.word(region::H_RETIRED_COUNT), 1);
+                region.retire(off, &head[REC_CELL]);
+            }
+        }
+        return 0;
+    }
+    for &off in &records {
+        if let Some(head) = region.arena_array::<REC_HEAD>(off) {
+            let run = head[REC_HASH].load(Ordering::Relaxed);
+            region.free_cells(run as u32, (run >> 32) as usize);
+            let float = head[REC_FLOAT].load(Ordering::Relaxed);
+            if float > 0 && float <= u32::MAX as u64 {
+                region.free_cells((float - 1) as u32, 1);
+            }
+        }
+        region::saturating_sub(region.word(region::H_RETIRED_COUNT), 1);
+    }
+    records.len() as u64
+}
+
+/// Removes every series of `family` (of `cells` cells each) for which `keep` is false;
+/// returns how many, overflow series not counted (as no live count counts them).
+pub(crate) fn retain(
+    region: &Region,
+    family: u32,
+    cells: usize,
+    mut keep: impl FnMut(&Record) -> bool,
+) -> u64 {
     let mut removed = 0;
     for i in 0..region.layout.series {
         let w = region.word(region.layout.dir_off + i);
@@ -634,7 +738,7 @@ pub(crate) fn retain(region: &Region, family: u32, mut keep: impl FnMut(&Record)
         if let Some(rec) = Record::read(region, slot) {
             if rec.ident.family == family
                 && !keep(&rec)
-                && tombstone(region, w, slot, rec.ident)
+                && tombstone(region, w, slot, rec.ident, cells)
                 && !rec.ident.is_overflow()
             {
                 removed += 1;
@@ -752,8 +856,8 @@ mod tests {
             find(&r, h(&v), other, v.iter().copied()).is_none(),
             "owner is part of the key"
         );
-        assert!(remove(&r, h(&v), ID, v.iter().copied()));
-        assert!(!remove(&r, h(&v), ID, v.iter().copied()));
+        assert!(remove(&r, h(&v), ID, v.iter().copied(), 1));
+        assert!(!remove(&r, h(&v), ID, v.iter().copied(), 1));
         assert!(find(&r, h(&v), ID, v.iter().copied()).is_none());
         let again = insert(&r, h(&v), ID, v.iter().copied(), 1, 1, Some(10)).unwrap();
         assert_ne!(
@@ -815,7 +919,7 @@ mod tests {
             let v: Vec<&str> = v.iter().map(String::as_str).collect();
             insert(&r, h(&v), ID, v.iter().copied(), 1, 1, None).expect("a free slot");
             assert!(find(&r, h(&v), ID, v.iter().copied()).is_some());
-            assert!(remove(&r, h(&v), ID, v.iter().copied()));
+            assert!(remove(&r, h(&v), ID, v.iter().copied(), 1));
         }
         assert_eq!(find(&r, h(&keep), ID, keep.iter().copied()), Some(kept));
         assert!(r.probes() <= 2, "probes {}", r.probes());
@@ -893,7 +997,7 @@ mod loom_model {
             make(&r, HZ, "z");
             let r2 = r.clone();
             let t = loom::thread::spawn(move || make(&r2, HX, "x"));
-            assert!(remove(&r, HZ, X, ["z"].into_iter()));
+            assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
             let mine = make(&r, HX, "x");
             let theirs = t.join().unwrap();
             assert_eq!(mine, theirs, "both creators use one series");
@@ -902,6 +1006,71 @@ mod loom_model {
                 xs += rec.with_key(&r, |k| key::matches(k, ["x"].into_iter())) as u32
             });
             assert_eq!(xs, 1, "one live record of x");
+        });
+    }
+
+    fn churn_region() -> Arc<Region> {
+        Arc::new(
+            Region::anonymous(&Options {
+                shards: Some(1),
+                cells_per_shard: 264,
+                series_capacity: 4,
+                family_capacity: 2,
+                process_capacity: 1,
+                arena_bytes: 1024,
+                ..Options::default()
+            })
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_increment_through_a_held_handle_racing_removal_and_reuse_stays_out_of_the_new_series() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let r = churn_region();
+            let z = make(&r, HZ, "z");
+            let (g, e) = guard(&r, z.record, z.cell).unwrap();
+            let held = crate::cells::Cells::new(r.clone(), z.cell, 1, g, e);
+            let t = loom::thread::spawn(move || {
+                if let Some(l) = held.enter() {
+                    l.cell(0).fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
+            let reused = (reclaim(&r) > 0).then(|| make(&r, HX, "x"));
+            t.join().unwrap();
+            if let Some(x) = reused {
+                assert_eq!(x.cell, z.cell, "the freed cell went to the new series");
+                assert_eq!(r.cell_sum(x.cell), 0, "nothing of the old series in it");
+            }
+        });
+    }
+
+    #[test]
+    fn reclaim_racing_the_recreation_of_the_same_series_frees_only_the_removed_cells() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let r = churn_region();
+            let z = make(&r, HZ, "z");
+            let r2 = r.clone();
+            let t = loom::thread::spawn(move || make(&r2, HZ, "z"));
+            assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
+            reclaim(&r);
+            let again = t.join().unwrap();
+            let mut live = Vec::new();
+            for_each(&r, |rec| live.push(rec.cell));
+            // The creator found z before its removal (its handles then write nothing),
+            // or made z anew.
+            let made = guard(&r, again.record, again.cell).is_some();
+            assert_eq!(live, if made { vec![again.cell] } else { vec![] });
+            assert!(!made || again != z);
+            // The live series' cell is on no free list.
+            while let Some(c) = r.alloc_cells(1) {
+                assert!(!live.contains(&c), "a live series' cell was freed");
+            }
         });
     }
 }

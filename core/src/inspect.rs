@@ -44,6 +44,14 @@ pub struct Stats {
     pub probes: usize,
     /// Cells per lane in use and in all.
     pub cells: (u64, u64),
+    /// Cells per lane of the cells in use that removed series gave back, free for new
+    /// series.
+    pub cells_free: u64,
+    /// Removed series whose cells are not yet given back (reclaimed once no handle can
+    /// still write to them).
+    pub reclaimable: u64,
+    /// Recordings dropped because their handle's series had been removed.
+    pub stale_recordings: u64,
     /// Arena bytes in use and in all.
     pub arena_bytes: (u64, u64),
     /// Region bytes in use and in all.
@@ -133,6 +141,9 @@ pub(crate) fn stats(region: &Region) -> Stats {
         tombstones: directory::tombstones(region),
         probes: region.probes(),
         cells: region.cell_use(),
+        cells_free: region.counter(region::H_FREE_CELLS),
+        reclaimable: region.counter(region::H_RETIRED_COUNT),
+        stale_recordings: region.counter(region::H_STALE),
         arena_bytes: (arena_used * 8, arena_all * 8),
         region_bytes: region.bytes_use(),
         overflows: region.counter(region::H_OVERFLOWS),

@@ -9,7 +9,7 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::buckets::{self, native_index, MAX_SERIES_CELLS};
-use crate::cells::{add_f64, Cells};
+use crate::cells::{add_f64, Cells, Local};
 use crate::error::{Error, Result};
 use crate::exemplar::Encoded;
 use crate::region::{self, Region};
@@ -39,32 +39,36 @@ struct CounterCells<R> {
 impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     #[inline]
     fn inc(&self) {
-        let cell = self.cells.local(0);
-        let old = cell.fetch_add(1, Ordering::Relaxed);
-        // One test for both rare cases: old is 0 or u64::MAX.
-        if old.wrapping_add(1) <= 1 {
-            self.first_or_carry(cell, old);
+        if let Some(l) = self.cells.enter() {
+            let cell = l.cell(0);
+            let old = cell.fetch_add(1, Ordering::Relaxed);
+            // One test for both rare cases: old is 0 or u64::MAX.
+            if old.wrapping_add(1) <= 1 {
+                self.first_or_carry(&l, cell, old);
+            }
         }
     }
 
     #[inline]
     fn inc_by(&self, n: u64) {
-        let cell = self.cells.local(0);
-        let old = cell.fetch_add(n, Ordering::Relaxed);
-        // One test for both rare cases: old is 0, or old + n wrapped.
-        if old.wrapping_sub(1) >= u64::MAX - n {
-            self.first_or_carry(cell, old);
+        if let Some(l) = self.cells.enter() {
+            let cell = l.cell(0);
+            let old = cell.fetch_add(n, Ordering::Relaxed);
+            // One test for both rare cases: old is 0, or old + n wrapped.
+            if old.wrapping_sub(1) >= u64::MAX - n {
+                self.first_or_carry(&l, cell, old);
+            }
         }
     }
 
     /// `cell` was 0 before the add (its line is marked written) or wrapped.
     #[cold]
     #[inline(never)]
-    fn first_or_carry(&self, cell: &AtomicU64, old: u64) {
+    fn first_or_carry(&self, l: &Local<'_>, cell: &AtomicU64, old: u64) {
         if old == 0 {
             self.cells.written(cell);
         } else {
-            self.carry(cell);
+            self.carry(l, cell);
         }
     }
 
@@ -72,14 +76,14 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     /// or, without one, puts `cell` back to `u64::MAX`.
     #[cold]
     #[inline(never)]
-    fn carry(&self, cell: &AtomicU64) {
+    fn carry(&self, l: &Local<'_>, cell: &AtomicU64) {
         const WRAP: f64 = 18_446_744_073_709_551_616.0; // 2^64
         let region = self.cells.region();
         let float = (!self.float.is_sink())
             .then(|| self.float.get_or_make(region))
             .flatten();
         match float {
-            Some(c) => self.add_float(c, WRAP),
+            Some(c) => self.add_float(l, c, WRAP),
             None => cell.store(u64::MAX, Ordering::Relaxed),
         }
     }
@@ -95,13 +99,16 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
             self.inc_by(n);
             return Ok(());
         }
+        let Some(l) = self.cells.enter() else {
+            return Ok(());
+        };
         if self.float.is_sink() {
-            let _ = add_f64(self.cells.local(1), v); // the sink has room
+            let _ = add_f64(l.cell(1), v); // the sink has room
             return Ok(());
         }
         match self.float.get_or_make(self.cells.region()) {
             Some(c) => {
-                self.add_float(c, v);
+                self.add_float(&l, c, v);
                 Ok(())
             }
             None => refuse(
@@ -112,8 +119,8 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     }
 
     /// Adds `v` to float cell `c` in the calling thread's lane.
-    fn add_float(&self, c: u32, v: f64) {
-        let cell = self.cells.local_of(c);
+    fn add_float(&self, l: &Local<'_>, c: u32, v: f64) {
+        let cell = self.cells.local_of(l, c);
         if add_f64(cell, v) == 0 {
             self.cells.written(cell);
         }
@@ -136,7 +143,7 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
 
     fn get(&self) -> f64 {
         let region = self.cells.region();
-        if self.float.is_sink() {
+        if self.float.is_sink() || !self.cells.live() {
             return 0.0;
         }
         let float = self
@@ -201,7 +208,7 @@ macro_rules! counter_methods {
                 self.0.inc_with_exemplar(v, labels)
             }
 
-            /// The current value, summed over shards.
+            /// The current value, summed over shards; 0 once the series was removed.
             pub fn get(&self) -> f64 {
                 self.0.get()
             }
@@ -233,10 +240,9 @@ fn now_secs() -> f64 {
 
 impl Gauge {
     #[inline]
-    fn touched(&self) {
+    fn touched(&self, l: &Local<'_>) {
         if self.stamped {
-            self.cells
-                .unsharded(1)
+            l.unsharded(1)
                 .store(now_secs().to_bits(), Ordering::Relaxed);
         }
     }
@@ -244,18 +250,20 @@ impl Gauge {
     /// Sets the value.
     #[inline]
     pub fn set(&self, v: f64) {
-        self.cells
-            .unsharded(0)
-            .store(v.to_bits(), Ordering::Relaxed);
-        self.touched();
+        if let Some(l) = self.cells.enter() {
+            l.unsharded(0).store(v.to_bits(), Ordering::Relaxed);
+            self.touched(&l);
+        }
     }
 
     /// Adds `v` (negative to subtract).
     #[inline]
     pub fn add(&self, v: f64) {
-        // Readers read gauge cells directly, not by the marks.
-        let _ = add_f64(self.cells.unsharded(0), v);
-        self.touched();
+        if let Some(l) = self.cells.enter() {
+            // Readers read gauge cells directly, not by the marks.
+            let _ = add_f64(l.unsharded(0), v);
+            self.touched(&l);
+        }
     }
 
     /// Subtracts `v`.
@@ -281,8 +289,11 @@ impl Gauge {
         self.set(now_secs());
     }
 
-    /// The current value.
+    /// The current value; 0 once the series was removed.
     pub fn get(&self) -> f64 {
+        if !self.cells.live() {
+            return 0.0;
+        }
         f64::from_bits(self.cells.unsharded(0).load(Ordering::Relaxed))
     }
 }
@@ -331,7 +342,10 @@ impl Histogram {
             return Ok(());
         }
         let i = crate::buckets::index(&self.bounds, v);
-        let (bucket, sum) = self.cells.local_pair(i, self.bounds.len() + 1);
+        let Some(l) = self.cells.enter() else {
+            return Ok(());
+        };
+        let (bucket, sum) = (l.cell(i), l.cell(self.bounds.len() + 1));
         if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
             self.cells.written(bucket);
         }
@@ -358,12 +372,15 @@ impl Histogram {
             };
             zero + 1 + i + if v < 0.0 { n.per } else { 0 }
         };
-        let (bucket, sum) = self.cells.local_pair(cell, zero + 1 + 2 * n.per);
+        let Some(l) = self.cells.enter() else {
+            return;
+        };
+        let (bucket, sum) = (l.cell(cell), l.cell(zero + 1 + 2 * n.per));
         if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
             self.cells.written(bucket);
         }
         if classic > 0 {
-            let b = self.cells.local(buckets::index(&self.bounds, v));
+            let b = l.cell(buckets::index(&self.bounds, v));
             if b.fetch_add(1, Ordering::Relaxed) == 0 {
                 self.cells.written(b);
             }
@@ -430,7 +447,10 @@ impl Summary {
         if v.is_nan() {
             return refuse(self.cells.region(), Error::InvalidObservation(v));
         }
-        let (count, sum) = self.cells.local_pair(0, 1);
+        let Some(l) = self.cells.enter() else {
+            return Ok(());
+        };
+        let (count, sum) = (l.cell(0), l.cell(1));
         if count.fetch_add(1, Ordering::Relaxed) == 0 {
             self.cells.written(count);
         }
@@ -454,7 +474,9 @@ impl StateSet {
     pub fn set(&self, state: &str) -> Result<()> {
         match self.states.iter().position(|s| s == state) {
             Some(i) => {
-                self.cells.unsharded(0).store(i as u64, Ordering::Relaxed);
+                if let Some(l) = self.cells.enter() {
+                    l.unsharded(0).store(i as u64, Ordering::Relaxed);
+                }
                 Ok(())
             }
             None => refuse(
@@ -467,8 +489,11 @@ impl StateSet {
         }
     }
 
-    /// The current state.
+    /// The current state; "" once the series was removed (as for an unknown index).
     pub fn get(&self) -> &str {
+        if !self.cells.live() {
+            return "";
+        }
         let i = self.cells.unsharded(0).load(Ordering::Relaxed) as usize;
         self.states.get(i).map_or("", String::as_str)
     }

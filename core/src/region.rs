@@ -19,6 +19,8 @@
 //! dir      series_capacity slots (one word each)
 //! procs    process_capacity x PROC_WORDS (2) words
 //! lanes    shards words: the lane table (`lanes::table`)
+//! quiet    shards x 8 words: each lane's quiescence word, on its own cache line
+//! free     SINK_CELLS words: heads of the lists of freed cells, one per run length
 //! marks    shards x cells_per_shard / 512 words (rounded up): one bit per cache line
 //!          of cells, set once a cell of the line was written
 //! arena    arena_words (records, family descriptors, label strings)
@@ -84,6 +86,12 @@ pub(crate) const H_PROCS_FULL: usize = 36;
 /// Directory slots of removed series not yet reused (`metricore_directory_tombstones`);
 /// taken down with saturating arithmetic.
 pub(crate) const H_TOMBSTONES: usize = 37;
+/// Recordings through handles of removed series, dropped
+/// (`metricore_stale_recordings_total`).
+pub(crate) const H_STALE: usize = 38;
+/// Head of the list of removed series records whose cells await reclamation (arena
+/// offset, 0 for none; linked through the records' cell words).
+pub(crate) const H_RETIRED: usize = 39;
 /// Mappings of this file's predecessors that broke under a process (file truncated)
 /// before it moved here (`metricore_region_faults_total`).
 pub(crate) const H_REGION_FAULTS: usize = 40;
@@ -96,6 +104,13 @@ pub(crate) const H_ACCOUNTED: usize = 42;
 /// Exemplars not stored: their slot was being written by another writer, or no space
 /// for the series' slots could be had (`metricore_exemplars_dropped_total`).
 pub(crate) const H_EXEMPLARS_DROPPED: usize = 44;
+/// Removed series whose cells await reclamation (`metricore_series_reclaimable`).
+pub(crate) const H_RETIRED_COUNT: usize = 43;
+/// Cells (per lane) on the free lists (`metricore_cells_free`).
+pub(crate) const H_FREE_CELLS: usize = 46;
+/// Set (never cleared) once a process could not register for global memory barriers:
+/// cells are never reused from then on.
+const H_NO_BARRIER: usize = 47;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 
@@ -109,6 +124,12 @@ pub(crate) const FAMILY_WORDS: usize = 4;
 pub(crate) const PROC_WORDS: usize = 2;
 
 const PAGE_WORDS: usize = 4096 / 8;
+/// Words per lane of the quiescence area: one cache line.
+pub(crate) const QUIET_WORDS: usize = 8;
+/// How long a reclamation waits for the recordings in flight to finish before it gives
+/// up (and leaves the removed series' cells for a later one).
+#[cfg(not(loom))]
+const QUIESCE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 /// Cells per cache line, and per bit of the marks.
 const LINE_CELLS: usize = 8;
 /// Arena words reserved at a time in a file: 64 KiB.
@@ -197,6 +218,8 @@ pub(crate) struct Layout {
     pub dir_off: usize,
     pub procs_off: usize,
     pub lanes_off: usize,
+    pub quiet_off: usize,
+    pub free_off: usize,
     pub marks_off: usize,
     pub arena_off: usize,
     pub cells_off: usize,
@@ -237,7 +260,9 @@ impl Layout {
         let dir_off = families_off + families * FAMILY_WORDS;
         let procs_off = dir_off + series;
         let lanes_off = procs_off + procs * PROC_WORDS;
-        let marks_off = lanes_off + shards;
+        let quiet_off = (lanes_off + shards).next_multiple_of(QUIET_WORDS);
+        let free_off = quiet_off + shards * QUIET_WORDS;
+        let marks_off = free_off + SINK_CELLS as usize;
         let lines = shards.checked_mul(cells)?.div_ceil(LINE_CELLS);
         let arena_off = marks_off + lines.div_ceil(64);
         let cells_off = (arena_off + arena).div_ceil(PAGE_WORDS) * PAGE_WORDS;
@@ -253,6 +278,8 @@ impl Layout {
             dir_off,
             procs_off,
             lanes_off,
+            quiet_off,
+            free_off,
             marks_off,
             arena_off,
             cells_off,
@@ -739,9 +766,13 @@ impl Region {
         })
     }
 
-    /// Allocates `n` consecutive cells, the same in every lane; returns the first cell
-    /// index. File space is reserved in the lanes in use only.
+    /// Allocates `n` consecutive zeroed cells, the same in every lane; returns the first
+    /// cell index. Freed cells of that many come first (see [`Region::free_cells`]),
+    /// then fresh ones; file space is reserved in the lanes in use only.
     pub fn alloc_cells(&self, n: usize) -> Option<u32> {
+        if let Some(c) = self.pop_free(n) {
+            return Some(c);
+        }
         let limit = self.layout.cells_per_shard as u64;
         self.bump(H_NEXT_CELL, n as u64, (SINK_CELLS, limit), |start, end| {
             self.lane_table()
@@ -750,6 +781,177 @@ impl Region {
                 })
         })
         .map(|c| c as u32)
+    }
+
+    /// The head of the free list of runs of `n` cells, for `n` in 1..=[`SINK_CELLS`].
+    fn free_head(&self, n: usize) -> Option<&AtomicU64> {
+        (1..=SINK_CELLS as usize)
+            .contains(&n)
+            .then(|| self.word(self.layout.free_off + n - 1))
+    }
+
+    /// Takes a freed run of `n` cells, if there is one. A head is a tag (high half,
+    /// bumped by every pop, so a head popped and pushed again in between fails the CAS)
+    /// and the first cell + 1 (low half, 0 for an empty list); a run's link to the next
+    /// is kept in its first cell of lane 0, zeroed once the run is taken.
+    fn pop_free(&self, n: usize) -> Option<u32> {
+        let head = self.free_head(n)?;
+        let backoff = Backoff::new();
+        let mut cur = head.load(Ordering::Acquire);
+        loop {
+            let first = (cur as u32).checked_sub(1)?;
+            if !crate::cells::inside(self, first, n) {
+                return None; // a head only a hostile write leaves: the list is lost
+            }
+            let next = self.cell(0, first).load(Ordering::Relaxed) as u32;
+            let new = ((cur >> 32) + 1) << 32 | next as u64;
+            match head.compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Acquire) {
+                Ok(_) => {
+                    self.cell(0, first).store(0, Ordering::Relaxed);
+                    saturating_sub(self.word(H_FREE_CELLS), n as u64);
+                    return Some(first);
+                }
+                Err(v) => {
+                    cur = v;
+                    backoff.spin();
+                }
+            }
+        }
+    }
+
+    /// Gives back the `n` cells from `first`, which no recording can reach any more
+    /// (after [`Region::quiesce`]): zeroes them in every lane in use and puts them on
+    /// the free list of runs of `n`. Lanes past those in use were never written.
+    pub fn free_cells(&self, first: u32, n: usize) {
+        let Some(head) = self.free_head(n) else {
+            return;
+        };
+        if !crate::cells::inside(self, first, n) || first as u64 + n as u64 > self.cell_use().0 {
+            return;
+        }
+        for lane in 0..self.lanes_in_use() {
+            for c in self.lane_cells(lane, first, first + n as u32) {
+                c.store(0, Ordering::Relaxed);
+            }
+        }
+        let link = self.cell(0, first);
+        let backoff = Backoff::new();
+        let mut cur = head.load(Ordering::Relaxed);
+        loop {
+            link.store(cur as u32 as u64, Ordering::Relaxed);
+            let new = (cur >> 32) << 32 | (first as u64 + 1);
+            match head.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(v) => {
+                    cur = v;
+                    backoff.spin();
+                }
+            }
+        }
+        self.word(H_FREE_CELLS)
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Puts the removed series record at arena offset `off` on the list of records
+    /// whose cells await reclamation, linked through the record word `link` (a word of
+    /// the record the caller made dead, so that no handle's check passes).
+    pub fn retire(&self, off: u64, link: &AtomicU64) {
+        let head = self.word(H_RETIRED);
+        let mut cur = head.load(Ordering::Relaxed);
+        let backoff = Backoff::new();
+        loop {
+            link.store(cur & 0xffff_ffff, Ordering::Relaxed);
+            match head.compare_exchange_weak(cur, off, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(v) => {
+                    cur = v;
+                    backoff.spin();
+                }
+            }
+        }
+        self.count(H_RETIRED_COUNT);
+    }
+
+    /// Takes the whole list of retired records: the arena offset of the first, 0 for
+    /// none.
+    pub fn take_retired(&self) -> u64 {
+        if self.word(H_RETIRED).load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.word(H_RETIRED).swap(0, Ordering::Acquire)
+    }
+
+    /// Records retired and not yet reclaimed.
+    pub fn retired(&self) -> u64 {
+        self.word(H_RETIRED_COUNT).load(Ordering::Relaxed)
+    }
+
+    /// The first lane's quiescence word; lane `s`'s is [`QUIET_WORDS`] `* s` words on.
+    /// Recordings set it odd around their check and write (see `Cells::enter`).
+    #[inline]
+    pub fn quiet_base(&self) -> *const AtomicU64 {
+        self.word(self.layout.quiet_off) as *const AtomicU64
+    }
+
+    /// Waits until every recording that may have passed its handle's check before this
+    /// call has finished its write; `false` when that cannot be known (a process could
+    /// not register for memory barriers, or a recording stayed in flight too long),
+    /// and then nothing retired may be reused yet.
+    ///
+    /// A recording sets its lane's quiescence word to 1 (odd), checks its series' cell
+    /// word, writes, and sets the word to 2 (even); plain stores, made visible by a global memory
+    /// barrier here (`membarrier`), which every thread of every process that records
+    /// in the region passes (they registered before their first recording). Whoever is
+    /// in flight afterwards either loaded the dead cell word, or was seen odd and is
+    /// waited for; a lane whose holder is gone is not. Threads that share lanes by CPU
+    /// count their writes in flight in the line's second word instead, which is waited
+    /// for until seen at 0 (whoever was counted has left by then).
+    pub fn quiesce(&self) -> bool {
+        if !self.writable || self.word(H_NO_BARRIER).load(Ordering::SeqCst) != 0 {
+            return false;
+        }
+        if !global_barrier() {
+            return false;
+        }
+        let n = self.lanes_in_use();
+        let quiet = |lane: usize| self.word(self.layout.quiet_off + lane * QUIET_WORDS);
+        let owner = |lane: usize| self.lane_table().owners[lane].load(Ordering::Acquire);
+        // A lane given back (owner 0) or taken by another thread (a new owner) was left
+        // between recordings, or by a holder that is gone.
+        let mut waiting: Vec<(usize, u64, u64)> = (0..n)
+            .map(|lane| (lane, quiet(lane).load(Ordering::Acquire), owner(lane)))
+            .filter(|&(_, q, o)| q & 1 == 1 && o != 0)
+            .collect();
+        let sharers = |lane: usize| self.word(self.layout.quiet_off + lane * QUIET_WORDS + 1);
+        let mut shared: Vec<usize> = (0..n).collect();
+        #[cfg(not(loom))]
+        let start = std::time::Instant::now();
+        let backoff = Backoff::new();
+        loop {
+            shared.retain(|&lane| sharers(lane).load(Ordering::Acquire) != 0);
+            // Seen even once, the lane left every write it was in at the barrier.
+            waiting.retain(|&(lane, _, o)| {
+                quiet(lane).load(Ordering::Acquire) & 1 == 1 && owner(lane) == o
+            });
+            if waiting.is_empty() && shared.is_empty() {
+                break;
+            }
+            let owners: Vec<u64> = waiting.iter().map(|w| w.2).collect();
+            let gone = self.holders.gone(&owners);
+            let mut i = 0;
+            waiting.retain(|_| {
+                i += 1;
+                !gone[i - 1]
+            });
+            #[cfg(not(loom))]
+            if start.elapsed() > QUIESCE_WAIT {
+                return false;
+            }
+            backoff.spin();
+            #[cfg(not(loom))]
+            std::thread::yield_now();
+        }
+        true
     }
 
     /// The lane table and the reservation word.
@@ -787,6 +989,12 @@ impl Region {
     /// can be had, [`lanes::SHARED`] and a mask for sharing the lanes in use by CPU
     /// (which makes readers read every lane whole from then on).
     pub fn claim_lane(&self, me: LaneOwner, alive: impl Fn(LaneOwner) -> bool) -> u32 {
+        if self.writable && !register_barrier() {
+            // Before this thread's first add: no reclamation can count on this
+            // process's threads passing a barrier, so cells are never reused.
+            self.word(H_NO_BARRIER).store(1, Ordering::SeqCst);
+            crate::sync::fence(Ordering::SeqCst);
+        }
         if self.writable {
             let reserve = |lanes, from, to| self.reserve_lanes(lanes, from, to);
             let repair = |lane| self.repair_marks(lane);
@@ -1111,6 +1319,57 @@ impl Drop for Region {
             }
         }
     }
+}
+
+/// Registers this process for global expedited memory barriers (once per process);
+/// `false` if the kernel offers none.
+#[cfg(not(loom))]
+fn register_barrier() -> bool {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REGISTERED.get_or_init(|| {
+        // SAFETY: membarrier takes no pointers; QUERY returns a bit mask or -1.
+        let cmds = unsafe { libc::syscall(libc::SYS_membarrier, libc::MEMBARRIER_CMD_QUERY, 0, 0) };
+        cmds >= 0
+            && cmds & libc::MEMBARRIER_CMD_GLOBAL_EXPEDITED as libc::c_long != 0
+            // SAFETY: as above; registration only marks this process.
+            && unsafe {
+                libc::syscall(
+                    libc::SYS_membarrier,
+                    libc::MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+                    0,
+                    0,
+                )
+            } == 0
+    })
+}
+
+#[cfg(loom)]
+fn register_barrier() -> bool {
+    true
+}
+
+/// A memory barrier in every running thread of every registered process (and this
+/// one); `false` if the kernel refused it.
+#[cfg(not(loom))]
+fn global_barrier() -> bool {
+    // SAFETY: membarrier takes no pointers.
+    register_barrier()
+        && unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                libc::MEMBARRIER_CMD_GLOBAL_EXPEDITED,
+                0,
+                0,
+            )
+        } == 0
+}
+
+/// Under loom a sequentially consistent fence here and one in each recording stand for
+/// the kernel's barrier.
+#[cfg(loom)]
+fn global_barrier() -> bool {
+    crate::sync::fence(Ordering::SeqCst);
+    true
 }
 
 /// Gives words `from..to` of `file` disk or memory blocks, so that storing to them

@@ -91,19 +91,27 @@ pub(crate) struct Resolved<'a> {
     n: usize,
     /// Its float cell, for counters.
     pub float: FloatCell,
+    /// Its guard word (absolute index) and what that holds while the series lives.
+    guard: (usize, u64),
 }
 
 impl<'a> Resolved<'a> {
     /// Its cells, keeping the region mapped.
     #[inline]
     pub fn cells(&self) -> Cells {
-        Cells::new(self.region.clone(), self.first, self.n)
+        Cells::new(
+            self.region.clone(),
+            self.first,
+            self.n,
+            self.guard.0,
+            self.guard.1,
+        )
     }
 
     /// Its cells, borrowing the region from the family.
     #[inline]
     pub fn borrowed_cells(&self) -> Cells<&'a Arc<Region>> {
-        Cells::new(self.region, self.first, self.n)
+        Cells::new(self.region, self.first, self.n, self.guard.0, self.guard.1)
     }
 }
 
@@ -377,11 +385,16 @@ impl Family {
         if !cells::inside(self.region(), s.cell, self.0.cells) {
             return self.sink();
         }
+        // Removed since it was found: as if removed right after.
+        let Some(guard) = directory::guard(self.region(), s.record, s.cell) else {
+            return self.sink();
+        };
         Resolved {
             region: self.region(),
             first: s.cell,
             n: self.0.cells,
             float: FloatCell { record: s.record },
+            guard,
         }
     }
 
@@ -410,6 +423,7 @@ impl Family {
             float: FloatCell {
                 record: place.series.record,
             },
+            guard: place.guard(),
         })
     }
 
@@ -449,6 +463,7 @@ impl Family {
                     float: FloatCell {
                         record: place.series.record,
                     },
+                    guard: place.guard(),
                 }
             }
             None => self.insert(hash, ident, all),
@@ -514,6 +529,7 @@ impl Family {
             first: 0,
             n: 0,
             float: FloatCell { record: 0 },
+            guard: (0, 0),
         }
     }
 
@@ -544,7 +560,7 @@ impl Family {
         let all = self.label_values(values);
         let hash = key::hash(self.0.idx, all.clone());
         let region = self.region();
-        let removed = directory::remove(region, hash, self.ident(0), all);
+        let removed = directory::remove(region, hash, self.ident(0), all, self.0.cells);
         if removed {
             region::saturating_sub(Entry::of(region, self.0.idx).live(), 1);
         }
@@ -562,7 +578,7 @@ impl Family {
             self.remove_prefixed(self.0.consts.iter().map(String::as_str));
             return;
         }
-        retain(self.region(), self.0.idx, |_| false);
+        retain(self.region(), self.0.idx, self.0.cells, |_| false);
         if !self.0.spec.labels.is_empty() {
             self.overflow_series();
         }
@@ -574,7 +590,7 @@ impl Family {
         let mut p = Vec::new();
         key::encode(prefix, &mut p);
         let region = self.region();
-        retain(region, self.0.idx, |rec| {
+        retain(region, self.0.idx, self.0.cells, |rec| {
             rec.ident.is_overflow() || !rec.with_key(region, |k| k.starts_with(&p))
         })
     }
@@ -611,7 +627,7 @@ impl Family {
             want.push((at, value));
         }
         let region = self.region();
-        Ok(retain(region, self.0.idx, |rec| {
+        Ok(retain(region, self.0.idx, self.0.cells, |rec| {
             rec.ident.is_overflow()
                 || !rec.with_key(region, |k| {
                     let values: Vec<_> = key::values(k).collect();
@@ -681,8 +697,8 @@ fn check_lengths<'a>(
 
 /// Removes every series of family `idx` for which `keep` is false, and takes them off
 /// the family's live count; returns how many, overflow series not counted.
-fn retain(region: &Region, idx: u32, keep: impl FnMut(&Record) -> bool) -> u64 {
-    let removed = directory::retain(region, idx, keep);
+fn retain(region: &Region, idx: u32, cells: usize, keep: impl FnMut(&Record) -> bool) -> u64 {
+    let removed = directory::retain(region, idx, cells, keep);
     if removed > 0 {
         region::saturating_sub(Entry::of(region, idx).live(), removed);
     }
@@ -695,12 +711,12 @@ pub(crate) fn sweep_dead(region: &Region) {
     let slots = procs::slots(region);
     for idx in 0..region.layout.families as u32 {
         if let Some(Spec {
-            kind: Kind::Gauge(m),
+            kind: kind @ Kind::Gauge(m),
             ..
         }) = family::read(region, idx)
         {
             if m.per_process() {
-                retain(region, idx, |rec| {
+                retain(region, idx, kind.cells(), |rec| {
                     procs::owner_alive(&slots, rec.ident.owner)
                 });
             }

@@ -614,6 +614,16 @@ impl Walker<'_> {
                 "Directory slots of removed series, free for new series.",
                 total(&|r| r.counter(region::H_TOMBSTONES)),
             ),
+            (
+                "metricore_series_reclaimable",
+                "Removed series whose cells are not yet given back for reuse.",
+                total(&|r| r.counter(region::H_RETIRED_COUNT)),
+            ),
+            (
+                "metricore_cells_free",
+                "Cells per lane given back by removed series, free for new series.",
+                total(&|r| r.counter(region::H_FREE_CELLS)),
+            ),
         ];
         for (name, help, v) in gauges {
             if !filter.selects(name, "gauge") {
@@ -660,6 +670,12 @@ impl Walker<'_> {
                 "Exemplars not stored: another writer was storing one in the same slot, or \
                  the registry had no space for the series' exemplars.",
                 region::H_EXEMPLARS_DROPPED,
+            ),
+            (
+                "metricore_stale_recordings",
+                "Recordings dropped because they went through a handle of a series \
+                 removed since the handle was made.",
+                region::H_STALE,
             ),
         ];
         for (name, help, word) in counters {

@@ -40,7 +40,13 @@ pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
     row(
         &mut out,
         "cells",
-        format!("{} per shard", of(s.cells.0, s.cells.1, |n| n.to_string())),
+        format!(
+            "{} per shard; of them {} free for reuse, and the cells of {} removed series \
+             not yet reclaimed",
+            of(s.cells.0, s.cells.1, |n| n.to_string()),
+            s.cells_free,
+            s.reclaimable
+        ),
     );
     row(
         &mut out,
@@ -88,6 +94,16 @@ pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
         "errors",
         format!("{} recordings refused as invalid", s.errors),
     );
+    if s.stale_recordings > 0 {
+        row(
+            &mut out,
+            "stale",
+            format!(
+                "{} recordings dropped: their handles' series had been removed",
+                s.stale_recordings
+            ),
+        );
+    }
 
     let width = s
         .families

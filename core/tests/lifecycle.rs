@@ -1,0 +1,233 @@
+//! Removed series give their cells back, and a handle that outlives its series never
+//! writes into the series that reused them: in one process, and with the handle held
+//! by another process (this test binary run again with `METRICORE_CHILD` set).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use metricore::{Counter, CounterVec, Format, Options, Registry};
+
+mod common;
+use common::{spawn, tempdir};
+
+fn options() -> Options {
+    Options {
+        shards: Some(2),
+        cells_per_shard: 1 << 12,
+        series_capacity: 1 << 10,
+        family_capacity: 16,
+        process_capacity: 8,
+        arena_bytes: 4 << 20,
+        ..Options::default()
+    }
+}
+
+/// Series each `churner` child makes and removes.
+const CYCLES: u64 = 3000;
+
+/// Increments the `held` child makes through its handle once told to go.
+const STALE_INCS: u64 = 10_000;
+
+/// The child's work; a no-op in a normal test run.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var("METRICORE_CHILD") else {
+        return;
+    };
+    let path = PathBuf::from(std::env::var("METRICORE_FILE").unwrap());
+    let r = Registry::open_shared(&path, &options()).unwrap();
+    let v = r.counter_vec("held", "Held.", &["k"]).unwrap();
+    match role.as_str() {
+        // Takes a handle, records once, waits for the go file, records STALE_INCS.
+        "holder" => {
+            let h = v.with_labels(&["gone"]).unwrap();
+            h.inc();
+            let go = path.with_extension("go");
+            while !go.exists() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            for _ in 0..STALE_INCS {
+                h.inc();
+            }
+        }
+        // Makes, records into and removes CYCLES series one at a time, and counts them
+        // in a series of its own.
+        "churner" => {
+            let me = std::process::id().to_string();
+            let kept = v.with_labels(&[&me]).unwrap();
+            for i in 0..CYCLES {
+                let k = format!("{me}-{i}");
+                v.with_labels(&[&k]).unwrap().inc_by(2);
+                assert!(v.remove(&[&k]).unwrap());
+                kept.inc();
+            }
+        }
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Makes and removes `n` series of `v`, one at a time, so that their cells are
+/// reclaimed.
+fn churn(v: &CounterVec, n: usize) {
+    for i in 0..n {
+        let k = format!("churn{i}");
+        v.with_labels(&[&k]).unwrap().inc();
+        assert!(v.remove(&[&k]).unwrap());
+    }
+}
+
+/// A new series of `v` whose cells are those of the handle `old` (same id), made by
+/// creating (and removing) series until one reuses them.
+fn reusing(v: &CounterVec, old: &Counter) -> (String, Counter) {
+    for i in 0..20_000 {
+        let k = format!("new{i}");
+        let c = v.with_labels(&[&k]).unwrap();
+        if c.id() == old.id() {
+            return (k, c);
+        }
+        assert!(v.remove(&[&k]).unwrap());
+    }
+    panic!("no new series reused the removed series' cells");
+}
+
+#[test]
+fn a_handle_held_across_a_removal_never_writes_into_the_series_that_reused_its_cells() {
+    let r = Registry::with_options(&options()).unwrap();
+    let v = r.counter_vec("held", "Held.", &["k"]).unwrap();
+    let held = v.with_labels(&["gone"]).unwrap();
+    held.inc_by(3);
+    assert!(v.remove(&["gone"]).unwrap());
+    held.inc();
+    churn(&v, 600);
+    let (k, new) = reusing(&v, &held);
+    let t = r.render(Format::Prometheus);
+    assert_eq!(
+        value(&t, &format!("held_total{{k=\"{k}\"}}")),
+        Some(0.0),
+        "{t}"
+    );
+    for _ in 0..1000 {
+        held.inc();
+        new.inc_by(2);
+    }
+    held.inc_by_f64(0.5).unwrap();
+    assert_eq!(held.get(), 0.0, "a removed series' handle reads nothing");
+    assert_eq!(new.get(), 2000.0);
+    let t = r.render(Format::Prometheus);
+    assert_eq!(value(&t, &format!("held_total{{k=\"{k}\"}}")), Some(2000.0));
+    assert!(!t.contains("k=\"gone\""), "{t}");
+    assert_eq!(value(&t, "metricore_stale_recordings_total"), Some(1002.0));
+    let s = r.stats();
+    assert_eq!(s.stale_recordings, 1002);
+    assert_eq!(s.overflows, 0);
+}
+
+#[test]
+fn series_made_and_removed_far_past_the_cells_reuse_them() {
+    let r = Registry::with_options(&options()).unwrap();
+    let v = r.counter_vec("churn", "Churn.", &["k"]).unwrap();
+    let h = r
+        .histogram_vec("churn_seconds", "Churn.", &["k"], &[0.1, 1.0])
+        .unwrap();
+    let kept = v.with_labels(&["kept"]).unwrap();
+    // Three times the cells of a lane, one series at a time (records stay in the
+    // arena: a quarter of it is the family's).
+    for i in 0..3 * 4096 {
+        let k = i.to_string();
+        v.with_labels(&[&k]).unwrap().inc();
+        h.with_labels(&[&k]).unwrap().observe(0.5).unwrap();
+        assert!(v.remove(&[&k]).unwrap());
+        assert!(h.remove(&[&k]).unwrap());
+        kept.inc();
+    }
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    assert_eq!(s.series, 1);
+    assert!(s.cells.0 < 256 + 3000, "cells in use: {:?}", s.cells);
+    let t = r.render(Format::Prometheus);
+    assert_eq!(value(&t, "churn_total{k=\"kept\"}"), Some(12288.0));
+    assert_eq!(t.matches("churn_total{").count(), 1, "{t}");
+    assert_eq!(
+        value(&t, "metricore_series_reclaimable"),
+        Some(s.reclaimable as f64)
+    );
+    assert_eq!(value(&t, "metricore_cells_free"), Some(s.cells_free as f64));
+    assert_eq!(value(&t, "metricore_stale_recordings_total"), Some(0.0));
+}
+
+fn wait_for(path: &Path, series: &str, want: f64) {
+    let start = Instant::now();
+    loop {
+        let r = Registry::open_existing(path).unwrap();
+        if value(&r.render(Format::Prometheus), series) == Some(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{series} never {want}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_handle_held_by_another_process_across_a_removal_writes_nothing_into_reused_cells() {
+    let dir = tempdir("lifecycle-held");
+    let path = dir.join("m.db");
+    let r = Registry::open_shared(&path, &options()).unwrap();
+    let v = r.counter_vec("held", "Held.", &["k"]).unwrap();
+    let mine = v.with_labels(&["gone"]).unwrap();
+    let mut child = spawn("holder", &path);
+    wait_for(&path, "held_total{k=\"gone\"}", 1.0);
+    assert!(v.remove(&["gone"]).unwrap());
+    churn(&v, 600);
+    let (k, new) = reusing(&v, &mine);
+    new.inc_by(7);
+    std::fs::write(path.with_extension("go"), b"").unwrap();
+    assert!(child.wait().unwrap().success());
+    let t = r.render(Format::Prometheus);
+    assert_eq!(
+        value(&t, &format!("held_total{{k=\"{k}\"}}")),
+        Some(7.0),
+        "{t}"
+    );
+    assert!(!t.contains("k=\"gone\""), "{t}");
+    assert_eq!(
+        value(&t, "metricore_stale_recordings_total"),
+        Some(STALE_INCS as f64)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn processes_that_make_and_remove_series_at_once_reuse_cells_and_keep_exact_totals() {
+    let dir = tempdir("lifecycle-churn");
+    let path = dir.join("m.db");
+    let r = Registry::open_shared(&path, &options()).unwrap();
+    // More recording processes than lanes: some threads share lanes by CPU.
+    let children: Vec<_> = (0..3).map(|_| spawn("churner", &path)).collect();
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let t = r.render(Format::Prometheus);
+    for pid in pids {
+        let series = format!("held_total{{k=\"{pid}\"}}");
+        assert_eq!(value(&t, &series), Some(CYCLES as f64), "{t}");
+    }
+    assert_eq!(t.matches("held_total{").count(), 3, "{t}");
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    // 9,000 series of one cell went through 3,840 cells of a lane.
+    assert!(s.cells.0 < 4096, "{:?}", s.cells);
+    eprintln!(
+        "cells in use {:?}, free {}, reclaimable {}",
+        s.cells, s.cells_free, s.reclaimable
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
