@@ -12,7 +12,6 @@ mod tracking;
 
 use std::path::PathBuf;
 
-use metricore::Format;
 use pyo3::prelude::*;
 
 /// The format for a scraper's `Accept` header, by core's rules: its code for

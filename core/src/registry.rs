@@ -643,10 +643,22 @@ pub fn render_escaped(
 ) {
     out.clear();
     if format == Format::Protobuf {
-        render_to(registries, format, escaping, filter, render::Out::Protobuf(out));
+        render_to(
+            registries,
+            format,
+            escaping,
+            filter,
+            render::Out::Protobuf(out),
+        );
     } else {
         let mut text = String::from_utf8(std::mem::take(out)).unwrap_or_default();
-        render_to(registries, format, escaping, filter, render::Out::Text(&mut text));
+        render_to(
+            registries,
+            format,
+            escaping,
+            filter,
+            render::Out::Text(&mut text),
+        );
         *out = text.into_bytes();
     }
 }

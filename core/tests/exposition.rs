@@ -635,10 +635,16 @@ fn utf8_render(format: Format, escaping: Escaping) -> String {
 fn protobuf_carries_utf8_names_as_they_are_or_escaped() {
     let has = |body: &str, name: &str| body.contains(name);
     let kept = utf8_render(Format::Protobuf, Escaping::AllowUtf8);
-    assert!(has(&kept, "req.total_total") && has(&kept, "http.method"), "{kept:?}");
+    assert!(
+        has(&kept, "req.total_total") && has(&kept, "http.method"),
+        "{kept:?}"
+    );
     assert!(!has(&kept, "req_total_total"), "{kept:?}");
     let escaped = utf8_render(Format::Protobuf, Escaping::Underscores);
-    assert!(has(&escaped, "req_total_total") && has(&escaped, "http_method"), "{escaped:?}");
+    assert!(
+        has(&escaped, "req_total_total") && has(&escaped, "http_method"),
+        "{escaped:?}"
+    );
     assert!(!has(&escaped, "req.total"), "{escaped:?}");
 }
 

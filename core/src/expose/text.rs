@@ -422,7 +422,8 @@ fn push_name(out: &mut String, name: &str, suffix: &str, label: bool, escaping: 
 /// `escaping`: as it is with [`Escaping::AllowUtf8`] (protobuf needs no quotes), else
 /// as the text formats write it.
 pub(crate) fn proto_name(name: &str, label: bool, escaping: Escaping) -> Cow<'_, str> {
-    if escaping == Escaping::AllowUtf8 || (escaping != Escaping::Dots && is_legacy_name(name, label))
+    if escaping == Escaping::AllowUtf8
+        || (escaping != Escaping::Dots && is_legacy_name(name, label))
     {
         Cow::Borrowed(name)
     } else {
