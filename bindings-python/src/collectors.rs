@@ -1,8 +1,8 @@
 //! Custom collectors: the metric families a Python `collect()` yields, rendered by
-//! core's rules for external families; and exposition text read by core's parser
-//! into such families.
+//! core's rules for external families; and families (exposition text read by core's
+//! parser, or a registry's families collected as data) made into Python objects.
 
-use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample};
+use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample, ParsedFamily};
 use metricore::{Format, Numbers};
 use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
@@ -117,6 +117,12 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
         Format::Prometheus
     };
     let families = py.detach(|| parse(text, format)).map_err(to_py)?;
+    to_metrics(py, families)
+}
+
+/// Builds `metricore.metrics_core.Metric` objects with their samples (and exemplars,
+/// as `metricore.samples.Exemplar`) from `families`.
+pub fn to_metrics(py: Python<'_>, families: Vec<ParsedFamily>) -> PyResult<Vec<Py<PyAny>>> {
     let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
     let samples_mod = py.import("metricore.samples")?;
     let (sample, exemplar) = (

@@ -382,6 +382,26 @@ impl Registry {
         }
     }
 
+    /// The registry's families with their samples, as `metricore.metrics_core.Metric`
+    /// objects, built from the core's families as data (no text in between); with
+    /// `names`, only the families they select. The custom collectors are left out
+    /// (`collect()` calls them itself). Errors raised by callbacks are raised here.
+    #[pyo3(signature = (names = None))]
+    fn _collect(&self, py: Python<'_>, names: Option<Vec<String>>) -> PyResult<Vec<Py<PyAny>>> {
+        let cores = self.cores();
+        let outer = CAPTURE.replace(Some(None));
+        let outer_without = WITHOUT_COLLECTORS.replace(true);
+        let families = py.detach(|| {
+            let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
+            metricore::registry::collect(&cores, &filter)
+        });
+        WITHOUT_COLLECTORS.set(outer_without);
+        match CAPTURE.replace(outer).flatten() {
+            Some(e) => Err(e),
+            None => collectors::to_metrics(py, families),
+        }
+    }
+
     /// Renders the metric of private registry `other` (one made with `registry=None`)
     /// with this registry's metrics from now on; with `any`, the metrics of any
     /// registry `other` (a multiprocess collector's shared file).

@@ -6,8 +6,10 @@
 //! long slab, so reading a cell of every lane in turn would touch a page per lane.
 //! Of each lane only the cache lines marked written are read.
 
+use super::collect::Collector;
 use super::filter::Filter;
 use super::format::{Format, Numbers};
+use super::parse::ParsedFamily;
 use super::plan::{Entry, Merged, Plan};
 use super::proto;
 use super::text::{write_f64, Encoder, Labels, Value};
@@ -20,18 +22,22 @@ use crate::region::{self, Region};
 use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::{AtomicU64, Ordering};
 
-/// Where an exposition goes: text into a `String`, protobuf into bytes.
+/// Where an exposition goes: text into a `String`, protobuf into bytes, families as
+/// data into a list.
 pub(crate) enum Out<'a> {
     /// Text in the given format (protobuf asked for writes the Prometheus text format).
     Text(&'a mut String),
     /// Protobuf.
     Protobuf(&'a mut Vec<u8>),
+    /// Families and samples as data, as OpenMetrics has them.
+    Collected(&'a mut Vec<ParsedFamily>),
 }
 
 /// The encoder a render drives.
 enum Enc<'a> {
     Text(Encoder<'a>),
     Protobuf(proto::Encoder<'a>),
+    Collect(Collector<'a>),
 }
 
 impl Enc<'_> {
@@ -39,6 +45,7 @@ impl Enc<'_> {
         match self {
             Enc::Text(e) => e.family(name, type_name, help, unit),
             Enc::Protobuf(e) => e.family(name, type_name, help),
+            Enc::Collect(e) => e.family(name, type_name, help, unit),
         }
     }
 
@@ -69,14 +76,15 @@ impl Enc<'_> {
                 });
                 e.sample(suffix, labels.proto_fields(), extra, value, x.as_ref())
             }
+            Enc::Collect(e) => e.sample(name, suffix, labels, extra, value, exemplar),
         }
     }
 
-    /// Whether the format carries exemplars (OpenMetrics and protobuf).
+    /// Whether the format carries exemplars (OpenMetrics, protobuf and data).
     fn writes_exemplars(&self) -> bool {
         match self {
             Enc::Text(e) => e.writes_exemplars(),
-            Enc::Protobuf(_) => true,
+            Enc::Protobuf(_) | Enc::Collect(_) => true,
         }
     }
 
@@ -84,6 +92,7 @@ impl Enc<'_> {
         match self {
             Enc::Text(e) => e.numbers(),
             Enc::Protobuf(_) => Numbers::Shortest,
+            Enc::Collect(e) => e.numbers(),
         }
     }
 }
@@ -91,8 +100,8 @@ impl Enc<'_> {
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
 /// values, its values written as `numbers` says, and (with `self_metrics`) the
 /// self-metrics `filter` selects; `extra` appends callback text, of which the families
-/// `filter` selects are kept (for protobuf, the text is read back and encoded; text
-/// that cannot be read is left out).
+/// `filter` selects are kept (for protobuf and data, the text is read back; text that
+/// cannot be read is left out).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn render(
     regions: &[&Region],
@@ -122,6 +131,10 @@ pub(crate) fn render(
             Labels::default(),
         ),
         Out::Protobuf(out) => (Enc::Protobuf(proto::Encoder::new(out)), Labels::proto()),
+        Out::Collected(out) => (
+            Enc::Collect(Collector::new(out, numbers)),
+            Labels::pairs_only(),
+        ),
     };
     let mut w = Walker {
         regions,
@@ -156,6 +169,14 @@ pub(crate) fn render(
                 enc.parsed(&families);
             }
             enc.finish();
+        }
+        Enc::Collect(enc) => {
+            let mut text = String::new();
+            extra(Format::OpenMetrics, &mut text);
+            filter.retain_text(&mut text, 0);
+            if let Ok(families) = super::parse(&text, Format::OpenMetrics) {
+                enc.parsed(families);
+            }
         }
     }
 }

@@ -129,15 +129,25 @@ fn write_python(v: f64, out: &mut String) {
 }
 
 /// A series' labels as `name="value"` pairs without braces (or, for the protobuf
-/// encoder, as encoded `LabelPair` fields): rendered once, reused for each of the
-/// series' lines.
+/// encoder, as encoded `LabelPair` fields; for the structured one, as pairs): rendered
+/// once, reused for each of the series' lines.
 #[derive(Default)]
-pub(crate) struct Labels(String, Option<Vec<u8>>);
+pub(crate) struct Labels(String, Option<Vec<u8>>, Option<Vec<(String, String)>>);
 
 impl Labels {
     /// Labels for the protobuf encoder.
     pub fn proto() -> Labels {
-        Labels(String::new(), Some(Vec::new()))
+        Labels(String::new(), Some(Vec::new()), None)
+    }
+
+    /// Labels for the structured encoder.
+    pub fn pairs_only() -> Labels {
+        Labels(String::new(), None, Some(Vec::new()))
+    }
+
+    /// The labels as name and value pairs (empty unless made by [`Labels::pairs_only`]).
+    pub fn pairs(&self) -> &[(String, String)] {
+        self.2.as_deref().unwrap_or_default()
     }
 
     /// The encoded `LabelPair` fields (empty for text labels).
@@ -152,12 +162,19 @@ impl Labels {
         if let Some(pb) = &mut self.1 {
             pb.clear();
         }
+        if let Some(pairs) = &mut self.2 {
+            pairs.clear();
+        }
     }
 
     /// Appends the label `name="value"`, escaping the value.
     pub fn push(&mut self, name: &str, value: &str) {
         if let Some(pb) = &mut self.1 {
             super::proto::label_pair(pb, name, value);
+            return;
+        }
+        if let Some(pairs) = &mut self.2 {
+            pairs.push((name.to_owned(), value.to_owned()));
             return;
         }
         let out = &mut self.0;
