@@ -5,6 +5,7 @@
 use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample, ParsedFamily};
 use metricore::{Format, Numbers};
 use pyo3::exceptions::PyAttributeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
@@ -121,7 +122,9 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
 }
 
 /// Builds `metricore.metrics_core.Metric` objects with their samples (and exemplars,
-/// as `metricore.samples.Exemplar`) from `families`.
+/// as `metricore.samples.Exemplar`) from `families`. The samples and exemplars are
+/// made by `tuple.__new__` with every field given, as the named tuples' own
+/// constructors would make them, without running their Python code.
 pub fn to_metrics(py: Python<'_>, families: Vec<ParsedFamily>) -> PyResult<Vec<Py<PyAny>>> {
     let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
     let samples_mod = py.import("metricore.samples")?;
@@ -129,6 +132,7 @@ pub fn to_metrics(py: Python<'_>, families: Vec<ParsedFamily>) -> PyResult<Vec<P
         samples_mod.getattr("Sample")?,
         samples_mod.getattr("Exemplar")?,
     );
+    let new = py.get_type::<PyTuple>().getattr(intern!(py, "__new__"))?;
     let mut out = Vec::with_capacity(families.len());
     for f in families {
         let m = metric.call1((f.name, f.help, f.kind, f.unit))?;
@@ -144,11 +148,13 @@ pub fn to_metrics(py: Python<'_>, families: Vec<ParsedFamily>) -> PyResult<Vec<P
                     for (k, v) in e.labels {
                         labels.set_item(k, v)?;
                     }
-                    exemplar.call1((labels, e.value, e.timestamp))?
+                    new.call1((&exemplar, (labels, e.value, e.timestamp)))?
                 }
                 None => py.None().into_bound(py),
             };
-            samples.push(sample.call1((s.name, labels, s.value, s.timestamp, ex))?);
+            // name, labels, value, timestamp, exemplar, native_histogram
+            let fields = (s.name, labels, s.value, s.timestamp, ex, py.None());
+            samples.push(new.call1((&sample, fields))?);
         }
         m.setattr("samples", samples)?;
         out.push(m.unbind());
