@@ -113,7 +113,7 @@ def run_calls(name, quick):
     }
     out = {}
     for key, stmt in stmts.items():
-        if stmt.split(".")[0] not in env:
+        if stmt.removeprefix("with ").split(".")[0] not in env:
             continue
         slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "observe_exemplar", "time") or name == "prometheus_client-mp"
         out[key] = per_call_ns(stmt, env, number // (4 if slow else 1), repeat)
