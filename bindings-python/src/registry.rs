@@ -345,15 +345,14 @@ impl Registry {
 
     /// Renders every metric and collector of the registry, as Prometheus text 0.0.4,
     /// OpenMetrics 1.0.0 (`format` 1 or `True`) or protobuf (2, binary); with `names`,
-    /// only the families they select (core's `Filter`); without `collectors`, leaving
-    /// out the custom collectors. Errors raised by collectors are raised here.
-    #[pyo3(signature = (format = 0, names = None, collectors = true))]
+    /// only the families they select (core's `Filter`). Errors raised by collectors are
+    /// raised here.
+    #[pyo3(signature = (format = 0, names = None))]
     fn _render<'py>(
         &self,
         py: Python<'py>,
         format: u8,
         names: Option<Vec<String>>,
-        collectors: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let format = match format {
             0 => Format::Prometheus,
@@ -367,7 +366,7 @@ impl Registry {
         };
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
-        let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
+        let outer_without = WITHOUT_COLLECTORS.replace(false);
         let body = py.detach(|| {
             let mut out = Vec::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
