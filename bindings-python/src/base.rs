@@ -64,8 +64,19 @@ impl<H> Following<H> {
 
     /// The handle for generation `now`; `resolve` makes it if the registry moved
     /// since (the last handle stays in use if that fails).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, now: u64, resolve: impl FnOnce() -> Option<H>) -> &H {
+        if self.generation == now && self.next.get().is_none() {
+            return &self.handle;
+        }
+        self.follow(now, resolve)
+    }
+
+    /// [`get`](Self::get) after a move: the latest handle, resolved again if it is not
+    /// of generation `now`.
+    #[cold]
+    #[inline(never)]
+    fn follow(&self, now: u64, resolve: impl FnOnce() -> Option<H>) -> &H {
         let mut f = self;
         while let Some(next) = f.next.get() {
             f = next;
@@ -195,6 +206,7 @@ impl Base {
     }
 
     /// The error for recording on a parent that has label names.
+    #[cold]
     pub fn missing_values(&self) -> PyErr {
         PyValueError::new_err(format!(
             "{} metric {:?} is missing label values: call labels({}) first",

@@ -1,11 +1,12 @@
 //! Custom collectors: the metric families a Python `collect()` yields, rendered by
-//! core's rules for external families; and exposition text read by core's parser
-//! into such families.
+//! core's rules for external families; and families (exposition text read by core's
+//! parser, or a registry's families collected as data) made into Python objects.
 
-use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample};
+use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample, ParsedFamily};
 use metricore::names::Escaping;
 use metricore::{Format, Numbers};
 use pyo3::exceptions::PyAttributeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
@@ -129,12 +130,21 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
         Format::Prometheus
     };
     let families = py.detach(|| parse(text, format)).map_err(to_py)?;
+    to_metrics(py, families)
+}
+
+/// Builds `metricore.metrics_core.Metric` objects with their samples (and exemplars,
+/// as `metricore.samples.Exemplar`) from `families`. The samples and exemplars are
+/// made by `tuple.__new__` with every field given, as the named tuples' own
+/// constructors would make them, without running their Python code.
+pub fn to_metrics(py: Python<'_>, families: Vec<ParsedFamily>) -> PyResult<Vec<Py<PyAny>>> {
     let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
     let samples_mod = py.import("metricore.samples")?;
     let (sample, exemplar) = (
         samples_mod.getattr("Sample")?,
         samples_mod.getattr("Exemplar")?,
     );
+    let new = py.get_type::<PyTuple>().getattr(intern!(py, "__new__"))?;
     let mut out = Vec::with_capacity(families.len());
     for f in families {
         let m = metric.call1((f.name, f.help, f.kind, f.unit))?;
@@ -150,11 +160,13 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
                     for (k, v) in e.labels {
                         labels.set_item(k, v)?;
                     }
-                    exemplar.call1((labels, e.value, e.timestamp))?
+                    new.call1((&exemplar, (labels, e.value, e.timestamp)))?
                 }
                 None => py.None().into_bound(py),
             };
-            samples.push(sample.call1((s.name, labels, s.value, s.timestamp, ex))?);
+            // name, labels, value, timestamp, exemplar, native_histogram
+            let fields = (s.name, labels, s.value, s.timestamp, ex, py.None());
+            samples.push(new.call1((&sample, fields))?);
         }
         m.setattr("samples", samples)?;
         out.push(m.unbind());

@@ -348,17 +348,15 @@ impl Registry {
 
     /// Renders every metric and collector of the registry, as Prometheus text 0.0.4,
     /// OpenMetrics 1.0.0 (`format` 1 or `True`) or protobuf (2, binary); with `names`,
-    /// only the families they select (core's `Filter`); without `collectors`, leaving
-    /// out the custom collectors; names outside the legacy set written by the scheme
-    /// `escaping` (`ValueError` for an unknown one). Errors raised by collectors are
-    /// raised here.
-    #[pyo3(signature = (format = 0, names = None, collectors = true, escaping = "underscores"))]
+    /// only the families they select (core's `Filter`); names outside the legacy set
+    /// written by the scheme `escaping` (`ValueError` for an unknown one). Errors raised
+    /// by collectors are raised here.
+    #[pyo3(signature = (format = 0, names = None, escaping = "underscores"))]
     fn _render<'py>(
         &self,
         py: Python<'py>,
         format: u8,
         names: Option<Vec<String>>,
-        collectors: bool,
         escaping: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let escaping = Escaping::from_name(escaping).ok_or_else(|| {
@@ -378,7 +376,7 @@ impl Registry {
         };
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
-        let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
+        let outer_without = WITHOUT_COLLECTORS.replace(false);
         let body = py.detach(|| {
             let mut out = Vec::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
@@ -391,6 +389,26 @@ impl Registry {
         match failed {
             Some(e) => Err(e),
             None => Ok(PyBytes::new(py, &body)),
+        }
+    }
+
+    /// The registry's families with their samples, as `metricore.metrics_core.Metric`
+    /// objects, built from the core's families as data (no text in between); with
+    /// `names`, only the families they select. The custom collectors are left out
+    /// (`collect()` calls them itself). Errors raised by callbacks are raised here.
+    #[pyo3(signature = (names = None))]
+    fn _collect(&self, py: Python<'_>, names: Option<Vec<String>>) -> PyResult<Vec<Py<PyAny>>> {
+        let cores = self.cores();
+        let outer = CAPTURE.replace(Some(None));
+        let outer_without = WITHOUT_COLLECTORS.replace(true);
+        let families = py.detach(|| {
+            let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
+            metricore::registry::collect(&cores, &filter)
+        });
+        WITHOUT_COLLECTORS.set(outer_without);
+        match CAPTURE.replace(outer).flatten() {
+            Some(e) => Err(e),
+            None => collectors::to_metrics(py, families),
         }
     }
 

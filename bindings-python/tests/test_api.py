@@ -801,3 +801,49 @@ def test_process_metrics_come_and_go_with_their_collector():
     # Values are written as prometheus_client writes them.
     line = next(li for li in text.splitlines() if li.startswith("process_max_fds "))
     assert line.endswith(".0") or "e+" in line, line
+
+
+def test_collect_gives_what_the_openmetrics_text_reads_back_as(registry):
+    """collect() builds its families from the core's data, not from text: the same
+    families, samples, values, labels and exemplars as the OpenMetrics exposition gives
+    when parsed, with self-metrics, process metrics and a restricted view."""
+    from metricore import _metricore
+    from metricore.openmetrics.exposition import generate_latest as om_latest
+
+    c = Counter("jobs", 'Jobs "done"\\.', ["q"], registry=registry)
+    c.labels('a"b\\c\nd').inc(3)
+    c.labels("x").inc(0.25, exemplar={"trace_id": "t1"})
+    h = Histogram("lat", "Latency.", buckets=[0.5, 1.0, 2e6], registry=registry)
+    h.observe(0.2)
+    h.observe(3.0, exemplar={"trace_id": "t2"})
+    Gauge("temp", "Temp.", registry=registry).set(-1.5)
+    Gauge("fn", "From a function.", registry=registry).set_function(lambda: 7)
+    Summary("size", "Sizes.", registry=registry).observe(7)
+    Info("build", "Build.", registry=registry).info({"v": "1.2"})
+    Enum("mode", "Mode.", states=["on", "off"], registry=registry).state("off")
+    registry.self_metrics = True
+    registry._add_process_metrics()
+
+    def as_tuples(families):
+        # Process readings change between two collections: their names are compared.
+        return [
+            (f.name, f.documentation, f.type, f.unit, [s.name for s in f.samples] if f.name.startswith("process_") else f.samples)
+            for f in families
+        ]
+
+    got = list(registry.collect())
+    want = _metricore._parse(om_latest(registry).decode(), True)
+    assert as_tuples(got) == as_tuples(want)
+    assert {"jobs", "lat", "fn", "metricore_series", "process_cpu_seconds"} <= {f.name for f in got}
+    jobs = next(f for f in got if f.name == "jobs").samples
+    assert jobs[0].labels == {"q": 'a"b\\c\nd'} and jobs[0].value == 3.0
+    assert jobs[1].value == 0.25 and jobs[1].exemplar.labels == {"trace_id": "t1"}
+    assert registry.get_sample_value("lat_bucket", {"le": "2e+06"}) == 2.0
+    assert registry.get_sample_value("fn") == 7.0
+
+    view = registry.restricted_registry(["lat_sum", "jobs_total"])
+    assert [(s.name, s.value) for f in view.collect() for s in f.samples] == [
+        ("jobs_total", 3.0),
+        ("jobs_total", 0.25),
+        ("lat_sum", 3.2),
+    ]

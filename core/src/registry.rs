@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::expose::plan::{self, Plan};
-use crate::expose::{render, Filter, Format, Numbers};
+use crate::expose::{render, Filter, Format, Numbers, ParsedFamily};
 use crate::inspect::{self, Stats};
 use crate::metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
@@ -679,6 +679,36 @@ pub fn render_escaped(
 /// ```
 pub fn render_bytes(registries: &[Registry], format: Format, filter: &Filter, out: &mut Vec<u8>) {
     render_escaped(registries, format, Escaping::Underscores, filter, out);
+}
+
+/// The families [`render_filtered`] would render in OpenMetrics, as data: each
+/// family's name, help, kind and unit, and its samples with their full names, labels as
+/// pairs, values and exemplars, with no text in between (what text callbacks append is
+/// read back). Bucket bounds are written as the first registry's numbers setting says.
+///
+/// ```
+/// use metricore::{registry::collect, Filter, Registry};
+///
+/// let r = Registry::new();
+/// let jobs = r.counter_vec("jobs", "Jobs done.", &["queue"]).unwrap();
+/// jobs.with_labels(&["fast"]).unwrap().inc_by(2);
+/// let families = collect(&[r], &Filter::names(["jobs"]));
+/// assert_eq!((families[0].name.as_str(), families[0].kind.as_str()), ("jobs", "counter"));
+/// let s = &families[0].samples[0];
+/// assert_eq!(s.name, "jobs_total");
+/// assert_eq!(s.labels, [("queue".to_owned(), "fast".to_owned())]);
+/// assert_eq!(s.value, 2.0);
+/// ```
+pub fn collect(registries: &[Registry], filter: &Filter) -> Vec<ParsedFamily> {
+    let mut out = Vec::new();
+    render_to(
+        registries,
+        Format::OpenMetrics,
+        Escaping::AllowUtf8,
+        filter,
+        render::Out::Collected(&mut out),
+    );
+    out
 }
 
 fn render_to(

@@ -754,3 +754,64 @@ fn negotiation_reads_the_escaping_of_a_version_1_range() {
         );
     }
 }
+
+/// `registry::collect` gives the families and samples the OpenMetrics text gives
+/// when read back, for every kind, with exemplars, escaped label values, numbers in
+/// Python's style, the self-metrics and text appended by a callback.
+#[test]
+fn collect_gives_what_openmetrics_text_reads_back_as() {
+    use metricore::expose::parse;
+    use metricore::registry::{collect, render_many};
+    use metricore::Filter;
+
+    let r = Registry::new();
+    r.set_numbers(Numbers::Python);
+    r.set_self_metrics(true);
+    let c = r.counter_vec("jobs", "Jobs \"done\"\\.", &["q"]).unwrap();
+    c.with_labels(&["a\"b\\c\nd"]).unwrap().inc_by(3);
+    c.with_labels(&["x"]).unwrap().inc_by_f64(0.25).unwrap();
+    c.with_labels(&["x"])
+        .unwrap()
+        .inc_with_exemplar(&[("trace_id", "t1")])
+        .unwrap();
+    let h = r.histogram("lat", "Latency.", &[0.5, 1.0, 2e6]).unwrap();
+    h.observe(0.2).unwrap();
+    h.observe_with_exemplar(3.0, &[("trace_id", "t2")]).unwrap();
+    r.gauge("temp", "").unwrap().set(-1.5);
+    r.summary("size", "Sizes.").unwrap().observe(7.0).unwrap();
+    r.info_vec("build", "Build.", &["v"])
+        .unwrap()
+        .set(&["1.2"], &[("rev", "abc")])
+        .unwrap();
+    r.state_set_vec("mode", "Mode.", &[], &["on", "off"])
+        .unwrap()
+        .with_labels(&[])
+        .unwrap()
+        .set("off")
+        .unwrap();
+    r.on_render(|_, out| out.push_str("# TYPE extra gauge\nextra{k=\"v\"} 4.0\n"));
+
+    for filter in [Filter::all(), Filter::names(["jobs_total", "lat", "extra"])] {
+        let mut text = String::new();
+        metricore::registry::render_filtered(
+            std::slice::from_ref(&r),
+            Format::OpenMetrics,
+            &filter,
+            &mut text,
+        );
+        let want = parse(&text, Format::OpenMetrics).unwrap();
+        let got = collect(std::slice::from_ref(&r), &filter);
+        assert_eq!(got, want, "{text}");
+    }
+    let all = collect(std::slice::from_ref(&r), &Filter::all());
+    let jobs = &all.iter().find(|f| f.name == "jobs").unwrap().samples;
+    assert_eq!(jobs[0].labels[0].1, "a\"b\\c\nd");
+    assert_eq!(jobs[1].value, 1.25);
+    assert_eq!(jobs[1].exemplar.as_ref().unwrap().labels[0].1, "t1");
+    let lat = &all.iter().find(|f| f.name == "lat").unwrap().samples;
+    assert_eq!(lat[2].labels, [("le".to_owned(), "2e+06".to_owned())]);
+    assert!(all.iter().any(|f| f.name == "extra"));
+    let mut text = String::new();
+    render_many(&[r], Format::OpenMetrics, &mut text);
+    assert!(text.contains("lat_bucket{le=\"2e+06\"} 2.0 # "), "{text}");
+}

@@ -8,8 +8,10 @@
 
 use std::borrow::Cow;
 
+use super::collect::Collector;
 use super::filter::Filter;
 use super::format::{Format, Numbers};
+use super::parse::ParsedFamily;
 use super::plan::{Entry, Merged, Plan};
 use super::proto;
 use super::text::{proto_name, write_f64, Encoder, Labels, Value};
@@ -23,18 +25,22 @@ use crate::region::{self, Region};
 use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::{AtomicU64, Ordering};
 
-/// Where an exposition goes: text into a `String`, protobuf into bytes.
+/// Where an exposition goes: text into a `String`, protobuf into bytes, families as
+/// data into a list.
 pub(crate) enum Out<'a> {
     /// Text in the given format (protobuf asked for writes the Prometheus text format).
     Text(&'a mut String),
     /// Protobuf.
     Protobuf(&'a mut Vec<u8>),
+    /// Families and samples as data, as OpenMetrics has them.
+    Collected(&'a mut Vec<ParsedFamily>),
 }
 
 /// The encoder a render drives (protobuf with the scheme its names are written in).
 enum Enc<'a> {
     Text(Encoder<'a>),
     Protobuf(proto::Encoder<'a>, Escaping),
+    Collect(Collector<'a>),
 }
 
 impl Enc<'_> {
@@ -44,6 +50,7 @@ impl Enc<'_> {
             Enc::Protobuf(e, escaping) => {
                 e.family(&proto_name(name, false, *escaping), type_name, help)
             }
+            Enc::Collect(e) => e.family(name, type_name, help, unit),
         }
     }
 
@@ -80,14 +87,15 @@ impl Enc<'_> {
                 });
                 e.sample(suffix, labels.proto_fields(), extra, value, x.as_ref())
             }
+            Enc::Collect(e) => e.sample(name, suffix, labels, extra, value, exemplar),
         }
     }
 
-    /// Whether the format carries exemplars (OpenMetrics and protobuf).
+    /// Whether the format carries exemplars (OpenMetrics, protobuf and data).
     fn writes_exemplars(&self) -> bool {
         match self {
             Enc::Text(e) => e.writes_exemplars(),
-            Enc::Protobuf(..) => true,
+            Enc::Protobuf(..) | Enc::Collect(_) => true,
         }
     }
 
@@ -95,6 +103,7 @@ impl Enc<'_> {
         match self {
             Enc::Text(e) => e.numbers(),
             Enc::Protobuf(..) => Numbers::Shortest,
+            Enc::Collect(e) => e.numbers(),
         }
     }
 }
@@ -103,8 +112,8 @@ impl Enc<'_> {
 /// values, its values written as `numbers` says and names outside the legacy set as
 /// `escaping` says, and (with `self_metrics`) the
 /// self-metrics `filter` selects; `extra` appends callback text, of which the families
-/// `filter` selects are kept (for protobuf, the text is read back and encoded; text
-/// that cannot be read is left out).
+/// `filter` selects are kept (for protobuf and data, the text is read back; text that
+/// cannot be read is left out).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn render(
     regions: &[&Region],
@@ -138,6 +147,10 @@ pub(crate) fn render(
         Out::Protobuf(out) => (
             Enc::Protobuf(proto::Encoder::new(out), escaping),
             Labels::proto(escaping),
+        ),
+        Out::Collected(out) => (
+            Enc::Collect(Collector::new(out, numbers)),
+            Labels::pairs_only(),
         ),
     };
     let mut w = Walker {
@@ -176,6 +189,14 @@ pub(crate) fn render(
                 enc.parsed(&families);
             }
             enc.finish();
+        }
+        Enc::Collect(enc) => {
+            let mut text = String::new();
+            extra(Format::OpenMetrics, Escaping::AllowUtf8, &mut text);
+            filter.retain_text(&mut text, 0);
+            if let Ok(families) = super::parse(&text, Format::OpenMetrics) {
+                enc.parsed(families);
+            }
         }
     }
 }

@@ -131,48 +131,81 @@ fn write_python(v: f64, out: &mut String) {
 }
 
 /// A series' labels as `name="value"` pairs without braces (or, for the protobuf
-/// encoder, as encoded `LabelPair` fields), names outside the legacy set written as the
-/// scheme says: rendered once, reused for each of the series' lines.
-pub(crate) struct Labels(String, Option<Vec<u8>>, Escaping);
+/// encoder, as encoded `LabelPair` fields; for the structured one, as pairs), names
+/// outside the legacy set written as the scheme says: rendered once, reused for each of
+/// the series' lines.
+pub(crate) struct Labels {
+    text: String,
+    proto: Option<Vec<u8>>,
+    pairs: Option<Vec<(String, String)>>,
+    escaping: Escaping,
+}
 
 impl Labels {
     /// No labels yet; names outside the legacy set are to be written as `escaping` says.
     pub fn new(escaping: Escaping) -> Labels {
-        Labels(String::new(), None, escaping)
+        Labels {
+            text: String::new(),
+            proto: None,
+            pairs: None,
+            escaping,
+        }
     }
 
     /// Labels for the protobuf encoder, which writes names as `escaping` says
     /// ([`Escaping::AllowUtf8`]: as they are).
     pub fn proto(escaping: Escaping) -> Labels {
-        Labels(String::new(), Some(Vec::new()), escaping)
+        Labels {
+            proto: Some(Vec::new()),
+            ..Labels::new(escaping)
+        }
+    }
+
+    /// Labels for the structured encoder: names as they are.
+    pub fn pairs_only() -> Labels {
+        Labels {
+            pairs: Some(Vec::new()),
+            ..Labels::new(Escaping::AllowUtf8)
+        }
+    }
+
+    /// The labels as name and value pairs (empty unless made by [`Labels::pairs_only`]).
+    pub fn pairs(&self) -> &[(String, String)] {
+        self.pairs.as_deref().unwrap_or_default()
     }
 
     /// The encoded `LabelPair` fields (empty for text labels).
     pub fn proto_fields(&self) -> &[u8] {
-        self.1.as_deref().unwrap_or_default()
+        self.proto.as_deref().unwrap_or_default()
     }
 
     /// Removes every label.
     #[inline]
     pub fn clear(&mut self) {
-        self.0.clear();
-        if let Some(pb) = &mut self.1 {
+        self.text.clear();
+        if let Some(pb) = &mut self.proto {
             pb.clear();
+        }
+        if let Some(pairs) = &mut self.pairs {
+            pairs.clear();
         }
     }
 
     /// Appends the label `name="value"`, escaping the name as the scheme says and the
     /// value.
     pub fn push(&mut self, name: &str, value: &str) {
-        if let Some(pb) = &mut self.1 {
-            super::proto::label_pair(pb, &proto_name(name, true, self.2), value);
+        if let Some(pb) = &mut self.proto {
+            super::proto::label_pair(pb, &proto_name(name, true, self.escaping), value);
             return;
         }
-        let out = &mut self.0;
+        if self.pairs.is_some() {
+            return self.push_plain(name, value);
+        }
+        let out = &mut self.text;
         if !out.is_empty() {
             out.push(',');
         }
-        push_name(out, name, "", true, self.2);
+        push_name(out, name, "", true, self.escaping);
         out.push_str("=\"");
         escape_into(out, value);
         out.push('"');
@@ -181,11 +214,15 @@ impl Labels {
     /// As [`Labels::push`], for a name [`Labels::plain`] found written as it is.
     #[inline]
     pub fn push_plain(&mut self, name: &str, value: &str) {
-        if let Some(pb) = &mut self.1 {
+        if let Some(pb) = &mut self.proto {
             super::proto::label_pair(pb, name, value);
             return;
         }
-        let out = &mut self.0;
+        if let Some(pairs) = &mut self.pairs {
+            pairs.push((name.to_owned(), value.to_owned()));
+            return;
+        }
+        let out = &mut self.text;
         if !out.is_empty() {
             out.push(',');
         }
@@ -198,8 +235,8 @@ impl Labels {
     /// Whether every label name of `names` is written as it is by this scheme, so
     /// they can be pushed with [`Labels::push_plain`].
     pub fn plain(&self, names: &[String]) -> bool {
-        match self.2 {
-            Escaping::AllowUtf8 if self.1.is_some() => true,
+        match self.escaping {
+            Escaping::AllowUtf8 if self.proto.is_some() || self.pairs.is_some() => true,
             Escaping::Dots => false,
             _ => names.iter().all(|n| is_legacy_name(n, true)),
         }
@@ -292,7 +329,7 @@ impl<'a> Encoder<'a> {
         value: Value,
     ) {
         let out = &mut *self.out;
-        let labels = labels.0.as_str();
+        let labels = labels.text.as_str();
         // With UTF-8 names a name outside the legacy set goes quoted inside the braces.
         let inside = !self.plain && self.escaping == Escaping::AllowUtf8;
         if self.plain {
@@ -346,7 +383,7 @@ impl<'a> Encoder<'a> {
         let out = &mut *self.out;
         out.pop();
         out.push_str(" # {");
-        out.push_str(&labels.0);
+        out.push_str(&labels.text);
         out.push_str("} ");
         write_f64(exemplar.value(), self.numbers, out);
         out.push(' ');
