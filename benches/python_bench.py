@@ -5,7 +5,7 @@ Measures, in nanoseconds per call, ``c.inc()``, ``child.inc()``,
 ``c.labels(a, b, c).inc()`` (with ``str`` values, and with an ``int``), keyword
 ``labels(...)``, ``h.observe(v)`` (and into a native histogram, metricore only),
 ``h.observe(v, exemplar=...)``, ``with h.time()``, and the time to render 1k and 10k
-series, for four setups:
+series and to ``collect()`` them, for four setups:
 
 - metricore, registry in this process
 - metricore, registry in a shared file (``use_shared``)
@@ -113,7 +113,7 @@ def run_calls(name, quick):
     }
     out = {}
     for key, stmt in stmts.items():
-        if stmt.split(".")[0] not in env:
+        if stmt.removeprefix("with ").split(".")[0] not in env:
             continue
         slow = key in ("labels_inc", "labels_int_inc", "labels_kw_inc", "observe_exemplar", "time") or name == "prometheus_client-mp"
         out[key] = per_call_ns(stmt, env, number // (4 if slow else 1), repeat)
@@ -121,7 +121,8 @@ def run_calls(name, quick):
 
 
 def run_render(name, total, quick):
-    """Time to render ``total`` counter series (families of 1000 series, 2 labels)."""
+    """Time to render ``total`` counter series (families of 1000 series, 2 labels), and
+    to collect them as objects (``list(registry.collect())``)."""
     lib, reg, reader = load(name, f"render{total}")
     if name.startswith("metricore"):
         from metricore import generate_latest
@@ -134,7 +135,11 @@ def run_render(name, total, quick):
     generate_latest(reader)  # warm up
     loops = 1 if total >= 10000 else 5
     times = timeit.Timer(lambda: generate_latest(reader)).repeat(3 if quick else 7, loops)
-    return {f"render_{total // 1000}k": min(times) / loops * 1e9}
+    collected = timeit.Timer(lambda: list(reader.collect())).repeat(3 if quick else 7, loops)
+    return {
+        f"render_{total // 1000}k": min(times) / loops * 1e9,
+        f"collect_{total // 1000}k": min(collected) / loops * 1e9,
+    }
 
 
 def fmt_ns(ns):
@@ -178,6 +183,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     rows = CALLS + [(k, f"render {n // 1000}k series (generate_latest)") for k, n in RENDERS]
+    rows += [(k.replace("render", "collect"), f"collect {n // 1000}k series (list(registry.collect()))") for k, n in RENDERS]
     for key, label in rows:
         for name, subject in SETUPS.items():
             record = {"suite": "python", "work": label, "subject": subject, "value": results[name].get(key), "unit": "ns"}

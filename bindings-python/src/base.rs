@@ -1,9 +1,11 @@
 //! What every metric object shares: its family's name and labels, the registry it is
 //! in, and the resolution of `labels(...)` calls to child objects.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use metricore::{Family, Kind, Spec};
+use metricore::names::{check_metric_name, is_legacy_name};
+use metricore::{Error, Family, Kind, Spec};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
@@ -62,8 +64,19 @@ impl<H> Following<H> {
 
     /// The handle for generation `now`; `resolve` makes it if the registry moved
     /// since (the last handle stays in use if that fails).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, now: u64, resolve: impl FnOnce() -> Option<H>) -> &H {
+        if self.generation == now && self.next.get().is_none() {
+            return &self.handle;
+        }
+        self.follow(now, resolve)
+    }
+
+    /// [`get`](Self::get) after a move: the latest handle, resolved again if it is not
+    /// of generation `now`.
+    #[cold]
+    #[inline(never)]
+    fn follow(&self, now: u64, resolve: impl FnOnce() -> Option<H>) -> &H {
         let mut f = self;
         while let Some(next) = f.next.get() {
             f = next;
@@ -80,6 +93,17 @@ impl<H> Following<H> {
             None => &f.handle,
         }
     }
+}
+
+/// Whether metrics made from now on must have legacy names (`prometheus_client`'s
+/// `enable_legacy_validation`).
+static LEGACY: AtomicBool = AtomicBool::new(false);
+
+/// Chooses whether metrics made from now on must have names in the legacy set (core's
+/// `is_legacy_name`) rather than any UTF-8 name.
+#[pyfunction]
+pub fn _set_legacy_validation(on: bool) {
+    LEGACY.store(on, Ordering::Relaxed);
 }
 
 /// The arguments every metric constructor takes.
@@ -134,7 +158,17 @@ impl Base {
     ) -> PyResult<(Arc<Base>, Family)> {
         let labelnames = label_names(def.labelnames)?;
         let registry = def.registry.resolve(py)?;
+        // The name itself may not be empty, whatever prefixes it gets.
+        check_metric_name(def.name).map_err(to_py)?;
         let full = metricore::names::full_name(def.namespace, def.subsystem, def.name, "");
+        if LEGACY.load(Ordering::Relaxed) {
+            if !is_legacy_name(&full, false) {
+                return Err(to_py(Error::InvalidMetricName(full)));
+            }
+            if let Some(l) = labelnames.iter().find(|l| !is_legacy_name(l, true)) {
+                return Err(to_py(Error::InvalidLabelName(l.clone())));
+            }
+        }
         let (core, shared) = registry.get().core_for(&full);
         let names: Vec<&str> = labelnames.iter().map(String::as_str).collect();
         let spec = Spec::new(&full, def.documentation, kind_for(shared)?)
@@ -172,6 +206,7 @@ impl Base {
     }
 
     /// The error for recording on a parent that has label names.
+    #[cold]
     pub fn missing_values(&self) -> PyErr {
         PyValueError::new_err(format!(
             "{} metric {:?} is missing label values: call labels({}) first",

@@ -1,10 +1,12 @@
 //! Custom collectors: the metric families a Python `collect()` yields, rendered by
-//! core's rules for external families; and exposition text read by core's parser
-//! into such families.
+//! core's rules for external families; and families (exposition text read by core's
+//! parser, or a registry's families collected as data) made into Python objects.
 
-use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample};
+use metricore::expose::{parse, render_external, ExternalFamily, ExternalSample, ParsedFamily};
+use metricore::names::Escaping;
 use metricore::{Format, Numbers};
 use pyo3::exceptions::PyAttributeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
@@ -14,12 +16,18 @@ use crate::errors::to_py;
 type Owned = (String, Vec<(String, String)>, f64, Option<f64>);
 
 /// Calls `collector.collect()` and renders every family it yields into `out`, values
-/// written as `prometheus_client` writes them. An error about a family carries the
-/// family as its last argument, as `prometheus_client` raises it.
-pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
+/// written as `prometheus_client` writes them and names as `escaping` says. An error
+/// about a family carries the family as its last argument, as `prometheus_client`
+/// raises it.
+pub fn render(
+    collector: &Bound<'_, PyAny>,
+    format: Format,
+    escaping: Escaping,
+    out: &mut String,
+) -> PyResult<()> {
     for family in collector.call_method0("collect")?.try_iter()? {
         let family = family?;
-        if let Err(e) = render_family(&family, format, out) {
+        if let Err(e) = render_family(&family, format, escaping, out) {
             let py = family.py();
             let err = e.value(py);
             let args = err.getattr("args")?.cast_into::<PyTuple>()?;
@@ -38,7 +46,12 @@ pub fn render(collector: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
 /// Renders one family: an object with `name`, `documentation`, `type`, `unit` and
 /// `samples` (each a `(name, labels, value, ...)` sequence), as `prometheus_client`'s
 /// `Metric` has them.
-fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) -> PyResult<()> {
+fn render_family(
+    family: &Bound<'_, PyAny>,
+    format: Format,
+    escaping: Escaping,
+    out: &mut String,
+) -> PyResult<()> {
     let name: String = family.getattr("name")?.extract()?;
     let help: String = family.getattr("documentation")?.extract()?;
     let kind: String = family.getattr("type")?.extract()?;
@@ -103,7 +116,7 @@ fn render_family(family: &Bound<'_, PyAny>, format: Format, out: &mut String) ->
         kind: &kind,
         samples: &samples,
     };
-    render_external(format, Numbers::Python, &family, out).map_err(to_py)
+    render_external(format, Numbers::Python, escaping, &family, out).map_err(to_py)
 }
 
 /// Reads exposition text (OpenMetrics with `openmetrics`, else Prometheus text) by
@@ -117,12 +130,21 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
         Format::Prometheus
     };
     let families = py.detach(|| parse(text, format)).map_err(to_py)?;
+    to_metrics(py, families)
+}
+
+/// Builds `metricore.metrics_core.Metric` objects with their samples (and exemplars,
+/// as `metricore.samples.Exemplar`) from `families`. The samples and exemplars are
+/// made by `tuple.__new__` with every field given, as the named tuples' own
+/// constructors would make them, without running their Python code.
+pub fn to_metrics(py: Python<'_>, families: Vec<ParsedFamily>) -> PyResult<Vec<Py<PyAny>>> {
     let metric = py.import("metricore.metrics_core")?.getattr("Metric")?;
     let samples_mod = py.import("metricore.samples")?;
     let (sample, exemplar) = (
         samples_mod.getattr("Sample")?,
         samples_mod.getattr("Exemplar")?,
     );
+    let new = py.get_type::<PyTuple>().getattr(intern!(py, "__new__"))?;
     let mut out = Vec::with_capacity(families.len());
     for f in families {
         let m = metric.call1((f.name, f.help, f.kind, f.unit))?;
@@ -138,11 +160,13 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
                     for (k, v) in e.labels {
                         labels.set_item(k, v)?;
                     }
-                    exemplar.call1((labels, e.value, e.timestamp))?
+                    new.call1((&exemplar, (labels, e.value, e.timestamp)))?
                 }
                 None => py.None().into_bound(py),
             };
-            samples.push(sample.call1((s.name, labels, s.value, s.timestamp, ex))?);
+            // name, labels, value, timestamp, exemplar, native_histogram
+            let fields = (s.name, labels, s.value, s.timestamp, ex, py.None());
+            samples.push(new.call1((&sample, fields))?);
         }
         m.setattr("samples", samples)?;
         out.push(m.unbind());

@@ -12,16 +12,19 @@ mod tracking;
 
 use std::path::PathBuf;
 
-use metricore::Format;
 use pyo3::prelude::*;
 
 /// The format for a scraper's `Accept` header, by core's rules: its code for
-/// `RegistryCore._render` (0 Prometheus text, 1 OpenMetrics, 2 protobuf), and its
-/// content type.
+/// `RegistryCore._render` (0 Prometheus text, 1 OpenMetrics, 2 protobuf), its content
+/// type and the escaping scheme of its names.
 #[pyfunction]
-fn _negotiate(accept: &str) -> (u8, &'static str) {
-    let format = Format::from_accept(accept);
-    (registry::format_code(format), format.content_type())
+fn _negotiate(accept: &str) -> (u8, &'static str, &'static str) {
+    let n = metricore::expose::negotiate(accept);
+    (
+        registry::format_code(n.format),
+        n.content_type,
+        n.escaping.name(),
+    )
 }
 
 /// The names of the `name[]` parameters of a request's query string (percent-decoded),
@@ -106,6 +109,7 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry::_set_default_registry, m)?)?;
     m.add_function(wrap_pyfunction!(registry::_close_shared_files, m)?)?;
     m.add_function(wrap_pyfunction!(_negotiate, m)?)?;
+    m.add_function(wrap_pyfunction!(base::_set_legacy_validation, m)?)?;
     m.add_function(wrap_pyfunction!(_query_names, m)?)?;
     m.add_function(wrap_pyfunction!(collectors::_parse, m)?)?;
     m.add_function(wrap_pyfunction!(_accepts_gzip, m)?)?;

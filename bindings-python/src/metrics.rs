@@ -25,11 +25,18 @@ use crate::tracking::{Action, Tracker};
 
 /// `v` as a float (a float, an int or anything with `__float__`); a `TypeError` naming
 /// the metric otherwise.
-#[inline]
+#[inline(always)]
 fn number(base: &Base, v: &Bound<'_, PyAny>) -> PyResult<f64> {
     if let Ok(f) = v.cast::<PyFloat>() {
         return Ok(f.value());
     }
+    other_number(base, v)
+}
+
+/// [`number`] for what is not a `float`.
+#[cold]
+#[inline(never)]
+fn other_number(base: &Base, v: &Bound<'_, PyAny>) -> PyResult<f64> {
     v.extract::<f64>().map_err(|_| {
         let t = v.get_type().name().map_or("?".into(), |t| t.to_string());
         PyTypeError::new_err(format!(
@@ -365,7 +372,7 @@ macro_rules! metric_struct {
 
             /// The series handle (resolved again after the registry moved to another
             /// file), or the error for a parent with label names.
-            #[inline]
+            #[inline(always)]
             fn series(&self) -> PyResult<&$handle> {
                 let one = self.one.as_ref().ok_or_else(|| self.base.missing_values())?;
                 Ok(one.get(self.base.generation(), || {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use metricore::names::Escaping;
 use metricore::{Format, Numbers, Options};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -78,7 +79,7 @@ impl Hooks {
         });
     }
 
-    fn run_collectors(&self, format: Format, out: &mut String) {
+    fn run_collectors(&self, format: Format, escaping: Escaping, out: &mut String) {
         if self.process.load(Ordering::Relaxed) {
             metricore::process::render(format, Numbers::Python, out);
         }
@@ -91,7 +92,7 @@ impl Hooks {
                 .map(|c| c.clone_ref(py))
                 .collect();
             for c in all {
-                if let Err(e) = collectors::render(c.bind(py), format, out) {
+                if let Err(e) = collectors::render(c.bind(py), format, escaping, out) {
                     report(py, e);
                 }
             }
@@ -102,7 +103,9 @@ impl Hooks {
         let hooks = self.clone();
         core.on_collect(move || hooks.run_functions());
         let hooks = self.clone();
-        core.on_render(move |format, out| hooks.run_collectors(format, out));
+        core.on_render_escaped(move |format, escaping, out| {
+            hooks.run_collectors(format, escaping, out)
+        });
     }
 }
 
@@ -345,40 +348,67 @@ impl Registry {
 
     /// Renders every metric and collector of the registry, as Prometheus text 0.0.4,
     /// OpenMetrics 1.0.0 (`format` 1 or `True`) or protobuf (2, binary); with `names`,
-    /// only the families they select (core's `Filter`); without `collectors`, leaving
-    /// out the custom collectors. Errors raised by collectors are raised here.
-    #[pyo3(signature = (format = 0, names = None, collectors = true))]
+    /// only the families they select (core's `Filter`); names outside the legacy set
+    /// written by the scheme `escaping` (`ValueError` for an unknown one). Errors raised
+    /// by collectors are raised here.
+    #[pyo3(signature = (format = 0, names = None, escaping = "underscores"))]
     fn _render<'py>(
         &self,
         py: Python<'py>,
         format: u8,
         names: Option<Vec<String>>,
-        collectors: bool,
+        escaping: &str,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        let escaping = Escaping::from_name(escaping).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "escaping {escaping:?}: expected allow-utf-8, underscores, dots or values"
+            ))
+        })?;
         let format = match format {
             0 => Format::Prometheus,
             1 => Format::OpenMetrics,
             2 => Format::Protobuf,
             n => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                return Err(PyValueError::new_err(format!(
                     "unknown format {n}: 0 (Prometheus text), 1 (OpenMetrics) or 2 (protobuf)"
                 )))
             }
         };
         let cores = self.cores();
         let outer = CAPTURE.replace(Some(None));
-        let outer_without = WITHOUT_COLLECTORS.replace(!collectors);
+        let outer_without = WITHOUT_COLLECTORS.replace(false);
         let body = py.detach(|| {
             let mut out = Vec::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
-            metricore::registry::render_bytes(&cores, format, &filter, &mut out);
+            metricore::registry::render_escaped(&cores, format, escaping, &filter, &mut out);
             out
         });
         WITHOUT_COLLECTORS.set(outer_without);
+
         let failed = CAPTURE.replace(outer).flatten();
         match failed {
             Some(e) => Err(e),
             None => Ok(PyBytes::new(py, &body)),
+        }
+    }
+
+    /// The registry's families with their samples, as `metricore.metrics_core.Metric`
+    /// objects, built from the core's families as data (no text in between); with
+    /// `names`, only the families they select. The custom collectors are left out
+    /// (`collect()` calls them itself). Errors raised by callbacks are raised here.
+    #[pyo3(signature = (names = None))]
+    fn _collect(&self, py: Python<'_>, names: Option<Vec<String>>) -> PyResult<Vec<Py<PyAny>>> {
+        let cores = self.cores();
+        let outer = CAPTURE.replace(Some(None));
+        let outer_without = WITHOUT_COLLECTORS.replace(true);
+        let families = py.detach(|| {
+            let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
+            metricore::registry::collect(&cores, &filter)
+        });
+        WITHOUT_COLLECTORS.set(outer_without);
+        match CAPTURE.replace(outer).flatten() {
+            Some(e) => Err(e),
+            None => collectors::to_metrics(py, families),
         }
     }
 

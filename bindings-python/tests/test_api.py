@@ -27,7 +27,8 @@ def test_module_layout_matches_prometheus_client():
 
     assert metricore.REGISTRY is metricore.registry.REGISTRY
     assert metricore.core.CounterMetricFamily is not None
-    assert metricore.CONTENT_TYPE_LATEST == "text/plain; version=0.0.4; charset=utf-8"
+    assert metricore.CONTENT_TYPE_PLAIN_0_0_4 == "text/plain; version=0.0.4; charset=utf-8"
+    assert metricore.CONTENT_TYPE_LATEST == "text/plain; version=1.0.0; charset=utf-8"
     assert metricore.openmetrics.exposition.CONTENT_TYPE_LATEST.startswith("application/openmetrics-text")
     assert metricore.Counter is metricore._metricore.Counter
 
@@ -107,7 +108,7 @@ def test_label_errors_name_the_metric(registry):
 
 def test_bad_definitions(registry):
     with pytest.raises(ValueError, match="invalid metric name"):
-        Counter("1bad", "x", registry=registry)
+        Counter("", "x", namespace="ns", registry=registry)
     with pytest.raises(ValueError, match="invalid label name"):
         Counter("ok", "x", ["__reserved"], registry=registry)
     with pytest.raises(ValueError, match="le"):
@@ -417,13 +418,72 @@ def test_collector_errors_are_raised(registry):
 
     class Bad:
         def collect(self):
-            yield GaugeMetricFamily("bad name", "x", value=1)
+            family = GaugeMetricFamily("bad", "x", labels=["__reserved"])
+            family.add_metric(["v"], 1)
+            yield family
 
     registry.register(Bad())
-    with pytest.raises(ValueError, match="bad name"):
+    with pytest.raises(ValueError, match="__reserved"):
         generate_latest(registry)
     with pytest.raises(TypeError):
         registry.register(object())
+
+
+def test_utf8_names(registry):
+    from metricore.core import CounterMetricFamily
+    from metricore.exposition import choose_encoder
+    from metricore.openmetrics import exposition as om
+
+    Counter("http.requests", "R.", ["http.method"], registry=registry).labels("GET").inc()
+    registry.register(type("C", (), {"collect": lambda self: [CounterMetricFamily("my.jobs", "J.", value=2)]})())
+    # Without escaping asked for: legacy names, custom collectors' too.
+    legacy = generate_latest(registry).decode()
+    assert 'http_requests_total{http_method="GET"} 1.0\n' in legacy
+    assert "\nmy_jobs_total 2.0\n" in legacy
+    utf8 = generate_latest(registry, om.ALLOWUTF8).decode()
+    assert '{"http.requests_total","http.method"="GET"} 1.0\n' in utf8
+    assert '\n{"my.jobs_total"} 2.0\n' in utf8
+    assert "http_dot_requests__total{" in om.generate_latest(registry, om.DOTS).decode()
+    with pytest.raises(ValueError, match="bogus"):
+        generate_latest(registry, "bogus")
+    render, content_type = choose_encoder("application/openmetrics-text; version=1.0.0; escaping=allow-utf-8")
+    assert content_type == "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+    assert render(registry).decode().endswith('{"my.jobs_total"} 2.0\n# EOF\n')
+    # The core's HTTP server negotiates the scheme for custom collectors too.
+    import urllib.request
+
+    server, thread = metricore.start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        request = urllib.request.Request(url, headers={"Accept": "text/plain; version=1.0.0; escaping=allow-utf-8"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            served = r.read().decode()
+        assert '{"http.requests_total","http.method"="GET"} 1.0\n' in served
+        assert '\n{"my.jobs_total"} 2.0\n' in served
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert "\nmy_jobs_total 2.0\n" in r.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    # Names come through collect() and get_sample_value as they are.
+    assert value(registry, "http.requests_total", {"http.method": "GET"}) == 1
+    assert {f.name for f in registry.collect()} >= {"http.requests", "my.jobs"}
+
+
+def test_legacy_validation_switch(registry):
+    from metricore import validation
+
+    assert not validation.get_legacy_validation()
+    validation.enable_legacy_validation()
+    try:
+        with pytest.raises(ValueError, match="invalid metric name"):
+            Counter("a.b", "x", registry=registry)
+        with pytest.raises(ValueError, match="invalid label name"):
+            Counter("ab", "x", ["a.b"], registry=registry)
+    finally:
+        validation.disable_legacy_validation()
+    Counter("a.b", "x", ["a.b"], registry=registry)
 
 
 def test_label_value_escaping(registry):
@@ -462,7 +522,7 @@ def test_wsgi_app_negotiates_and_compresses(registry):
 
     body = b"".join(app({"PATH_INFO": "/metrics"}, start_response))
     assert seen["status"] == "200 OK"
-    assert seen["headers"]["Content-Type"] == metricore.CONTENT_TYPE_LATEST
+    assert seen["headers"]["Content-Type"] == metricore.CONTENT_TYPE_PLAIN_0_0_4
     assert b"w_total 1.0\n" in body
     body = b"".join(
         app(
@@ -530,7 +590,7 @@ def test_start_http_server(registry):
         port = server.server_address[1]
         assert thread.is_alive()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-            assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_LATEST
+            assert r.headers["Content-Type"] == metricore.CONTENT_TYPE_PLAIN_0_0_4
             body = r.read()
         assert b"served_total 3.0\n" in body and b"served_depth 4" in body
         req = urllib.request.Request(
@@ -608,7 +668,7 @@ def test_push_to_gateway(registry):
         thread.join(timeout=10)
     assert [g[0] for g in got] == ["PUT", "POST", "DELETE"]
     assert got[0][1] == "/metrics/job/batch/inst@base64/YS9i"
-    assert got[0][2] == metricore.CONTENT_TYPE_LATEST
+    assert got[0][2] == metricore.CONTENT_TYPE_PLAIN_0_0_4
     assert b"pushed_total 1.0\n" in got[0][3]
     assert got[2][3] == b""
 
@@ -741,3 +801,49 @@ def test_process_metrics_come_and_go_with_their_collector():
     # Values are written as prometheus_client writes them.
     line = next(li for li in text.splitlines() if li.startswith("process_max_fds "))
     assert line.endswith(".0") or "e+" in line, line
+
+
+def test_collect_gives_what_the_openmetrics_text_reads_back_as(registry):
+    """collect() builds its families from the core's data, not from text: the same
+    families, samples, values, labels and exemplars as the OpenMetrics exposition gives
+    when parsed, with self-metrics, process metrics and a restricted view."""
+    from metricore import _metricore
+    from metricore.openmetrics.exposition import generate_latest as om_latest
+
+    c = Counter("jobs", 'Jobs "done"\\.', ["q"], registry=registry)
+    c.labels('a"b\\c\nd').inc(3)
+    c.labels("x").inc(0.25, exemplar={"trace_id": "t1"})
+    h = Histogram("lat", "Latency.", buckets=[0.5, 1.0, 2e6], registry=registry)
+    h.observe(0.2)
+    h.observe(3.0, exemplar={"trace_id": "t2"})
+    Gauge("temp", "Temp.", registry=registry).set(-1.5)
+    Gauge("fn", "From a function.", registry=registry).set_function(lambda: 7)
+    Summary("size", "Sizes.", registry=registry).observe(7)
+    Info("build", "Build.", registry=registry).info({"v": "1.2"})
+    Enum("mode", "Mode.", states=["on", "off"], registry=registry).state("off")
+    registry.self_metrics = True
+    registry._add_process_metrics()
+
+    def as_tuples(families):
+        # Process readings change between two collections: their names are compared.
+        return [
+            (f.name, f.documentation, f.type, f.unit, [s.name for s in f.samples] if f.name.startswith("process_") else f.samples)
+            for f in families
+        ]
+
+    got = list(registry.collect())
+    want = _metricore._parse(om_latest(registry).decode(), True)
+    assert as_tuples(got) == as_tuples(want)
+    assert {"jobs", "lat", "fn", "metricore_series", "process_cpu_seconds"} <= {f.name for f in got}
+    jobs = next(f for f in got if f.name == "jobs").samples
+    assert jobs[0].labels == {"q": 'a"b\\c\nd'} and jobs[0].value == 3.0
+    assert jobs[1].value == 0.25 and jobs[1].exemplar.labels == {"trace_id": "t1"}
+    assert registry.get_sample_value("lat_bucket", {"le": "2e+06"}) == 2.0
+    assert registry.get_sample_value("fn") == 7.0
+
+    view = registry.restricted_registry(["lat_sum", "jobs_total"])
+    assert [(s.name, s.value) for f in view.collect() for s in f.samples] == [
+        ("jobs_total", 3.0),
+        ("jobs_total", 0.25),
+        ("lat_sum", 3.2),
+    ]

@@ -189,7 +189,7 @@ def test_metrics_endpoint_negotiates(registry):
             return plain, om
 
     plain, om = asyncio.run(go())
-    assert plain.headers["content-type"] == metricore.CONTENT_TYPE_LATEST
+    assert plain.headers["content-type"] == metricore.CONTENT_TYPE_PLAIN_0_0_4
     assert 'svc_requests_total{api="embed",method="GET",status="200"} 1' in plain.text
     assert om.headers["content-type"].startswith("application/openmetrics-text")
     assert om.text.endswith("# EOF\n")

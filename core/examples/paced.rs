@@ -1,6 +1,7 @@
 //! Records into a shared registry file at known, steady rates, so that what a scraper
 //! computes from it can be checked: counters by model and namespace at fixed rates, a
-//! histogram of a uniform distribution, and label values that need escaping.
+//! histogram of a uniform distribution, label values that need escaping and a UTF-8
+//! (Prometheus 3) name.
 //!
 //! `cargo run --release -p metricore --example paced -- FILE`
 //!
@@ -50,6 +51,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         odd.with_labels(&[v])?.inc();
     }
     registry.gauge("paced_constant", "Always 7.")?.set(7.0);
+    // A UTF-8 (Prometheus 3) name, one per writer.
+    registry
+        .counter_vec(
+            "paced.utf8",
+            "A name outside the legacy set.",
+            &["code.class"],
+        )?
+        .with_labels(&["2xx"])?
+        .inc();
     println!("ready");
 
     std::thread::spawn(move || {

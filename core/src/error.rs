@@ -6,11 +6,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-    #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
+    /// A metric name is empty or, where legacy names are required, does not match
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("invalid metric name {0:?}: must not be empty (where legacy names are required, must match [a-zA-Z_:][a-zA-Z0-9_:]*)")]
     InvalidMetricName(String),
-    /// A label name does not match `[a-zA-Z_][a-zA-Z0-9_]*` or starts with `__`.
-    #[error("invalid label name {0:?}: must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __")]
+    /// A label name is empty, starts with `__` or, where legacy names are required,
+    /// does not match `[a-zA-Z_][a-zA-Z0-9_]*`.
+    #[error("invalid label name {0:?}: must not be empty or start with __ (where legacy names are required, must match [a-zA-Z_][a-zA-Z0-9_]*)")]
     InvalidLabelName(String),
     /// A label name appears twice in one family, or is reserved for the metric kind.
     #[error("label name {label:?} of metric {metric:?} is duplicated or reserved")]

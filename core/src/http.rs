@@ -61,7 +61,7 @@ use tokio_rustls::TlsAcceptor;
 pub use config::{ClientAuth, ConfigError, TlsSettings, TlsVersion, WebConfig};
 
 use crate::error::{Error, Result};
-use crate::expose::{Filter, Format};
+use crate::expose::{negotiate, Filter};
 use crate::registry::Registry;
 use auth::Auth;
 use conns::Conns;
@@ -305,12 +305,13 @@ async fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byte
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    let format = Format::from_accept(&joined(req.headers(), header::ACCEPT));
+    let asked = negotiate(&joined(req.headers(), header::ACCEPT));
     let gzip = accepts_gzip(&joined(req.headers(), header::ACCEPT_ENCODING));
     let filter = Filter::from_query(req.uri().query().unwrap_or_default());
     let (reply, body) = oneshot::channel();
     let _ = shared.jobs.send(Job {
-        format,
+        format: asked.format,
+        escaping: asked.escaping,
         filter,
         gzip,
         reply,
@@ -325,7 +326,7 @@ async fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byte
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
+        HeaderValue::from_static(asked.content_type),
     );
     h.insert(
         header::VARY,

@@ -2,29 +2,46 @@
 
 use crate::error::{Error, Result};
 
-/// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn check_metric_name(name: &str) -> Result<()> {
-    let ok = name.bytes().enumerate().all(|(i, b)| {
-        b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
-    });
-    if ok && !name.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::InvalidMetricName(name.to_owned()))
-    }
+/// Whether `name` is in the legacy character set: `[a-zA-Z_:][a-zA-Z0-9_:]*` for a
+/// metric name, `[a-zA-Z_][a-zA-Z0-9_]*` for a label name (`label`). Such a name is
+/// written as it is in every exposition; another one is quoted or escaped.
+pub fn is_legacy_name(name: &str, label: bool) -> bool {
+    !name.is_empty()
+        && name.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_alphabetic()
+                || b == b'_'
+                || (!label && b == b':')
+                || (i > 0 && b.is_ascii_digit())
+        })
 }
 
-/// Checks a label name against `[a-zA-Z_][a-zA-Z0-9_]*`, refusing the reserved `__` prefix.
-pub fn check_label_name(name: &str) -> Result<()> {
-    let ok = name
-        .bytes()
-        .enumerate()
-        .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit()));
-    if ok && !name.is_empty() && !name.starts_with("__") {
-        Ok(())
-    } else {
-        Err(Error::InvalidLabelName(name.to_owned()))
+/// Checks a metric name: any UTF-8 text that is not empty, as Prometheus 3 names are
+/// (one outside the legacy set, see [`is_legacy_name`], is escaped or quoted when
+/// rendered).
+pub fn check_metric_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidMetricName(name.to_owned()));
     }
+    Ok(())
+}
+
+/// Checks a label name: any UTF-8 text that is not empty and does not start with the
+/// reserved `__`.
+pub fn check_label_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.starts_with("__") {
+        return Err(Error::InvalidLabelName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks a name that has to stay in the legacy label name set (a unit, a Pushgateway
+/// grouping key): as [`check_label_name`], within [`is_legacy_name`]'s set.
+pub fn check_legacy_label_name(name: &str) -> Result<()> {
+    check_label_name(name)?;
+    if !is_legacy_name(name, true) {
+        return Err(Error::InvalidLabelName(name.to_owned()));
+    }
+    Ok(())
 }
 
 /// How a name outside the legacy character set is written for a scraper that asks for
@@ -54,6 +71,16 @@ impl Escaping {
             _ => None,
         }
     }
+
+    /// The scheme's name, as a content-type parameter value gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Escaping::AllowUtf8 => "allow-utf-8",
+            Escaping::Underscores => "underscores",
+            Escaping::Dots => "dots",
+            Escaping::Values => "values",
+        }
+    }
 }
 
 /// `name` (a label name with `label`, else a metric name) as `escaping` writes it. A
@@ -73,7 +100,7 @@ pub fn escape_name(name: &str, label: bool, escaping: Escaping) -> String {
     let legal = |i: usize, c: char| {
         c.is_ascii_alphabetic() || c == '_' || (!label && c == ':') || (i > 0 && c.is_ascii_digit())
     };
-    let legacy = !name.is_empty() && name.chars().enumerate().all(|(i, c)| legal(i, c));
+    let legacy = is_legacy_name(name, label);
     let mut out = String::with_capacity(name.len() + 2);
     match escaping {
         _ if name.is_empty() => {}
@@ -132,15 +159,15 @@ pub fn escape_name(name: &str, label: bool, escaping: Escaping) -> String {
 pub const MAX_EXEMPLAR_CHARS: usize = 128;
 
 /// Checks an exemplar's labels: at most [`MAX_EXEMPLAR_CHARS`] characters of names
-/// and values together and, with `legacy`, names by [`check_label_name`] (else any
-/// name that is not empty).
+/// and values together and names by [`check_legacy_label_name`] with `legacy`, else by
+/// [`check_label_name`].
 pub fn check_exemplar(labels: &[(&str, &str)], legacy: bool) -> Result<()> {
     let mut chars = 0;
     for (name, value) in labels {
         if legacy {
+            check_legacy_label_name(name)?;
+        } else {
             check_label_name(name)?;
-        } else if name.is_empty() {
-            return Err(Error::InvalidLabelName(String::new()));
         }
         chars += name.chars().count() + value.chars().count();
     }
@@ -172,22 +199,50 @@ mod tests {
 
     #[test]
     fn metric_names() {
-        for ok in ["a", "_a", "a:b_c9", ":x"] {
+        for ok in [
+            "a",
+            "_a",
+            "a:b_c9",
+            ":x",
+            "9a",
+            "a-b",
+            "a b",
+            "é",
+            "my.utf8.metric.#{}=",
+        ] {
             check_metric_name(ok).unwrap();
         }
-        for bad in ["", "9a", "a-b", "a b", "é"] {
-            let e = check_metric_name(bad).unwrap_err().to_string();
-            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        let e = check_metric_name("").unwrap_err().to_string();
+        assert!(e.contains("\"\""), "{e}");
+        for legacy in ["a", "_a", "a:b_c9", ":x"] {
+            assert!(is_legacy_name(legacy, false), "{legacy}");
+        }
+        for other in ["", "9a", "a-b", "a b", "é", "a.b"] {
+            assert!(!is_legacy_name(other, false), "{other}");
         }
     }
 
     #[test]
     fn label_names() {
-        check_label_name("model").unwrap();
-        check_label_name("_x1").unwrap();
-        for bad in ["", "__name", "a:b", "1a", "a-b"] {
+        for ok in [
+            "model",
+            "_x1",
+            "a:b",
+            "1a",
+            "a-b",
+            "http.status",
+            "\u{82b1}",
+        ] {
+            check_label_name(ok).unwrap();
+        }
+        for bad in ["", "__name", "__"] {
             assert!(check_label_name(bad).is_err(), "{bad}");
         }
+        check_legacy_label_name("seconds").unwrap();
+        for bad in ["", "__name", "a:b", "1a", "a.b"] {
+            assert!(check_legacy_label_name(bad).is_err(), "{bad}");
+        }
+        assert!(is_legacy_name("a:b", false) && !is_legacy_name("a:b", true));
     }
 
     #[test]
@@ -241,6 +296,9 @@ mod tests {
         assert_eq!(escape_name("a\"b\\c", false, AllowUtf8), "\"a\\\"b\\\\c\"");
         assert_eq!(Escaping::from_name("dots"), Some(Dots));
         assert_eq!(Escaping::from_name("nope"), None);
+        for e in [AllowUtf8, Underscores, Dots, Values] {
+            assert_eq!(Escaping::from_name(e.name()), Some(e));
+        }
     }
 
     #[test]

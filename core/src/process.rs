@@ -21,6 +21,7 @@
 use std::path::Path;
 
 use crate::expose::{render_external, ExternalFamily, ExternalSample, Format, Numbers};
+use crate::names::Escaping;
 use crate::procstat::Stat;
 use crate::registry::Registry;
 
@@ -71,7 +72,7 @@ pub fn render(format: Format, numbers: Numbers, out: &mut String) {
             samples: &samples,
         };
         // The names and kinds are valid, so rendering cannot be refused.
-        let _ = render_external(format, numbers, &family, out);
+        let _ = render_external(format, numbers, Escaping::Underscores, &family, out);
     }
 }
 

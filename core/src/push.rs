@@ -45,7 +45,7 @@ use rustls::pki_types::{PrivateKeyDer, ServerName};
 use crate::error::{Error, Result};
 use crate::expose::Format;
 use crate::http::config::{load_certs, pem_problem, provider};
-use crate::names::check_label_name;
+use crate::names::check_legacy_label_name;
 use crate::registry::Registry;
 
 /// How long one request to the gateway may take, connection included.
@@ -233,7 +233,7 @@ fn group_url(
     url.push_str("/metrics");
     segment(&mut url, "job", job);
     for (i, (name, value)) in grouping.iter().enumerate() {
-        check_label_name(name)?;
+        check_legacy_label_name(name)?;
         if *name == "job" || grouping[..i].iter().any(|(n, _)| n == name) {
             return Err(refuse(format!(
                 "label {name:?} appears twice in the grouping key"

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::expose::plan::{self, Plan};
-use crate::expose::{render, Filter, Format, Numbers};
+use crate::expose::{render, Filter, Format, Numbers, ParsedFamily};
 use crate::inspect::{self, Stats};
 use crate::metrics::{
     Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, InfoVec, StateSetVec, Summary,
     SummaryVec,
 };
-use crate::names::check_label_name;
+use crate::names::{check_label_name, Escaping};
 use crate::procs::Attachment;
 #[cfg(not(loom))]
 use crate::region;
@@ -24,7 +24,7 @@ use crate::series::{self, Home};
 use crate::spec::{Kind, Spec};
 
 type UpdateFn = dyn Fn() + Send + Sync;
-type TextFn = dyn Fn(Format, &mut String) + Send + Sync;
+type TextFn = dyn Fn(Format, Escaping, &mut String) + Send + Sync;
 /// A family as registered through a registry: the scope's labels and the spec.
 type Registered = (Arc<[(String, String)]>, Spec);
 /// The region a cached plan is for: its address and [`plan::state`].
@@ -360,6 +360,15 @@ impl Registry {
 
     /// Has `f` append its own exposition text, in the given format, to every collection.
     pub fn on_render(&self, f: impl Fn(Format, &mut String) + Send + Sync + 'static) {
+        self.on_render_escaped(move |format, _, out| f(format, out));
+    }
+
+    /// As [`Registry::on_render`], `f` also told how the render writes names outside
+    /// the legacy set, for text with such names.
+    pub fn on_render_escaped(
+        &self,
+        f: impl Fn(Format, Escaping, &mut String) + Send + Sync + 'static,
+    ) {
         lock(&self.shared.text).push(Arc::new(f));
     }
 
@@ -605,11 +614,57 @@ pub fn render_many(registries: &[Registry], format: Format, out: &mut String) {
 /// ```
 pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter, out: &mut String) {
     out.clear();
-    render_to(registries, format, filter, render::Out::Text(out));
+    let text = render::Out::Text(out);
+    render_to(registries, format, Escaping::Underscores, filter, text);
+}
+
+/// As [`render_bytes`], names outside the legacy set written as `escaping` says
+/// (the default, [`Escaping::Underscores`], gives legacy names only; protobuf carries
+/// them as they are with [`Escaping::AllowUtf8`]; text appended by
+/// [`Registry::on_render`] callbacks is kept as they write it, and
+/// [`Registry::on_render_escaped`] callbacks are told the scheme).
+///
+/// ```
+/// use metricore::{names::Escaping, registry::render_escaped, Filter, Format, Registry};
+///
+/// let r = Registry::new();
+/// r.gauge("queue.depth", "Queued jobs.").unwrap().set(2.0);
+/// let mut body = Vec::new();
+/// render_escaped(&[r], Format::Prometheus, Escaping::AllowUtf8, &Filter::all(), &mut body);
+/// let text = String::from_utf8(body).unwrap();
+/// assert!(text.contains("\n{\"queue.depth\"} 2.0\n"), "{text}");
+/// ```
+pub fn render_escaped(
+    registries: &[Registry],
+    format: Format,
+    escaping: Escaping,
+    filter: &Filter,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    if format == Format::Protobuf {
+        render_to(
+            registries,
+            format,
+            escaping,
+            filter,
+            render::Out::Protobuf(out),
+        );
+    } else {
+        let mut text = String::from_utf8(std::mem::take(out)).unwrap_or_default();
+        render_to(
+            registries,
+            format,
+            escaping,
+            filter,
+            render::Out::Text(&mut text),
+        );
+        *out = text.into_bytes();
+    }
 }
 
 /// As [`render_filtered`], in any format, protobuf included, into `out` (replacing its
-/// contents).
+/// contents); names outside the legacy set as [`Escaping::Underscores`] writes them.
 ///
 /// ```
 /// use metricore::{registry::render_bytes, Filter, Format, Registry};
@@ -623,17 +678,46 @@ pub fn render_filtered(registries: &[Registry], format: Format, filter: &Filter,
 /// assert_eq!(&body[3..13], b"jobs_total");
 /// ```
 pub fn render_bytes(registries: &[Registry], format: Format, filter: &Filter, out: &mut Vec<u8>) {
-    out.clear();
-    if format == Format::Protobuf {
-        render_to(registries, format, filter, render::Out::Protobuf(out));
-    } else {
-        let mut text = String::from_utf8(std::mem::take(out)).unwrap_or_default();
-        render_to(registries, format, filter, render::Out::Text(&mut text));
-        *out = text.into_bytes();
-    }
+    render_escaped(registries, format, Escaping::Underscores, filter, out);
 }
 
-fn render_to(registries: &[Registry], format: Format, filter: &Filter, out: render::Out<'_>) {
+/// The families [`render_filtered`] would render in OpenMetrics, as data: each
+/// family's name, help, kind and unit, and its samples with their full names, labels as
+/// pairs, values and exemplars, with no text in between (what text callbacks append is
+/// read back). Bucket bounds are written as the first registry's numbers setting says.
+///
+/// ```
+/// use metricore::{registry::collect, Filter, Registry};
+///
+/// let r = Registry::new();
+/// let jobs = r.counter_vec("jobs", "Jobs done.", &["queue"]).unwrap();
+/// jobs.with_labels(&["fast"]).unwrap().inc_by(2);
+/// let families = collect(&[r], &Filter::names(["jobs"]));
+/// assert_eq!((families[0].name.as_str(), families[0].kind.as_str()), ("jobs", "counter"));
+/// let s = &families[0].samples[0];
+/// assert_eq!(s.name, "jobs_total");
+/// assert_eq!(s.labels, [("queue".to_owned(), "fast".to_owned())]);
+/// assert_eq!(s.value, 2.0);
+/// ```
+pub fn collect(registries: &[Registry], filter: &Filter) -> Vec<ParsedFamily> {
+    let mut out = Vec::new();
+    render_to(
+        registries,
+        Format::OpenMetrics,
+        Escaping::AllowUtf8,
+        filter,
+        render::Out::Collected(&mut out),
+    );
+    out
+}
+
+fn render_to(
+    registries: &[Registry],
+    format: Format,
+    escaping: Escaping,
+    filter: &Filter,
+    out: render::Out<'_>,
+) {
     let mut shared: Vec<&Arc<Shared>> = Vec::with_capacity(registries.len());
     for r in registries {
         if !shared.iter().any(|s| Arc::ptr_eq(s, &r.shared)) {
@@ -679,12 +763,13 @@ fn render_to(registries: &[Registry], format: Format, filter: &Filter, out: rend
         &plan,
         format,
         numbers,
+        escaping,
         self_metrics,
         filter,
         out,
-        &mut |format, out| {
+        &mut |format, escaping, out| {
             for f in &text {
-                f(format, out);
+                f(format, escaping, out);
             }
         },
     );

@@ -4,7 +4,7 @@
 
 use crate::buckets::{self, Native, MAX_BUCKETS};
 use crate::error::{Error, Result};
-use crate::names::{check_label_name, check_metric_name, full_name};
+use crate::names::{check_label_name, check_legacy_label_name, check_metric_name, full_name};
 
 /// Most label names a family can have, scope labels included.
 pub const MAX_LABELS: usize = 16;
@@ -229,7 +229,7 @@ impl Spec {
     /// Applies the naming rules and checks names, labels, buckets and states.
     pub(crate) fn normalize(mut self) -> Result<Spec> {
         if !self.unit.is_empty() {
-            check_label_name(&self.unit).map_err(|_| {
+            check_legacy_label_name(&self.unit).map_err(|_| {
                 Error::InvalidMetricName(format!("{} (unit {:?})", self.name, self.unit))
             })?;
             if matches!(self.kind, Kind::Info | Kind::StateSet(_)) {
@@ -389,7 +389,7 @@ impl Spec {
         let help = r.string()?;
         let unit = r.string()?;
         if !unit.is_empty() {
-            check_label_name(&unit).map_err(|e| format!("{name}: unit: {e}"))?;
+            check_legacy_label_name(&unit).map_err(|e| format!("{name}: unit: {e}"))?;
         }
         if nlabels > MAX_LABELS {
             return Err(format!("{name}: {nlabels} labels, more than {MAX_LABELS}"));
@@ -497,7 +497,7 @@ mod tests {
     #[test]
     fn bad_specs_are_refused_with_the_offending_name() {
         let bad = [
-            Spec::new("1x", "", Kind::Counter),
+            Spec::new("", "", Kind::Counter),
             Spec::new("x", "", Kind::Counter).labels(&["__a"]),
             Spec::new("x", "", Kind::Counter).labels(&["a", "a"]),
             Spec::new("x", "", Kind::Histogram(vec![1.0])).labels(&["le"]),
@@ -506,6 +506,7 @@ mod tests {
             Spec::new("x", "", Kind::NativeHistogram(Native::with_schema(9))),
             Spec::new("x", "", Kind::NativeHistogram(Native::with_schema(0))).labels(&["le"]),
             Spec::new("x", "", Kind::Counter).labels(&["a"; 17]),
+            Spec::new("x", "", Kind::Summary).unit("a.b"),
         ];
         for s in bad {
             let e = s.clone().normalize().unwrap_err().to_string();

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use metricore::names::Escaping;
 use metricore::{Format, GaugeMode, Kind, Numbers, Options, Registry, Spec};
 use proptest::prelude::*;
 
@@ -289,14 +290,28 @@ fn external_families_follow_the_same_rules() {
         samples: &samples,
     };
     let mut out = String::new();
-    render_external(Format::Prometheus, Numbers::Shortest, &fam, &mut out).unwrap();
+    render_external(
+        Format::Prometheus,
+        Numbers::Shortest,
+        Escaping::Underscores,
+        &fam,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(
         out,
         "# HELP backend_jobs_total Jobs.\n# TYPE backend_jobs_total counter\nbackend_jobs_total{queue=\"a\\\"b\"} 3.0\n"
     );
     promtool(&out);
     out.clear();
-    render_external(Format::OpenMetrics, Numbers::Shortest, &fam, &mut out).unwrap();
+    render_external(
+        Format::OpenMetrics,
+        Numbers::Shortest,
+        Escaping::Underscores,
+        &fam,
+        &mut out,
+    )
+    .unwrap();
     assert!(
         out.starts_with("# HELP backend_jobs Jobs.\n# TYPE backend_jobs counter\n"),
         "{out}"
@@ -305,15 +320,19 @@ fn external_families_follow_the_same_rules() {
         kind: "bogus",
         ..fam.clone()
     };
-    assert!(
-        render_external(Format::Prometheus, Numbers::Shortest, &bad, &mut out)
-            .unwrap_err()
-            .to_string()
-            .contains("bogus")
-    );
+    assert!(render_external(
+        Format::Prometheus,
+        Numbers::Shortest,
+        Escaping::Underscores,
+        &bad,
+        &mut out
+    )
+    .unwrap_err()
+    .to_string()
+    .contains("bogus"));
     let bad_label = [ExternalSample {
         name: "x",
-        labels: &[("1a", "v")],
+        labels: &[("__a", "v")],
         value: 1.0,
         timestamp: None,
     }];
@@ -321,7 +340,14 @@ fn external_families_follow_the_same_rules() {
         samples: &bad_label,
         ..fam
     };
-    assert!(render_external(Format::Prometheus, Numbers::Shortest, &bad, &mut out).is_err());
+    assert!(render_external(
+        Format::Prometheus,
+        Numbers::Shortest,
+        Escaping::Underscores,
+        &bad,
+        &mut out
+    )
+    .is_err());
 }
 
 #[test]
@@ -481,7 +507,14 @@ fn external_gauge_histograms_are_split_in_the_text_format() {
         samples: &samples,
     };
     let mut out = String::new();
-    render_external(Format::Prometheus, Numbers::Python, &fam, &mut out).unwrap();
+    render_external(
+        Format::Prometheus,
+        Numbers::Python,
+        Escaping::Underscores,
+        &fam,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(
         out,
         "# HELP gh help\n# TYPE gh histogram\ngh_bucket{le=\"1.0\"} 4.0\ngh_bucket{le=\"+Inf\"} 5.0\n\
@@ -489,7 +522,14 @@ fn external_gauge_histograms_are_split_in_the_text_format() {
          # HELP gh_gsum help\n# TYPE gh_gsum gauge\ngh_gsum 7.0\n"
     );
     out.clear();
-    render_external(Format::OpenMetrics, Numbers::Shortest, &fam, &mut out).unwrap();
+    render_external(
+        Format::OpenMetrics,
+        Numbers::Shortest,
+        Escaping::Underscores,
+        &fam,
+        &mut out,
+    )
+    .unwrap();
     assert!(
         out.starts_with("# HELP gh help\n# TYPE gh gaugehistogram\ngh_bucket{le=\"1.0\"} 4.0\n"),
         "{out}"
@@ -542,12 +582,236 @@ fn external_samples_carry_their_time() {
         samples: &samples,
     };
     let mut out = String::new();
-    render_external(Format::Prometheus, Numbers::Python, &fam, &mut out).unwrap();
+    render_external(
+        Format::Prometheus,
+        Numbers::Python,
+        Escaping::Underscores,
+        &fam,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(
         out,
         "# HELP ts help\n# TYPE ts untyped\nts{foo=\"a\"} 0.0 123456\nts{foo=\"b\"} 0.0 -123456\nts{foo=\"c\"} 1.0\n"
     );
     out.clear();
-    render_external(Format::OpenMetrics, Numbers::Python, &fam, &mut out).unwrap();
+    render_external(
+        Format::OpenMetrics,
+        Numbers::Python,
+        Escaping::Underscores,
+        &fam,
+        &mut out,
+    )
+    .unwrap();
     assert!(out.contains("ts{foo=\"a\"} 0.0 123.456\n"), "{out}");
+}
+
+/// A registry whose names are outside the legacy set, rendered as `escaping` says.
+fn utf8_render(format: Format, escaping: Escaping) -> String {
+    use metricore::{registry::render_escaped, Filter};
+    let r = Registry::new();
+    r.counter_vec("req.total", "Req.", &["http.method"])
+        .unwrap()
+        .with_labels(&["GET"])
+        .unwrap()
+        .inc();
+    r.histogram_vec("lat.seconds", "Lat.", &[], &[0.5])
+        .unwrap()
+        .with_labels(&[])
+        .unwrap()
+        .observe(0.2)
+        .unwrap();
+    r.state_set_vec("phase.now", "Phase.", &[], &["idle"])
+        .unwrap()
+        .with_labels(&[])
+        .unwrap();
+    r.gauge("plain", "Plain.").unwrap().set(1.0);
+    let mut out = Vec::new();
+    render_escaped(&[r], format, escaping, &Filter::all(), &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn protobuf_carries_utf8_names_as_they_are_or_escaped() {
+    let has = |body: &str, name: &str| body.contains(name);
+    let kept = utf8_render(Format::Protobuf, Escaping::AllowUtf8);
+    assert!(
+        has(&kept, "req.total_total") && has(&kept, "http.method"),
+        "{kept:?}"
+    );
+    assert!(!has(&kept, "req_total_total"), "{kept:?}");
+    let escaped = utf8_render(Format::Protobuf, Escaping::Underscores);
+    assert!(
+        has(&escaped, "req_total_total") && has(&escaped, "http_method"),
+        "{escaped:?}"
+    );
+    assert!(!has(&escaped, "req.total"), "{escaped:?}");
+}
+
+#[test]
+fn utf8_names_are_quoted_with_allow_utf8_and_escaped_otherwise() {
+    let text = utf8_render(Format::Prometheus, Escaping::AllowUtf8);
+    for line in [
+        "# HELP \"req.total_total\" Req.\n# TYPE \"req.total_total\" counter\n",
+        "{\"req.total_total\",\"http.method\"=\"GET\"} 1\n",
+        "{\"lat.seconds_bucket\",le=\"0.5\"} 1\n",
+        "{\"lat.seconds_count\"} 1\n",
+        "{\"phase.now\",\"phase.now\"=\"idle\"} 1\n",
+        "\nplain 1.0\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    // The OpenMetrics text of the same names reads back, names and all.
+    let om = utf8_render(Format::OpenMetrics, Escaping::AllowUtf8);
+    let fams = metricore::expose::parse(&om, Format::OpenMetrics).unwrap();
+    let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names[..4],
+        ["lat.seconds", "phase.now", "plain", "req.total"]
+    );
+
+    let under = utf8_render(Format::Prometheus, Escaping::Underscores);
+    assert!(
+        under.contains("\nreq_total_total{http_method=\"GET\"} 1\n"),
+        "{under}"
+    );
+    assert!(
+        !under.contains("req.total") && !under.contains("http.method"),
+        "{under}"
+    );
+    promtool(&under);
+    let dots = utf8_render(Format::Prometheus, Escaping::Dots);
+    assert!(
+        dots.contains("\nreq_dot_total__total{http_dot_method=\"GET\"} 1\n"),
+        "{dots}"
+    );
+    assert!(
+        dots.contains("\nlat_dot_seconds__bucket{le=\"0.5\"} 1\n"),
+        "{dots}"
+    );
+    let values = utf8_render(Format::OpenMetrics, Escaping::Values);
+    assert!(
+        values.contains("\nU__req_2e_total__total{U__http_2e_method=\"GET\"} 1\n"),
+        "{values}"
+    );
+    assert!(values.contains("\nplain 1.0\n"), "{values}");
+}
+
+#[test]
+fn negotiation_reads_the_escaping_of_a_version_1_range() {
+    use metricore::expose::negotiate;
+    let cases = [
+        ("", Format::Prometheus, Escaping::Underscores, "text/plain; version=0.0.4; charset=utf-8"),
+        (
+            "text/plain; charset=utf-8; escaping=allow-utf-8",
+            Format::Prometheus,
+            Escaping::Underscores,
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        (
+            "text/plain;version=1.0.0",
+            Format::Prometheus,
+            Escaping::Underscores,
+            "text/plain; version=1.0.0; charset=utf-8; escaping=underscores",
+        ),
+        (
+            "text/plain;version=1.0.0;escaping=values",
+            Format::Prometheus,
+            Escaping::Values,
+            "text/plain; version=1.0.0; charset=utf-8; escaping=values",
+        ),
+        (
+            "text/plain;version=1.0.0;escaping=allow-utf-8;q=0,text/plain;version=0.0.4",
+            Format::Prometheus,
+            Escaping::Underscores,
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        (
+            "application/openmetrics-text; charset=utf-8; escaping=allow-utf-8",
+            Format::OpenMetrics,
+            Escaping::Underscores,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+        (
+            "application/openmetrics-text; version=1.0.0; escaping=bogus",
+            Format::OpenMetrics,
+            Escaping::Underscores,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores",
+        ),
+        (
+            "text/plain;version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;escaping=dots",
+            Format::OpenMetrics,
+            Escaping::Dots,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=dots",
+        ),
+    ];
+    for (accept, format, escaping, content_type) in cases {
+        let n = negotiate(accept);
+        assert_eq!(
+            (n.format, n.escaping, n.content_type),
+            (format, escaping, content_type),
+            "{accept}"
+        );
+    }
+}
+
+/// `registry::collect` gives the families and samples the OpenMetrics text gives
+/// when read back, for every kind, with exemplars, escaped label values, numbers in
+/// Python's style, the self-metrics and text appended by a callback.
+#[test]
+fn collect_gives_what_openmetrics_text_reads_back_as() {
+    use metricore::expose::parse;
+    use metricore::registry::{collect, render_many};
+    use metricore::Filter;
+
+    let r = Registry::new();
+    r.set_numbers(Numbers::Python);
+    r.set_self_metrics(true);
+    let c = r.counter_vec("jobs", "Jobs \"done\"\\.", &["q"]).unwrap();
+    c.with_labels(&["a\"b\\c\nd"]).unwrap().inc_by(3);
+    c.with_labels(&["x"]).unwrap().inc_by_f64(0.25).unwrap();
+    c.with_labels(&["x"])
+        .unwrap()
+        .inc_with_exemplar(&[("trace_id", "t1")])
+        .unwrap();
+    let h = r.histogram("lat", "Latency.", &[0.5, 1.0, 2e6]).unwrap();
+    h.observe(0.2).unwrap();
+    h.observe_with_exemplar(3.0, &[("trace_id", "t2")]).unwrap();
+    r.gauge("temp", "").unwrap().set(-1.5);
+    r.summary("size", "Sizes.").unwrap().observe(7.0).unwrap();
+    r.info_vec("build", "Build.", &["v"])
+        .unwrap()
+        .set(&["1.2"], &[("rev", "abc")])
+        .unwrap();
+    r.state_set_vec("mode", "Mode.", &[], &["on", "off"])
+        .unwrap()
+        .with_labels(&[])
+        .unwrap()
+        .set("off")
+        .unwrap();
+    r.on_render(|_, out| out.push_str("# TYPE extra gauge\nextra{k=\"v\"} 4.0\n"));
+
+    for filter in [Filter::all(), Filter::names(["jobs_total", "lat", "extra"])] {
+        let mut text = String::new();
+        metricore::registry::render_filtered(
+            std::slice::from_ref(&r),
+            Format::OpenMetrics,
+            &filter,
+            &mut text,
+        );
+        let want = parse(&text, Format::OpenMetrics).unwrap();
+        let got = collect(std::slice::from_ref(&r), &filter);
+        assert_eq!(got, want, "{text}");
+    }
+    let all = collect(std::slice::from_ref(&r), &Filter::all());
+    let jobs = &all.iter().find(|f| f.name == "jobs").unwrap().samples;
+    assert_eq!(jobs[0].labels[0].1, "a\"b\\c\nd");
+    assert_eq!(jobs[1].value, 1.25);
+    assert_eq!(jobs[1].exemplar.as_ref().unwrap().labels[0].1, "t1");
+    let lat = &all.iter().find(|f| f.name == "lat").unwrap().samples;
+    assert_eq!(lat[2].labels, [("le".to_owned(), "2e+06".to_owned())]);
+    assert!(all.iter().any(|f| f.name == "extra"));
+    let mut text = String::new();
+    render_many(&[r], Format::OpenMetrics, &mut text);
+    assert!(text.contains("lat_bucket{le=\"2e+06\"} 2.0 # "), "{text}");
 }

@@ -149,7 +149,7 @@ fn content_negotiation_and_gzip() {
     let om = c.get("/metrics", &[("Accept", accept)]);
     assert_eq!(
         om.header("content-type"),
-        Some(Format::OpenMetrics.content_type())
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores")
     );
     assert_eq!(om.text(), r.render(Format::OpenMetrics));
     assert!(om.text().ends_with("# EOF\n"));
@@ -189,6 +189,62 @@ fn content_negotiation_and_gzip() {
         &[("Accept-Encoding", "br"), ("Accept-Encoding", "gzip")],
     );
     assert_eq!(listed_twice.header("content-encoding"), Some("gzip"));
+}
+
+#[test]
+fn utf8_names_are_quoted_only_for_a_scraper_that_asks_for_them() {
+    let r = Registry::new();
+    r.counter_vec("http.requests", "Requests.", &["http.method"])
+        .unwrap()
+        .with_labels(&["GET"])
+        .unwrap()
+        .inc();
+    let server = start(vec![r.clone()]);
+    let mut c = Conn::open(server.local_addr());
+
+    // What Prometheus 2.42 sends: no escaping asked for, so legacy names only.
+    let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    for headers in [&[][..], &[("Accept", accept)][..]] {
+        let text = c.get("/metrics", headers).text();
+        assert!(
+            text.contains("\nhttp_requests_total{http_method=\"GET\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("http.requests"), "{text}");
+    }
+
+    // What Prometheus 3 sends.
+    let accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+    let utf8 = c.get("/metrics", &[("Accept", accept)]);
+    assert_eq!(
+        utf8.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8")
+    );
+    let text = utf8.text();
+    assert!(
+        text.contains("# TYPE \"http.requests\" counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n{\"http.requests_total\",\"http.method\"=\"GET\"} 1\n"),
+        "{text}"
+    );
+
+    let plain = c.get(
+        "/metrics",
+        &[("Accept", "text/plain; version=1.0.0; escaping=dots")],
+    );
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain; version=1.0.0; charset=utf-8; escaping=dots")
+    );
+    assert!(
+        plain
+            .text()
+            .contains("\nhttp_dot_requests__total{http_dot_method=\"GET\"} 1\n"),
+        "{}",
+        plain.text()
+    );
 }
 
 #[test]

@@ -189,15 +189,13 @@ void test_label_counts(void) {
 void test_invalid_names_and_conflicts(void) {
     metricore_registry *r = test_registry();
     metricore_counter_family *f = NULL;
-    CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("9lives"), METRICORE_LIT("X."), NULL, 0, NULL, &f),
-                 METRICORE_STATUS_INVALID_NAME);
-    CHECK_ERROR_HAS("9lives");
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT(""), METRICORE_LIT("X."), NULL, 0, NULL, &f),
                  METRICORE_STATUS_INVALID_NAME);
+    CHECK_ERROR_HAS("invalid metric name \"\"");
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("metricore_mine"), METRICORE_LIT("X."), NULL, 0,
                                               NULL, &f),
                  METRICORE_STATUS_INVALID_NAME);
-    metricore_str bad_label[] = {METRICORE_LIT("a-b")};
+    metricore_str bad_label[] = {METRICORE_LIT("__a")};
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("x"), METRICORE_LIT("X."), bad_label, 1, NULL, &f),
                  METRICORE_STATUS_INVALID_NAME);
     metricore_str dup[] = {METRICORE_LIT("a"), METRICORE_LIT("a")};
@@ -215,6 +213,20 @@ void test_invalid_names_and_conflicts(void) {
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("x"), METRICORE_LIT("X."), dup, 1, NULL, &f),
                  METRICORE_STATUS_CONFLICT);
     CHECK(g == NULL);
+
+    /* Any other UTF-8 name is accepted; a scraper that does not ask for UTF-8 names
+     * gets them with underscores. */
+    metricore_counter_family *u = NULL;
+    metricore_str dotted[] = {METRICORE_LIT("http.method")};
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("http.requests"), METRICORE_LIT("R."), dotted, 1, NULL,
+                                          &u));
+    metricore_str get[] = {METRICORE_LIT("GET")};
+    metricore_counter uc;
+    CHECK_OK(metricore_counter_family_labels(u, get, 1, &uc));
+    CHECK_OK(metricore_counter_inc(uc));
+    char *text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "\nhttp_requests_total{http_method=\"GET\"} 1\n");
+    metricore_string_free(text);
     CHECK_OK(metricore_registry_free(r));
 }
 

@@ -390,7 +390,7 @@ void test_info(void) {
     CHECK_STATUS(metricore_info_family_set(f, v, 1, clash, values, 1), METRICORE_STATUS_DUPLICATE_LABEL);
     metricore_str same[] = {METRICORE_LIT("x"), METRICORE_LIT("x")};
     CHECK_STATUS(metricore_info_family_set(f, v, 1, same, values, 2), METRICORE_STATUS_DUPLICATE_LABEL);
-    metricore_str invalid[] = {METRICORE_LIT("1x")};
+    metricore_str invalid[] = {METRICORE_LIT("__x")};
     CHECK_STATUS(metricore_info_family_set(f, v, 1, invalid, values, 1), METRICORE_STATUS_INVALID_NAME);
     metricore_str bad_utf8[] = {{"\xff", 1}};
     CHECK_STATUS(metricore_info_family_set(f, v, 1, names, bad_utf8, 1), METRICORE_STATUS_INVALID_UTF8);

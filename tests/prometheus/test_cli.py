@@ -85,7 +85,7 @@ def test_inspect_is_a_readable_table(registry_file, processes):
     r = run("inspect", registry_file)
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert re.search(r"^series\s+10 of \d+", out, re.M), out
+    assert re.search(r"^series\s+11 of \d+", out, re.M), out
     assert re.search(r"^region\s+\S+ \S+ of \S+ \S+ \(\d+\.\d%\) in use", out, re.M), out
     assert re.search(r"^overflows\s+0 ", out, re.M), out
     assert re.search(r"^paced_requests\s+counter\s+4\s+0$", out, re.M), out

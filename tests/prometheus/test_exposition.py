@@ -54,7 +54,7 @@ def test_promtool_parses_the_openmetrics_text(url):
     info or state set families parses as such; its one complaint is that a counter's
     `x_total` sample has no HELP of its own (OpenMetrics names the family `x`)."""
     ctype, text = scrape(url, accept=OM_ACCEPT)
-    assert ctype == "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    assert ctype == "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
     code, out = promtool(text)
     counters = set(re.findall(r"^# TYPE (\S+) counter$", text, re.M))
     complaints = [line for line in out.splitlines() if line.strip()]
@@ -62,6 +62,28 @@ def test_promtool_parses_the_openmetrics_text(url):
     for line in complaints:
         m = re.fullmatch(r"(\S+)_total no help text", line)
         assert m and m.group(1) in counters, line
+
+
+def test_utf8_names_are_quoted_only_when_asked_for(url):
+    """Prometheus 2 asks for no escaping scheme and gets legacy names; Prometheus 3
+    asks for `allow-utf-8` and gets the names as they are, quoted."""
+    for accept in (None, OM_ACCEPT):
+        _, text = scrape(url, accept=accept)
+        assert '\npaced_utf8_total{code_class="2xx"} 2' in text, text
+        assert "paced.utf8" not in text
+    _, text = scrape(url, accept="text/plain;version=0.0.4")
+    assert promtool(text)[0] == 0
+    prometheus_3 = (
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+        "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3"
+    )
+    ctype, text = scrape(url, accept=prometheus_3)
+    assert ctype == "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+    assert '\n{"paced.utf8_total","code.class"="2xx"} 2\n' in text, text
+    families = {f.name: f for f in parse_openmetrics(text)}
+    assert [(s.labels, s.value) for s in families["paced.utf8"].samples if s.name.endswith("_total")] == [
+        ({"code.class": "2xx"}, 2.0)
+    ]
 
 
 def test_prometheus_client_text_parser_reads_it(url):

@@ -43,6 +43,13 @@ def test_the_exporter_is_up(prometheus):
     assert len(result) == 1
 
 
+def test_a_utf8_name_reaches_prometheus_2_with_underscores(scraped):
+    """Prometheus 2.42 does not know UTF-8 names and asks for no escaping scheme: it
+    gets `paced.utf8` with underscores, one increment per writer."""
+    result = scraped.query('paced_utf8_total{code_class="2xx"}')
+    assert [v for _, v in result] == [WRITERS], result
+
+
 def test_rate_of_a_counter_at_a_known_rate(scraped):
     result = scraped.query(f'rate(paced_requests_total{{model="gpt-4",namespace="wechat"}}[{WINDOW}])')
     assert len(result) == 1, result
@@ -85,7 +92,7 @@ def test_label_values_survive_the_scrape(prometheus):
 
 def test_self_metrics_and_process_metrics_are_scraped(prometheus):
     series = prometheus.wait_for("metricore_series scraped", "metricore_series")
-    assert series[0][1] == 10  # 1 gauge, 1 histogram, 4 odd labels, 4 rates
+    assert series[0][1] == 11  # 1 gauge, 1 histogram, 4 odd labels, 4 rates, 1 UTF-8 name
     assert prometheus.wait_for("metricore_region_used_bytes", "metricore_region_used_bytes > 0")
     cpu = prometheus.wait_for("process_cpu_seconds_total", "process_cpu_seconds_total")
     assert cpu[0][1] >= 0

@@ -37,7 +37,7 @@ from .gc_collector import GC_COLLECTOR, GCCollector
 from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
 # Reads PROMETHEUS_MULTIPROC_DIR (taking the deprecated lowercase name over, with a
 # DeprecationWarning) before the default registry's place is chosen below.
-from . import core, metrics, samples, values
+from . import core, metrics, samples, validation, values
 
 #: The version of the installed package, "MAJOR.MINOR.PATCH" (the crates' version).
 __version__: str = _package_version("metricore")

@@ -21,15 +21,15 @@ CONTENT_TYPE_PLAIN_0_0_4 = _metricore._negotiate("")[1]
 """Content type of Prometheus text format 0.0.4."""
 CONTENT_TYPE_PLAIN_1_0_0 = "text/plain; version=1.0.0; charset=utf-8"
 """Content type of Prometheus text format 1.0.0 (0.0.4 with UTF-8 names)."""
-CONTENT_TYPE_LATEST = CONTENT_TYPE_PLAIN_0_0_4
+CONTENT_TYPE_LATEST = CONTENT_TYPE_PLAIN_1_0_0
 """Content type of what :func:`generate_latest` returns."""
 
 
 def generate_latest(registry: CollectorRegistry = REGISTRY, escaping: str = openmetrics.UNDERSCORES) -> bytes:
-    """The registry's metrics in Prometheus text format 0.0.4 (``escaping``: see
-    :func:`metricore.openmetrics.exposition.check_escaping`)."""
-    openmetrics.check_escaping(escaping)
-    return registry._render(False)
+    """The registry's metrics in the Prometheus text format, names outside the legacy
+    set written as the scheme ``escaping`` says (quoted with ``allow-utf-8``, the text
+    format 1.0.0; ``ValueError`` for an unknown scheme)."""
+    return registry._render(0, escaping=escaping)
 
 
 def render(
@@ -43,12 +43,12 @@ def render(
     ``Accept-Encoding`` headers and query string: OpenMetrics when asked for, gzip when
     accepted, only the families its ``name[]`` parameters select when it has any
     (protobuf, binary, when the scraper asks for it first, as Prometheus does with
-    native histograms on)."""
-    format, content_type = _metricore._negotiate(accept or "")
+    native histograms on), names written as the scrape's escaping scheme says."""
+    format, content_type, escaping = _metricore._negotiate(accept or "")
     names = _metricore._query_names(query or "")
     if names is not None:
         registry = registry.restricted_registry(names)
-    body = registry._render(format)
+    body = registry._render(format, escaping=escaping)
     headers = {"Content-Type": content_type}
     if not disable_compression and _metricore._accepts_gzip(accept_encoding or ""):
         body = gzip.compress(body, compresslevel=6)
@@ -57,9 +57,10 @@ def render(
 
 
 def choose_encoder(accept_header: str) -> Tuple[Callable[[CollectorRegistry], bytes], str]:
-    """The renderer and content type for an ``Accept`` header."""
-    format, content_type = _metricore._negotiate(accept_header or "")
-    return (lambda registry=REGISTRY: registry._render(format)), content_type
+    """The renderer and content type for an ``Accept`` header, by core's negotiation
+    (:func:`metricore.expose.negotiate` in Rust): its format and escaping scheme."""
+    format, content_type, escaping = _metricore._negotiate(accept_header or "")
+    return (lambda registry=REGISTRY: registry._render(format, escaping=escaping)), content_type
 
 
 def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: bool = False):
@@ -157,13 +158,14 @@ def start_http_server(
 start_wsgi_server = start_http_server
 
 
-def write_to_textfile(path: str, registry: CollectorRegistry) -> None:
+def write_to_textfile(path: str, registry: CollectorRegistry, escaping: str = openmetrics.ALLOWUTF8) -> None:
     """Writes the registry's metrics to ``path`` atomically (for the node exporter's
-    textfile collector)."""
+    textfile collector), names outside the legacy set written as the scheme
+    ``escaping`` says."""
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         with open(tmp, "wb") as f:
-            f.write(generate_latest(registry))
+            f.write(generate_latest(registry, escaping))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

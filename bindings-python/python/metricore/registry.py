@@ -148,7 +148,7 @@ class CollectorRegistry(_metricore.RegistryCore):
     def collect(self) -> Iterator[Metric]:
         """Every family of the registry with samples, then what its custom collectors
         yield, as they yield it."""
-        yield from _metricore._parse(self._render(1, None, False).decode("utf-8"), True)
+        yield from self._collect()
         for collector in self._collectors():
             yield from collector.collect()
 
@@ -197,8 +197,8 @@ class RestrictedRegistry:
         self._registry = registry
         self._names: List[str] = [str(n) for n in names]
 
-    def _render(self, format: int = 0) -> bytes:
-        return self._registry._render(format, self._names)
+    def _render(self, format: int = 0, escaping: str = "underscores") -> bytes:
+        return self._registry._render(format, self._names, escaping=escaping)
 
     def collect(self) -> Iterator[Metric]:
         """The selected families with only the samples named, as
@@ -206,8 +206,7 @@ class RestrictedRegistry:
         describes a family named (or describes none, where the registry supports
         collectors without names)."""
         names = set(self._names)
-        text = self._registry._render(1, self._names, False).decode("utf-8")
-        families: List[Metric] = list(_metricore._parse(text, True))
+        families: List[Metric] = self._registry._collect(self._names)
         for collector in self._registry._collectors_selected(names):
             families.extend(collector.collect())
         for family in families:
@@ -314,8 +313,7 @@ def use_shared(
 
 def _collect_family(registry: CollectorRegistry, name: str) -> list:
     """The families named ``name`` in ``registry``, with samples (``metric.collect()``)."""
-    text = _metricore.RegistryCore._render(registry, True).decode("utf-8")
-    return [f for f in _metricore._parse(text, True) if f.name == name]
+    return [f for f in _metricore.RegistryCore._collect(registry) if f.name == name]
 
 
 def _describe_family(registry: CollectorRegistry, name: str) -> list:

@@ -1,5 +1,7 @@
 //! The exposition formats, and which one a scraper's `Accept` header asks for.
 
+use crate::names::Escaping;
+
 /// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -112,5 +114,123 @@ impl Format {
                  encoding=delimited"
             }
         }
+    }
+}
+
+/// What a scraper's `Accept` header asks for: the format, how names outside the legacy
+/// set are written, and the `Content-Type` of the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The format, as [`Format::from_accept`] chooses it.
+    pub format: Format,
+    /// The escaping scheme of the chosen range's `escaping` parameter when that range
+    /// has version 1.0.0, or is protobuf's (an unknown scheme or none is
+    /// [`Escaping::Underscores`]); else [`Escaping::Underscores`], so a scraper that does
+    /// not ask for UTF-8 names gets legacy ones.
+    pub escaping: Escaping,
+    /// The content type: the format's, with `version=1.0.0` and the escaping scheme
+    /// when the chosen range had version 1.0.0 (protobuf: with the scheme when the
+    /// range named one).
+    pub content_type: &'static str,
+}
+
+/// Negotiates a scrape by its `Accept` header as `prometheus_client` does: the format
+/// of [`Format::from_accept`]; its first range with a non-zero quality and version
+/// 1.0.0 (`text/plain; version=1.0.0` for the Prometheus text format) gives the
+/// escaping scheme of its `escaping` parameter. For protobuf, its first range that
+/// [`Format::from_accept`] takes as protobuf gives the scheme of its `escaping`
+/// parameter if it has one; protobuf then carries names as they are
+/// ([`Escaping::AllowUtf8`], unquoted) or escaped as the text formats escape them.
+///
+/// ```
+/// use metricore::expose::{negotiate, Format};
+/// use metricore::names::Escaping;
+///
+/// let n = negotiate("text/plain; version=1.0.0; escaping=allow-utf-8");
+/// assert_eq!((n.format, n.escaping), (Format::Prometheus, Escaping::AllowUtf8));
+/// assert_eq!(n.content_type, "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8");
+/// assert_eq!(negotiate("").escaping, Escaping::Underscores);
+/// let pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+///           encoding=delimited;escaping=allow-utf-8";
+/// assert_eq!((negotiate(pb).format, negotiate(pb).escaping), (Format::Protobuf, Escaping::AllowUtf8));
+/// ```
+pub fn negotiate(accept: &str) -> Negotiated {
+    let format = Format::from_accept(accept);
+    let media = match format {
+        Format::Prometheus => "text/plain",
+        Format::OpenMetrics => "application/openmetrics-text",
+        Format::Protobuf => "application/vnd.google.protobuf",
+    };
+    let versioned = accept.split(',').find_map(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        if !parts.next().is_some_and(|t| t.eq_ignore_ascii_case(media)) {
+            return None;
+        }
+        let (mut version, mut escaping, mut q) = ("", "", 1.0);
+        let (mut proto, mut delimited) = (false, false);
+        for (k, v) in parts.filter_map(|p| p.split_once('=')) {
+            let v = v.trim();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "version" => version = v,
+                "escaping" => escaping = v,
+                "q" => q = v.parse::<f64>().unwrap_or(0.0),
+                "proto" => proto = v == "io.prometheus.client.MetricFamily",
+                "encoding" => delimited = v == "delimited",
+                _ => {}
+            }
+        }
+        let asked = match format {
+            Format::Protobuf => proto && delimited && !escaping.is_empty(),
+            _ => version == "1.0.0",
+        };
+        (asked && q > 0.0).then(|| Escaping::from_name(escaping).unwrap_or(Escaping::Underscores))
+    });
+    let content_type = match (format, versioned) {
+        (f, None) => f.content_type(),
+        (Format::Prometheus, Some(e)) => match e {
+            Escaping::AllowUtf8 => "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8",
+            Escaping::Underscores => {
+                "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
+            }
+            Escaping::Dots => "text/plain; version=1.0.0; charset=utf-8; escaping=dots",
+            Escaping::Values => "text/plain; version=1.0.0; charset=utf-8; escaping=values",
+        },
+        (Format::OpenMetrics, Some(e)) => match e {
+            Escaping::AllowUtf8 => {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+            }
+            Escaping::Underscores => {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
+            }
+            Escaping::Dots => {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=dots"
+            }
+            Escaping::Values => {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=values"
+            }
+        },
+        (Format::Protobuf, Some(e)) => match e {
+            Escaping::AllowUtf8 => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited; escaping=allow-utf-8"
+            }
+            Escaping::Underscores => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited; escaping=underscores"
+            }
+            Escaping::Dots => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited; escaping=dots"
+            }
+            Escaping::Values => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited; escaping=values"
+            }
+        },
+    };
+    Negotiated {
+        format,
+        escaping: versioned.unwrap_or(Escaping::Underscores),
+        content_type,
     }
 }

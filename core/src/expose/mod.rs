@@ -7,10 +7,11 @@
 //! text encoder, which writes into the caller's buffer without per-series allocation.
 //!
 //! The parts, in the order data goes through them: `plan` (reads the family table and
-//! the directory), `render` (reads cells), `text` and `proto` (format, read nothing), `format`
+//! the directory), `render` (reads cells), `text`, `proto` and `collect` (format or keep as data, read nothing), `format`
 //! (the formats and `Accept` negotiation); `filter` restricts an exposition to some
 //! families by name; `parse` reads exposition text back into families.
 
+mod collect;
 mod filter;
 mod format;
 mod parse;
@@ -21,6 +22,6 @@ mod text;
 
 pub use crate::inspect::{FamilyStats, Stats};
 pub use filter::Filter;
-pub use format::{Format, Numbers};
+pub use format::{negotiate, Format, Negotiated, Numbers};
 pub use parse::{parse, ParsedExemplar, ParsedFamily, ParsedSample};
 pub use text::{render_external, ExternalFamily, ExternalSample};

@@ -7,7 +7,7 @@
 
 use super::format::Format;
 use crate::error::{Error, Result};
-use crate::names::check_metric_name;
+use crate::names::is_legacy_name;
 
 /// A family read from exposition text.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,7 +92,7 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ParsedFamily>> {
                 continue;
             }
             let (name, quoted) = unquote(name).map_err(fail)?;
-            if !quoted && check_metric_name(&name).is_err() {
+            if !quoted && !is_legacy_name(&name, false) {
                 return Err(fail(format!("invalid metric name {name:?}")));
             }
             let rest = parts.get(2).copied().unwrap_or("");
@@ -220,7 +220,9 @@ fn parse_sample(line: &str, om: bool) -> std::result::Result<ParsedSample, Strin
             let end = next_unquoted(line, 0, |c| c == ' ' || c == '\t')
                 .ok_or_else(|| "a sample without a value".to_owned())?;
             let name = line[..end].trim();
-            check_metric_name(name).map_err(|_| format!("invalid metric name {name:?}"))?;
+            if !is_legacy_name(name, false) {
+                return Err(format!("invalid metric name {name:?}"));
+            }
             (name.to_owned(), Vec::new(), &line[end + 1..])
         }
         Some(b) => {
@@ -341,7 +343,7 @@ fn parse_labels(mut text: &str, om: bool) -> std::result::Result<Vec<(String, St
             continue;
         }
         let (name, quoted) = unquote(name)?;
-        if !quoted && check_metric_name(&name).is_err() {
+        if !quoted && !is_legacy_name(&name, false) {
             return Err(format!("invalid label name {name:?}"));
         }
         if !term.starts_with('"') || closing_quote(term) != Some(term.len() - 1) {

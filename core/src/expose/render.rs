@@ -6,39 +6,51 @@
 //! long slab, so reading a cell of every lane in turn would touch a page per lane.
 //! Of each lane only the cache lines marked written are read.
 
+use std::borrow::Cow;
+
+use super::collect::Collector;
 use super::filter::Filter;
 use super::format::{Format, Numbers};
+use super::parse::ParsedFamily;
 use super::plan::{Entry, Merged, Plan};
 use super::proto;
-use super::text::{write_f64, Encoder, Labels, Value};
+use super::text::{proto_name, write_f64, Encoder, Labels, Value};
 use crate::directory::Record;
 use crate::exemplar::{self, Exemplar};
 use crate::family::Entry as FamilyEntry;
 use crate::key;
+use crate::names::Escaping;
 use crate::procs::{self, ProcSlot};
 use crate::region::{self, Region};
 use crate::spec::{GaugeMode, Kind, Spec};
 use crate::sync::{AtomicU64, Ordering};
 
-/// Where an exposition goes: text into a `String`, protobuf into bytes.
+/// Where an exposition goes: text into a `String`, protobuf into bytes, families as
+/// data into a list.
 pub(crate) enum Out<'a> {
     /// Text in the given format (protobuf asked for writes the Prometheus text format).
     Text(&'a mut String),
     /// Protobuf.
     Protobuf(&'a mut Vec<u8>),
+    /// Families and samples as data, as OpenMetrics has them.
+    Collected(&'a mut Vec<ParsedFamily>),
 }
 
-/// The encoder a render drives.
+/// The encoder a render drives (protobuf with the scheme its names are written in).
 enum Enc<'a> {
     Text(Encoder<'a>),
-    Protobuf(proto::Encoder<'a>),
+    Protobuf(proto::Encoder<'a>, Escaping),
+    Collect(Collector<'a>),
 }
 
 impl Enc<'_> {
     fn family(&mut self, name: &str, type_name: &str, help: &str, unit: &str) {
         match self {
             Enc::Text(e) => e.family(name, type_name, help, unit),
-            Enc::Protobuf(e) => e.family(name, type_name, help),
+            Enc::Protobuf(e, escaping) => {
+                e.family(&proto_name(name, false, *escaping), type_name, help)
+            }
+            Enc::Collect(e) => e.family(name, type_name, help, unit),
         }
     }
 
@@ -58,10 +70,16 @@ impl Enc<'_> {
                     e.exemplar(x);
                 }
             }
-            Enc::Protobuf(e) => {
+            Enc::Protobuf(e, escaping) => {
                 let value = (value.as_f64(), value.as_u64());
-                let pairs: Vec<(&str, &str)> =
-                    exemplar.map_or_else(Vec::new, |x| x.labels().collect());
+                let names: Vec<(Cow<str>, &str)> = exemplar.map_or_else(Vec::new, |x| {
+                    x.labels()
+                        .map(|(n, v)| (proto_name(n, true, *escaping), v))
+                        .collect()
+                });
+                let pairs: Vec<(&str, &str)> = names.iter().map(|(n, v)| (&**n, *v)).collect();
+                let extra_name = extra.map(|(n, _)| proto_name(n, true, *escaping));
+                let extra = extra.zip(extra_name.as_deref()).map(|((_, v), n)| (n, v));
                 let x = exemplar.map(|x| proto::Exemplar {
                     labels: &pairs,
                     value: x.value(),
@@ -69,40 +87,44 @@ impl Enc<'_> {
                 });
                 e.sample(suffix, labels.proto_fields(), extra, value, x.as_ref())
             }
+            Enc::Collect(e) => e.sample(name, suffix, labels, extra, value, exemplar),
         }
     }
 
-    /// Whether the format carries exemplars (OpenMetrics and protobuf).
+    /// Whether the format carries exemplars (OpenMetrics, protobuf and data).
     fn writes_exemplars(&self) -> bool {
         match self {
             Enc::Text(e) => e.writes_exemplars(),
-            Enc::Protobuf(_) => true,
+            Enc::Protobuf(..) | Enc::Collect(_) => true,
         }
     }
 
     fn numbers(&self) -> Numbers {
         match self {
             Enc::Text(e) => e.numbers(),
-            Enc::Protobuf(_) => Numbers::Shortest,
+            Enc::Protobuf(..) => Numbers::Shortest,
+            Enc::Collect(e) => e.numbers(),
         }
     }
 }
 
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
-/// values, its values written as `numbers` says, and (with `self_metrics`) the
+/// values, its values written as `numbers` says and names outside the legacy set as
+/// `escaping` says, and (with `self_metrics`) the
 /// self-metrics `filter` selects; `extra` appends callback text, of which the families
-/// `filter` selects are kept (for protobuf, the text is read back and encoded; text
-/// that cannot be read is left out).
+/// `filter` selects are kept (for protobuf and data, the text is read back; text that
+/// cannot be read is left out).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn render(
     regions: &[&Region],
     plan: &Plan,
     format: Format,
     numbers: Numbers,
+    escaping: Escaping,
     self_metrics: bool,
     filter: &Filter,
     out: Out<'_>,
-    extra: &mut dyn FnMut(Format, &mut String),
+    extra: &mut dyn FnMut(Format, Escaping, &mut String),
 ) {
     let (fams, entries) = (&plan.fams, &plan.entries);
     let slots: Vec<Vec<ProcSlot>> = if fams
@@ -117,17 +139,26 @@ pub(crate) fn render(
         .map(|src| Sums::new(regions[src], src, plan))
         .collect();
     let (enc, labels) = match out {
-        Out::Text(out) => (
-            Enc::Text(Encoder::new(out, format.text(), numbers)),
-            Labels::default(),
+        Out::Text(out) => {
+            let enc = Encoder::new(out, format.text(), numbers, escaping);
+            let labels = enc.labels();
+            (Enc::Text(enc), labels)
+        }
+        Out::Protobuf(out) => (
+            Enc::Protobuf(proto::Encoder::new(out), escaping),
+            Labels::proto(escaping),
         ),
-        Out::Protobuf(out) => (Enc::Protobuf(proto::Encoder::new(out)), Labels::proto()),
+        Out::Collected(out) => (
+            Enc::Collect(Collector::new(out, numbers)),
+            Labels::pairs_only(),
+        ),
     };
     let mut w = Walker {
         regions,
         sums: &sums,
         enc,
         labels,
+        plain: true,
         slots: &slots,
     };
     let mut rest = &entries[..];
@@ -144,18 +175,28 @@ pub(crate) fn render(
         Enc::Text(mut enc) => {
             let out = enc.out();
             let from = out.len();
-            extra(format.text(), out);
+            extra(format.text(), escaping, out);
             filter.retain_text(out, from);
             enc.finish();
         }
-        Enc::Protobuf(mut enc) => {
+        Enc::Protobuf(mut enc, escaping) => {
+            // The text's names, quoted or escaped as the scheme says, are read back
+            // as protobuf carries them.
             let mut text = String::new();
-            extra(Format::Prometheus, &mut text);
+            extra(Format::Prometheus, escaping, &mut text);
             filter.retain_text(&mut text, 0);
             if let Ok(families) = super::parse(&text, Format::Prometheus) {
                 enc.parsed(&families);
             }
             enc.finish();
+        }
+        Enc::Collect(enc) => {
+            let mut text = String::new();
+            extra(Format::OpenMetrics, Escaping::AllowUtf8, &mut text);
+            filter.retain_text(&mut text, 0);
+            if let Ok(families) = super::parse(&text, Format::OpenMetrics) {
+                enc.parsed(families);
+            }
         }
     }
 }
@@ -279,6 +320,8 @@ struct Walker<'a> {
     enc: Enc<'a>,
     /// The current series' labels, rendered once and reused for each of its lines.
     labels: Labels,
+    /// Whether the current family's label names are written as they are.
+    plain: bool,
     /// Per region, its process table (empty when no family keeps per-process values).
     slots: &'a [Vec<ProcSlot>],
 }
@@ -286,6 +329,7 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn family(&mut self, spec: &Spec, entries: &[Entry]) {
         let name = spec.name.as_str();
+        self.plain = self.labels.plain(&spec.labels);
         self.enc
             .family(name, spec.kind.type_name(), &spec.help, &spec.unit);
         let mut i = 0;
@@ -304,6 +348,7 @@ impl Walker<'_> {
 
     /// Renders the labels of `e` into `self.labels`, without braces.
     fn set_labels(&mut self, spec: &Spec, e: &Entry) {
+        let plain = self.plain;
         self.labels.clear();
         if e.overflow {
             self.labels.push("otel_metric_overflow", "true");
@@ -311,13 +356,14 @@ impl Walker<'_> {
             let region = self.regions[e.src];
             let labels = &mut self.labels;
             e.record.with_key(region, |k| {
-                if spec.kind != Kind::Info && plain_labels(labels, &spec.labels, k) {
+                if spec.kind != Kind::Info && plain_labels(labels, &spec.labels, k, plain) {
                     return;
                 }
                 labels.clear();
                 let mut values = key::values(k);
                 for n in &spec.labels {
                     match values.next() {
+                        Some(v) if plain => labels.push_plain(n, &v),
                         Some(v) => labels.push(n, &v),
                         None => return,
                     }
@@ -425,7 +471,7 @@ impl Walker<'_> {
                         }
                     }
                 }
-                let proto = matches!(self.enc, Enc::Protobuf(_));
+                let proto = matches!(self.enc, Enc::Protobuf(..));
                 if zero > 0 {
                     let mut cum = 0u128;
                     let mut le = String::new();
@@ -462,7 +508,7 @@ impl Walker<'_> {
                         slot,
                     );
                 }
-                if let Enc::Protobuf(enc) = &mut self.enc {
+                if let Enc::Protobuf(enc, _) = &mut self.enc {
                     let z = sum(zero);
                     let native = proto::Native {
                         schema: i32::from(n.schema),
@@ -684,9 +730,6 @@ impl Walker<'_> {
     }
 }
 
-/// Renders a stored key's values under `names` in one pass over its bytes. Returns
-/// `false`, leaving `out` to be cleared, when the key is not plain: not valid UTF-8
-/// (escaped NULs, a corrupt file) or not one value per name.
 /// The latest exemplar in slot `i` (of `n`: one for a counter, one per bucket of a
 /// histogram) of a series, over the regions that have it (`run`).
 fn latest_exemplar(regions: &[&Region], run: &[Entry], n: usize, i: usize) -> Option<Exemplar> {
@@ -699,7 +742,11 @@ fn latest_exemplar(regions: &[&Region], run: &[Entry], n: usize, i: usize) -> Op
     })
 }
 
-fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
+/// Renders a stored key's values under `names` in one pass over its bytes, the names
+/// as they are with `plain` (see [`Labels::plain`]), else escaped. Returns
+/// `false`, leaving `out` to be cleared, when the key is not plain: not valid UTF-8
+/// (escaped NULs, a corrupt file) or not one value per name.
+fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8], plain: bool) -> bool {
     let Ok(text) = std::str::from_utf8(stored) else {
         return false;
     };
@@ -712,7 +759,11 @@ fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8]) -> bool {
         if rest.as_bytes().get(end + 1) != Some(&1) {
             return false;
         }
-        out.push(n, &rest[..end]);
+        if plain {
+            out.push_plain(n, &rest[..end]);
+        } else {
+            out.push(n, &rest[..end]);
+        }
         rest = &rest[end + 2..];
     }
     rest.is_empty()

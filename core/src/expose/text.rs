@@ -2,10 +2,12 @@
 //! 0.0.4 or OpenMetrics 1.0.0, written into the caller's buffer. It formats only what it
 //! is handed (names, labels, values) and never reads the region.
 
+use std::borrow::Cow;
+
 use super::format::{Format, Numbers};
 use crate::error::{Error, Result};
 use crate::exemplar::Exemplar;
-use crate::names::{check_label_name, check_metric_name};
+use crate::names::{check_label_name, check_metric_name, escape_name, is_legacy_name, Escaping};
 
 /// A sample value: integers as integers, floats in the shortest form that reads back.
 #[derive(Clone, Copy)]
@@ -129,38 +131,98 @@ fn write_python(v: f64, out: &mut String) {
 }
 
 /// A series' labels as `name="value"` pairs without braces (or, for the protobuf
-/// encoder, as encoded `LabelPair` fields): rendered once, reused for each of the
-/// series' lines.
-#[derive(Default)]
-pub(crate) struct Labels(String, Option<Vec<u8>>);
+/// encoder, as encoded `LabelPair` fields; for the structured one, as pairs), names
+/// outside the legacy set written as the scheme says: rendered once, reused for each of
+/// the series' lines.
+pub(crate) struct Labels {
+    text: String,
+    proto: Option<Vec<u8>>,
+    pairs: Option<Vec<(String, String)>>,
+    escaping: Escaping,
+}
 
 impl Labels {
-    /// Labels for the protobuf encoder.
-    pub fn proto() -> Labels {
-        Labels(String::new(), Some(Vec::new()))
+    /// No labels yet; names outside the legacy set are to be written as `escaping` says.
+    pub fn new(escaping: Escaping) -> Labels {
+        Labels {
+            text: String::new(),
+            proto: None,
+            pairs: None,
+            escaping,
+        }
+    }
+
+    /// Labels for the protobuf encoder, which writes names as `escaping` says
+    /// ([`Escaping::AllowUtf8`]: as they are).
+    pub fn proto(escaping: Escaping) -> Labels {
+        Labels {
+            proto: Some(Vec::new()),
+            ..Labels::new(escaping)
+        }
+    }
+
+    /// Labels for the structured encoder: names as they are.
+    pub fn pairs_only() -> Labels {
+        Labels {
+            pairs: Some(Vec::new()),
+            ..Labels::new(Escaping::AllowUtf8)
+        }
+    }
+
+    /// The labels as name and value pairs (empty unless made by [`Labels::pairs_only`]).
+    pub fn pairs(&self) -> &[(String, String)] {
+        self.pairs.as_deref().unwrap_or_default()
     }
 
     /// The encoded `LabelPair` fields (empty for text labels).
     pub fn proto_fields(&self) -> &[u8] {
-        self.1.as_deref().unwrap_or_default()
+        self.proto.as_deref().unwrap_or_default()
     }
 
     /// Removes every label.
     #[inline]
     pub fn clear(&mut self) {
-        self.0.clear();
-        if let Some(pb) = &mut self.1 {
+        self.text.clear();
+        if let Some(pb) = &mut self.proto {
             pb.clear();
+        }
+        if let Some(pairs) = &mut self.pairs {
+            pairs.clear();
         }
     }
 
-    /// Appends the label `name="value"`, escaping the value.
+    /// Appends the label `name="value"`, escaping the name as the scheme says and the
+    /// value.
     pub fn push(&mut self, name: &str, value: &str) {
-        if let Some(pb) = &mut self.1 {
+        if let Some(pb) = &mut self.proto {
+            super::proto::label_pair(pb, &proto_name(name, true, self.escaping), value);
+            return;
+        }
+        if self.pairs.is_some() {
+            return self.push_plain(name, value);
+        }
+        let out = &mut self.text;
+        if !out.is_empty() {
+            out.push(',');
+        }
+        push_name(out, name, "", true, self.escaping);
+        out.push_str("=\"");
+        escape_into(out, value);
+        out.push('"');
+    }
+
+    /// As [`Labels::push`], for a name [`Labels::plain`] found written as it is.
+    #[inline]
+    pub fn push_plain(&mut self, name: &str, value: &str) {
+        if let Some(pb) = &mut self.proto {
             super::proto::label_pair(pb, name, value);
             return;
         }
-        let out = &mut self.0;
+        if let Some(pairs) = &mut self.pairs {
+            pairs.push((name.to_owned(), value.to_owned()));
+            return;
+        }
+        let out = &mut self.text;
         if !out.is_empty() {
             out.push(',');
         }
@@ -169,6 +231,16 @@ impl Labels {
         escape_into(out, value);
         out.push('"');
     }
+
+    /// Whether every label name of `names` is written as it is by this scheme, so
+    /// they can be pushed with [`Labels::push_plain`].
+    pub fn plain(&self, names: &[String]) -> bool {
+        match self.escaping {
+            Escaping::AllowUtf8 if self.proto.is_some() || self.pairs.is_some() => true,
+            Escaping::Dots => false,
+            _ => names.iter().all(|n| is_legacy_name(n, true)),
+        }
+    }
 }
 
 /// Writes one exposition, family by family, into a buffer.
@@ -176,16 +248,32 @@ pub(crate) struct Encoder<'a> {
     out: &'a mut String,
     format: Format,
     numbers: Numbers,
+    escaping: Escaping,
+    /// Whether the name of the current family is written as it is.
+    plain: bool,
 }
 
 impl<'a> Encoder<'a> {
-    /// An encoder appending to `out` in `format`, writing values as `numbers` says.
-    pub fn new(out: &'a mut String, format: Format, numbers: Numbers) -> Encoder<'a> {
+    /// An encoder appending to `out` in `format`, writing values as `numbers` says and
+    /// names outside the legacy set as `escaping` says.
+    pub fn new(
+        out: &'a mut String,
+        format: Format,
+        numbers: Numbers,
+        escaping: Escaping,
+    ) -> Encoder<'a> {
         Encoder {
             out,
             format,
             numbers,
+            escaping,
+            plain: true,
         }
+    }
+
+    /// The labels of a series, to be written by this encoder.
+    pub fn labels(&self) -> Labels {
+        Labels::new(self.escaping)
     }
 
     /// How this encoder writes values.
@@ -198,11 +286,12 @@ impl<'a> Encoder<'a> {
     pub fn family(&mut self, name: &str, type_name: &str, help: &str, unit: &str) {
         let (suffix, kind) = type_line(self.format, type_name);
         let om = self.format == Format::OpenMetrics;
+        let escaping = self.escaping;
+        self.plain = plain(name, escaping);
         let out = &mut *self.out;
         if !help.is_empty() {
             out.push_str("# HELP ");
-            out.push_str(name);
-            out.push_str(suffix);
+            push_name(out, name, suffix, false, escaping);
             out.push(' ');
             for c in help.chars() {
                 match c {
@@ -215,22 +304,22 @@ impl<'a> Encoder<'a> {
             out.push('\n');
         }
         out.push_str("# TYPE ");
-        out.push_str(name);
-        out.push_str(suffix);
+        push_name(out, name, suffix, false, escaping);
         out.push(' ');
         out.push_str(kind);
         out.push('\n');
         if om && !unit.is_empty() {
             out.push_str("# UNIT ");
-            out.push_str(name);
+            push_name(out, name, "", false, escaping);
             out.push(' ');
             out.push_str(unit);
             out.push('\n');
         }
     }
 
-    /// Writes one sample: `name` and `suffix`, the labels and then the `extra` label
-    /// (`le`, `pid`, a state), and the value.
+    /// Writes one sample: `name` (the name of the family last written, or a name of
+    /// the legacy set) and `suffix`, the labels and then the `extra` label (`le`,
+    /// `pid`, a state), and the value.
     pub fn sample(
         &mut self,
         name: &str,
@@ -240,17 +329,31 @@ impl<'a> Encoder<'a> {
         value: Value,
     ) {
         let out = &mut *self.out;
-        let labels = labels.0.as_str();
-        out.push_str(name);
-        out.push_str(suffix);
-        if !labels.is_empty() || extra.is_some() {
+        let labels = labels.text.as_str();
+        // With UTF-8 names a name outside the legacy set goes quoted inside the braces.
+        let inside = !self.plain && self.escaping == Escaping::AllowUtf8;
+        if self.plain {
+            out.push_str(name);
+            out.push_str(suffix);
+        } else if inside {
             out.push('{');
+            push_name(out, name, suffix, false, self.escaping);
+            if !labels.is_empty() || extra.is_some() {
+                out.push(',');
+            }
+        } else {
+            push_name(out, name, suffix, false, self.escaping);
+        }
+        if inside || !labels.is_empty() || extra.is_some() {
+            if !inside {
+                out.push('{');
+            }
             out.push_str(labels);
             if let Some((n, v)) = extra {
                 if !labels.is_empty() {
                     out.push(',');
                 }
-                out.push_str(n);
+                push_name(out, n, "", true, self.escaping);
                 out.push_str("=\"");
                 escape_into(out, v);
                 out.push('"');
@@ -273,14 +376,14 @@ impl<'a> Encoder<'a> {
         if !self.writes_exemplars() {
             return;
         }
-        let mut labels = Labels::default();
+        let mut labels = self.labels();
         for (n, v) in exemplar.labels() {
             labels.push(n, v);
         }
         let out = &mut *self.out;
         out.pop();
         out.push_str(" # {");
-        out.push_str(&labels.0);
+        out.push_str(&labels.text);
         out.push_str("} ");
         write_f64(exemplar.value(), self.numbers, out);
         out.push(' ');
@@ -291,6 +394,7 @@ impl<'a> Encoder<'a> {
     /// Writes one sample of an external family, with its time if it has one: in
     /// milliseconds in the Prometheus text format, in seconds in OpenMetrics.
     fn sample_at(&mut self, name: &str, labels: &Labels, value: f64, timestamp: Option<f64>) {
+        self.plain = plain(name, self.escaping);
         self.sample(name, "", labels, None, Value::F(value));
         let Some(t) = timestamp.filter(|t| t.is_finite()) else {
             return;
@@ -329,6 +433,38 @@ fn type_line(format: Format, type_name: &str) -> (&'static str, &str) {
         ("stateset", Format::Prometheus) => ("", "gauge"),
         ("unknown", Format::Prometheus) => ("", "untyped"),
         (t, _) => ("", t),
+    }
+}
+
+/// Whether `escaping` writes the metric name `name` (and it with a suffix) as it is.
+fn plain(name: &str, escaping: Escaping) -> bool {
+    escaping != Escaping::Dots && is_legacy_name(name, false)
+}
+
+/// Writes `name` and then `suffix` (legacy characters) as `escaping` writes their whole,
+/// a metric name or (`label`) a label name. A legacy name is copied as it is (but for
+/// [`Escaping::Dots`], which doubles its `_`).
+fn push_name(out: &mut String, name: &str, suffix: &str, label: bool, escaping: Escaping) {
+    if escaping != Escaping::Dots && is_legacy_name(name, label) {
+        out.push_str(name);
+        out.push_str(suffix);
+    } else if suffix.is_empty() {
+        out.push_str(&escape_name(name, label, escaping));
+    } else {
+        out.push_str(&escape_name(&format!("{name}{suffix}"), label, escaping));
+    }
+}
+
+/// A metric name or (`label`) a label name as the protobuf exposition carries it under
+/// `escaping`: as it is with [`Escaping::AllowUtf8`] (protobuf needs no quotes), else
+/// as the text formats write it.
+pub(crate) fn proto_name(name: &str, label: bool, escaping: Escaping) -> Cow<'_, str> {
+    if escaping == Escaping::AllowUtf8
+        || (escaping != Escaping::Dots && is_legacy_name(name, label))
+    {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(escape_name(name, label, escaping))
     }
 }
 
@@ -378,10 +514,12 @@ pub struct ExternalSample<'a> {
 }
 
 /// Checks and renders an external family into `out`, its values written as `numbers`
-/// says ([`Format::Protobuf`] writes the Prometheus text format).
+/// says and names outside the legacy set as `escaping` says ([`Format::Protobuf`]
+/// writes the Prometheus text format).
 pub fn render_external(
     format: Format,
     numbers: Numbers,
+    escaping: Escaping,
     family: &ExternalFamily,
     out: &mut String,
 ) -> Result<()> {
@@ -410,8 +548,8 @@ pub fn render_external(
             check_label_name(n)?;
         }
     }
-    let mut enc = Encoder::new(out, format, numbers);
-    let mut labels = Labels::default();
+    let mut enc = Encoder::new(out, format, numbers, escaping);
+    let mut labels = enc.labels();
     let mut write = |enc: &mut Encoder<'_>, keep: &dyn Fn(&str) -> bool| {
         for s in family.samples.iter().filter(|s| keep(s.name)) {
             labels.clear();

@@ -13,12 +13,14 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::expose::{Filter, Format};
-use crate::registry::{render_bytes, Registry};
+use crate::names::Escaping;
+use crate::registry::{render_escaped, Registry};
 
-/// A body to make: the format, the families, whether gzip-compressed, and where to
-/// send it.
+/// A body to make: the format and escaping scheme, the families, whether
+/// gzip-compressed, and where to send it.
 pub(super) struct Job {
     pub format: Format,
+    pub escaping: Escaping,
     pub filter: Filter,
     pub gzip: bool,
     pub reply: oneshot::Sender<Bytes>,
@@ -43,16 +45,16 @@ fn run(registries: &[Registry], mut queue: mpsc::UnboundedReceiver<Job>) {
             batch.push(job);
         }
         while let Some(first) = batch.first() {
-            let (format, filter) = (first.format, first.filter.clone());
+            let (format, escaping, filter) = (first.format, first.escaping, first.filter.clone());
             let (mine, rest): (Vec<Job>, Vec<Job>) = batch
                 .into_iter()
-                .partition(|j| j.format == format && j.filter == filter);
+                .partition(|j| j.format == format && j.escaping == escaping && j.filter == filter);
             batch = rest;
             // A rendering that panics (a callback's, or a bug) fails its batch, whose
             // requests get 503, and the thread goes on serving the next.
             let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let mut body = Vec::with_capacity(capacity);
-                render_bytes(registries, format, &filter, &mut body);
+                render_escaped(registries, format, escaping, &filter, &mut body);
                 body
             }));
             let Ok(text) = rendered else {

@@ -14,14 +14,6 @@ DOTS = "dots"
 """Escaping scheme: ``.`` as ``_dot_``, ``_`` as ``__``, others as ``_``."""
 VALUES = "values"
 """Escaping scheme: ``U__`` then each character outside the legacy names' by its code."""
-_ESCAPINGS = (ALLOWUTF8, UNDERSCORES, DOTS, VALUES)
-
-
-def check_escaping(escaping: str) -> None:
-    """Raises ``ValueError`` for an unknown escaping scheme. metricore's names are all
-    legacy ones, which the schemes render alike."""
-    if escaping not in _ESCAPINGS:
-        raise ValueError(f"escaping {escaping!r}: expected one of {_ESCAPINGS}")
 
 
 def escape_metric_name(s: str, escaping: str = UNDERSCORES) -> str:
@@ -40,6 +32,7 @@ def escape_label_name(s: str, escaping: str = UNDERSCORES) -> str:
 
 
 def generate_latest(registry: CollectorRegistry = REGISTRY, escaping: str = UNDERSCORES, version: str = "1.0.0") -> bytes:
-    """The registry's metrics in OpenMetrics 1.0.0, ``# EOF`` last."""
-    check_escaping(escaping)
-    return registry._render(True)
+    """The registry's metrics in OpenMetrics 1.0.0, ``# EOF`` last, names outside the
+    legacy set written as the scheme ``escaping`` says (``ValueError`` for an unknown
+    one)."""
+    return registry._render(True, escaping=escaping)
