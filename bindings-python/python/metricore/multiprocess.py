@@ -35,6 +35,7 @@ class MultiProcessCollector:
     def __init__(self, registry: Optional[CollectorRegistry], path: Optional[str] = None):
         file = registry_file(path)
         self._source = CollectorRegistry()
+        self._source._set_merged()
         use_shared(file, registry=self._source)
         # A registry in that very file renders it already.
         if registry is not None and registry.shared_path != file:
