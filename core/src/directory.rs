@@ -924,7 +924,8 @@ mod tests {
             series_capacity: 16,
             family_capacity: 4,
             process_capacity: 4,
-            arena_bytes: 1 << 17,
+            // 2,001 records of 9 words (records are never freed).
+            arena_bytes: 1 << 18,
             ..Options::default()
         })
         .unwrap();
