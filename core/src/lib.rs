@@ -60,6 +60,7 @@ mod key;
 mod lanes;
 pub mod metrics;
 pub mod names;
+pub mod pcfiles;
 pub mod process;
 mod procs;
 mod procstat;
