@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use metricore::names::{check_metric_name, is_legacy_name};
 use metricore::{Error, Family, Kind, Spec};
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 
@@ -95,6 +96,26 @@ impl<H> Following<H> {
     }
 }
 
+/// Python's `time.time()` (which tests may replace), else the system's time.
+fn python_time() -> f64 {
+    Python::attach(|py| {
+        py.import(intern!(py, "time"))
+            .and_then(|t| t.getattr(intern!(py, "time"))?.call0()?.extract::<f64>())
+            .ok()
+    })
+    .unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    })
+}
+
+/// Runs `f`, series made (or counters reset) in it stamped with Python's time, as
+/// `prometheus_client` stamps `_created`.
+pub fn clocked<R>(f: impl FnOnce() -> R) -> R {
+    metricore::with_clock(python_time, f)
+}
+
 /// Whether metrics made from now on must have legacy names (`prometheus_client`'s
 /// `enable_legacy_validation`).
 static LEGACY: AtomicBool = AtomicBool::new(false);
@@ -174,7 +195,7 @@ impl Base {
         let spec = Spec::new(&full, def.documentation, kind_for(shared)?)
             .labels(&names)
             .unit(def.unit);
-        let family = core.register(spec).map_err(to_py)?;
+        let family = clocked(|| core.register(spec)).map_err(to_py)?;
         let spec = family.spec();
         registry
             .get()
@@ -254,7 +275,7 @@ impl Base {
             .iter()
             .map(|s| s.to_str())
             .collect::<PyResult<Vec<_>>>()?;
-        let child = make(&values)?;
+        let child = clocked(|| make(&values))?;
         if cache.len() < CACHE_LIMIT {
             cache.set_item(key, &child)?;
         }

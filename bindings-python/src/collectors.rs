@@ -133,6 +133,21 @@ pub fn _parse(py: Python<'_>, text: &str, openmetrics: bool) -> PyResult<Vec<Py<
     to_metrics(py, families)
 }
 
+/// Reads `prometheus_client`'s per-process files and merges them as its
+/// `MultiProcessCollector.merge` does (`metricore::pcfiles::merge`), into
+/// `metricore.metrics_core.Metric` objects.
+#[pyfunction]
+pub fn _merge_files(
+    py: Python<'_>,
+    files: Vec<std::path::PathBuf>,
+    accumulate: bool,
+) -> PyResult<Vec<Py<PyAny>>> {
+    let families = py
+        .detach(|| metricore::pcfiles::merge(&files, accumulate))
+        .map_err(to_py)?;
+    to_metrics(py, families)
+}
+
 /// Builds `metricore.metrics_core.Metric` objects with their samples (and exemplars,
 /// as `metricore.samples.Exemplar`) from `families`. The samples and exemplars are
 /// made by `tuple.__new__` with every field given, as the named tuples' own

@@ -91,7 +91,7 @@ impl HttpServer {
             .next()
             .ok_or_else(|| PyOSError::new_err(format!("no address for {addr}:{port}")))?;
         registry.get().core_for("<http server>");
-        let server = Server::start_with(registry.get().cores(), target, config).map_err(to_py)?;
+        let server = Server::start_with(registry.get().cores(py), target, config).map_err(to_py)?;
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         let addr = server.local_addr();
         running().push((id, server));

@@ -112,6 +112,7 @@ fn _metricore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(base::_set_legacy_validation, m)?)?;
     m.add_function(wrap_pyfunction!(_query_names, m)?)?;
     m.add_function(wrap_pyfunction!(collectors::_parse, m)?)?;
+    m.add_function(wrap_pyfunction!(collectors::_merge_files, m)?)?;
     m.add_function(wrap_pyfunction!(_accepts_gzip, m)?)?;
     m.add_function(wrap_pyfunction!(_push_url, m)?)?;
     m.add_function(wrap_pyfunction!(_escape_name, m)?)?;

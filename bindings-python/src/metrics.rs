@@ -18,7 +18,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyModule, PyTuple, PyType};
 use pyo3::PyClass;
 
-use crate::base::{Base, Define, Following};
+use crate::base::{clocked, Base, Define, Following};
 use crate::errors::{for_metric, to_py};
 use crate::registry::RegistryArg;
 use crate::tracking::{Action, Tracker};
@@ -378,7 +378,7 @@ macro_rules! metric_struct {
                 Ok(one.get(self.base.generation(), || {
                     let values = self.values.as_deref().unwrap_or(&[]);
                     let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                    self.vec.with_labels(&values).ok()
+                    clocked(|| self.vec.with_labels(&values).ok())
                 }))
             }
         }
@@ -466,6 +466,14 @@ metric_methods!(Counter {
         // Negative and non-finite amounts are refused (and counted) by the core.
         let amount = number(&self.base, amount)?;
         inc_with(&self.base, c, amount, labels)
+    }
+
+    /// Sets the count back to 0 and `_created` to now (a logical process that starts
+    /// again without restarting the Python process).
+    fn reset(&self) -> PyResult<()> {
+        let c = self.series()?;
+        clocked(|| c.reset());
+        Ok(())
     }
 
     /// Counts exceptions of type `exception` (default `Exception`; a tuple of types

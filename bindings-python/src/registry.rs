@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use metricore::names::Escaping;
 use metricore::{Format, Numbers, Options};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -114,12 +115,16 @@ struct State {
     shared: Option<PathBuf>,
     /// Whether this is the registry of one metric made with `registry=None`.
     private: bool,
-    /// Registries of such metrics registered here later, rendered with this one.
-    attached: Vec<(Py<Registry>, metricore::Registry)>,
+    /// Registries of such metrics registered here later, rendered with this one, and
+    /// (`true`) any registry a multiprocess collector attached (its shared file).
+    attached: Vec<(Py<Registry>, metricore::Registry, bool)>,
     /// The first metric created through this registry, if any.
     first_metric: Option<String>,
     /// Whether its renders carry the self-metrics (`metricore_*`).
     self_metrics: bool,
+    /// Whether this is a multiprocess collector's view of its file: its renders carry
+    /// no `_created` samples, as `prometheus_client`'s merge of its files has none.
+    merged: bool,
     /// The sample names claimed by the metrics made through this registry object, the
     /// attached registries and the described collectors: claiming one twice is an
     /// error, as in `prometheus_client`.
@@ -155,6 +160,7 @@ impl Registry {
                 attached: Vec::new(),
                 first_metric: None,
                 self_metrics: false,
+                merged: false,
                 names: HashSet::new(),
             }),
             hooks,
@@ -204,11 +210,25 @@ impl Registry {
     }
 
     /// The core registries a collection renders: this one and those attached to it.
-    pub fn cores(&self) -> Vec<metricore::Registry> {
+    /// The core registries rendered as this one, each set to carry `_created` samples
+    /// as `metricore.metrics._use_created` says (the flag `disable_created_metrics()`
+    /// and `enable_created_metrics()` set, as in `prometheus_client`), but for none
+    /// when a multiprocess collector's file is attached (`prometheus_client`'s merge of
+    /// its files has none).
+    pub fn cores(&self, py: Python<'_>) -> Vec<metricore::Registry> {
+        let created = py
+            .import(intern!(py, "metricore.metrics"))
+            .and_then(|m| m.getattr(intern!(py, "_use_created"))?.is_truthy())
+            .unwrap_or(true);
         let st = lock(&self.state);
-        std::iter::once(st.core.clone())
-            .chain(st.attached.iter().map(|(_, r)| r.clone()))
-            .collect()
+        let created = created && !st.merged && !st.attached.iter().any(|(_, _, m)| *m);
+        let cores: Vec<metricore::Registry> = std::iter::once(st.core.clone())
+            .chain(st.attached.iter().map(|(_, r, _)| r.clone()))
+            .collect();
+        for c in &cores {
+            c.set_created(created);
+        }
+        cores
     }
 
     /// The core registry for a new metric named `name`; from now on the registry can no
@@ -340,6 +360,12 @@ impl Registry {
         st.core.set_self_metrics(on);
     }
 
+    /// Makes this registry a multiprocess collector's view of its file (see
+    /// `State::merged`).
+    fn _set_merged(&self) {
+        lock(&self.state).merged = true;
+    }
+
     /// The shared file behind this registry, or `None` when it is in this process.
     #[getter]
     fn _shared_path(&self) -> Option<PathBuf> {
@@ -374,7 +400,7 @@ impl Registry {
                 )))
             }
         };
-        let cores = self.cores();
+        let cores = self.cores(py);
         let outer = CAPTURE.replace(Some(None));
         let outer_without = WITHOUT_COLLECTORS.replace(false);
         let body = py.detach(|| {
@@ -398,7 +424,7 @@ impl Registry {
     /// (`collect()` calls them itself). Errors raised by callbacks are raised here.
     #[pyo3(signature = (names = None))]
     fn _collect(&self, py: Python<'_>, names: Option<Vec<String>>) -> PyResult<Vec<Py<PyAny>>> {
-        let cores = self.cores();
+        let cores = self.cores(py);
         let outer = CAPTURE.replace(Some(None));
         let outer_without = WITHOUT_COLLECTORS.replace(true);
         let families = py.detach(|| {
@@ -429,7 +455,7 @@ impl Registry {
         }
         let theirs = lock(&other.get().state).names.clone();
         let mut st = lock(&self.state);
-        if st.attached.iter().any(|(o, _)| o.is(other)) {
+        if st.attached.iter().any(|(o, _, _)| o.is(other)) {
             return Err(PyValueError::new_err(
                 "this metric is already registered here",
             ));
@@ -441,7 +467,7 @@ impl Registry {
             )));
         }
         st.names.extend(theirs);
-        st.attached.push((other.clone().unbind(), core));
+        st.attached.push((other.clone().unbind(), core, !private));
         Ok(())
     }
 
@@ -454,7 +480,7 @@ impl Registry {
             st.names.retain(|n| !theirs.contains(n));
             st.attached
                 .iter()
-                .position(|(o, _)| o.is(other))
+                .position(|(o, _, _)| o.is(other))
                 .map(|i| st.attached.remove(i))
         };
         removed.is_some()

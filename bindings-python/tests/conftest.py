@@ -11,6 +11,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
+@pytest.fixture(autouse=True)
+def created_series(request):
+    """``_created`` samples off, so that expected text is exact, unless the test's module
+    sets ``CREATED = True``; on again afterwards (the default)."""
+    on = getattr(request.module, "CREATED", False)
+    (metricore.enable_created_metrics if on else metricore.disable_created_metrics)()
+    yield
+    metricore.enable_created_metrics()
+
+
 @pytest.fixture
 def registry():
     """A fresh in-process registry."""

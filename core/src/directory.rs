@@ -62,8 +62,9 @@ const REC_CELL: usize = 3;
 const REC_FLOAT: usize = 4;
 const REC_EXEMPLARS: usize = 5;
 const REC_KEY_LEN: usize = 6;
+const REC_CREATED: usize = 7;
 /// Words before the key bytes.
-const REC_HEAD: usize = 7;
+const REC_HEAD: usize = 8;
 /// Retired records a creation lets accumulate before it reclaims their cells.
 const RECLAIM_AT: u64 = 256;
 
@@ -204,6 +205,19 @@ impl Record {
             Ordering::Acquire,
         );
         Record::exemplars(region, at, words)
+    }
+
+    /// When the series of the record at `at` was made (or last reset), in seconds
+    /// since the Unix epoch, as stored (any `f64`: read from the file).
+    pub fn created(region: &Region, at: usize) -> f64 {
+        f64::from_bits(region.word(at + REC_CREATED).load(Ordering::Relaxed))
+    }
+
+    /// Sets the creation time of the series of the record at `at` (a reset).
+    pub fn set_created(region: &Region, at: usize, created: f64) {
+        region
+            .word(at + REC_CREATED)
+            .store(created.to_bits(), Ordering::Relaxed);
     }
 
     /// The family index of the record at `at`.
@@ -387,15 +401,16 @@ pub(crate) struct Checks<L, C, A> {
     pub gone: A,
 }
 
-/// Finds or inserts a series made by process `pid`, asking `checks` before making a
-/// record; a series this call made is then the caller's to count.
+/// Finds or inserts a series made by process `pid` at time `created` (seconds since
+/// the Unix epoch), asking `checks` before making a record; a series this call made is
+/// then the caller's to count.
 pub(crate) fn insert<'a, I>(
     region: &Region,
     hash: u64,
     ident: Ident,
     values: I,
     cells: usize,
-    pid: u32,
+    (pid, created): (u32, f64),
     checks: Checks<impl Fn() -> bool, impl Fn(u64) -> bool, impl Fn(u32) -> bool>,
 ) -> Result<Inserted, Refused>
 where
@@ -465,7 +480,7 @@ where
                     ident,
                     values.clone(),
                     cells,
-                    pid,
+                    (pid, created),
                     &checks.charge,
                 )
                 .ok_or(Refused::Full)?;
@@ -590,7 +605,7 @@ fn make_record<'a>(
     ident: Ident,
     values: impl Iterator<Item = &'a str> + Clone,
     cells: usize,
-    pid: u32,
+    (pid, created): (u32, f64),
     charge: impl Fn(u64) -> bool,
 ) -> Option<(TaggedRef, Series)> {
     let mut bytes = Vec::with_capacity(key::encoded_len(values.clone()));
@@ -615,6 +630,7 @@ fn make_record<'a>(
     head[REC_OWNER] = ident.owner;
     head[REC_CELL] = CellWord::new(cell, pid).0;
     head[REC_KEY_LEN] = bytes.len() as u64;
+    head[REC_CREATED] = created.to_bits();
     for (i, v) in head.into_iter().enumerate() {
         region.word(at + i).store(v, Ordering::Relaxed);
     }
@@ -837,7 +853,7 @@ mod tests {
             charge: |_| true,
             gone: |pid| pid == DEAD,
         };
-        super::insert(r, hash, ident, values, cells, pid, checks).map(|done| done.series)
+        super::insert(r, hash, ident, values, cells, (pid, 0.0), checks).map(|done| done.series)
     }
 
     #[test]
@@ -908,7 +924,8 @@ mod tests {
             series_capacity: 16,
             family_capacity: 4,
             process_capacity: 4,
-            arena_bytes: 1 << 17,
+            // 2,001 records of 9 words (records are never freed).
+            arena_bytes: 1 << 18,
             ..Options::default()
         })
         .unwrap();
@@ -933,7 +950,8 @@ mod tests {
         let r = region();
         let v = ["x"];
         // A creator killed between its two CASes leaves its record pending.
-        let (word, _) = make_record(&r, h(&v), ID, v.iter().copied(), 1, DEAD, |_| true).unwrap();
+        let (word, _) =
+            make_record(&r, h(&v), ID, v.iter().copied(), 1, (DEAD, 0.0), |_| true).unwrap();
         r.word(region::H_PROBES).store(1, Ordering::Relaxed);
         let home = slot_index(&r, h(&v), 0);
         r.word(home).store(word.0 | PENDING, Ordering::Relaxed);
@@ -972,7 +990,7 @@ mod loom_model {
             charge: |_| true,
             gone: |_| false,
         };
-        insert(r, hash, X, [v].into_iter(), 1, 1, checks)
+        insert(r, hash, X, [v].into_iter(), 1, (1, 0.0), checks)
             .unwrap()
             .series
     }

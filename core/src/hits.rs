@@ -127,7 +127,7 @@ mod tests {
             charge: |_| true,
             gone: |_| false,
         };
-        directory::insert(r, h, ID, [v].into_iter(), 1, 1, checks).unwrap();
+        directory::insert(r, h, ID, [v].into_iter(), 1, (1, 0.0), checks).unwrap();
         directory::find_placed(r, h, ID, [v].into_iter()).unwrap()
     }
 

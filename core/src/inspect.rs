@@ -266,7 +266,7 @@ mod tests {
             ident,
             values.iter().copied(),
             1,
-            1,
+            (1, 0.0),
             directory::Checks {
                 at_limit: || false,
                 charge: |_| true,

@@ -60,6 +60,7 @@ mod key;
 mod lanes;
 pub mod metrics;
 pub mod names;
+pub mod pcfiles;
 pub mod process;
 mod procs;
 mod procstat;
@@ -83,6 +84,7 @@ pub use metrics::{
 };
 pub use region::Options;
 pub use registry::{default_registry, Family, Registry};
+pub use series::with_clock;
 pub use spec::{sample_names, GaugeMode, Kind, Spec, DEFAULT_SERIES_LIMIT, MAX_LABELS};
 
 /// The crate README's example (`core/README.md`), compiled and run as a doctest.

@@ -141,6 +141,23 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
         }
     }
 
+    /// Sets the count to 0 in every lane, and the creation time to now.
+    fn reset(&self) {
+        let region = self.cells.region();
+        // Entered, so the cells are not given to another series meanwhile.
+        let Some(_entered) = self.cells.enter() else {
+            return;
+        };
+        if self.float.is_sink() {
+            return;
+        }
+        region.zero_cell(self.first);
+        if let Some(f) = self.float.get(region) {
+            region.zero_cell(f);
+        }
+        self.float.restamp(region);
+    }
+
     fn get(&self) -> f64 {
         let region = self.cells.region();
         if self.float.is_sink() || !self.cells.live() {
@@ -211,6 +228,14 @@ macro_rules! counter_methods {
             /// The current value, summed over shards; 0 once the series was removed.
             pub fn get(&self) -> f64 {
                 self.0.get()
+            }
+
+            /// Sets the count back to 0 and the series' creation time (`NAME_created`)
+            /// to now, for a logical process that starts again without restarting its
+            /// process: increments racing the reset count either before it (lost) or
+            /// after. Nothing happens once the series was removed.
+            pub fn reset(&self) {
+                self.0.reset()
             }
 
             /// Equal for every handle of the same series of one registry in this

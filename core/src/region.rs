@@ -46,7 +46,7 @@ use crate::word::{LaneOwner, Reserved};
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 4;
+pub(crate) const VERSION: u64 = 5;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -1275,6 +1275,13 @@ impl Region {
         (0..self.lanes_in_use()).fold(0u128, |s, lane| {
             s + self.cell(lane, cell).load(Ordering::Relaxed) as u128
         })
+    }
+
+    /// Sets a cell to 0 in every lane in use (lanes past them were never written).
+    pub fn zero_cell(&self, cell: u32) {
+        for lane in 0..self.lanes_in_use() {
+            self.cell(lane, cell).store(0, Ordering::Relaxed);
+        }
     }
 
     /// The sum of a cell over the lanes in use, as `f64` bit patterns.

@@ -65,8 +65,9 @@ struct Shared {
     /// The last exposition plan of this registry alone, and the region (address and
     /// state) it is for.
     plan: Mutex<Option<(PlanKey, Arc<Plan>)>>,
-    /// How its renders write values, and whether they carry the self-metrics.
-    looks: Mutex<(Numbers, bool)>,
+    /// How its renders write values, and whether they carry the self-metrics and the
+    /// series' creation times.
+    looks: Mutex<(Numbers, bool, bool)>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -182,7 +183,7 @@ impl Registry {
             update: Mutex::new(Vec::new()),
             text: Mutex::new(Vec::new()),
             plan: Mutex::new(None),
-            looks: Mutex::new((Numbers::Shortest, true)),
+            looks: Mutex::new((Numbers::Shortest, true, false)),
         });
         #[cfg(not(loom))]
         if shared.source.is_some() {
@@ -356,6 +357,16 @@ impl Registry {
     /// the default); a render of several registries carries them when one of them does.
     pub fn set_self_metrics(&self, on: bool) {
         lock(&self.shared.looks).1 = on;
+    }
+
+    /// Sets whether renders of this registry carry the creation time of each counter,
+    /// histogram and summary series (`NAME_created`, seconds since the Unix epoch, as
+    /// `prometheus_client` writes it: after each series in OpenMetrics, as a gauge
+    /// family `NAME_created` after the family in the Prometheus text format; protobuf
+    /// has none). Off by default: Prometheus 2 stores every `_created` sample as one
+    /// more series. A render of several registries carries them when all of them do.
+    pub fn set_created(&self, on: bool) {
+        lock(&self.shared.looks).2 = on;
     }
 
     /// Has `f` append its own exposition text, in the given format, to every collection.
@@ -758,13 +769,14 @@ fn render_to(
         .first()
         .map_or(Numbers::Shortest, |s| lock(&s.looks).0);
     let self_metrics = shared.iter().any(|s| lock(&s.looks).1);
+    let created = shared.iter().all(|s| lock(&s.looks).2);
     render::render(
         &regions,
         &plan,
         format,
         numbers,
         escaping,
-        self_metrics,
+        (created, self_metrics),
         filter,
         out,
         &mut |format, escaping, out| {

@@ -4,6 +4,7 @@
 //! it gets the family's overflow series instead. Counters' float cells, made on first
 //! use, are reached through here too.
 
+use std::cell::Cell;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::cells::{self, Cells};
@@ -54,6 +55,36 @@ impl Home {
     #[inline]
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+}
+
+thread_local! {
+    /// The clock [`with_clock`] gave the thread, if any.
+    static CLOCK: Cell<Option<fn() -> f64>> = const { Cell::new(None) };
+}
+
+/// Runs `f`, stamping the series this thread makes during it (and the counters it
+/// resets) with the time `clock` gives, in seconds since the Unix epoch, instead of
+/// the system's: for a binding whose host language keeps its own clock.
+pub fn with_clock<R>(clock: fn() -> f64, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<fn() -> f64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CLOCK.set(self.0);
+        }
+    }
+    let _restore = Restore(CLOCK.replace(Some(clock)));
+    f()
+}
+
+/// The time a series is made or reset: the thread's clock's (see [`with_clock`]), else
+/// the system's, in seconds since the Unix epoch.
+pub(crate) fn now() -> f64 {
+    match CLOCK.get() {
+        Some(clock) => clock(),
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
     }
 }
 
@@ -143,6 +174,13 @@ impl FloatCell {
         }
         let new = region.alloc_cells(1)?;
         Record::set_float_cell(region, self.record, new)
+    }
+
+    /// Stamps the series' record with the time now as its creation time (a reset).
+    pub fn restamp(self, region: &Region) {
+        if !self.is_sink() {
+            Record::set_created(region, self.record, now());
+        }
     }
 }
 
@@ -496,8 +534,8 @@ impl Family {
             charge: |words| Entry::of(region, self.0.idx).charge_arena(words),
             gone: procs::gone,
         };
-        let (cells, pid) = (self.0.cells, std::process::id());
-        match directory::insert(region, hash, ident, values, cells, pid, checks) {
+        let (cells, maker) = (self.0.cells, (std::process::id(), now()));
+        match directory::insert(region, hash, ident, values, cells, maker, checks) {
             Ok(done) => {
                 if done.made {
                     // Release: whoever sees the count sees the slot filled.
@@ -544,8 +582,8 @@ impl Family {
             charge: |_| true,
             gone: procs::gone,
         };
-        let (cells, pid) = (self.0.cells, std::process::id());
-        directory::insert(self.region(), hash, ident, none, cells, pid, checks)
+        let (cells, maker) = (self.0.cells, (std::process::id(), now()));
+        directory::insert(self.region(), hash, ident, none, cells, maker, checks)
             .ok()
             .map(|done| done.series)
     }

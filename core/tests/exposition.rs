@@ -815,3 +815,79 @@ fn collect_gives_what_openmetrics_text_reads_back_as() {
     render_many(&[r], Format::OpenMetrics, &mut text);
     assert!(text.contains("lat_bucket{le=\"2e+06\"} 2.0 # "), "{text}");
 }
+
+/// The `_created` samples of a registry that has them on: counters, histograms and
+/// summaries, with the time `with_clock` gives when the series is made.
+fn created_render(format: Format) -> String {
+    let r = Registry::with_options(&small()).unwrap();
+    r.set_self_metrics(false);
+    r.set_numbers(Numbers::Python);
+    r.set_created(true);
+    metricore::with_clock(
+        || 123.456,
+        || {
+            let c = r.counter_vec("cc", "A counter", &["a"]).unwrap();
+            c.with_labels(&["x"]).unwrap().inc();
+            c.with_labels(&["y"]).unwrap().inc_by(2);
+            r.histogram("hh", "A histogram", &[1.0])
+                .unwrap()
+                .observe(0.5)
+                .unwrap();
+            r.summary("ss", "A summary").unwrap().observe(2.0).unwrap();
+            r.gauge("gg", "A gauge").unwrap().set(1.0);
+        },
+    );
+    r.render(format)
+}
+
+#[test]
+fn created_series_are_written_as_prometheus_client_writes_them() {
+    assert_eq!(
+        created_render(Format::Prometheus),
+        "# HELP cc_total A counter\n# TYPE cc_total counter\n\
+         cc_total{a=\"x\"} 1.0\ncc_total{a=\"y\"} 2.0\n\
+         # HELP cc_created A counter\n# TYPE cc_created gauge\n\
+         cc_created{a=\"x\"} 123.456\ncc_created{a=\"y\"} 123.456\n\
+         # HELP gg A gauge\n# TYPE gg gauge\ngg 1.0\n\
+         # HELP hh A histogram\n# TYPE hh histogram\n\
+         hh_bucket{le=\"1.0\"} 1.0\nhh_bucket{le=\"+Inf\"} 1.0\nhh_count 1.0\nhh_sum 0.5\n\
+         # HELP hh_created A histogram\n# TYPE hh_created gauge\nhh_created 123.456\n\
+         # HELP ss A summary\n# TYPE ss summary\nss_count 1.0\nss_sum 2.0\n\
+         # HELP ss_created A summary\n# TYPE ss_created gauge\nss_created 123.456\n"
+    );
+    assert_eq!(
+        created_render(Format::OpenMetrics),
+        "# HELP cc A counter\n# TYPE cc counter\n\
+         cc_total{a=\"x\"} 1.0\ncc_created{a=\"x\"} 123.456\n\
+         cc_total{a=\"y\"} 2.0\ncc_created{a=\"y\"} 123.456\n\
+         # HELP gg A gauge\n# TYPE gg gauge\ngg 1.0\n\
+         # HELP hh A histogram\n# TYPE hh histogram\n\
+         hh_bucket{le=\"1.0\"} 1.0\nhh_bucket{le=\"+Inf\"} 1.0\nhh_count 1.0\nhh_sum 0.5\n\
+         hh_created 123.456\n\
+         # HELP ss A summary\n# TYPE ss summary\nss_count 1.0\nss_sum 2.0\nss_created 123.456\n\
+         # EOF\n"
+    );
+}
+
+#[test]
+fn created_series_are_off_by_default_and_reset_restamps_them() {
+    let r = Registry::with_options(&small()).unwrap();
+    r.set_self_metrics(false);
+    let c = metricore::with_clock(|| 5.0, || r.counter("cc", "A counter").unwrap());
+    c.inc_by(3);
+    c.inc_by_f64(0.5).unwrap();
+    assert_eq!(
+        r.render(Format::OpenMetrics),
+        "# HELP cc A counter\n# TYPE cc counter\ncc_total 3.5\n# EOF\n"
+    );
+    r.set_created(true);
+    assert!(r.render(Format::OpenMetrics).contains("cc_created 5.0\n"));
+    metricore::with_clock(|| 7.0, || c.reset());
+    assert_eq!(c.get(), 0.0);
+    assert_eq!(
+        r.render(Format::OpenMetrics),
+        "# HELP cc A counter\n# TYPE cc counter\ncc_total 0.0\ncc_created 7.0\n# EOF\n"
+    );
+    c.inc();
+    assert_eq!(c.get(), 1.0);
+}

@@ -4,7 +4,7 @@ any test module is imported; it writes each test's outcome, and each test file t
 could not be collected, to the JSON file METRICORE_SUITE_OUTCOMES names.
 
 Some test files import private internals of prometheus_client at their top
-(``mmap_dict``, ``exposition._bake_output``, ``metrics._get_use_created``),
+(``mmap_dict``, ``exposition._bake_output``),
 which metricore does not have. So that the rest of such a file runs, they are given
 here as stand-ins that raise ``NotImplementedError`` when used: a test that uses one
 fails, and is listed in excluded.txt or not-yet.txt."""
@@ -32,13 +32,11 @@ def _missing(name):
 if os.environ.get("METRICORE_SUITE_INSTALL") == "1":
     import metricore
     import metricore.exposition
-    import metricore.metrics
 
     metricore.install_as_prometheus_client()
     metricore.mmap_dict = _Missing("prometheus_client.mmap_dict")
     sys.modules["prometheus_client.mmap_dict"] = metricore.mmap_dict
     metricore.exposition._bake_output = _missing("prometheus_client.exposition._bake_output")
-    metricore.metrics._get_use_created = _missing("prometheus_client.metrics._get_use_created")
 
 _outcomes = {}
 _broken_files = {}

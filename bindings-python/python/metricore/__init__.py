@@ -38,18 +38,10 @@ from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
 # Reads PROMETHEUS_MULTIPROC_DIR (taking the deprecated lowercase name over, with a
 # DeprecationWarning) before the default registry's place is chosen below.
 from . import core, metrics, samples, validation, values
+from .metrics import disable_created_metrics, enable_created_metrics
 
 #: The version of the installed package, "MAJOR.MINOR.PATCH" (the crates' version).
 __version__: str = _package_version("metricore")
-
-
-def disable_created_metrics() -> None:
-    """Does nothing: metricore does not render ``_created`` series."""
-
-
-def enable_created_metrics() -> None:
-    """Does nothing: metricore does not render ``_created`` series, whichever is
-    chosen."""
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

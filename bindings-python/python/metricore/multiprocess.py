@@ -9,8 +9,9 @@ their ``multiprocess_mode``.
 """
 
 import os
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, List, Optional
 
+from ._metricore import _merge_files
 from .metrics_core import Metric
 from .registry import CollectorRegistry, use_shared
 
@@ -35,6 +36,7 @@ class MultiProcessCollector:
     def __init__(self, registry: Optional[CollectorRegistry], path: Optional[str] = None):
         file = registry_file(path)
         self._source = CollectorRegistry()
+        self._source._set_merged()
         use_shared(file, registry=self._source)
         # A registry in that very file renders it already.
         if registry is not None and registry.shared_path != file:
@@ -43,6 +45,16 @@ class MultiProcessCollector:
     def collect(self) -> Iterator[Metric]:
         """The file's families, with the samples of every process."""
         return self._source.collect()
+
+    @staticmethod
+    def merge(files: Iterable[str], accumulate: bool = True) -> List[Metric]:
+        """The families in ``prometheus_client``'s per-process files ``files``
+        (``counter_PID.db``, ``gauge_MODE_PID.db``, ...: what a service that used
+        ``prometheus_client``'s multiprocess mode left in its directory), merged as
+        ``prometheus_client`` merges them: histogram buckets made cumulative, with a
+        ``_count``, unless ``accumulate`` is false. A missing file of a ``live*`` gauge
+        is skipped; another missing file raises ``FileNotFoundError``."""
+        return _merge_files([os.fspath(f) for f in files], accumulate)
 
 
 def mark_process_dead(pid: int, path: Optional[str] = None) -> None:

@@ -24,4 +24,5 @@ pub use crate::inspect::{FamilyStats, Stats};
 pub use filter::Filter;
 pub use format::{negotiate, Format, Negotiated, Numbers};
 pub use parse::{parse, ParsedExemplar, ParsedFamily, ParsedSample};
+pub(crate) use text::write_f64;
 pub use text::{render_external, ExternalFamily, ExternalSample};

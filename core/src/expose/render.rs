@@ -110,7 +110,8 @@ impl Enc<'_> {
 
 /// Renders `plan` of `regions` into `out` as one exposition, reading the current
 /// values, its values written as `numbers` says and names outside the legacy set as
-/// `escaping` says, and (with `self_metrics`) the
+/// `escaping` says, with (`created`) the creation time of each counter, histogram and
+/// summary series (see [`Created`]), and (with `self_metrics`) the
 /// self-metrics `filter` selects; `extra` appends callback text, of which the families
 /// `filter` selects are kept (for protobuf and data, the text is read back; text that
 /// cannot be read is left out).
@@ -121,7 +122,7 @@ pub(crate) fn render(
     format: Format,
     numbers: Numbers,
     escaping: Escaping,
-    self_metrics: bool,
+    (created, self_metrics): (bool, bool),
     filter: &Filter,
     out: Out<'_>,
     extra: &mut dyn FnMut(Format, Escaping, &mut String),
@@ -153,10 +154,16 @@ pub(crate) fn render(
             Labels::pairs_only(),
         ),
     };
+    let created = match (&enc, created) {
+        (_, false) | (Enc::Protobuf(..), _) => Created::Off,
+        (Enc::Text(e), _) if e.format() == Format::Prometheus => Created::Family,
+        _ => Created::Series,
+    };
     let mut w = Walker {
         regions,
         sums: &sums,
         enc,
+        created,
         labels,
         plain: true,
         slots: &slots,
@@ -199,6 +206,14 @@ pub(crate) fn render(
             }
         }
     }
+}
+
+/// Whether series of `kind` have a creation time rendered (`NAME_created`).
+fn has_created(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Counter | Kind::Histogram(_) | Kind::NativeHistogram(_) | Kind::Summary
+    )
 }
 
 /// Cell kinds in [`Sums::new`].
@@ -312,9 +327,24 @@ impl Sums {
     }
 }
 
+/// Where a render writes the creation time of counter, histogram and summary series
+/// (`NAME_created`, seconds since the Unix epoch), as `prometheus_client` does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Created {
+    /// Not at all (not asked for, or protobuf).
+    Off,
+    /// After each series' samples (OpenMetrics, and families as data).
+    Series,
+    /// In a gauge family `NAME_created` after the family (the Prometheus text format,
+    /// which has no `_created` samples).
+    Family,
+}
+
 /// Reads the values of a plan's series and hands them to the encoder.
 struct Walker<'a> {
     regions: &'a [&'a Region],
+    /// Where series' creation times go.
+    created: Created,
     /// Per region, the sums of the cells read.
     sums: &'a [Sums],
     enc: Enc<'a>,
@@ -344,6 +374,31 @@ impl Walker<'_> {
             self.series(spec, &entries[i..i + run]);
             i += run;
         }
+        if self.created == Created::Family && has_created(&spec.kind) && !entries.is_empty() {
+            self.enc
+                .family(&format!("{name}_created"), "gauge", &spec.help, &spec.unit);
+            let mut i = 0;
+            while i < entries.len() {
+                let e = &entries[i];
+                let run = 1 + entries[i + 1..]
+                    .iter()
+                    .take_while(|o| o.same_series(e, self.regions))
+                    .count();
+                self.set_labels(spec, e);
+                self.created_line(name, &entries[i..i + run]);
+                i += run;
+            }
+        }
+    }
+
+    /// Writes the `_created` sample of the series `run`: the earliest creation time of
+    /// the regions that have it.
+    fn created_line(&mut self, name: &str, run: &[Entry]) {
+        let t = run
+            .iter()
+            .map(|e| Record::created(self.regions[e.src], e.record.at))
+            .fold(f64::INFINITY, f64::min);
+        self.line(name, "_created", None, Value::F(t));
     }
 
     /// Renders the labels of `e` into `self.labels`, without braces.
@@ -401,6 +456,14 @@ impl Walker<'_> {
     }
 
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
+        self.values(spec, run);
+        if self.created == Created::Series && has_created(&spec.kind) {
+            self.created_line(&spec.name, run);
+        }
+    }
+
+    /// Writes the samples of the series `run` but its `_created`.
+    fn values(&mut self, spec: &Spec, run: &[Entry]) {
         let (regions, sums) = (self.regions, self.sums);
         let e = &run[0];
         // A cell of the series, added up over the regions that have it.

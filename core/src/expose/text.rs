@@ -276,6 +276,11 @@ impl<'a> Encoder<'a> {
         Labels::new(self.escaping)
     }
 
+    /// The format this encoder writes.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     /// How this encoder writes values.
     pub fn numbers(&self) -> Numbers {
         self.numbers
