@@ -125,7 +125,18 @@ fn run(role: &str, file: &Path, env: &[(&str, String)], user: Option<bool>) -> O
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    // Another test's child, forked while the copy above was open for writing, holds
+    // the copy open until it runs its own program: until then the copy cannot run
+    // (ETXTBSY, error 26), so it is tried again.
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(26) => {}
+            Ok(o) if stderr(&o).contains("Text file busy") => {}
+            done => return done.unwrap(),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{}: busy for 2 s", exe.display());
 }
 
 fn stderr(o: &Output) -> String {
