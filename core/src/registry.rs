@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
+use crate::expiry::{self, Idle};
 use crate::expose::plan::{self, Plan};
 use crate::expose::{render, Filter, Format, Numbers, ParsedFamily};
 use crate::inspect::{self, Stats};
@@ -67,6 +68,8 @@ struct Shared {
     plan: Mutex<Option<(PlanKey, Arc<Plan>)>>,
     /// How its renders write values, and whether they carry the self-metrics.
     looks: Mutex<(Numbers, bool)>,
+    /// What its sweeps saw of expiring series, and the home generation it is of.
+    idle: Mutex<(u64, Idle)>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -183,6 +186,7 @@ impl Registry {
             text: Mutex::new(Vec::new()),
             plan: Mutex::new(None),
             looks: Mutex::new((Numbers::Shortest, true)),
+            idle: Mutex::new((0, Idle::default())),
         });
         #[cfg(not(loom))]
         if shared.source.is_some() {
@@ -408,6 +412,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl Shared {
+    /// Removes the series of its current region that stayed idle for their family's
+    /// idle time (see `expiry`); nothing in a read-only region.
+    fn expire(&self) {
+        let (attachment, generation) = self.home.current();
+        if !attachment.region.writable {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.0 != generation {
+            *idle = (generation, Idle::default());
+        }
+        expiry::sweep(&attachment.region, &mut idle.1, now_ms());
+    }
+}
+
+/// Milliseconds on a monotonic clock, from the process's first call.
+fn now_ms() -> u64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
 /// How often the background thread checks the files of shared registries.
 #[cfg(not(loom))]
 const TICK: std::time::Duration = std::time::Duration::from_millis(500);
@@ -564,6 +593,7 @@ fn ensure_watcher() {
             };
             for s in live {
                 s.follow();
+                s.expire();
             }
         });
     if spawned.is_err() {
@@ -727,6 +757,7 @@ fn render_to(
     for s in &shared {
         #[cfg(not(loom))]
         s.follow();
+        s.expire();
         let update: Vec<_> = lock(&s.update).clone();
         for f in update {
             f();

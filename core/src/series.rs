@@ -231,6 +231,13 @@ impl Family {
             }
         }
         let spec = spec.normalize()?;
+        if spec.expire.is_some() && consts.len() == spec.labels.len() {
+            return Err(Error::InvalidExpiry {
+                metric: spec.name,
+                reason: "a family without labels of its own has one series, kept by its handle"
+                    .to_owned(),
+            });
+        }
         let region = &attachment.region;
         check_lengths(region, &spec.name, consts.iter().map(|(_, v)| v.as_str()))?;
         let idx = family::register(region, &spec)?;
@@ -697,7 +704,12 @@ fn check_lengths<'a>(
 
 /// Removes every series of family `idx` for which `keep` is false, and takes them off
 /// the family's live count; returns how many, overflow series not counted.
-fn retain(region: &Region, idx: u32, cells: usize, keep: impl FnMut(&Record) -> bool) -> u64 {
+pub(crate) fn retain(
+    region: &Region,
+    idx: u32,
+    cells: usize,
+    keep: impl FnMut(&Record) -> bool,
+) -> u64 {
     let removed = directory::retain(region, idx, cells, keep);
     if removed > 0 {
         region::saturating_sub(Entry::of(region, idx).live(), removed);

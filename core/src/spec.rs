@@ -1,6 +1,8 @@
 //! What a family is: its kind (with buckets, states or gauge mode), name, help, unit,
-//! label names and series limit; the naming rules a [`Spec`] must pass; and the binary
+//! label names, series limit and idle time; the naming rules a [`Spec`] must pass; and the binary
 //! form it is stored in, which the family table writes to the arena.
+
+use std::time::Duration;
 
 use crate::buckets::{self, Native, MAX_BUCKETS};
 use crate::error::{Error, Result};
@@ -10,6 +12,8 @@ use crate::names::{check_label_name, check_legacy_label_name, check_metric_name,
 pub const MAX_LABELS: usize = 16;
 /// Series a family holds before new label sets go to its overflow series.
 pub const DEFAULT_SERIES_LIMIT: u32 = 2000;
+/// Longest idle time a family's series may be given before they expire: a year, in ms.
+pub(crate) const MAX_EXPIRE_MS: u64 = 366 * 24 * 3600 * 1000;
 
 /// How a gauge's values from several processes are combined, as in
 /// `prometheus_client`'s multi-process mode. `Shared` keeps one value for all
@@ -193,6 +197,10 @@ pub struct Spec {
     pub labels: Vec<String>,
     /// Series limit before overflow.
     pub limit: u32,
+    /// Idle time after which a series not written leaves the output and gives its
+    /// space back (a later lookup makes it anew, from zero); `None` keeps series until
+    /// removed. Whole milliseconds.
+    pub expire: Option<Duration>,
 }
 
 impl Spec {
@@ -205,6 +213,7 @@ impl Spec {
             kind,
             labels: Vec::new(),
             limit: DEFAULT_SERIES_LIMIT,
+            expire: None,
         }
     }
 
@@ -223,6 +232,13 @@ impl Spec {
     /// Sets the series limit.
     pub fn limit(mut self, limit: u32) -> Spec {
         self.limit = limit;
+        self
+    }
+
+    /// Sets the idle time after which a series not written expires (see
+    /// [`Spec::expire`]); taken to whole milliseconds.
+    pub fn expire_after(mut self, idle: Duration) -> Spec {
+        self.expire = Some(idle);
         self
     }
 
@@ -304,6 +320,25 @@ impl Spec {
             }
             _ => {}
         }
+        if let Some(idle) = self.expire {
+            let ms = idle.as_millis();
+            let reason = if ms == 0 {
+                Some("an idle time under 1 ms")
+            } else if ms > MAX_EXPIRE_MS as u128 {
+                Some("an idle time over a year")
+            } else if self.kind == Kind::Info {
+                Some("an info family's series are set, not recorded into, so never idle")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Error::InvalidExpiry {
+                    metric: self.name,
+                    reason: reason.to_owned(),
+                });
+            }
+            self.expire = Some(Duration::from_millis(ms as u64));
+        }
         Ok(self)
     }
 
@@ -324,8 +359,12 @@ impl Spec {
         } else {
             format!(" unit {:?}", self.unit)
         };
+        let expire = match self.expire {
+            Some(idle) => format!(" expiring after {} ms idle", idle.as_millis()),
+            None => String::new(),
+        };
         format!(
-            "{}{extra}{unit} with labels {:?}",
+            "{}{extra}{unit} with labels {:?}{expire}",
             self.kind.type_name(),
             self.labels
         )
@@ -371,6 +410,9 @@ impl Spec {
                 }
             }
             _ => {}
+        }
+        if let Some(idle) = self.expire {
+            out.extend_from_slice(&(idle.as_millis() as u64).to_le_bytes());
         }
         out
     }
@@ -438,6 +480,18 @@ impl Spec {
             }
             _ => return Err(format!("{name}: unknown kind {code}")),
         };
+        // An idle time follows the kind's data when the family has one.
+        let expire = match r.take(8) {
+            None if r.0.is_empty() => None,
+            Some(ms) if r.0.is_empty() => {
+                let ms = u64::from_le_bytes(ms.try_into().map_err(|_| short())?);
+                if ms == 0 || ms > MAX_EXPIRE_MS {
+                    return Err(format!("{name}: idle time of {ms} ms"));
+                }
+                Some(Duration::from_millis(ms))
+            }
+            _ => return Err(format!("{name}: bytes left over in its descriptor")),
+        };
         Ok(Spec {
             name,
             help,
@@ -445,6 +499,7 @@ impl Spec {
             kind,
             labels,
             limit,
+            expire,
         })
     }
 }
