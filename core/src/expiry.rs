@@ -1,4 +1,4 @@
-//! Idle expiry: a series of a family with an idle time ([`Spec::expire`]) that nobody
+//! Idle expiry: a series of a family with an idle time ([`Spec::expire_ms`](crate::Spec::expire_ms)) that nobody
 //! wrote for that long is removed, as [`remove`](crate::CounterVec::remove) would.
 //!
 //! Nothing is added to the hot path. A sweep (at each render and each tick of the
@@ -42,10 +42,10 @@ pub(crate) fn sweep(region: &Region, idle: &mut Idle, now_ms: u64) -> u64 {
         let Some(spec) = family::read(region, idx) else {
             continue;
         };
-        let Some(after) = spec.expire else {
+        let (after, cells) = (spec.expire_ms, spec.kind.cells());
+        if after == 0 {
             continue;
-        };
-        let (after, cells) = (after.as_millis() as u64, spec.kind.cells());
+        }
         expired += series::retain(region, idx, cells, |rec| {
             if rec.ident.is_overflow() {
                 return true;

@@ -231,7 +231,7 @@ impl Family {
             }
         }
         let spec = spec.normalize()?;
-        if spec.expire.is_some() && consts.len() == spec.labels.len() {
+        if spec.expire_ms != 0 && consts.len() == spec.labels.len() {
             return Err(Error::InvalidExpiry {
                 metric: spec.name,
                 reason: "a family without labels of its own has one series, kept by its handle"

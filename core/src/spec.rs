@@ -197,10 +197,10 @@ pub struct Spec {
     pub labels: Vec<String>,
     /// Series limit before overflow.
     pub limit: u32,
-    /// Idle time after which a series not written leaves the output and gives its
-    /// space back (a later lookup makes it anew, from zero); `None` keeps series until
-    /// removed. Whole milliseconds.
-    pub expire: Option<Duration>,
+    /// Idle time in milliseconds after which a series not written leaves the output
+    /// and gives its space back (a later lookup makes it anew, from zero); 0 keeps
+    /// series until removed.
+    pub expire_ms: u64,
 }
 
 impl Spec {
@@ -213,7 +213,7 @@ impl Spec {
             kind,
             labels: Vec::new(),
             limit: DEFAULT_SERIES_LIMIT,
-            expire: None,
+            expire_ms: 0,
         }
     }
 
@@ -236,9 +236,9 @@ impl Spec {
     }
 
     /// Sets the idle time after which a series not written expires (see
-    /// [`Spec::expire`]); taken to whole milliseconds.
+    /// [`Spec::expire_ms`]), rounded up to whole milliseconds; zero: never.
     pub fn expire_after(mut self, idle: Duration) -> Spec {
-        self.expire = Some(idle);
+        self.expire_ms = idle.as_nanos().div_ceil(1_000_000).min(u64::MAX.into()) as u64;
         self
     }
 
@@ -320,11 +320,8 @@ impl Spec {
             }
             _ => {}
         }
-        if let Some(idle) = self.expire {
-            let ms = idle.as_millis();
-            let reason = if ms == 0 {
-                Some("an idle time under 1 ms")
-            } else if ms > MAX_EXPIRE_MS as u128 {
+        if self.expire_ms != 0 {
+            let reason = if self.expire_ms > MAX_EXPIRE_MS {
                 Some("an idle time over a year")
             } else if self.kind == Kind::Info {
                 Some("an info family's series are set, not recorded into, so never idle")
@@ -337,7 +334,6 @@ impl Spec {
                     reason: reason.to_owned(),
                 });
             }
-            self.expire = Some(Duration::from_millis(ms as u64));
         }
         Ok(self)
     }
@@ -359,9 +355,9 @@ impl Spec {
         } else {
             format!(" unit {:?}", self.unit)
         };
-        let expire = match self.expire {
-            Some(idle) => format!(" expiring after {} ms idle", idle.as_millis()),
-            None => String::new(),
+        let expire = match self.expire_ms {
+            0 => String::new(),
+            ms => format!(" expiring after {ms} ms idle"),
         };
         format!(
             "{}{extra}{unit} with labels {:?}{expire}",
@@ -411,8 +407,8 @@ impl Spec {
             }
             _ => {}
         }
-        if let Some(idle) = self.expire {
-            out.extend_from_slice(&(idle.as_millis() as u64).to_le_bytes());
+        if self.expire_ms != 0 {
+            out.extend_from_slice(&self.expire_ms.to_le_bytes());
         }
         out
     }
@@ -481,14 +477,14 @@ impl Spec {
             _ => return Err(format!("{name}: unknown kind {code}")),
         };
         // An idle time follows the kind's data when the family has one.
-        let expire = match r.take(8) {
-            None if r.0.is_empty() => None,
+        let expire_ms = match r.take(8) {
+            None if r.0.is_empty() => 0,
             Some(ms) if r.0.is_empty() => {
                 let ms = u64::from_le_bytes(ms.try_into().map_err(|_| short())?);
                 if ms == 0 || ms > MAX_EXPIRE_MS {
                     return Err(format!("{name}: idle time of {ms} ms"));
                 }
-                Some(Duration::from_millis(ms))
+                ms
             }
             _ => return Err(format!("{name}: bytes left over in its descriptor")),
         };
@@ -499,7 +495,7 @@ impl Spec {
             kind,
             labels,
             limit,
-            expire,
+            expire_ms,
         })
     }
 }

@@ -164,7 +164,7 @@ fn idle_times_are_part_of_the_family_and_checked() {
     let bad = [
         Spec::new("a", "", Kind::Counter)
             .labels(&["k"])
-            .expire_after(Duration::ZERO),
+            .expire_after(Duration::from_secs(400 * 24 * 3600)),
         Spec::new("b", "", Kind::Counter).expire_after(IDLE),
         Spec::new("c", "", Kind::Info)
             .labels(&["k"])

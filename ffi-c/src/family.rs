@@ -2,7 +2,6 @@
 //! values to a series kept for a handle, recording without a handle, removal.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use metricore::{Kind, Spec};
 
@@ -65,9 +64,7 @@ pub(crate) unsafe fn spec(
         if o.limit != 0 {
             spec = spec.limit(o.limit);
         }
-        if o.expire_ms != 0 {
-            spec = spec.expire_after(Duration::from_millis(o.expire_ms.into()));
-        }
+        spec.expire_ms = o.expire_ms.into();
     }
     Ok(spec)
 }

@@ -413,7 +413,7 @@ void test_info(void) {
 
 void test_family_options(void) {
     metricore_registry *r = test_registry();
-    metricore_family_options o = {METRICORE_LIT("seconds"), 0};
+    metricore_family_options o = {METRICORE_LIT("seconds"), 0, 0};
     metricore_histogram_family *f = NULL;
     const double bounds[] = {1};
     CHECK_OK(metricore_histogram_family_new(r, METRICORE_LIT("wait"), METRICORE_LIT("Wait."), NULL, 0,
@@ -422,11 +422,11 @@ void test_family_options(void) {
     CHECK_HAS(text, "# TYPE wait_seconds histogram\n# UNIT wait_seconds seconds\n");
     metricore_string_free(text);
 
-    metricore_family_options bad = {METRICORE_LIT("per second"), 0};
+    metricore_family_options bad = {METRICORE_LIT("per second"), 0, 0};
     metricore_counter_family *c = NULL;
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("x"), METRICORE_LIT("X."), NULL, 0, &bad, &c),
                  METRICORE_STATUS_INVALID_NAME);
-    metricore_family_options bad_utf8 = {{"\xfe", 1}, 0};
+    metricore_family_options bad_utf8 = {{"\xfe", 1}, 0, 0};
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("x"), METRICORE_LIT("X."), NULL, 0, &bad_utf8, &c),
                  METRICORE_STATUS_INVALID_UTF8);
     CHECK_ERROR_HAS("options.unit");
