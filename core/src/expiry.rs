@@ -86,3 +86,80 @@ fn digest(region: &Region, rec: &Record, cells: usize) -> Option<u64> {
     }
     Some(h.finish())
 }
+
+#[cfg(all(test, loom))]
+mod loom_model {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cells::Cells;
+    use crate::directory::{self, Checks, Ident, Series, NO_OWNER};
+    use crate::region::Options;
+    use crate::spec::{Kind, Spec};
+
+    fn make(r: &Region, ident: Ident, hash: u64, v: &str) -> Series {
+        let checks = Checks {
+            at_limit: || false,
+            charge: |_| true,
+            gone: |_| false,
+        };
+        directory::insert(r, hash, ident, [v].into_iter(), 1, 1, checks)
+            .unwrap()
+            .series
+    }
+
+    #[test]
+    fn an_increment_racing_the_expiry_of_its_series_is_seen_counted_or_lost_never_reused() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(|| {
+            let r = Arc::new(
+                Region::anonymous(&Options {
+                    shards: Some(1),
+                    cells_per_shard: 264,
+                    series_capacity: 4,
+                    family_capacity: 2,
+                    process_capacity: 1,
+                    arena_bytes: 2048,
+                    ..Options::default()
+                })
+                .unwrap(),
+            );
+            let spec = Spec::new("jobs", "", Kind::Counter).labels(&["k"]);
+            let mut spec = spec.normalize().unwrap();
+            spec.expire_ms = 10;
+            let ident = Ident {
+                family: family::register(&r, &spec).unwrap(),
+                flags: 0,
+                owner: NO_OWNER,
+            };
+            let z = make(&r, ident, 0x2222_2222_0000_0000, "z");
+            let (g, e) = directory::guard(&r, z.record, z.cell).unwrap();
+            let held = Cells::new(r.clone(), z.cell, 1, g, e);
+            let mut idle = Idle::default();
+            assert_eq!(sweep(&r, &mut idle, 0), 0, "first seen now");
+            let t = loom::thread::spawn(move || {
+                if let Some(l) = held.enter() {
+                    l.cell(0).fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let expired = sweep(&r, &mut idle, 10);
+            let reused =
+                (directory::reclaim(&r) > 0).then(|| make(&r, ident, 0x1111_1111_0000_0000, "x"));
+            t.join().unwrap();
+            let stale = r.counter(region::H_STALE);
+            if expired == 0 {
+                // The sweep saw the increment: the series stays, with it.
+                assert_eq!(r.cell_sum(z.cell), 1);
+                assert_eq!(stale, 0);
+            } else {
+                assert_eq!(r.counter(region::H_EXPIRED), 1);
+                assert!(directory::guard(&r, z.record, z.cell).is_none());
+            }
+            if let Some(x) = reused {
+                assert_eq!(x.cell, z.cell, "the freed cell went to the new series");
+                assert_eq!(r.cell_sum(x.cell), 0, "nothing of the old series in it");
+            }
+        });
+    }
+}

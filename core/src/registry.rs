@@ -17,9 +17,7 @@ use crate::metrics::{
 };
 use crate::names::{check_label_name, Escaping};
 use crate::procs::Attachment;
-#[cfg(not(loom))]
-use crate::region;
-use crate::region::{Options, Region};
+use crate::region::{self, Options, Region};
 pub use crate::series::Family;
 use crate::series::{self, Home};
 use crate::spec::{Kind, Spec};
@@ -218,6 +216,14 @@ impl Registry {
         {
             false
         }
+    }
+
+    /// Series removed so far from the registry's current file because they were not
+    /// written for their family's idle time (`metricore_series_expired_total`): when
+    /// it changes, handles kept of such families may be of removed series.
+    pub fn series_expired(&self) -> u64 {
+        let (attachment, _) = self.shared.home.current();
+        attachment.region.counter(region::H_EXPIRED)
     }
 
     /// A child scope whose families all carry the label `name="value"` before their
