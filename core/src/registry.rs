@@ -262,8 +262,9 @@ impl Registry {
         self.shared.home.generation()
     }
 
-    /// Finds or creates a family. The same name with the same kind, labels, unit and
-    /// buckets or states gives the existing family; anything else is a conflict.
+    /// Finds or creates a family. The same name with the same kind, labels, unit,
+    /// buckets or states and idle time ([`Spec::expire_after`]) gives the existing
+    /// family; anything else is a conflict.
     pub fn register(&self, spec: Spec) -> Result<Family> {
         self.follow_file();
         let (attachment, generation) = self.shared.home.current();
