@@ -581,4 +581,28 @@ mod tests {
         bad[at] = 12;
         assert!(Spec::decode(&bad).unwrap_err().contains("schema 12"));
     }
+
+    #[test]
+    fn an_idle_time_reads_back_and_a_descriptor_without_one_never_expires() {
+        let plain = Spec::new("jobs", "", Kind::Counter).labels(&["k"]);
+        let idle = plain
+            .clone()
+            .expire_after(std::time::Duration::from_micros(1500))
+            .normalize()
+            .unwrap();
+        assert_eq!(idle.expire_ms, 2, "rounded up to whole ms");
+        let stored = idle.encode();
+        assert_eq!(Spec::decode(&stored).unwrap(), idle);
+        let plain = plain.normalize().unwrap();
+        assert_eq!(stored.len(), plain.encode().len() + 8);
+        assert_eq!(Spec::decode(&plain.encode()).unwrap().expire_ms, 0);
+        let mut zero = stored.clone();
+        zero[stored.len() - 8..].fill(0);
+        assert!(Spec::decode(&zero)
+            .unwrap_err()
+            .contains("idle time of 0 ms"));
+        assert!(Spec::decode(&stored[..stored.len() - 3])
+            .unwrap_err()
+            .contains("left over"));
+    }
 }
