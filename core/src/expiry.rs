@@ -25,10 +25,14 @@ use crate::sync::Ordering;
 /// What one process saw of the series of expiring families: by record (absolute word
 /// index; records are never reused), the digest of its cells, since when (ms), and the
 /// sweep that last met it.
+/// The families with an idle time are kept too (index, idle ms, cells per series),
+/// read again only when the arena grew (a family registered since, or a series made).
 #[derive(Default)]
 pub(crate) struct Idle {
     seen: HashMap<usize, (u64, u64, u64)>,
     sweeps: u64,
+    families: Vec<(u32, u64, usize)>,
+    arena: u64,
 }
 
 /// Removes the series of expiring families whose cells did not change for their
@@ -37,15 +41,18 @@ pub(crate) struct Idle {
 pub(crate) fn sweep(region: &Region, idle: &mut Idle, now_ms: u64) -> u64 {
     idle.sweeps += 1;
     let sweep = idle.sweeps;
+    let arena = region.arena_use().0;
+    if arena != idle.arena {
+        idle.arena = arena;
+        idle.families = (0..region.layout.families as u32)
+            .filter_map(|idx| {
+                let spec = family::read(region, idx)?;
+                (spec.expire_ms != 0).then(|| (idx, spec.expire_ms, spec.kind.cells()))
+            })
+            .collect();
+    }
     let mut expired = 0;
-    for idx in 0..region.layout.families as u32 {
-        let Some(spec) = family::read(region, idx) else {
-            continue;
-        };
-        let (after, cells) = (spec.expire_ms, spec.kind.cells());
-        if after == 0 {
-            continue;
-        }
+    for &(idx, after, cells) in &idle.families {
         expired += series::retain(region, idx, cells, |rec| {
             if rec.ident.is_overflow() {
                 return true;
