@@ -1,5 +1,6 @@
-//! Idle expiry: a series of a family with an idle time ([`Spec::expire_ms`](crate::Spec::expire_ms)) that nobody
-//! wrote for that long is removed, as [`remove`](crate::CounterVec::remove) would.
+//! Idle expiry: a series of a family with an idle time
+//! ([`Spec::expire_ms`](crate::Spec::expire_ms)) that nobody wrote for that long is
+//! removed, as [`remove`](crate::CounterVec::remove) would.
 //!
 //! Nothing is added to the hot path. A sweep (at each render and each tick of the
 //! background thread) reads every series of such families and keeps, in process
@@ -7,11 +8,12 @@
 //! saw that digest. A series whose digest stayed the same for the idle time is
 //! removed: its record retired and its cells reclaimed as for a removal. "Written"
 //! means "changed": an increment or observation always changes a counter's or
-//! histogram's cells, but a gauge set to the value it holds (or a counter incremented
-//! by 0) is not a write. Each process judges by what it saw itself, from its first
-//! sweep that met the series, so a sweep never expires a series earlier than its idle
-//! time after the last change it could see; several processes sweeping race only to
-//! remove the same slot, which one compare-and-swap settles.
+//! histogram's cells, but a gauge of one shared value set to the value it holds (or a
+//! counter incremented by 0) is not a write; a per-process gauge's every set is, as it
+//! stores the time of the set. Each process judges by what it saw itself, from its
+//! first sweep that met the series, so a sweep never expires a series earlier than
+//! its idle time after the last change it could see; several processes sweeping race
+//! only to remove the same slot, which one compare-and-swap settles.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
