@@ -227,6 +227,18 @@ fn a_series_another_process_writes_stays_while_one_it_left_idle_expires_and_come
     let t = r.render(Format::Prometheus);
     // Nothing the writer added while it wrote every 5 ms was lost to an expiry.
     assert_eq!(value(&t, "jobs_total{k=\"busy\"}"), Some(busy), "{t}");
-    assert!(r.stats().expired >= 1);
+    let expired = r.stats().expired;
+    assert!(expired >= 1);
+    // The command (built with the `cli` feature) reports the count too.
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_metricore") {
+        let out = std::process::Command::new(bin)
+            .arg("inspect")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        let row = format!("expired      {expired} series removed");
+        assert!(report.contains(&row), "{report}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
