@@ -33,23 +33,34 @@ pub(crate) struct Spec {
     labels: Vec<LuaString>,
     unit: Option<LuaString>,
     limit: u32,
+    expire_ms: u32,
     mode: Option<LuaString>,
 }
 
 impl Spec {
     /// A spec from Lua arguments: no label names for `nil`; `options` may hold
-    /// `unit`, `limit` and (gauges) `mode`.
+    /// `unit`, `limit`, `expire` (seconds) and (gauges) `mode`.
     pub(crate) fn new(
         name: LuaString,
         help: Option<LuaString>,
         labels: Option<Vec<LuaString>>,
         options: Option<Table>,
     ) -> Result<Spec> {
-        let (mut unit, mut limit, mut mode) = (None, 0, None);
+        let (mut unit, mut limit, mut expire_ms, mut mode) = (None, 0, 0, None);
         if let Some(o) = options {
             unit = o.get("unit")?;
             limit = o.get::<Option<u32>>("limit")?.unwrap_or(0);
             mode = o.get("mode")?;
+            if let Some(secs) = o.get::<Option<f64>>("expire")? {
+                let ms = (secs * 1000.0).ceil();
+                if !(0.0..=u32::MAX as f64).contains(&ms) {
+                    return Err(mlua::Error::runtime(format!(
+                        "expire must be a number of seconds from 0 to {}, not {secs}",
+                        u32::MAX / 1000
+                    )));
+                }
+                expire_ms = ms as u32;
+            }
         }
         Ok(Spec {
             name,
@@ -57,6 +68,7 @@ impl Spec {
             labels: labels.unwrap_or_default(),
             unit,
             limit,
+            expire_ms,
             mode,
         })
     }
@@ -73,6 +85,7 @@ impl Spec {
         let options = c::FamilyOptions {
             unit: view(unit.as_deref().unwrap_or(&[])),
             limit: self.limit,
+            expire_ms: self.expire_ms,
         };
         f(
             view(&name),

@@ -208,6 +208,11 @@ impl UserData for Registry {
             this.0.core.follow_file();
             Ok(this.0.core.generation() as f64)
         });
+        // series_expired(): series removed so far because they were not written for
+        // their family's idle time; a change means cached handles may be of such series.
+        methods.add_method("series_expired", |_, this, ()| {
+            Ok(this.0.core.series_expired() as f64)
+        });
         // render(accept, query): the registry in the format the `Accept` header asks
         // for (or "openmetrics"/"protobuf"/"prometheus"), and that format's Content-Type
         // (protobuf is binary, a Lua string holds it as bytes); with a

@@ -427,6 +427,43 @@ test("a removal by another worker drops this worker's cached handles", function(
     os.remove(path)
 end)
 
+ffi.cdef [[ int poll(void *fds, unsigned long nfds, int timeout); ]]
+
+-- Calls `step` and then `check` every 10 ms until `check` returns true; fails after 10 s.
+local function until_true(step, check)
+    local deadline = os.time() + 10
+    while true do
+        step()
+        if check() then
+            return
+        end
+        if os.time() > deadline then
+            fail("condition never held", 2)
+        end
+        ffi.C.poll(nil, 0, 10)
+    end
+end
+
+test("expire: an idle series leaves the output and the next inc makes it anew", function()
+    local p = fresh({ error_metric_name = "errs_total" })
+    local c = p:counter("jobs", "J.", { "k" }, { expire = 0.1 })
+    c:inc(5, { "idle" })
+    until_true(function() c:inc(1, { "busy" }) end, function()
+        return not p:metric_data():find('k="idle"', 1, true)
+    end)
+    has(p:metric_data(), 'jobs_total{k="busy"}')
+    has(p:metric_data(), "metricore_series_expired_total 1\n")
+    p:_refresh() -- what the worker's timer does: drops the cached handles
+    c:inc(2, { "idle" })
+    has(p:metric_data(), 'jobs_total{k="idle"} 2\n')
+    has(p:metric_data(), "metricore_stale_recordings_total 0\n")
+    local g = p:gauge("temp", "T.", { "k" }, { expire = 0.05 })
+    g:set(1, { "a" })
+    until_true(function() end, function() return not p:metric_data():find("temp{", 1, true) end)
+    raises("expire must be", p.counter, p, "bad", "B.", { "k" }, { expire = -1 })
+    raises("idle time", p.counter, p, "single", "S.", nil, { expire = 1 })
+end)
+
 test("a removed file: the worker's timer moves the registry and drops cached handles", function()
     local path = temp_path("moved")
     local p = prometheus.init({ path = path, series_capacity = 1024, cells_per_shard = 65536,

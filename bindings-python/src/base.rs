@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use metricore::names::{check_metric_name, is_legacy_name};
 use metricore::{Error, Family, Kind, Spec};
@@ -41,8 +42,12 @@ pub struct Base {
     /// The core registry the family was registered through, for its generation.
     core: metricore::Registry,
     /// Children by label-value tuple (of exact `str`s and `int`s, or of `str()` forms),
-    /// filled by `labels(...)`.
+    /// filled by `labels(...)`; empty when series expire.
     cache: Py<PyDict>,
+    /// Whether the family's series expire when idle: `labels(...)` then resolves the
+    /// values on every call (core remembers recent lookups), so that a call after an
+    /// expiry makes the series anew instead of handing out a child of the old one.
+    expires: bool,
 }
 
 /// A series handle that follows its registry to another file: after a move, the next
@@ -143,6 +148,8 @@ pub struct Define<'a, 'py> {
     pub unit: &'a str,
     /// Where the family goes.
     pub registry: RegistryArg,
+    /// Seconds a series may go unwritten before it expires (a metricore extension).
+    pub expire_after: Option<f64>,
 }
 
 fn label_names(names: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
@@ -192,9 +199,17 @@ impl Base {
         }
         let (core, shared) = registry.get().core_for(&full);
         let names: Vec<&str> = labelnames.iter().map(String::as_str).collect();
-        let spec = Spec::new(&full, def.documentation, kind_for(shared)?)
+        let mut spec = Spec::new(&full, def.documentation, kind_for(shared)?)
             .labels(&names)
             .unit(def.unit);
+        if let Some(secs) = def.expire_after {
+            let idle = Duration::try_from_secs_f64(secs).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "expire_after for {full:?} must be a number of seconds, 0 or more, not {secs}"
+                ))
+            })?;
+            spec = spec.expire_after(idle);
+        }
         let family = clocked(|| core.register(spec)).map_err(to_py)?;
         let spec = family.spec();
         registry
@@ -213,6 +228,7 @@ impl Base {
             labelnames,
             registry,
             family: family.clone(),
+            expires: family.spec().expire_ms != 0,
             core,
             cache: PyDict::new(py).unbind(),
         };
@@ -276,7 +292,7 @@ impl Base {
             .map(|s| s.to_str())
             .collect::<PyResult<Vec<_>>>()?;
         let child = clocked(|| make(&values))?;
-        if cache.len() < CACHE_LIMIT {
+        if !self.expires && cache.len() < CACHE_LIMIT {
             cache.set_item(key, &child)?;
         }
         Ok(child)

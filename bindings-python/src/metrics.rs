@@ -408,8 +408,9 @@ metric_struct!(
 
 /// The constructor arguments every kind shares, as a `Define`.
 macro_rules! define {
-    ($name:expr, $doc:expr, $labels:expr, $ns:expr, $sub:expr, $unit:expr, $reg:expr) => {
+    ($name:expr, $doc:expr, $labels:expr, $ns:expr, $sub:expr, $unit:expr, $reg:expr, $expire:expr) => {
         Define {
+            expire_after: $expire,
             name: $name,
             documentation: $doc,
             labelnames: $labels,
@@ -424,7 +425,7 @@ macro_rules! define {
 metric_methods!(Counter {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, _labelvalues = None))]
+                        unit = "", registry = RegistryArg::Default, _labelvalues = None, *, expire_after = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -436,11 +437,12 @@ metric_methods!(Counter {
         unit: &str,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyAny>>,
+        expire_after: Option<f64>,
     ) -> PyResult<Self> {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
-        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry, expire_after);
         let (base, family) = Base::register(py, def, "counter", |_| Ok(Kind::Counter))?;
         Counter::from_family(base, family)
     }
@@ -501,7 +503,7 @@ metric_methods!(Counter {
 metric_methods!(Gauge {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, multiprocess_mode = "all", _labelvalues = None))]
+                        unit = "", registry = RegistryArg::Default, multiprocess_mode = "all", _labelvalues = None, *, expire_after = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -514,11 +516,12 @@ metric_methods!(Gauge {
         registry: RegistryArg,
         multiprocess_mode: &str,
         _labelvalues: Option<&Bound<'_, PyAny>>,
+        expire_after: Option<f64>,
     ) -> PyResult<Self> {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
-        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry, expire_after);
         let (base, family) = Base::register(py, def, "gauge", |shared| {
             let mode = GaugeMode::from_name(multiprocess_mode).map_err(to_py)?;
             // In one process every mode is one value, as with prometheus_client.
@@ -610,7 +613,7 @@ metric_methods!(Histogram {
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
                         unit = "", registry = RegistryArg::Default, buckets = None,
                         native_schema = None, native_zero_threshold = None,
-                        native_max_buckets = None, _labelvalues = None))]
+                        native_max_buckets = None, _labelvalues = None, *, expire_after = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -626,11 +629,12 @@ metric_methods!(Histogram {
         native_zero_threshold: Option<f64>,
         native_max_buckets: Option<u16>,
         _labelvalues: Option<&Bound<'_, PyAny>>,
+        expire_after: Option<f64>,
     ) -> PyResult<Self> {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
-        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry, expire_after);
         let kind = match native_schema {
             None => Kind::Histogram(buckets.unwrap_or_else(default_buckets)),
             Some(schema) => {
@@ -707,7 +711,7 @@ metric_methods!(Histogram {
 metric_methods!(Summary {
     #[new]
     #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "",
-                        unit = "", registry = RegistryArg::Default, _labelvalues = None))]
+                        unit = "", registry = RegistryArg::Default, _labelvalues = None, *, expire_after = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -719,11 +723,12 @@ metric_methods!(Summary {
         unit: &str,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyAny>>,
+        expire_after: Option<f64>,
     ) -> PyResult<Self> {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
-        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry, expire_after);
         let (base, family) = Base::register(py, def, "summary", |_| Ok(Kind::Summary))?;
         Summary::from_family(base, family)
     }
@@ -768,7 +773,7 @@ metric_methods!(StateEnum {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
-        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry, None);
         let states = states.unwrap_or_default();
         let (base, family) =
             Base::register(py, def, "stateset", |_| Ok(Kind::StateSet(states)))?;
@@ -837,7 +842,7 @@ metric_methods!(Info {
         if let Some(values) = _labelvalues {
             return adopt(py, values);
         }
-        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry);
+        let def = define!(name, documentation, labelnames, namespace, subsystem, unit, registry, None);
         let (base, family) = Base::register(py, def, "info", |_| Ok(Kind::Info))?;
         let vec: InfoVec = family.try_into().map_err(to_py)?;
         if base.labelnames.is_empty() {

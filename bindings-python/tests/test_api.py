@@ -344,6 +344,48 @@ def test_remove_and_clear(registry):
         c.remove("a", "b")
 
 
+def _until(check, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
+
+
+def test_expire_after_removes_idle_series_and_labels_makes_them_anew():
+    registry = metricore.CollectorRegistry(self_metrics=True)
+    c = Counter("jobs", "J.", ["k"], registry=registry, expire_after=0.1)
+    held = c.labels("idle")
+    held.inc(5)
+
+    def idle_gone():
+        c.labels("busy").inc()  # written before every collect: never idle
+        return value(registry, "jobs_total", {"k": "idle"}) is None
+
+    _until(idle_gone)
+    assert value(registry, "jobs_total", {"k": "busy"}) >= 1
+    # A child kept from before records nothing (counted stale); labels() makes it anew.
+    held.inc()
+    c.labels("idle").inc(2)
+    assert value(registry, "jobs_total", {"k": "idle"}) == 2
+    assert "\nmetricore_series_expired_total 1.0\n" in text(registry)
+
+
+def test_expire_after_on_every_kind_and_checked(registry):
+    g = Gauge("temp", "T.", ["k"], registry=registry, expire_after=0.05)
+    h = Histogram("wait", "W.", ["k"], registry=registry, expire_after=0.05)
+    s = Summary("size", "S.", ["k"], registry=registry, expire_after=0.05)
+    g.labels("a").set(1)
+    h.labels("a").observe(1)
+    s.labels("a").observe(1)
+    assert text(registry).count('k="a"') > 3
+    _until(lambda: 'k="a"' not in text(registry))
+    for bad in (-1, float("nan"), 1e9):
+        with pytest.raises(ValueError, match="jobs2"):
+            Counter("jobs2", "J.", ["k"], registry=registry, expire_after=bad)
+    with pytest.raises(ValueError, match="labels"):
+        Counter("single", "S.", registry=registry, expire_after=1)
+
+
 def test_unregister_and_create_again(registry):
     c = Counter("again", "A.", registry=registry)
     c.inc(5)

@@ -120,6 +120,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An idle time a family's series cannot be given.
+    #[error("invalid idle time for {metric:?}: {reason}")]
+    InvalidExpiry {
+        /// The metric.
+        metric: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Region options that cannot make a region.
     #[error("invalid registry options: {0}")]
     InvalidOptions(String),

@@ -199,6 +199,7 @@ pub(crate) fn register(region: &Region, spec: &Spec) -> Result<u32> {
         return if existing.kind == spec.kind
             && existing.labels == spec.labels
             && existing.unit == spec.unit
+            && existing.expire_ms == spec.expire_ms
         {
             Ok(idx)
         } else {

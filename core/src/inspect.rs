@@ -52,6 +52,8 @@ pub struct Stats {
     pub reclaimable: u64,
     /// Recordings dropped because their handle's series had been removed.
     pub stale_recordings: u64,
+    /// Series removed because they were not written for their family's idle time.
+    pub expired: u64,
     /// Arena bytes in use and in all.
     pub arena_bytes: (u64, u64),
     /// Region bytes in use and in all.
@@ -144,6 +146,7 @@ pub(crate) fn stats(region: &Region) -> Stats {
         cells_free: region.counter(region::H_FREE_CELLS),
         reclaimable: region.counter(region::H_RETIRED_COUNT),
         stale_recordings: region.counter(region::H_STALE),
+        expired: region.counter(region::H_EXPIRED),
         arena_bytes: (arena_used * 8, arena_all * 8),
         region_bytes: region.bytes_use(),
         overflows: region.counter(region::H_OVERFLOWS),

@@ -48,6 +48,7 @@ mod cells;
 mod directory;
 mod error;
 pub mod exemplar;
+mod expiry;
 pub mod expose;
 mod family;
 #[cfg(not(loom))]

@@ -106,6 +106,9 @@ pub(crate) const H_ACCOUNTED: usize = 42;
 pub(crate) const H_EXEMPLARS_DROPPED: usize = 44;
 /// Removed series whose cells await reclamation (`metricore_series_reclaimable`).
 pub(crate) const H_RETIRED_COUNT: usize = 43;
+/// Series removed because they were not written for their family's idle time
+/// (`metricore_series_expired_total`).
+pub(crate) const H_EXPIRED: usize = 45;
 /// Cells (per lane) on the free lists (`metricore_cells_free`).
 pub(crate) const H_FREE_CELLS: usize = 46;
 /// Set (never cleared) once a process could not register for global memory barriers:

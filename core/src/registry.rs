@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
+use crate::expiry::{self, Idle};
 use crate::expose::plan::{self, Plan};
 use crate::expose::{render, Filter, Format, Numbers, ParsedFamily};
 use crate::inspect::{self, Stats};
@@ -16,9 +17,7 @@ use crate::metrics::{
 };
 use crate::names::{check_label_name, Escaping};
 use crate::procs::Attachment;
-#[cfg(not(loom))]
-use crate::region;
-use crate::region::{Options, Region};
+use crate::region::{self, Options, Region};
 pub use crate::series::Family;
 use crate::series::{self, Home};
 use crate::spec::{Kind, Spec};
@@ -68,6 +67,8 @@ struct Shared {
     /// How its renders write values, and whether they carry the self-metrics and the
     /// series' creation times.
     looks: Mutex<(Numbers, bool, bool)>,
+    /// What its sweeps saw of expiring series, and the home generation it is of.
+    idle: Mutex<(u64, Idle)>,
 }
 
 /// A registry of metric families, in this process's memory or in a file that several
@@ -184,6 +185,7 @@ impl Registry {
             text: Mutex::new(Vec::new()),
             plan: Mutex::new(None),
             looks: Mutex::new((Numbers::Shortest, true, false)),
+            idle: Mutex::new((0, Idle::default())),
         });
         #[cfg(not(loom))]
         if shared.source.is_some() {
@@ -215,6 +217,14 @@ impl Registry {
         {
             false
         }
+    }
+
+    /// Series removed so far from the registry's current file because they were not
+    /// written for their family's idle time (`metricore_series_expired_total`): when
+    /// it changes, handles kept of such families may be of removed series.
+    pub fn series_expired(&self) -> u64 {
+        let (attachment, _) = self.shared.home.current();
+        attachment.region.counter(region::H_EXPIRED)
     }
 
     /// A child scope whose families all carry the label `name="value"` before their
@@ -253,8 +263,9 @@ impl Registry {
         self.shared.home.generation()
     }
 
-    /// Finds or creates a family. The same name with the same kind, labels, unit and
-    /// buckets or states gives the existing family; anything else is a conflict.
+    /// Finds or creates a family. The same name with the same kind, labels, unit,
+    /// buckets or states and idle time ([`Spec::expire_after`]) gives the existing
+    /// family; anything else is a conflict.
     pub fn register(&self, spec: Spec) -> Result<Family> {
         self.follow_file();
         let (attachment, generation) = self.shared.home.current();
@@ -419,6 +430,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl Shared {
+    /// Removes the series of its current region that stayed idle for their family's
+    /// idle time (see `expiry`); nothing in a read-only region.
+    fn expire(&self) {
+        let (attachment, generation) = self.home.current();
+        if !attachment.region.writable {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.0 != generation {
+            *idle = (generation, Idle::default());
+        }
+        expiry::sweep(&attachment.region, &mut idle.1, now_ms());
+    }
+}
+
+/// Milliseconds on a monotonic clock, from the process's first call.
+fn now_ms() -> u64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
 /// How often the background thread checks the files of shared registries.
 #[cfg(not(loom))]
 const TICK: std::time::Duration = std::time::Duration::from_millis(500);
@@ -575,6 +611,7 @@ fn ensure_watcher() {
             };
             for s in live {
                 s.follow();
+                s.expire();
             }
         });
     if spawned.is_err() {
@@ -738,6 +775,7 @@ fn render_to(
     for s in &shared {
         #[cfg(not(loom))]
         s.follow();
+        s.expire();
         let update: Vec<_> = lock(&s.update).clone();
         for f in update {
             f();

@@ -1,6 +1,8 @@
 //! What a family is: its kind (with buckets, states or gauge mode), name, help, unit,
-//! label names and series limit; the naming rules a [`Spec`] must pass; and the binary
+//! label names, series limit and idle time; the naming rules a [`Spec`] must pass; and the binary
 //! form it is stored in, which the family table writes to the arena.
+
+use std::time::Duration;
 
 use crate::buckets::{self, Native, MAX_BUCKETS};
 use crate::error::{Error, Result};
@@ -10,6 +12,8 @@ use crate::names::{check_label_name, check_legacy_label_name, check_metric_name,
 pub const MAX_LABELS: usize = 16;
 /// Series a family holds before new label sets go to its overflow series.
 pub const DEFAULT_SERIES_LIMIT: u32 = 2000;
+/// Longest idle time a family's series may be given before they expire: a year, in ms.
+pub(crate) const MAX_EXPIRE_MS: u64 = 366 * 24 * 3600 * 1000;
 
 /// How a gauge's values from several processes are combined, as in
 /// `prometheus_client`'s multi-process mode. `Shared` keeps one value for all
@@ -193,6 +197,10 @@ pub struct Spec {
     pub labels: Vec<String>,
     /// Series limit before overflow.
     pub limit: u32,
+    /// Idle time in milliseconds after which a series not written leaves the output
+    /// and gives its space back (a later lookup makes it anew, from zero); 0 keeps
+    /// series until removed.
+    pub expire_ms: u64,
 }
 
 impl Spec {
@@ -205,6 +213,7 @@ impl Spec {
             kind,
             labels: Vec::new(),
             limit: DEFAULT_SERIES_LIMIT,
+            expire_ms: 0,
         }
     }
 
@@ -223,6 +232,13 @@ impl Spec {
     /// Sets the series limit.
     pub fn limit(mut self, limit: u32) -> Spec {
         self.limit = limit;
+        self
+    }
+
+    /// Sets the idle time after which a series not written expires (see
+    /// [`Spec::expire_ms`]), rounded up to whole milliseconds; zero: never.
+    pub fn expire_after(mut self, idle: Duration) -> Spec {
+        self.expire_ms = idle.as_nanos().div_ceil(1_000_000).min(u64::MAX.into()) as u64;
         self
     }
 
@@ -304,6 +320,21 @@ impl Spec {
             }
             _ => {}
         }
+        if self.expire_ms != 0 {
+            let reason = if self.expire_ms > MAX_EXPIRE_MS {
+                Some("an idle time over a year")
+            } else if self.kind == Kind::Info {
+                Some("an info family's series are set, not recorded into, so never idle")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Error::InvalidExpiry {
+                    metric: self.name,
+                    reason: reason.to_owned(),
+                });
+            }
+        }
         Ok(self)
     }
 
@@ -324,8 +355,12 @@ impl Spec {
         } else {
             format!(" unit {:?}", self.unit)
         };
+        let expire = match self.expire_ms {
+            0 => String::new(),
+            ms => format!(" expiring after {ms} ms idle"),
+        };
         format!(
-            "{}{extra}{unit} with labels {:?}",
+            "{}{extra}{unit} with labels {:?}{expire}",
             self.kind.type_name(),
             self.labels
         )
@@ -371,6 +406,9 @@ impl Spec {
                 }
             }
             _ => {}
+        }
+        if self.expire_ms != 0 {
+            out.extend_from_slice(&self.expire_ms.to_le_bytes());
         }
         out
     }
@@ -438,6 +476,18 @@ impl Spec {
             }
             _ => return Err(format!("{name}: unknown kind {code}")),
         };
+        // An idle time follows the kind's data when the family has one.
+        let expire_ms = match r.take(8) {
+            None if r.0.is_empty() => 0,
+            Some(ms) if r.0.is_empty() => {
+                let ms = u64::from_le_bytes(ms.try_into().map_err(|_| short())?);
+                if ms == 0 || ms > MAX_EXPIRE_MS {
+                    return Err(format!("{name}: idle time of {ms} ms"));
+                }
+                ms
+            }
+            _ => return Err(format!("{name}: bytes left over in its descriptor")),
+        };
         Ok(Spec {
             name,
             help,
@@ -445,6 +495,7 @@ impl Spec {
             kind,
             labels,
             limit,
+            expire_ms,
         })
     }
 }
@@ -529,5 +580,29 @@ mod tests {
         let at = bad.len() - 4 - 16 - 8 - 4;
         bad[at] = 12;
         assert!(Spec::decode(&bad).unwrap_err().contains("schema 12"));
+    }
+
+    #[test]
+    fn an_idle_time_reads_back_and_a_descriptor_without_one_never_expires() {
+        let plain = Spec::new("jobs", "", Kind::Counter).labels(&["k"]);
+        let idle = plain
+            .clone()
+            .expire_after(std::time::Duration::from_micros(1500))
+            .normalize()
+            .unwrap();
+        assert_eq!(idle.expire_ms, 2, "rounded up to whole ms");
+        let stored = idle.encode();
+        assert_eq!(Spec::decode(&stored).unwrap(), idle);
+        let plain = plain.normalize().unwrap();
+        assert_eq!(stored.len(), plain.encode().len() + 8);
+        assert_eq!(Spec::decode(&plain.encode()).unwrap().expire_ms, 0);
+        let mut zero = stored.clone();
+        zero[stored.len() - 8..].fill(0);
+        assert!(Spec::decode(&zero)
+            .unwrap_err()
+            .contains("idle time of 0 ms"));
+        assert!(Spec::decode(&stored[..stored.len() - 3])
+            .unwrap_err()
+            .contains("left over"));
     }
 }

@@ -355,6 +355,15 @@ typedef struct metricore_family_options {
      * (labelled `otel_metric_overflow="true"`); 0 for the default, 2000.
      */
     uint32_t limit;
+    /**
+     * Idle time in milliseconds after which a series not written (its value
+     * unchanged) leaves the output and gives its space back; a later lookup makes it
+     * anew from zero, and a handle kept from before records nothing (counted in
+     * `metricore_stale_recordings_total`). 0: series never expire. Part of the
+     * family's definition: every process must give the same. Only for families with
+     * labels, not for info.
+     */
+    uint32_t expire_ms;
 } metricore_family_options;
 
 /**

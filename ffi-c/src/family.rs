@@ -19,6 +19,13 @@ pub struct FamilyOptions {
     /// Series the family holds before new label sets go to its overflow series
     /// (labelled `otel_metric_overflow="true"`); 0 for the default, 2000.
     pub limit: u32,
+    /// Idle time in milliseconds after which a series not written (its value
+    /// unchanged) leaves the output and gives its space back; a later lookup makes it
+    /// anew from zero, and a handle kept from before records nothing (counted in
+    /// `metricore_stale_recordings_total`). 0: series never expire. Part of the
+    /// family's definition: every process must give the same. Only for families with
+    /// labels, not for info.
+    pub expire_ms: u32,
 }
 
 /// Builds the spec of a new family from C arguments.
@@ -57,6 +64,7 @@ pub(crate) unsafe fn spec(
         if o.limit != 0 {
             spec = spec.limit(o.limit);
         }
+        spec.expire_ms = o.expire_ms.into();
     }
     Ok(spec)
 }

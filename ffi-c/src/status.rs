@@ -120,7 +120,7 @@ impl From<Error> for Fail {
             Error::InvalidIncrement(_) | Error::InvalidObservation(_) => Status::InvalidValue,
             Error::InvalidBuckets(_) => Status::InvalidBuckets,
             Error::InvalidState { .. } => Status::InvalidState,
-            Error::InvalidOptions(_) => Status::InvalidOptions,
+            Error::InvalidOptions(_) | Error::InvalidExpiry { .. } => Status::InvalidOptions,
             Error::RegistryFull(_) => Status::Full,
             Error::LabelValueTooLong { .. } | Error::ExemplarTooLong(_) => Status::InvalidArgument,
             Error::Io { .. } | Error::NoSpace { .. } => Status::Io,

@@ -63,6 +63,7 @@ static const struct test TESTS[] = {
     TEST(test_state_set),
     TEST(test_info),
     TEST(test_family_options),
+    TEST(test_family_expiry),
     TEST(test_remove_and_clear),
     TEST(test_handles_kept_once),
     TEST(test_exemplars),

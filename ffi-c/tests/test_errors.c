@@ -254,7 +254,7 @@ void test_invalid_values(void) {
 void test_overflow(void) {
     metricore_registry *r = test_registry();
     metricore_str labels[] = {METRICORE_LIT("user")};
-    metricore_family_options o = {{NULL, 0}, 3};
+    metricore_family_options o = {{NULL, 0}, 3, 0};
     metricore_counter_family *f = NULL;
     CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("logins"), METRICORE_LIT("Logins."), labels, 1, &o, &f));
     char name[16];

@@ -2,6 +2,8 @@
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "tests.h"
@@ -411,7 +413,7 @@ void test_info(void) {
 
 void test_family_options(void) {
     metricore_registry *r = test_registry();
-    metricore_family_options o = {METRICORE_LIT("seconds"), 0};
+    metricore_family_options o = {METRICORE_LIT("seconds"), 0, 0};
     metricore_histogram_family *f = NULL;
     const double bounds[] = {1};
     CHECK_OK(metricore_histogram_family_new(r, METRICORE_LIT("wait"), METRICORE_LIT("Wait."), NULL, 0,
@@ -420,15 +422,60 @@ void test_family_options(void) {
     CHECK_HAS(text, "# TYPE wait_seconds histogram\n# UNIT wait_seconds seconds\n");
     metricore_string_free(text);
 
-    metricore_family_options bad = {METRICORE_LIT("per second"), 0};
+    metricore_family_options bad = {METRICORE_LIT("per second"), 0, 0};
     metricore_counter_family *c = NULL;
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("x"), METRICORE_LIT("X."), NULL, 0, &bad, &c),
                  METRICORE_STATUS_INVALID_NAME);
-    metricore_family_options bad_utf8 = {{"\xfe", 1}, 0};
+    metricore_family_options bad_utf8 = {{"\xfe", 1}, 0, 0};
     CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("x"), METRICORE_LIT("X."), NULL, 0, &bad_utf8, &c),
                  METRICORE_STATUS_INVALID_UTF8);
     CHECK_ERROR_HAS("options.unit");
     CHECK(c == NULL);
+    CHECK_OK(metricore_registry_free(r));
+}
+
+void test_family_expiry(void) {
+    metricore_registry *r = test_registry();
+    metricore_str labels[] = {METRICORE_LIT("k")};
+    metricore_family_options o = {{NULL, 0}, 0, 100};
+    metricore_counter_family *f = NULL;
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("jobs"), METRICORE_LIT("Jobs."), labels, 1, &o, &f));
+    metricore_str idle[] = {METRICORE_LIT("idle")}, busy[] = {METRICORE_LIT("busy")};
+    metricore_counter held;
+    CHECK_OK(metricore_counter_family_labels(f, idle, 1, &held));
+    CHECK_OK(metricore_counter_inc_by(held, 5));
+    /* Each render sweeps: "busy", written before each, stays; "idle" goes. */
+    int gone = 0;
+    for (int i = 0; i < 1000 && !gone; i++) {
+        CHECK_OK(metricore_counter_family_inc_by(f, busy, 1, 1));
+        char *text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+        CHECK_HAS(text, "jobs_total{k=\"busy\"}");
+        gone = strstr(text, "k=\"idle\"") == NULL;
+        metricore_string_free(text);
+        if (!gone) {
+            struct timespec ms10 = {0, 10 * 1000 * 1000};
+            nanosleep(&ms10, NULL);
+        }
+    }
+    CHECK(gone);
+    /* The handle kept from before records nothing; a lookup makes the series anew. */
+    CHECK_OK(metricore_counter_inc(held));
+    CHECK_OK(metricore_counter_family_inc_by(f, idle, 1, 2));
+    char *text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "jobs_total{k=\"idle\"} 2\n");
+    CHECK_HAS(text, "metricore_series_expired_total 1\n");
+    CHECK_HAS(text, "metricore_stale_recordings_total 1\n");
+    metricore_string_free(text);
+
+    /* Another idle time is another definition; none for a family without labels. */
+    metricore_counter_family *other = NULL;
+    o.expire_ms = 200;
+    CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("jobs"), METRICORE_LIT("Jobs."), labels, 1, &o, &other),
+                 METRICORE_STATUS_CONFLICT);
+    CHECK_STATUS(metricore_counter_family_new(r, METRICORE_LIT("one"), METRICORE_LIT("One."), NULL, 0, &o, &other),
+                 METRICORE_STATUS_INVALID_OPTIONS);
+    CHECK_ERROR_HAS("idle time");
+    CHECK(other == NULL);
     CHECK_OK(metricore_registry_free(r));
 }
 

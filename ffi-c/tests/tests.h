@@ -27,6 +27,7 @@ void test_summary(void);
 void test_state_set(void);
 void test_info(void);
 void test_family_options(void);
+void test_family_expiry(void);
 void test_remove_and_clear(void);
 void test_handles_kept_once(void);
 void test_exemplars(void);

@@ -385,9 +385,9 @@ end
 -- Follows the registry file: when it was removed, replaced or truncated, the registry
 -- moves to the file now at its path, and this worker drops every cached handle, which
 -- records into the old file. Then reads the shared count of removals; when another
--- worker (or this one) removed series since the last look, drops every cached handle
--- of this worker, so that recording resolves again instead of going to a removed
--- series.
+-- worker (or this one) removed series since the last look, or series expired (see
+-- `expire` below), drops every cached handle of this worker, so that recording
+-- resolves again instead of going to a removed series.
 function Prometheus:_refresh()
     local generation = self._registry:follow_file()
     if generation ~= self._generation then
@@ -402,8 +402,9 @@ function Prometheus:_refresh()
     if C.metricore_counter_get(self._removals, value) ~= 0 then
         return
     end
-    if value[0] ~= self._removals_seen then
-        self._removals_seen = value[0]
+    local expired = self._registry:series_expired()
+    if value[0] ~= self._removals_seen or expired ~= self._expired_seen then
+        self._removals_seen, self._expired_seen = value[0], expired
         for _, metric in ipairs(self._metrics) do
             metric:_flush()
         end
@@ -484,8 +485,13 @@ end
 
 --- A counter: `name` (a trailing `_total` is dropped; the output adds it), `help`,
 -- and the label names (a table of strings, or nil for none). `options`, which
--- nginx-lua-prometheus does not have, may hold `unit` and `limit` (series before new
--- label sets go to the overflow series; default 2000).
+-- nginx-lua-prometheus does not have, may hold `unit`, `limit` (series before new
+-- label sets go to the overflow series; default 2000) and `expire` (seconds, as APISIX
+-- names it: a series whose value did not change for that long leaves the output and
+-- gives its space back; the next call with its labels makes it anew from zero. Workers
+-- drop their cached handles at their next look, within `sync_interval`; a call through
+-- a cached handle before that is dropped and counted in
+-- metricore_stale_recordings_total. Only for metrics with labels; 0 or nil: never).
 function Prometheus:counter(name, help, label_names, options)
     return register(self, "counter", name, help, label_names, nil, options)
 end
@@ -594,6 +600,7 @@ function M.init(path_or_options)
         _metrics = {},
         _removal_value = ffi_new("double[1]"),
         _removals_seen = 0,
+        _expired_seen = 0,
     }, Prometheus)
     -- The two counters of the module itself, without the prefix.
     local prefix = self._prefix

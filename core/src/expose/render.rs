@@ -761,6 +761,11 @@ impl Walker<'_> {
                  removed since the handle was made.",
                 region::H_STALE,
             ),
+            (
+                "metricore_series_expired",
+                "Series removed because they were not written for their family's idle time.",
+                region::H_EXPIRED,
+            ),
         ];
         for (name, help, word) in counters {
             if !filter.selects(name, "counter") {

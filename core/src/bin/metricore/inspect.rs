@@ -104,6 +104,16 @@ pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
             ),
         );
     }
+    if s.expired > 0 {
+        row(
+            &mut out,
+            "expired",
+            format!(
+                "{} series removed after their family's idle time unwritten",
+                s.expired
+            ),
+        );
+    }
 
     let width = s
         .families
