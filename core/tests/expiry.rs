@@ -229,8 +229,10 @@ fn a_series_another_process_writes_stays_while_one_it_left_idle_expires_and_come
     assert_eq!(value(&t, "jobs_total{k=\"busy\"}"), Some(busy), "{t}");
     let expired = r.stats().expired;
     assert!(expired >= 1);
-    // The command (built with the `cli` feature) reports the count too.
-    if let Some(bin) = option_env!("CARGO_BIN_EXE_metricore") {
+    // The command (built only with the `cli` feature) reports the count too.
+    #[cfg(feature = "cli")]
+    {
+        let bin = env!("CARGO_BIN_EXE_metricore");
         let out = std::process::Command::new(bin)
             .arg("inspect")
             .arg(&path)
