@@ -209,7 +209,8 @@ fn has_zero(w: u64) -> bool {
 }
 
 /// Whether `stored` starts with `v` (which holds no NUL byte), comparing words, without
-/// calls: `None` if `v` holds a NUL byte, whose stored form is escaped.
+/// calls: `None` if `v` holds a NUL byte, whose stored form is escaped. Up to 16 bytes
+/// take at most two (overlapping) loads of each side.
 #[inline(always)]
 fn starts_plain(stored: &[u8], v: &[u8]) -> Option<bool> {
     let n = v.len();
@@ -218,11 +219,25 @@ fn starts_plain(stored: &[u8], v: &[u8]) -> Option<bool> {
         return Some(false);
     };
     if n <= 8 {
-        let a = small(v);
-        if has_zero(a) {
+        // `short` holds every byte of 4 to 8 bytes, and the three bytes of 1 to 3 in
+        // its low three bytes: the rest are set so that only `v`'s own can be zero.
+        let a = short(v);
+        let pad = match n {
+            0 => return Some(true),
+            1..=3 => !0xff_ffff,
+            _ => 0,
+        };
+        if has_zero(a | pad) {
             return None;
         }
-        return Some(a == small(s));
+        return Some(a == short(s));
+    }
+    if n <= 16 {
+        let (a, b) = (load8(v), load8(&v[n - 8..]));
+        if has_zero(a) || has_zero(b) {
+            return None;
+        }
+        return Some(a == load8(s) && b == load8(&s[n - 8..]));
     }
     let mut i = 0;
     loop {
@@ -409,6 +424,40 @@ mod tests {
             hash(0, ["ab", "c"].into_iter()),
             hash(0, ["a", "bc"].into_iter())
         );
+    }
+
+    #[test]
+    fn values_of_every_length_match_with_and_without_a_nul_byte() {
+        // Every length the word comparison treats apart (0, 1 to 3, 4 to 8, 9 to 16,
+        // longer), a NUL byte at every position, and a byte changed at every position.
+        let base = "abcdefghijklmnopqrst";
+        for n in 0..=base.len() {
+            let v = &base[..n];
+            let e = enc(&[v, "x"]);
+            assert!(matches(&e, [v, "x"].into_iter()), "{n} bytes");
+            for i in 0..n {
+                let mut nul = v.as_bytes().to_vec();
+                nul[i] = 0;
+                let nul = String::from_utf8(nul).unwrap();
+                let mut other = v.as_bytes().to_vec();
+                other[i] ^= 0x20;
+                let other = String::from_utf8(other).unwrap();
+                assert!(
+                    !matches(&e, [nul.as_str(), "x"].into_iter()),
+                    "{n}, NUL at {i}"
+                );
+                assert!(
+                    !matches(&e, [other.as_str(), "x"].into_iter()),
+                    "{n}, {i} changed"
+                );
+                let en = enc(&[&nul, "x"]);
+                assert!(
+                    matches(&en, [nul.as_str(), "x"].into_iter()),
+                    "{n}, NUL at {i}"
+                );
+                assert!(!matches(&en, [v, "x"].into_iter()), "{n}, NUL at {i}");
+            }
+        }
     }
 
     #[test]
