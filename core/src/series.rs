@@ -439,6 +439,9 @@ impl Family {
     /// Finds or makes the series for `values` (after the scope's values).
     #[inline(always)]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved<'_>> {
+        if !std::ptr::eq(self.latest(), self) {
+            return self.resolve_moved(values);
+        }
         match self.remembered(values) {
             Some(r) => Ok(r),
             None => self.resolve_found(values),
@@ -450,7 +453,7 @@ impl Family {
     /// count and length checks then, and the series' cells were found inside a lane.
     #[inline(always)]
     fn remembered(&self, values: &[&str]) -> Option<Resolved<'_>> {
-        if !self.0.consts.is_empty() || !std::ptr::eq(self.latest(), self) {
+        if !self.0.consts.is_empty() {
             return None;
         }
         let place = hits::get(self.0.id, values)?;
@@ -465,14 +468,18 @@ impl Family {
         })
     }
 
-    /// `resolve` without the thread's remembered lookups: checks the values, then
-    /// finds or makes their series.
+    /// `resolve` in the family's latest registration, for a family registered again
+    /// since (its home region replaced).
+    #[cold]
+    #[inline(never)]
+    fn resolve_moved(&self, values: &[&str]) -> Result<Resolved<'_>> {
+        self.latest().resolve(values)
+    }
+
+    /// `resolve` without the thread's remembered lookups, in a family that is its own
+    /// latest registration: checks the values, then finds or makes their series.
     #[inline(never)]
     fn resolve_found(&self, values: &[&str]) -> Result<Resolved<'_>> {
-        let this = self.latest();
-        if !std::ptr::eq(this, self) {
-            return this.resolve(values);
-        }
         self.check_count(values.len())?;
         check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
         if self.0.consts.is_empty() {
