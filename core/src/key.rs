@@ -218,19 +218,23 @@ fn starts_plain(stored: &[u8], v: &[u8]) -> Option<bool> {
         // The escaped form is longer still.
         return Some(false);
     };
-    if n <= 8 {
-        // `short` holds every byte of 4 to 8 bytes, and the three bytes of 1 to 3 in
-        // its low three bytes: the rest are set so that only `v`'s own can be zero.
-        let a = short(v);
-        let pad = match n {
-            0 => return Some(true),
-            1..=3 => !0xff_ffff,
-            _ => 0,
+    if n < 4 {
+        // First, middle and last byte: every byte of 1 to 3.
+        let Some(&x) = v.first() else {
+            return Some(true);
         };
-        if has_zero(a | pad) {
+        let (y, z) = (v[n / 2], v[n - 1]);
+        if x == 0 || y == 0 || z == 0 {
             return None;
         }
-        return Some(a == short(s));
+        return Some(x == s[0] && y == s[n / 2] && z == s[n - 1]);
+    }
+    if n <= 8 {
+        let a = load4(v) | load4(&v[n - 4..]) << 32;
+        if has_zero(a) {
+            return None;
+        }
+        return Some(a == (load4(s) | load4(&s[n - 4..]) << 32));
     }
     if n <= 16 {
         let (a, b) = (load8(v), load8(&v[n - 8..]));
