@@ -286,8 +286,9 @@ pub(crate) fn matches<'a>(stored: &[u8], values: impl Iterator<Item = &'a str>) 
                 None => return false,
             },
         };
-        match rest {
-            [0, 1, tail @ ..] => rest = tail,
+        // The terminator `00 01`, as one 2-byte load.
+        match rest.split_first_chunk::<2>() {
+            Some((&t, tail)) if u16::from_le_bytes(t) == 0x0100 => rest = tail,
             _ => return false,
         }
     }
