@@ -80,14 +80,22 @@ const L: u64 = 0xc2b2_ae3d_27d4_eb4f;
 /// one after another; one more product mixes the result.
 #[inline]
 pub(crate) fn hash<'a>(family: u32, values: impl Iterator<Item = &'a str>) -> u64 {
+    hash_longest(family, values).0
+}
+
+/// [`hash`] of a series, and the length of its longest value, found in the same pass.
+#[inline]
+pub(crate) fn hash_longest<'a>(family: u32, values: impl Iterator<Item = &'a str>) -> (u64, usize) {
     let mut acc = (family as u64 + 1).wrapping_mul(K);
     let mut pos = L;
+    let mut longest = 0;
     for v in values {
         let (a, b) = value_words(v.as_bytes());
         acc ^= fold_mul(a ^ pos, b ^ pos.rotate_left(32) ^ K);
         pos = pos.wrapping_add(K);
+        longest = longest.max(v.len());
     }
-    fold_mul(acc ^ L, pos ^ K)
+    (fold_mul(acc ^ L, pos ^ K), longest)
 }
 
 /// The stored length of the key for `values`.

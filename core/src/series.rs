@@ -481,19 +481,24 @@ impl Family {
     #[inline(never)]
     fn resolve_found(&self, values: &[&str]) -> Result<Resolved<'_>> {
         self.check_count(values.len())?;
-        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
-        if self.0.consts.is_empty() {
-            return Ok(self.resolve_remembered(values));
+        let all = values.iter().copied();
+        if !self.0.consts.is_empty() {
+            check_lengths(self.region(), &self.0.spec.name, all)?;
+            return Ok(self.resolve_all(self.label_values(values)));
         }
-        Ok(self.resolve_all(self.label_values(values)))
+        // The lengths are checked in the hash's pass over the values.
+        let (hash, longest) = key::hash_longest(self.0.idx, all.clone());
+        if longest > self.region().max_label_value {
+            check_lengths(self.region(), &self.0.spec.name, all)?;
+        }
+        Ok(self.resolve_remembered(hash, values))
     }
 
-    /// `resolve_all` for a family without scope values, remembering what it found for
-    /// this thread's next lookup.
+    /// `resolve_all` for a family without scope values, whose values hash to `hash`,
+    /// remembering what it found for this thread's next lookup.
     #[inline]
-    fn resolve_remembered(&self, values: &[&str]) -> Resolved<'_> {
+    fn resolve_remembered(&self, hash: u64, values: &[&str]) -> Resolved<'_> {
         let all = values.iter().copied();
-        let hash = key::hash(self.0.idx, all.clone());
         let ident = self.ident(0);
         match directory::find_placed(self.region(), hash, ident, all.clone()) {
             Some(place) => {
