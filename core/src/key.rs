@@ -217,8 +217,8 @@ fn has_zero(w: u64) -> bool {
 }
 
 /// Whether `stored` starts with `v` (which holds no NUL byte), comparing words, without
-/// calls: `None` if `v` holds a NUL byte, whose stored form is escaped. Up to 16 bytes
-/// take at most two (overlapping) loads of each side.
+/// calls: `None` if `v` holds a NUL byte, whose stored form is escaped. 4 to 16 bytes
+/// take two (overlapping) loads of each side, 1 to 3 bytes are compared one by one.
 #[inline(always)]
 fn starts_plain(stored: &[u8], v: &[u8]) -> Option<bool> {
     let n = v.len();
