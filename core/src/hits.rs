@@ -82,6 +82,7 @@ pub(crate) fn get(id: u64, values: &[&str]) -> Option<Place> {
 /// remember are not; values too long (over 16 bytes) are not either, and leave the
 /// entry they were due to replace empty: it is written in place and names no family
 /// until it is whole.
+#[inline]
 pub(crate) fn put(id: u64, values: &[&str], place: Place) {
     if values.len() > MAX_VALUES {
         return;
@@ -91,20 +92,26 @@ pub(crate) fn put(id: u64, values: &[&str], place: Place) {
         let misses = hit.misses.get();
         if hit.family.get() != 0 && misses < KEEP_FOR {
             hit.misses.set(misses + 1);
-            return;
+        } else {
+            replace(hit, id, values, place);
         }
-        hit.misses.set(0);
-        hit.family.set(0);
-        for (v, w) in values.iter().zip(&hit.values) {
-            match key::words(v.as_bytes()) {
-                Some(x) => w.set(x),
-                None => return,
-            }
-        }
-        hit.n.set(values.len());
-        hit.place.set(Some(place));
-        hit.family.set(id);
     });
+}
+
+/// Writes `hit` anew: `values` found `place` in family `id`.
+#[inline(never)]
+fn replace(hit: &Hit, id: u64, values: &[&str], place: Place) {
+    hit.misses.set(0);
+    hit.family.set(0);
+    for (v, w) in values.iter().zip(&hit.values) {
+        match key::words(v.as_bytes()) {
+            Some(x) => w.set(x),
+            None => return,
+        }
+    }
+    hit.n.set(values.len());
+    hit.place.set(Some(place));
+    hit.family.set(id);
 }
 
 #[cfg(all(test, not(loom)))]

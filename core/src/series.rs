@@ -446,6 +446,9 @@ impl Family {
     /// Finds or makes the series for `values` (after the scope's values).
     #[inline(always)]
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Resolved<'_>> {
+        if !std::ptr::eq(self.latest(), self) {
+            return self.resolve_moved(values);
+        }
         match self.remembered(values) {
             Some(r) => Ok(r),
             None => self.resolve_found(values),
@@ -457,7 +460,7 @@ impl Family {
     /// count and length checks then, and the series' cells were found inside a lane.
     #[inline(always)]
     fn remembered(&self, values: &[&str]) -> Option<Resolved<'_>> {
-        if !self.0.consts.is_empty() || !std::ptr::eq(self.latest(), self) {
+        if !self.0.consts.is_empty() {
             return None;
         }
         let place = hits::get(self.0.id, values)?;
@@ -472,28 +475,37 @@ impl Family {
         })
     }
 
-    /// `resolve` without the thread's remembered lookups: checks the values, then
-    /// finds or makes their series.
+    /// `resolve` in the family's latest registration, for a family registered again
+    /// since (its home region replaced).
+    #[cold]
     #[inline(never)]
-    fn resolve_found(&self, values: &[&str]) -> Result<Resolved<'_>> {
-        let this = self.latest();
-        if !std::ptr::eq(this, self) {
-            return this.resolve(values);
-        }
-        self.check_count(values.len())?;
-        check_lengths(self.region(), &self.0.spec.name, values.iter().copied())?;
-        if self.0.consts.is_empty() {
-            return Ok(self.resolve_remembered(values));
-        }
-        Ok(self.resolve_all(self.label_values(values)))
+    fn resolve_moved(&self, values: &[&str]) -> Result<Resolved<'_>> {
+        self.latest().resolve(values)
     }
 
-    /// `resolve_all` for a family without scope values, remembering what it found for
-    /// this thread's next lookup.
-    #[inline]
-    fn resolve_remembered(&self, values: &[&str]) -> Resolved<'_> {
+    /// `resolve` without the thread's remembered lookups, in a family that is its own
+    /// latest registration: checks the values, then finds or makes their series.
+    #[inline(never)]
+    fn resolve_found(&self, values: &[&str]) -> Result<Resolved<'_>> {
+        self.check_count(values.len())?;
         let all = values.iter().copied();
-        let hash = key::hash(self.0.idx, all.clone());
+        if !self.0.consts.is_empty() {
+            check_lengths(self.region(), &self.0.spec.name, all)?;
+            return Ok(self.resolve_all(self.label_values(values)));
+        }
+        // The lengths are checked in the hash's pass over the values.
+        let (hash, longest) = key::hash_longest(self.0.idx, all.clone());
+        if longest > self.region().max_label_value {
+            check_lengths(self.region(), &self.0.spec.name, all)?;
+        }
+        Ok(self.resolve_remembered(hash, values))
+    }
+
+    /// `resolve_all` for a family without scope values, whose values hash to `hash`,
+    /// remembering what it found for this thread's next lookup.
+    #[inline]
+    fn resolve_remembered(&self, hash: u64, values: &[&str]) -> Resolved<'_> {
+        let all = values.iter().copied();
         let ident = self.ident(0);
         match directory::find_placed(self.region(), hash, ident, all.clone()) {
             Some(place) => {

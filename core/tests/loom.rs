@@ -14,7 +14,7 @@ fn tiny() -> Registry {
         series_capacity: 4,
         family_capacity: 2,
         process_capacity: 1,
-        arena_bytes: 512,
+        arena_bytes: 1024,
         file_mode: 0o600,
         ..Options::default()
     })
@@ -223,7 +223,7 @@ fn re_creators_of_a_removed_label_set_reusing_slots_get_one_series() {
             series_capacity: 4,
             family_capacity: 2,
             process_capacity: 1,
-            arena_bytes: 1024,
+            arena_bytes: 2048,
             ..Options::default()
         })
         .unwrap();
