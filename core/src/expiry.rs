@@ -112,7 +112,7 @@ mod loom_model {
             charge: |_| true,
             gone: |_| false,
         };
-        directory::insert(r, hash, ident, [v].into_iter(), 1, 1, checks)
+        directory::insert(r, hash, ident, [v].into_iter(), 1, (1, 0.0), checks)
             .unwrap()
             .series
     }
