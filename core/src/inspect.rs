@@ -273,6 +273,7 @@ mod tests {
             directory::Checks {
                 at_limit: || false,
                 charge: |_| true,
+                refund: |_, _| {},
                 gone: |_| false,
             },
         )
