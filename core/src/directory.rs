@@ -74,6 +74,10 @@ const REC_GEN: usize = 8;
 const REC_HEAD: usize = 9;
 /// Retired records a creation lets accumulate before it reclaims their cells.
 const RECLAIM_AT: u64 = 256;
+/// How long a creation that found no room waits for the retired records another
+/// process is reclaiming.
+#[cfg(not(loom))]
+const RECLAIM_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What identifies a series besides its label values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -632,9 +636,8 @@ fn make_record<'a>(
     let mut bytes = Vec::with_capacity(key::encoded_len(values.clone()));
     key::encode(values, &mut bytes);
     let words = REC_HEAD + bytes.len().div_ceil(8);
-    if !charge(words as u64) {
-        return None;
-    }
+    // Records retired but not reclaimed still hold their family's share.
+    reclaiming(region, refund, || charge(words as u64).then_some(()))?;
     let give_back = || {
         if !ident.is_overflow() {
             refund(ident.family, words as u64);
@@ -643,16 +646,13 @@ fn make_record<'a>(
     if region.retired() >= RECLAIM_AT {
         reclaim(region, refund);
     }
-    let Some(cell) = region
-        .alloc_cells(cells)
-        .or_else(|| (reclaim(region, refund) > 0).then(|| region.alloc_cells(cells))?)
-    else {
+    let Some(cell) = reclaiming(region, refund, || region.alloc_cells(cells)) else {
         give_back();
         return None;
     };
     let space =
         || take_record(region, words).or_else(|| region.alloc_arena(words).map(|off| (off, 0)));
-    let Some((off, gen)) = space().or_else(|| (reclaim(region, refund) > 0).then(space)?) else {
+    let Some((off, gen)) = reclaiming(region, refund, space) else {
         // Nobody else knows these cells yet.
         region.free_cells(cell, cells);
         give_back();
@@ -680,6 +680,46 @@ fn make_record<'a>(
             gen,
         },
     ))
+}
+
+/// `get()`, and while it fails and retired records may give back what it needs,
+/// reclaims them (or, when another process has taken them to reclaim, waits for it,
+/// for a while) and tries again.
+fn reclaiming<T>(
+    region: &Region,
+    refund: &dyn Fn(u32, u64),
+    get: impl Fn() -> Option<T>,
+) -> Option<T> {
+    #[cfg(not(loom))]
+    let start = std::time::Instant::now();
+    #[cfg(loom)]
+    let mut tries = 0;
+    loop {
+        if let Some(v) = get() {
+            return Some(v);
+        }
+        if region.retired() == 0 {
+            return None;
+        }
+        if reclaim(region, refund) > 0 {
+            continue;
+        }
+        #[cfg(not(loom))]
+        {
+            if start.elapsed() > RECLAIM_WAIT {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+        #[cfg(loom)]
+        {
+            tries += 1;
+            if tries > 1 {
+                return None;
+            }
+            loom::thread::yield_now();
+        }
+    }
 }
 
 /// Takes a reclaimed record of `words` words off its free list: its arena offset and
