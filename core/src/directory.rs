@@ -320,6 +320,8 @@ pub(crate) struct Place {
     slot: usize,
     /// The slot word.
     slot_word: u64,
+    /// The record's [`CellWord`].
+    cell_word: u64,
 }
 
 impl Place {
@@ -330,16 +332,15 @@ impl Place {
         (self.series.record + REC_GEN, self.series.gen)
     }
 
-    /// Whether the slot still holds this record at this generation: false once the
-    /// series was removed (its slot is a tombstone) or the slot or record were given
-    /// to another series.
+    /// Whether the slot still holds this record at this generation with these cells:
+    /// false once the series was removed (its slot is a tombstone) or the slot or
+    /// record were given to another series.
     #[inline]
     pub fn unchanged(&self, region: &Region) -> bool {
+        let at = self.series.record;
         region.word(self.slot).load(Ordering::Acquire) == self.slot_word
-            && region
-                .word(self.series.record + REC_GEN)
-                .load(Ordering::Relaxed)
-                == self.series.gen
+            && region.word(at + REC_CELL).load(Ordering::Relaxed) == self.cell_word
+            && region.word(at + REC_GEN).load(Ordering::Relaxed) == self.series.gen
     }
 }
 
@@ -361,11 +362,24 @@ where
             return None;
         }
         if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
-            return Some(Place {
-                series,
+            // The cell is taken from the word the place remembers.
+            let cell_word = region
+                .word(series.record + REC_CELL)
+                .load(Ordering::Relaxed);
+            let place = Place {
+                series: Series {
+                    cell: CellWord(cell_word).cell(),
+                    ..series
+                },
                 slot: at,
                 slot_word: slot,
-            });
+                cell_word,
+            };
+            fence(Ordering::Acquire);
+            if CellWord(cell_word).pid() == 0 || !place.unchanged(region) {
+                continue; // retired since the match: its slot is a tombstone now
+            }
+            return Some(place);
         }
     }
     None
@@ -1188,7 +1202,7 @@ mod loom_model {
         model.check(|| {
             let r = churn_region();
             let z = make(&r, HZ, "z");
-            let (g, e) = guard(&r, z.record, z.cell).unwrap();
+            let (g, e) = guard(&r, z).unwrap();
             let held = crate::cells::Cells::new(r.clone(), z.cell, 1, g, e);
             let t = loom::thread::spawn(move || {
                 if let Some(l) = held.enter() {
@@ -1196,7 +1210,7 @@ mod loom_model {
                 }
             });
             assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
-            let reused = (reclaim(&r) > 0).then(|| make(&r, HX, "x"));
+            let reused = (reclaim(&r, &|_, _| {}) > 0).then(|| make(&r, HX, "x"));
             t.join().unwrap();
             if let Some(x) = reused {
                 assert_eq!(x.cell, z.cell, "the freed cell went to the new series");
@@ -1215,18 +1229,56 @@ mod loom_model {
             let r2 = r.clone();
             let t = loom::thread::spawn(move || make(&r2, HZ, "z"));
             assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
-            reclaim(&r);
+            reclaim(&r, &|_, _| {});
             let again = t.join().unwrap();
             let mut live = Vec::new();
             for_each(&r, |rec| live.push(rec.cell));
             // The creator found z before its removal (its handles then write nothing),
             // or made z anew.
-            let made = guard(&r, again.record, again.cell).is_some();
+            let made = guard(&r, again).is_some();
             assert_eq!(live, if made { vec![again.cell] } else { vec![] });
             assert!(!made || again != z);
             // The live series' cell is on no free list.
             while let Some(c) = r.alloc_cells(1) {
                 assert!(!live.contains(&c), "a live series' cell was freed");
+            }
+        });
+    }
+
+    /// A thread that remembered z's place (as the hits cache does) records through it
+    /// while z is removed and its record and cell go to x, made by the same process:
+    /// only the generation tells the two apart, and the stale writer fails its check.
+    #[test]
+    fn a_remembered_place_racing_the_reuse_of_its_record_writes_nothing_into_the_new_series() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let r = churn_region();
+            let z = make(&r, HZ, "z");
+            let place = find_placed(&r, HZ, X, ["z"].into_iter()).unwrap();
+            let r2 = r.clone();
+            let t = loom::thread::spawn(move || {
+                if place.unchanged(&r2) {
+                    let (g, e) = place.guard();
+                    let held = crate::cells::Cells::new(r2.clone(), place.series.cell, 1, g, e);
+                    if let Some(l) = held.enter() {
+                        l.cell(0).fetch_add(1, Ordering::Relaxed);
+                    };
+                }
+            });
+            assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
+            let reused = (reclaim(&r, &|_, _| {}) > 0).then(|| make(&r, HX, "x"));
+            t.join().unwrap();
+            if let Some(x) = reused {
+                assert_eq!(
+                    (x.record, x.cell),
+                    (z.record, z.cell),
+                    "x took z's record and cell"
+                );
+                assert_eq!(r.cell_sum(x.cell), 0, "nothing of z in x");
+                assert!(!place.unchanged(&r), "the remembered place is stale");
+                assert!(guard(&r, z).is_none());
+                assert!(guard(&r, x).is_some());
             }
         });
     }

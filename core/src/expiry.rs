@@ -117,7 +117,7 @@ mod loom_model {
             refund: |_, _| {},
             gone: |_| false,
         };
-        directory::insert(r, hash, ident, [v].into_iter(), 1, 1, checks)
+        directory::insert(r, hash, ident, [v].into_iter(), 1, (1, 0.0), checks)
             .unwrap()
             .series
     }
@@ -148,7 +148,7 @@ mod loom_model {
                 owner: NO_OWNER,
             };
             let z = make(&r, ident, 0x2222_2222_0000_0000, "z");
-            let (g, e) = directory::guard(&r, z.record, z.cell).unwrap();
+            let (g, e) = directory::guard(&r, z).unwrap();
             let held = Cells::new(r.clone(), z.cell, 1, g, e);
             let mut idle = Idle::default();
             assert_eq!(sweep(&r, &mut idle, 0), 0, "first seen now");
@@ -158,8 +158,8 @@ mod loom_model {
                 }
             });
             let expired = sweep(&r, &mut idle, 10);
-            let reused =
-                (directory::reclaim(&r) > 0).then(|| make(&r, ident, 0x1111_1111_0000_0000, "x"));
+            let reused = (directory::reclaim(&r, &|_, _| {}) > 0)
+                .then(|| make(&r, ident, 0x1111_1111_0000_0000, "x"));
             t.join().unwrap();
             let stale = r.counter(region::H_STALE);
             if expired == 0 {
@@ -168,7 +168,7 @@ mod loom_model {
                 assert_eq!(stale, 0);
             } else {
                 assert_eq!(r.counter(region::H_EXPIRED), 1);
-                assert!(directory::guard(&r, z.record, z.cell).is_none());
+                assert!(directory::guard(&r, z).is_none());
             }
             if let Some(x) = reused {
                 assert_eq!(x.cell, z.cell, "the freed cell went to the new series");

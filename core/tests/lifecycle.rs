@@ -270,6 +270,7 @@ fn a_family_that_makes_and_removes_series_far_past_its_arena_share_reuses_record
         "arena grew {grown} bytes: {:?}",
         s.arena_bytes
     );
+    assert!(s.records_reused >= (N - 300) as u64, "{}", s.records_reused);
     let t = r.render(Format::Prometheus);
     for i in 0..10 {
         let series = format!("churn_total{{k=\"kept{i}\"}}");
