@@ -3,9 +3,9 @@
 //!
 //! A slot is one word: a [`TaggedRef`] (top half of the series' hash, record offset),
 //! `0` when empty and [`TOMBSTONE`] once its series was removed. A record is written to
-//! fresh arena words and published in two steps: one CAS puts it in the first free
-//! slot (empty or tombstone) of its probe sequence marked pending ([`PENDING`] in the
-//! offset), which lookups skip; the creator then reads the sequence again and, if no
+//! fresh arena words (or a reclaimed record of its size) and published in two steps:
+//! one CAS puts it in the first free slot (empty or tombstone) of its probe sequence
+//! marked pending ([`PENDING`] in the offset), which lookups skip; the creator then reads the sequence again and, if no
 //! other record of the same series is live or pending before its own, one CAS makes it
 //! live. So removed slots are reused, two creators of one series never both publish it,
 //! and a process killed half way leaves at most a pending slot, which the next creator

@@ -1202,10 +1202,13 @@ impl Region {
         #[cfg(not(loom))]
         {
             // SAFETY: `words` is a bounds-checked subslice of the mapping, so the `len`
-            // bytes lie inside it. Arena bytes are written once, before the word that
+            // bytes lie inside it. Arena bytes are written before the word that
             // publishes them is stored with Release and loaded by the caller with
-            // Acquire, and never written again, so nothing writes them while they are
-            // read.
+            // Acquire. The one exception is the key of a reclaimed series record,
+            // written again when the record is reused: a reader still holding the old
+            // record may read bytes while they change, takes them as untrusted bytes
+            // (compared, or decoded lossily: any byte is valid), and lookups and plans
+            // drop what they read when the record's generation changed (`directory`).
             let bytes = unsafe { std::slice::from_raw_parts(words.as_ptr() as *const u8, len) };
             f(bytes)
         }
