@@ -14,7 +14,7 @@ fn tiny() -> Registry {
         series_capacity: 4,
         family_capacity: 2,
         process_capacity: 1,
-        arena_bytes: 512,
+        arena_bytes: 1024,
         file_mode: 0o600,
         ..Options::default()
     })
