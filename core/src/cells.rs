@@ -142,6 +142,22 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     /// when the series was removed since the handle was made.
     #[inline(always)]
     pub fn enter(&self) -> Option<Local<'_>> {
+        let local = self.begin();
+        // Dropping `local` ends the write either way.
+        self.current().then_some(local)
+    }
+
+    /// [`Cells::enter`] for what goes with a recording already counted (an exemplar
+    /// stored after its increment): `None`, not counted again, when the series was
+    /// removed. While it is held the series' record is not reused.
+    pub fn enter_again(&self) -> Option<Local<'_>> {
+        let local = self.begin();
+        self.live().then_some(local)
+    }
+
+    /// Marks the calling thread's lane inside a write, before the guard is checked.
+    #[inline(always)]
+    fn begin(&self) -> Local<'_> {
         let (lane, own) = self.lane();
         // SAFETY: the quiescence area has a line per lane and `lane` is masked below
         // the capacity; the region `self.region` keeps it mapped.
@@ -162,14 +178,12 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         std::sync::atomic::compiler_fence(Ordering::SeqCst);
         #[cfg(loom)]
         crate::sync::fence(Ordering::SeqCst);
-        let local = Local {
+        Local {
             base: self.base,
             at: lane * self.stride,
             quiet,
             out: inside.wrapping_add(1),
-        };
-        // Dropping `local` ends the write either way.
-        self.current().then_some(local)
+        }
     }
 
     /// Whether the series was not removed since the handle was made: its cells are

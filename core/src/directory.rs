@@ -3,9 +3,9 @@
 //!
 //! A slot is one word: a [`TaggedRef`] (top half of the series' hash, record offset),
 //! `0` when empty and [`TOMBSTONE`] once its series was removed. A record is written to
-//! fresh arena words and published in two steps: one CAS puts it in the first free
-//! slot (empty or tombstone) of its probe sequence marked pending ([`PENDING`] in the
-//! offset), which lookups skip; the creator then reads the sequence again and, if no
+//! fresh arena words (or a reclaimed record of its size) and published in two steps:
+//! one CAS puts it in the first free slot (empty or tombstone) of its probe sequence
+//! marked pending ([`PENDING`] in the offset), which lookups skip; the creator then reads the sequence again and, if no
 //! other record of the same series is live or pending before its own, one CAS makes it
 //! live. So removed slots are reused, two creators of one series never both publish it,
 //! and a process killed half way leaves at most a pending slot, which the next creator
@@ -16,15 +16,21 @@
 //! at an empty slot however many series came and went.
 //!
 //! Record words: hash; a [`FamilyWord`] (family, flags); owner; a [`CellWord`] (first
-//! cell, pid); float cell (`0` none, else cell + 1, made on first use); key length; key
-//! bytes.
+//! cell, pid); float cell (`0` none, else cell + 1, made on first use); exemplar slots;
+//! key length; creation time; generation; key bytes.
 //!
-//! Removal makes the slot a tombstone, then retires the record: its hash word takes
-//! the run of cells it had (count in the high half, first cell in the low half) and its
-//! cell word becomes dead (pid 0; the low half links the region's list of retired
-//! records), which fails every handle's check and every lookup. [`reclaim`] gives the
-//! cells of retired records back once no write that passed a check can still land
-//! ([`Region::quiesce`]); records and keys stay in the arena.
+//! Removal makes the slot a tombstone, then retires the record: its generation goes
+//! up by one (odd: retired), its hash word takes the run of cells it had (count in the
+//! high half, first cell in the low half) and its cell word becomes dead (pid 0; the
+//! low half links the region's list of retired records), which fails every handle's
+//! check and every lookup. [`reclaim`] gives the cells of retired records back once no
+//! write that passed a check can still land ([`Region::quiesce`]), and the records
+//! themselves to the free list of their size, whence a creation takes them before it
+//! bumps the arena; the generation goes up by one again when a record is reused
+//! (even: live). A generation never repeats, so a handle's guard (the generation it
+//! was made at), a remembered lookup ([`Place`]) or a lookup that raced a reuse
+//! (it reads the generation before and after the record, as a sequence lock) fails
+//! its check on a reused record.
 //!
 //! The directory keeps the header's count of live series. A family's own count, and
 //! its series limit, are the caller's: the directory never touches the family table.
@@ -63,10 +69,15 @@ const REC_FLOAT: usize = 4;
 const REC_EXEMPLARS: usize = 5;
 const REC_KEY_LEN: usize = 6;
 const REC_CREATED: usize = 7;
+const REC_GEN: usize = 8;
 /// Words before the key bytes.
-const REC_HEAD: usize = 8;
+const REC_HEAD: usize = 9;
 /// Retired records a creation lets accumulate before it reclaims their cells.
 const RECLAIM_AT: u64 = 256;
+/// How long a creation that found no room waits for the retired records another
+/// process is reclaiming.
+#[cfg(not(loom))]
+const RECLAIM_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What identifies a series besides its label values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,11 +98,13 @@ impl Ident {
     }
 }
 
-/// A series found or made: its record (absolute word index) and first cell.
+/// A series found or made: its record (absolute word index), first cell and the
+/// record's generation when it was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Series {
     pub record: usize,
     pub cell: u32,
+    pub gen: u64,
 }
 
 /// A series that [`insert`] found or made.
@@ -117,6 +130,8 @@ pub(crate) enum Refused {
 #[derive(Clone, Copy)]
 pub(crate) struct Record {
     pub at: usize,
+    /// The record's generation when it was read (even).
+    pub gen: u64,
     pub ident: Ident,
     pub cell: u32,
     pub pid: u32,
@@ -133,15 +148,17 @@ impl Record {
         }
         let off = TaggedRef(slot).offset();
         let at = region.arena_span(off, REC_HEAD as u64)?;
+        let gen = region.word(at + REC_GEN).load(Ordering::Acquire);
         let w = |i: usize| region.word(at + i).load(Ordering::Relaxed);
         let key_len = w(REC_KEY_LEN);
         region.arena_span(off + REC_HEAD as u64, key_len.div_ceil(8))?;
         let (fam, cell) = (FamilyWord(w(REC_FAMILY)), CellWord(w(REC_CELL)));
-        if cell.pid() == 0 {
+        if cell.pid() == 0 || gen & 1 == 1 {
             return None; // retired
         }
         Some(Record {
             at,
+            gen,
             ident: Ident {
                 family: fam.family(),
                 flags: fam.flags(),
@@ -157,6 +174,13 @@ impl Record {
     /// Calls `f` with the stored key.
     pub fn with_key<R>(&self, region: &Region, f: impl FnOnce(&[u8]) -> R) -> R {
         region.with_bytes(self.key_at, self.key_len, f)
+    }
+
+    /// Whether the record is still the series it was read as: not retired (nor
+    /// reused) since, so what was read of it (its key included) was its own.
+    pub fn current(&self, region: &Region) -> bool {
+        fence(Ordering::Acquire);
+        region.word(self.at + REC_GEN).load(Ordering::Relaxed) == self.gen
     }
 
     /// The float cell of the record at absolute word `at`, if one was made and is in
@@ -255,10 +279,13 @@ fn matches_at<'a>(
     ident: Ident,
     values: impl Iterator<Item = &'a str>,
 ) -> Option<Series> {
-    // Cheap words first: the full hash, then family and owner, then the key.
+    // Cheap words first: the full hash, then family and owner, then the key, all read
+    // between two reads of the generation that must agree (even: not retired).
     let head: &[_; REC_HEAD] = region.arena_array(off)?;
+    let gen = head[REC_GEN].load(Ordering::Acquire);
     let w = |i: usize| head[i].load(Ordering::Relaxed);
-    if w(REC_HASH) != hash
+    if gen & 1 == 1
+        || w(REC_HASH) != hash
         || w(REC_FAMILY) != FamilyWord::new(ident.family, ident.flags).0
         || w(REC_OWNER) != ident.owner
     {
@@ -266,12 +293,14 @@ fn matches_at<'a>(
     }
     let key_len = w(REC_KEY_LEN);
     let key_at = region.arena_span(off + REC_HEAD as u64, key_len.div_ceil(8))?;
-    region
-        .with_bytes(key_at, key_len as usize, |k| key::matches(k, values))
-        .then_some(Series {
-            record: key_at - REC_HEAD,
-            cell: CellWord(w(REC_CELL)).cell(),
-        })
+    let cell = CellWord(w(REC_CELL));
+    let found = region.with_bytes(key_at, key_len as usize, |k| key::matches(k, values));
+    fence(Ordering::Acquire);
+    (found && head[REC_GEN].load(Ordering::Relaxed) == gen).then_some(Series {
+        record: key_at - REC_HEAD,
+        cell: cell.cell(),
+        gen,
+    })
 }
 
 /// Finds a series without allocating.
@@ -296,23 +325,22 @@ pub(crate) struct Place {
 }
 
 impl Place {
-    /// The series' guard word (its record's cell word, absolute index) and what it
-    /// holds while the series lives.
+    /// The series' guard word (see [`guard`]) and what it holds while the series
+    /// lives.
     #[inline]
     pub fn guard(&self) -> (usize, u64) {
-        (self.series.record + REC_CELL, self.cell_word)
+        (self.series.record + REC_GEN, self.series.gen)
     }
 
-    /// Whether the slot still holds this record with these cells: false once the series
-    /// was removed (its slot is a tombstone) or the slot or record were given to
-    /// another series.
+    /// Whether the slot still holds this record at this generation with these cells:
+    /// false once the series was removed (its slot is a tombstone) or the slot or
+    /// record were given to another series.
     #[inline]
     pub fn unchanged(&self, region: &Region) -> bool {
+        let at = self.series.record;
         region.word(self.slot).load(Ordering::Acquire) == self.slot_word
-            && region
-                .word(self.series.record + REC_CELL)
-                .load(Ordering::Relaxed)
-                == self.cell_word
+            && region.word(at + REC_CELL).load(Ordering::Relaxed) == self.cell_word
+            && region.word(at + REC_GEN).load(Ordering::Relaxed) == self.series.gen
     }
 }
 
@@ -338,18 +366,20 @@ where
             let cell_word = region
                 .word(series.record + REC_CELL)
                 .load(Ordering::Relaxed);
-            if CellWord(cell_word).pid() == 0 {
-                continue; // retired since the match: its slot is a tombstone now
-            }
-            return Some(Place {
+            let place = Place {
                 series: Series {
-                    record: series.record,
                     cell: CellWord(cell_word).cell(),
+                    ..series
                 },
                 slot: at,
                 slot_word: slot,
                 cell_word,
-            });
+            };
+            fence(Ordering::Acquire);
+            if CellWord(cell_word).pid() == 0 || !place.unchanged(region) {
+                continue; // retired since the match: its slot is a tombstone now
+            }
+            return Some(place);
         }
     }
     None
@@ -391,11 +421,15 @@ enum Verdict {
 }
 
 /// What [`insert`] asks its caller before it makes a record or takes over a slot.
-pub(crate) struct Checks<L, C, A> {
+pub(crate) struct Checks<L, C, R, A> {
     /// Whether the family already has as many series as it may.
     pub at_limit: L,
     /// Whether the family may take that many more arena words for a record.
     pub charge: C,
+    /// Gives a family back arena words charged for a record, when the record is
+    /// reclaimed or not made after all (never for an overflow series: those are not
+    /// charged).
+    pub refund: R,
     /// Whether the process of this pid (a record's maker) is gone, so a record it left
     /// pending will never be published.
     pub gone: A,
@@ -411,7 +445,12 @@ pub(crate) fn insert<'a, I>(
     values: I,
     cells: usize,
     (pid, created): (u32, f64),
-    checks: Checks<impl Fn() -> bool, impl Fn(u64) -> bool, impl Fn(u32) -> bool>,
+    checks: Checks<
+        impl Fn() -> bool,
+        impl Fn(u64) -> bool,
+        impl Fn(u32, u64),
+        impl Fn(u32) -> bool,
+    >,
 ) -> Result<Inserted, Refused>
 where
     I: Iterator<Item = &'a str> + Clone,
@@ -481,7 +520,7 @@ where
                     values.clone(),
                     cells,
                     (pid, created),
-                    &checks.charge,
+                    (&checks.charge, &checks.refund),
                 )
                 .ok_or(Refused::Full)?;
                 prepared = Some(p);
@@ -606,22 +645,32 @@ fn make_record<'a>(
     values: impl Iterator<Item = &'a str> + Clone,
     cells: usize,
     (pid, created): (u32, f64),
-    charge: impl Fn(u64) -> bool,
+    (charge, refund): (impl Fn(u64) -> bool, &dyn Fn(u32, u64)),
 ) -> Option<(TaggedRef, Series)> {
     let mut bytes = Vec::with_capacity(key::encoded_len(values.clone()));
     key::encode(values, &mut bytes);
     let words = REC_HEAD + bytes.len().div_ceil(8);
-    if !charge(words as u64) {
-        return None;
-    }
-    let off = region.alloc_arena(words)?;
+    // Records retired but not reclaimed still hold their family's share.
+    reclaiming(region, refund, || charge(words as u64).then_some(()))?;
+    let give_back = || {
+        if !ident.is_overflow() {
+            refund(ident.family, words as u64);
+        }
+    };
     if region.retired() >= RECLAIM_AT {
-        reclaim(region);
+        reclaim(region, refund);
     }
-    let cell = match region.alloc_cells(cells) {
-        Some(c) => c,
-        None if reclaim(region) > 0 => region.alloc_cells(cells)?,
-        None => return None,
+    let Some(cell) = reclaiming(region, refund, || region.alloc_cells(cells)) else {
+        give_back();
+        return None;
+    };
+    let space =
+        || take_record(region, words).or_else(|| region.alloc_arena(words).map(|off| (off, 0)));
+    let Some((off, gen)) = reclaiming(region, refund, space) else {
+        // Nobody else knows these cells yet.
+        region.free_cells(cell, cells);
+        give_back();
+        return None;
     };
     let at = region.layout.arena_off + off as usize;
     let mut head = [0; REC_HEAD];
@@ -631,20 +680,91 @@ fn make_record<'a>(
     head[REC_CELL] = CellWord::new(cell, pid).0;
     head[REC_KEY_LEN] = bytes.len() as u64;
     head[REC_CREATED] = created.to_bits();
-    for (i, v) in head.into_iter().enumerate() {
+    for (i, v) in head.into_iter().enumerate().take(REC_GEN) {
         region.word(at + i).store(v, Ordering::Relaxed);
     }
     region.write_bytes(at + REC_HEAD, &bytes);
-    Some((TaggedRef::new(hash, off), Series { record: at, cell }))
+    // Last: a reader that loads this generation sees the record whole.
+    region.word(at + REC_GEN).store(gen, Ordering::Release);
+    Some((
+        TaggedRef::new(hash, off),
+        Series {
+            record: at,
+            cell,
+            gen,
+        },
+    ))
 }
 
-/// The guard word of the series whose record is at absolute word `record` (its cell
-/// word) and what it holds, if the series still has first cell `cell`; `None` once it
-/// was removed.
+/// `get()`, and while it fails and retired records may give back what it needs,
+/// reclaims them (or, when another process has taken them to reclaim, waits for it,
+/// for a while) and tries again.
+fn reclaiming<T>(
+    region: &Region,
+    refund: &dyn Fn(u32, u64),
+    get: impl Fn() -> Option<T>,
+) -> Option<T> {
+    #[cfg(not(loom))]
+    let start = std::time::Instant::now();
+    #[cfg(loom)]
+    let mut tries = 0;
+    loop {
+        if let Some(v) = get() {
+            return Some(v);
+        }
+        if region.retired() == 0 {
+            return None;
+        }
+        if reclaim(region, refund) > 0 {
+            continue;
+        }
+        #[cfg(not(loom))]
+        {
+            if start.elapsed() > RECLAIM_WAIT {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+        #[cfg(loom)]
+        {
+            tries += 1;
+            if tries > 1 {
+                return None;
+            }
+            loom::thread::yield_now();
+        }
+    }
+}
+
+/// Takes a reclaimed record of `words` words off its free list: its arena offset and
+/// the generation it lives at once written. A record that does not check out (outside
+/// the arena, or not retired: only a hostile write puts it there) is not used.
+fn take_record(region: &Region, words: usize) -> Option<(u64, u64)> {
+    let class = words - REC_HEAD;
+    let off = region.take_record(class, |off| {
+        region
+            .arena_array::<REC_HEAD>(off)
+            .map(|head| &head[REC_CELL])
+    })?;
+    region.arena_span(off, words as u64)?;
+    let head = region.arena_array::<REC_HEAD>(off)?;
+    let gen = head[REC_GEN].load(Ordering::Relaxed);
+    if gen & 1 == 0 || CellWord(head[REC_CELL].load(Ordering::Relaxed)).pid() != 0 {
+        return None;
+    }
+    // A reader that sees any word written to the record from here on (after an
+    // Acquire fence) sees its generation odd or past: it was made odd before the
+    // record was retired, which happened before it was freed and taken.
+    fence(Ordering::Release);
+    Some((off, gen.wrapping_add(1)))
+}
+
+/// The guard word of series `s` (its record's generation, absolute index) and what it
+/// holds while the series lives, if it was not removed since it was found.
 #[inline]
-pub(crate) fn guard(region: &Region, record: usize, cell: u32) -> Option<(usize, u64)> {
-    let w = CellWord(region.word(record + REC_CELL).load(Ordering::Acquire));
-    (w.pid() != 0 && w.cell() == cell).then_some((record + REC_CELL, w.0))
+pub(crate) fn guard(region: &Region, s: Series) -> Option<(usize, u64)> {
+    let at = s.record + REC_GEN;
+    (region.word(at).load(Ordering::Acquire) == s.gen).then_some((at, s.gen))
 }
 
 /// Removes a series of `cells` cells; `false` if it was not there.
@@ -692,17 +812,25 @@ fn retire(region: &Region, off: u64, cells: usize) {
         return;
     };
     let cell = CellWord(head[REC_CELL].load(Ordering::Acquire));
-    if cell.pid() == 0 {
+    let gen = head[REC_GEN].load(Ordering::Relaxed);
+    if cell.pid() == 0 || gen & 1 == 1 {
         return; // retired already (only a hostile write makes a slot point at it again)
     }
+    // Odd: every check against the generation fails from here on. Release fence: a
+    // reader that sees a word stored below sees the generation changed.
+    head[REC_GEN].store(gen.wrapping_add(1), Ordering::Relaxed);
+    fence(Ordering::Release);
     head[REC_HASH].store((cells as u64) << 32 | cell.cell() as u64, Ordering::Relaxed);
     region.retire(off, &head[REC_CELL]);
 }
 
 /// Gives back the cells of every retired record once no write through a handle that
-/// passed its check can still land in them ([`Region::quiesce`]); returns how many
-/// records. When that cannot be known, the records stay retired.
-pub(crate) fn reclaim(region: &Region) -> u64 {
+/// passed its check can still land in them ([`Region::quiesce`]), then the record
+/// itself to the free list of its size (records of more key words than
+/// [`region::RECORD_CLASSES`] stay in the arena), and its words to its family's share
+/// (`refund`); returns how many records. When that cannot be known, the records stay
+/// retired.
+pub(crate) fn reclaim(region: &Region, refund: &dyn Fn(u32, u64)) -> u64 {
     let mut off = region.take_retired();
     let mut records = Vec::new();
     // A list longer than the arena holds records is a hostile write's loop.
@@ -733,10 +861,26 @@ pub(crate) fn reclaim(region: &Region) -> u64 {
             if float > 0 && float <= u32::MAX as u64 {
                 region.free_cells((float - 1) as u32, 1);
             }
+            free_record(region, off, head, refund);
         }
         region::saturating_sub(region.word(region::H_RETIRED_COUNT), 1);
     }
     records.len() as u64
+}
+
+/// Puts the reclaimed record at arena offset `off` on the free list of its size and
+/// refunds its family, if its key length leaves it inside the arena and a size class.
+fn free_record(region: &Region, off: u64, head: &[AtomicU64; REC_HEAD], refund: &dyn Fn(u32, u64)) {
+    let key_words = head[REC_KEY_LEN].load(Ordering::Relaxed).div_ceil(8);
+    let words = REC_HEAD as u64 + key_words;
+    if key_words >= region::RECORD_CLASSES as u64 || region.arena_span(off, words).is_none() {
+        return;
+    }
+    let fam = FamilyWord(head[REC_FAMILY].load(Ordering::Relaxed));
+    if fam.flags() & OVERFLOW == 0 {
+        refund(fam.family(), words);
+    }
+    region.free_record(key_words as usize, off, &head[REC_CELL]);
 }
 
 /// Removes every series of `family` (of `cells` cells each) for which `keep` is false;
@@ -851,6 +995,7 @@ mod tests {
         let checks = Checks {
             at_limit,
             charge: |_| true,
+            refund: |_, _| {},
             gone: |pid| pid == DEAD,
         };
         super::insert(r, hash, ident, values, cells, (pid, 0.0), checks).map(|done| done.series)
@@ -924,7 +1069,6 @@ mod tests {
             series_capacity: 16,
             family_capacity: 4,
             process_capacity: 4,
-            // 2,001 records of 9 words (records are never freed).
             arena_bytes: 1 << 18,
             ..Options::default()
         })
@@ -950,8 +1094,16 @@ mod tests {
         let r = region();
         let v = ["x"];
         // A creator killed between its two CASes leaves its record pending.
-        let (word, _) =
-            make_record(&r, h(&v), ID, v.iter().copied(), 1, (DEAD, 0.0), |_| true).unwrap();
+        let (word, _) = make_record(
+            &r,
+            h(&v),
+            ID,
+            v.iter().copied(),
+            1,
+            (DEAD, 0.0),
+            (|_| true, &|_, _| {}),
+        )
+        .unwrap();
         r.word(region::H_PROBES).store(1, Ordering::Relaxed);
         let home = slot_index(&r, h(&v), 0);
         r.word(home).store(word.0 | PENDING, Ordering::Relaxed);
@@ -988,6 +1140,7 @@ mod loom_model {
         let checks = Checks {
             at_limit: || false,
             charge: |_| true,
+            refund: |_, _| {},
             gone: |_| false,
         };
         insert(r, hash, X, [v].into_iter(), 1, (1, 0.0), checks)
@@ -1049,7 +1202,7 @@ mod loom_model {
         model.check(|| {
             let r = churn_region();
             let z = make(&r, HZ, "z");
-            let (g, e) = guard(&r, z.record, z.cell).unwrap();
+            let (g, e) = guard(&r, z).unwrap();
             let held = crate::cells::Cells::new(r.clone(), z.cell, 1, g, e);
             let t = loom::thread::spawn(move || {
                 if let Some(l) = held.enter() {
@@ -1057,7 +1210,7 @@ mod loom_model {
                 }
             });
             assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
-            let reused = (reclaim(&r) > 0).then(|| make(&r, HX, "x"));
+            let reused = (reclaim(&r, &|_, _| {}) > 0).then(|| make(&r, HX, "x"));
             t.join().unwrap();
             if let Some(x) = reused {
                 assert_eq!(x.cell, z.cell, "the freed cell went to the new series");
@@ -1076,18 +1229,56 @@ mod loom_model {
             let r2 = r.clone();
             let t = loom::thread::spawn(move || make(&r2, HZ, "z"));
             assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
-            reclaim(&r);
+            reclaim(&r, &|_, _| {});
             let again = t.join().unwrap();
             let mut live = Vec::new();
             for_each(&r, |rec| live.push(rec.cell));
             // The creator found z before its removal (its handles then write nothing),
             // or made z anew.
-            let made = guard(&r, again.record, again.cell).is_some();
+            let made = guard(&r, again).is_some();
             assert_eq!(live, if made { vec![again.cell] } else { vec![] });
             assert!(!made || again != z);
             // The live series' cell is on no free list.
             while let Some(c) = r.alloc_cells(1) {
                 assert!(!live.contains(&c), "a live series' cell was freed");
+            }
+        });
+    }
+
+    /// A thread that remembered z's place (as the hits cache does) records through it
+    /// while z is removed and its record and cell go to x, made by the same process:
+    /// only the generation tells the two apart, and the stale writer fails its check.
+    #[test]
+    fn a_remembered_place_racing_the_reuse_of_its_record_writes_nothing_into_the_new_series() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let r = churn_region();
+            let z = make(&r, HZ, "z");
+            let place = find_placed(&r, HZ, X, ["z"].into_iter()).unwrap();
+            let r2 = r.clone();
+            let t = loom::thread::spawn(move || {
+                if place.unchanged(&r2) {
+                    let (g, e) = place.guard();
+                    let held = crate::cells::Cells::new(r2.clone(), place.series.cell, 1, g, e);
+                    if let Some(l) = held.enter() {
+                        l.cell(0).fetch_add(1, Ordering::Relaxed);
+                    };
+                }
+            });
+            assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
+            let reused = (reclaim(&r, &|_, _| {}) > 0).then(|| make(&r, HX, "x"));
+            t.join().unwrap();
+            if let Some(x) = reused {
+                assert_eq!(
+                    (x.record, x.cell),
+                    (z.record, z.cell),
+                    "x took z's record and cell"
+                );
+                assert_eq!(r.cell_sum(x.cell), 0, "nothing of z in x");
+                assert!(!place.unchanged(&r), "the remembered place is stale");
+                assert!(guard(&r, z).is_none());
+                assert!(guard(&r, x).is_some());
             }
         });
     }

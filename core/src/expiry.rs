@@ -25,13 +25,14 @@ use crate::series;
 use crate::sync::Ordering;
 
 /// What one process saw of the series of expiring families: by record (absolute word
-/// index; records are never reused), the digest of its cells, since when (ms), and the
-/// sweep that last met it.
+/// index and generation: a reused record is another series), the digest of its cells,
+/// since when (ms), and the sweep that last met it.
 /// The families with an idle time are kept too (index, idle ms, cells per series),
-/// read again only when the arena grew (a family registered since, or a series made).
+/// read again only when the arena grew (a family registered since: descriptors are
+/// never reused).
 #[derive(Default)]
 pub(crate) struct Idle {
-    seen: HashMap<usize, (u64, u64, u64)>,
+    seen: HashMap<(usize, u64), (u64, u64, u64)>,
     sweeps: u64,
     families: Vec<(u32, u64, usize)>,
     arena: u64,
@@ -62,7 +63,10 @@ pub(crate) fn sweep(region: &Region, idle: &mut Idle, now_ms: u64) -> u64 {
             let Some(digest) = digest(region, rec, cells) else {
                 return true;
             };
-            let seen = idle.seen.entry(rec.at).or_insert((digest, now_ms, sweep));
+            let seen = idle
+                .seen
+                .entry((rec.at, rec.gen))
+                .or_insert((digest, now_ms, sweep));
             seen.2 = sweep;
             if seen.0 != digest {
                 (seen.0, seen.1) = (digest, now_ms);
@@ -110,6 +114,7 @@ mod loom_model {
         let checks = Checks {
             at_limit: || false,
             charge: |_| true,
+            refund: |_, _| {},
             gone: |_| false,
         };
         directory::insert(r, hash, ident, [v].into_iter(), 1, (1, 0.0), checks)
@@ -143,7 +148,7 @@ mod loom_model {
                 owner: NO_OWNER,
             };
             let z = make(&r, ident, 0x2222_2222_0000_0000, "z");
-            let (g, e) = directory::guard(&r, z.record, z.cell).unwrap();
+            let (g, e) = directory::guard(&r, z).unwrap();
             let held = Cells::new(r.clone(), z.cell, 1, g, e);
             let mut idle = Idle::default();
             assert_eq!(sweep(&r, &mut idle, 0), 0, "first seen now");
@@ -153,8 +158,8 @@ mod loom_model {
                 }
             });
             let expired = sweep(&r, &mut idle, 10);
-            let reused =
-                (directory::reclaim(&r) > 0).then(|| make(&r, ident, 0x1111_1111_0000_0000, "x"));
+            let reused = (directory::reclaim(&r, &|_, _| {}) > 0)
+                .then(|| make(&r, ident, 0x1111_1111_0000_0000, "x"));
             t.join().unwrap();
             let stale = r.counter(region::H_STALE);
             if expired == 0 {
@@ -163,7 +168,7 @@ mod loom_model {
                 assert_eq!(stale, 0);
             } else {
                 assert_eq!(r.counter(region::H_EXPIRED), 1);
-                assert!(directory::guard(&r, z.record, z.cell).is_none());
+                assert!(directory::guard(&r, z).is_none());
             }
             if let Some(x) = reused {
                 assert_eq!(x.cell, z.cell, "the freed cell went to the new series");

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::key;
-use crate::region::{Region, FAMILY_WORDS};
+use crate::region::{self, Region, FAMILY_WORDS};
 use crate::spec::Spec;
 use crate::sync::{AtomicU64, Ordering};
 use crate::word::TaggedRef;
@@ -59,7 +59,8 @@ impl<'r> Entry<'r> {
     }
 
     /// Takes `words` more arena words from the family's share, if they fit in it.
-    /// Arena words are never given back, so neither is the share.
+    /// Words of reclaimed series records are given back ([`Entry::refund_arena`]);
+    /// those of exemplar slots are not.
     pub fn charge_arena(&self, words: u64) -> bool {
         let used = self.region.word(self.at + ARENA);
         let share = self.region.layout.arena_words as u64 / ARENA_SHARE;
@@ -71,6 +72,12 @@ impl<'r> Entry<'r> {
         }
         used.fetch_sub(words, Ordering::Relaxed);
         false
+    }
+
+    /// Gives back `words` arena words to the family's share (a record reclaimed, or
+    /// not made after all); the count stops at 0.
+    pub fn refund_arena(&self, words: u64) {
+        region::saturating_sub(self.region.word(self.at + ARENA), words);
     }
 }
 

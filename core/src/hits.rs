@@ -132,6 +132,7 @@ mod tests {
         let checks = Checks {
             at_limit: || false,
             charge: |_| true,
+            refund: |_, _| {},
             gone: |_| false,
         };
         directory::insert(r, h, ID, [v].into_iter(), 1, (1, 0.0), checks).unwrap();

@@ -54,8 +54,10 @@ pub struct Stats {
     pub stale_recordings: u64,
     /// Series removed because they were not written for their family's idle time.
     pub expired: u64,
-    /// Arena bytes in use and in all.
+    /// Arena bytes handed out (free records of removed series included) and in all.
     pub arena_bytes: (u64, u64),
+    /// Records of removed series that new series took instead of arena words.
+    pub records_reused: u64,
     /// Region bytes in use and in all.
     pub region_bytes: (u64, u64),
     /// Lookups sent to an overflow series.
@@ -148,6 +150,7 @@ pub(crate) fn stats(region: &Region) -> Stats {
         stale_recordings: region.counter(region::H_STALE),
         expired: region.counter(region::H_EXPIRED),
         arena_bytes: (arena_used * 8, arena_all * 8),
+        records_reused: region.reused(),
         region_bytes: region.bytes_use(),
         overflows: region.counter(region::H_OVERFLOWS),
         errors: region.counter(region::H_ERRORS),
@@ -273,6 +276,7 @@ mod tests {
             directory::Checks {
                 at_limit: || false,
                 charge: |_| true,
+                refund: |_, _| {},
                 gone: |_| false,
             },
         )

@@ -134,7 +134,10 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
         self.inc_by_f64(v)?;
         match encoded {
             Ok(e) => {
-                self.float.exemplar_slots(1).write(region, 0, &e, v);
+                // Entered: a removed series' record is not reused meanwhile.
+                if let Some(_entered) = self.cells.enter_again() {
+                    self.float.exemplar_slots(1).write(region, 0, &e, v);
+                }
                 Ok(())
             }
             Err(e) => refuse(region, e),
@@ -426,7 +429,10 @@ impl Histogram {
         match encoded {
             Ok(e) => {
                 let i = crate::buckets::index(&self.bounds, v);
-                self.exemplars.write(region, i, &e, v);
+                // Entered: a removed series' record is not reused meanwhile.
+                if let Some(_entered) = self.cells.enter_again() {
+                    self.exemplars.write(region, i, &e, v);
+                }
                 Ok(())
             }
             Err(e) => refuse(region, e),

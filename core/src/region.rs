@@ -46,7 +46,7 @@ use crate::word::{LaneOwner, Reserved};
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 5;
+pub(crate) const VERSION: u64 = 6;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -73,6 +73,9 @@ const H_LANES_SHARED: usize = 18;
 const H_NEXT_ARENA: usize = 24;
 /// Arena words whose file space is reserved.
 const H_ARENA_RESERVED: usize = 25;
+/// Records taken from the free lists of records (never taken down): a series made
+/// there changes no bump pointer, so readers that keep what they read watch this.
+const H_REUSED: usize = 26;
 /// Self-metric counters, on their own cache line.
 pub(crate) const H_ERRORS: usize = 32;
 pub(crate) const H_OVERFLOWS: usize = 33;
@@ -114,6 +117,11 @@ pub(crate) const H_FREE_CELLS: usize = 46;
 /// Set (never cleared) once a process could not register for global memory barriers:
 /// cells are never reused from then on.
 const H_NO_BARRIER: usize = 47;
+/// Heads of the free lists of records, one per size class ([`RECORD_CLASSES`]).
+const H_FREE_RECORDS: usize = 48;
+/// Size classes of reused records: class `c` holds the records of `c` more words
+/// than the smallest.
+pub(crate) const RECORD_CLASSES: usize = 16;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;
 
@@ -889,6 +897,71 @@ impl Region {
         self.word(H_RETIRED_COUNT).load(Ordering::Relaxed)
     }
 
+    /// Puts the record at arena offset `off`, whose cells were reclaimed, on the free
+    /// list of size class `class`, linked through its dead word `link` (low half). A
+    /// head is a tag (high half, bumped by every pop, so a head popped and pushed again
+    /// in between fails the CAS) and the offset of the first record (low half, 0 for
+    /// an empty list).
+    pub fn free_record(&self, class: usize, off: u64, link: &AtomicU64) {
+        if class >= RECORD_CLASSES {
+            return;
+        }
+        let head = self.word(H_FREE_RECORDS + class);
+        let backoff = Backoff::new();
+        let mut cur = head.load(Ordering::Relaxed);
+        loop {
+            link.store(cur & 0xffff_ffff, Ordering::Relaxed);
+            let new = (cur >> 32) << 32 | off;
+            match head.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(v) => {
+                    cur = v;
+                    backoff.spin();
+                }
+            }
+        }
+    }
+
+    /// Takes a record of size class `class` off its free list: its arena offset.
+    /// `link` gives the word of a record that links it to the next (`None` for an
+    /// offset outside the arena: a head only a hostile write leaves, and the list is
+    /// lost). The caller checks the record before it uses it.
+    pub fn take_record<'a>(
+        &'a self,
+        class: usize,
+        link: impl Fn(u64) -> Option<&'a AtomicU64>,
+    ) -> Option<u64> {
+        if class >= RECORD_CLASSES {
+            return None;
+        }
+        let head = self.word(H_FREE_RECORDS + class);
+        let backoff = Backoff::new();
+        let mut cur = head.load(Ordering::Acquire);
+        loop {
+            let off = cur & 0xffff_ffff;
+            if off == 0 {
+                return None;
+            }
+            let next = link(off)?.load(Ordering::Relaxed) & 0xffff_ffff;
+            let new = ((cur >> 32) + 1) << 32 | next;
+            match head.compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Acquire) {
+                Ok(_) => {
+                    self.count(H_REUSED);
+                    return Some(off);
+                }
+                Err(v) => {
+                    cur = v;
+                    backoff.spin();
+                }
+            }
+        }
+    }
+
+    /// Records taken from the free lists so far.
+    pub fn reused(&self) -> u64 {
+        self.word(H_REUSED).load(Ordering::Relaxed)
+    }
+
     /// The first lane's quiescence word; lane `s`'s is [`QUIET_WORDS`] `* s` words on.
     /// Recordings set it odd around their check and write (see `Cells::enter`).
     #[inline]
@@ -1129,10 +1202,13 @@ impl Region {
         #[cfg(not(loom))]
         {
             // SAFETY: `words` is a bounds-checked subslice of the mapping, so the `len`
-            // bytes lie inside it. Arena bytes are written once, before the word that
+            // bytes lie inside it. Arena bytes are written before the word that
             // publishes them is stored with Release and loaded by the caller with
-            // Acquire, and never written again, so nothing writes them while they are
-            // read.
+            // Acquire. The one exception is the key of a reclaimed series record,
+            // written again when the record is reused: a reader still holding the old
+            // record may read bytes while they change, takes them as untrusted bytes
+            // (compared, or decoded lossily: any byte is valid), and lookups and plans
+            // drop what they read when the record's generation changed (`directory`).
             let bytes = unsafe { std::slice::from_raw_parts(words.as_ptr() as *const u8, len) };
             f(bytes)
         }

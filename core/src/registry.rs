@@ -27,7 +27,7 @@ type TextFn = dyn Fn(Format, Escaping, &mut String) + Send + Sync;
 /// A family as registered through a registry: the scope's labels and the spec.
 type Registered = (Arc<[(String, String)]>, Spec);
 /// The region a cached plan is for: its address and [`plan::state`].
-type PlanKey = (usize, [u64; 3]);
+type PlanKey = (usize, [u64; 4]);
 
 /// Where a shared registry's file is, to follow it when it is replaced.
 #[cfg_attr(loom, allow(dead_code))]

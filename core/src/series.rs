@@ -196,6 +196,13 @@ impl FloatCell {
     }
 }
 
+/// Gives family `family` (read from a record: checked) back `words` arena words.
+fn refund(region: &Region, family: u32, words: u64) {
+    if (family as usize) < region.layout.families {
+        Entry::of(region, family).refund_arena(words);
+    }
+}
+
 /// A series' exemplar slots: made on its first exemplar (arena words, charged to its
 /// family's share) and kept in its directory record.
 #[derive(Clone, Copy)]
@@ -431,7 +438,7 @@ impl Family {
             return self.sink();
         }
         // Removed since it was found: as if removed right after.
-        let Some(guard) = directory::guard(self.region(), s.record, s.cell) else {
+        let Some(guard) = directory::guard(self.region(), s) else {
             return self.sink();
         };
         Resolved {
@@ -551,6 +558,7 @@ impl Family {
         let checks = Checks {
             at_limit,
             charge: |words| Entry::of(region, self.0.idx).charge_arena(words),
+            refund: |family, words| refund(region, family, words),
             gone: procs::gone,
         };
         let (cells, maker) = (self.0.cells, (std::process::id(), now()));
@@ -599,6 +607,7 @@ impl Family {
         let checks = Checks {
             at_limit: || false,
             charge: |_| true,
+            refund: |family, words| refund(self.region(), family, words),
             gone: procs::gone,
         };
         let (cells, maker) = (self.0.cells, (std::process::id(), now()));

@@ -1,11 +1,12 @@
-//! Removed series give their cells back, and a handle that outlives its series never
-//! writes into the series that reused them: in one process, and with the handle held
-//! by another process (this test binary run again with `METRICORE_CHILD` set).
+//! Removed and expired series give their cells, records and key bytes back, and a
+//! handle that outlives its series never writes into the series that reused them: in
+//! one process, and with the handle held by another process (this test binary run
+//! again with `METRICORE_CHILD` set).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use metricore::{Counter, CounterVec, Format, Options, Registry};
+use metricore::{Counter, CounterVec, Format, Kind, Options, Registry, Spec};
 
 mod common;
 use common::{spawn, tempdir};
@@ -24,6 +25,15 @@ fn options() -> Options {
 
 /// Series each `churner` child makes and removes.
 const CYCLES: u64 = 3000;
+
+/// A file whose arena holds 8,192 words, of which a family may take 2,048: about 200
+/// records of a series with a short key, were records never reused.
+fn small_arena() -> Options {
+    Options {
+        arena_bytes: 1 << 16,
+        ..options()
+    }
+}
 
 /// Increments the `held` child makes through its handle once told to go.
 const STALE_INCS: u64 = 10_000;
@@ -228,6 +238,170 @@ fn processes_that_make_and_remove_series_at_once_reuse_cells_and_keep_exact_tota
     eprintln!(
         "cells in use {:?}, free {}, reclaimable {}",
         s.cells, s.cells_free, s.reclaimable
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_family_that_makes_and_removes_series_far_past_its_arena_share_reuses_records() {
+    let r = Registry::with_options(&small_arena()).unwrap();
+    let v = r.counter_vec("churn", "Churn.", &["k"]).unwrap();
+    let kept: Vec<Counter> = (0..10)
+        .map(|i| v.with_labels(&[&format!("kept{i}")]).unwrap())
+        .collect();
+    let arena = r.stats().arena_bytes;
+    // 100 times the records the family's share could hold without reuse.
+    const N: usize = 20_000;
+    for i in 0..N {
+        let k = format!("s{i}");
+        v.with_labels(&[&k]).unwrap().inc_by(3);
+        assert_eq!(v.with_labels(&[&k]).unwrap().get(), 3.0, "{k}");
+        assert!(v.remove(&[&k]).unwrap());
+        kept[i % 10].inc();
+    }
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    assert_eq!(s.series, 10);
+    // At most a reclamation's worth (256 records) of 11 words, and the slack of a
+    // record per key size, past the arena used before.
+    let grown = s.arena_bytes.0 - arena.0;
+    assert!(
+        grown <= 8 * 11 * 300,
+        "arena grew {grown} bytes: {:?}",
+        s.arena_bytes
+    );
+    assert!(s.records_reused >= (N - 300) as u64, "{}", s.records_reused);
+    let t = r.render(Format::Prometheus);
+    for i in 0..10 {
+        let series = format!("churn_total{{k=\"kept{i}\"}}");
+        assert_eq!(value(&t, &series), Some((N / 10) as f64), "{t}");
+    }
+    assert_eq!(t.matches("churn_total{").count(), 10, "{t}");
+    assert_eq!(value(&t, "metricore_stale_recordings_total"), Some(0.0));
+}
+
+#[test]
+fn series_that_expire_far_past_their_familys_arena_share_reuse_records() {
+    const IDLE: Duration = Duration::from_millis(50);
+    let r = Registry::with_options(&small_arena()).unwrap();
+    let spec = Spec::new("jobs", "Jobs.", Kind::Counter)
+        .labels(&["k"])
+        .expire_after(IDLE);
+    let v: CounterVec = r.register(spec).unwrap().try_into().unwrap();
+    let kept = v.with_labels(&["kept"]).unwrap();
+    let arena = r.stats().arena_bytes;
+    // 2,000 series in batches of 100, each left to expire: ten times the records the
+    // family's share could hold without reuse.
+    let (rounds, batch) = (20, 100);
+    for round in 0..rounds {
+        for i in 0..batch {
+            v.with_labels(&[&format!("{round}-{i}")])
+                .unwrap()
+                .inc_by(i + 1);
+        }
+        kept.inc();
+        let t = r.render(Format::Prometheus);
+        for i in 0..batch {
+            let series = format!("jobs_total{{k=\"{round}-{i}\"}}");
+            assert_eq!(value(&t, &series), Some((i + 1) as f64), "{t}");
+        }
+        let start = Instant::now();
+        loop {
+            std::thread::sleep(IDLE);
+            kept.inc();
+            let t = r.render(Format::Prometheus);
+            if t.matches("jobs_total{").count() == 1 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "never expired: {t}"
+            );
+        }
+    }
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    assert_eq!(s.expired, rounds * batch);
+    let grown = s.arena_bytes.0 - arena.0;
+    assert!(
+        grown <= 8 * 10 * 400,
+        "arena grew {grown} bytes: {:?}",
+        s.arena_bytes
+    );
+    let t = r.render(Format::Prometheus);
+    assert_eq!(value(&t, "jobs_total{k=\"kept\"}"), Some(kept.get()), "{t}");
+}
+
+#[test]
+fn a_handle_held_across_the_reuse_of_its_record_by_another_label_set_records_nothing() {
+    let r = Registry::with_options(&options()).unwrap();
+    let v = r.counter_vec("held", "Held.", &["k"]).unwrap();
+    let held = v.with_labels(&["a"]).unwrap();
+    held.inc_by(5);
+    assert!(v.remove(&["a"]).unwrap());
+    // 255 series of longer keys (another record size) retired after it: with "a",
+    // the 256 that make the next creation reclaim them all, and "a"'s cell, freed
+    // last, is the first taken.
+    for i in 0..255 {
+        let k = format!("longer-key-{i:04}");
+        v.with_labels(&[&k]).unwrap().inc();
+        assert!(v.remove(&[&k]).unwrap());
+    }
+    let arena = r.stats().arena_bytes;
+    // Same key size as "a": the one free record of that size is "a"'s.
+    let b = v.with_labels(&["b"]).unwrap();
+    assert_eq!(
+        r.stats().arena_bytes,
+        arena,
+        "b took a free record, not fresh arena"
+    );
+    assert_eq!(b.id(), held.id(), "b took a's cell too");
+    for _ in 0..100 {
+        held.inc();
+        b.inc_by(2);
+    }
+    held.inc_by_f64(0.5).unwrap();
+    held.inc_with_exemplar(&[("trace_id", "x")]).unwrap();
+    assert_eq!(held.get(), 0.0, "a removed series' handle reads nothing");
+    assert_eq!(b.get(), 200.0);
+    let t = r.render(Format::OpenMetrics);
+    assert_eq!(value(&t, "held_total{k=\"b\"}"), Some(200.0), "{t}");
+    assert!(
+        !t.contains("trace_id"),
+        "no exemplar of a's handle in b: {t}"
+    );
+    assert!(!t.contains("k=\"a\""), "{t}");
+    assert_eq!(r.stats().stale_recordings, 102);
+}
+
+#[test]
+fn processes_that_churn_one_file_past_its_arena_reuse_records() {
+    let dir = tempdir("lifecycle-records");
+    let path = dir.join("m.db");
+    let r = Registry::open_shared(&path, &small_arena()).unwrap();
+    let arena = r.stats().arena_bytes;
+    // 9,000 series of 11-word records through a share of 2,048 words.
+    let children: Vec<_> = (0..3).map(|_| spawn("churner", &path)).collect();
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let t = r.render(Format::Prometheus);
+    for pid in pids {
+        let series = format!("held_total{{k=\"{pid}\"}}");
+        assert_eq!(value(&t, &series), Some(CYCLES as f64), "{t}");
+    }
+    assert_eq!(t.matches("held_total{").count(), 3, "{t}");
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    // Without reuse the series past the family's share would have gone to the
+    // overflow series. The arena holds the share and the free records of the key
+    // sizes not in use now (keys of 1 and 2 words here).
+    let grown = s.arena_bytes.0 - arena.0;
+    assert!(
+        grown < 8 * 2 * 2048,
+        "arena grew {grown} bytes: {:?}",
+        s.arena_bytes
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

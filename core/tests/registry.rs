@@ -500,14 +500,14 @@ fn a_lookup_after_a_removal_elsewhere_finds_the_new_series() {
 }
 
 /// Byte offset in `file` of the cell word of the series record whose key is `key`
-/// (the encoded values; a key starts a word, five words after the cell word).
+/// (the encoded values; a key starts a word, six words after the cell word).
 fn cell_word_at(file: &std::path::Path, key: &[u8]) -> u64 {
     let bytes = std::fs::read(file).unwrap();
     let at = (0..bytes.len() - key.len())
         .step_by(8)
         .find(|&i| bytes[i..].starts_with(key))
         .expect("the key in the file");
-    at as u64 - 40
+    at as u64 - 48
 }
 
 #[test]

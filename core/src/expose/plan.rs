@@ -64,10 +64,12 @@ pub(crate) struct Plan {
 }
 
 /// A region's words that change whenever a family or series is made or removed or an
-/// overflow series is first used: arena use, live series, overflow count.
-pub(crate) fn state(region: &Region) -> [u64; 3] {
+/// overflow series is first used: arena use, records reused, live series, overflow
+/// count.
+pub(crate) fn state(region: &Region) -> [u64; 4] {
     [
         region.arena_use().0,
+        region.reused(),
         region.counter(region::H_SERIES_LIVE),
         region.counter(region::H_OVERFLOWS),
     ]
@@ -145,10 +147,15 @@ impl Plan {
                 if overflow && !overflowed() {
                     return;
                 }
+                let prefix = record.with_key(region, key::prefix);
+                // Removed, and perhaps its record reused, while it was read.
+                if !record.current(region) {
+                    return;
+                }
                 entries.push(Entry {
                     rank: r,
                     overflow,
-                    prefix: record.with_key(region, key::prefix),
+                    prefix,
                     src,
                     owner: record.ident.owner,
                     record,

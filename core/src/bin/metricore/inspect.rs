@@ -51,7 +51,11 @@ pub fn run(path: &Path, options: &Options) -> Result<(), Failure> {
     row(
         &mut out,
         "arena",
-        of(s.arena_bytes.0, s.arena_bytes.1, bytes),
+        format!(
+            "{} handed out; {} records of removed series reused",
+            of(s.arena_bytes.0, s.arena_bytes.1, bytes),
+            s.records_reused
+        ),
     );
     let on_disk = std::fs::metadata(path).map_or(String::new(), |m| {
         format!("; {} of the file on disk", bytes(m.blocks() * 512))
