@@ -166,6 +166,7 @@ pub(crate) fn render(
         created,
         labels,
         plain: true,
+        reused: false,
         slots: &slots,
     };
     let mut rest = &entries[..];
@@ -352,6 +353,9 @@ struct Walker<'a> {
     labels: Labels,
     /// Whether the current family's label names are written as they are.
     plain: bool,
+    /// Whether the current series' record was reused for another series after the
+    /// plan read it: its lines are left out, as its labels are no longer its own.
+    reused: bool,
     /// Per region, its process table (empty when no family keeps per-process values).
     slots: &'a [Vec<ProcSlot>],
 }
@@ -405,6 +409,7 @@ impl Walker<'_> {
     fn set_labels(&mut self, spec: &Spec, e: &Entry) {
         let plain = self.plain;
         self.labels.clear();
+        self.reused = false;
         if e.overflow {
             self.labels.push("otel_metric_overflow", "true");
         } else {
@@ -428,10 +433,14 @@ impl Walker<'_> {
                     labels.push(&n, &v);
                 }
             });
+            self.reused = !e.record.current(region);
         }
     }
 
     fn line(&mut self, name: &str, suffix: &str, extra: Option<(&str, &str)>, value: Value) {
+        if self.reused {
+            return;
+        }
         self.enc
             .sample(name, suffix, &self.labels, extra, value, None);
     }
@@ -446,6 +455,9 @@ impl Walker<'_> {
         value: Value,
         (run, n, i): (&[Entry], usize, usize),
     ) {
+        if self.reused {
+            return;
+        }
         let exemplar = if self.enc.writes_exemplars() {
             latest_exemplar(self.regions, run, n, i)
         } else {
@@ -668,6 +680,7 @@ impl Walker<'_> {
     }
 
     fn self_metrics(&mut self, fams: &[Merged], filter: &Filter) {
+        self.reused = false;
         let regions = self.regions;
         // Header words are read from the file: added up without overflowing.
         let total = |f: &dyn Fn(&Region) -> u64| {
