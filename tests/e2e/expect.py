@@ -141,6 +141,7 @@ ZERO = [
     key("metricore_processes_without_slot_total"),
     key("metricore_exemplars_dropped_total"),
     key("metricore_stale_recordings_total"),
+    key("metricore_series_expired_total"),
 ]
 GATEWAY_ZERO = [
     key("nginx_metric_errors_total"),
