@@ -24,7 +24,9 @@ crates() {
     rm -rf "$dist/crates"
     mkdir -p "$dist/crates"
     # Both at once: metricore-ffi's verification builds against the metricore packaged
-    # beside it.
+    # beside it. An earlier run's unpacked crates of the same version would be taken
+    # for this one's, so they go first.
+    rm -rf "$target/package"
     cargo package --locked -p metricore -p metricore-ffi
     cp "$target/package/metricore-$version.crate" "$target/package/metricore-ffi-$version.crate" \
         "$dist/crates/"
