@@ -24,9 +24,11 @@ crates() {
     rm -rf "$dist/crates"
     mkdir -p "$dist/crates"
     # Both at once: metricore-ffi's verification builds against the metricore packaged
-    # beside it. An earlier run's unpacked crates of the same version would be taken
-    # for this one's, so they go first.
-    rm -rf "$target/package"
+    # beside it. An earlier run's unpacked crates of the same version (in target/ and
+    # where cargo unpacks the packaged crates it verifies against, a registry source
+    # directory named after no registry) would be taken for this one's, so they go first.
+    rm -rf "$target/package" "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/metricore-"$version" \
+        "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/metricore-ffi-"$version"
     cargo package --locked -p metricore -p metricore-ffi
     cp "$target/package/metricore-$version.crate" "$target/package/metricore-ffi-$version.crate" \
         "$dist/crates/"
