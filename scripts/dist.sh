@@ -24,13 +24,15 @@ crates() {
     rm -rf "$dist/crates"
     mkdir -p "$dist/crates"
     # Both at once: metricore-ffi's verification builds against the metricore packaged
-    # beside it. An earlier run's unpacked crates of the same version (in target/ and
-    # where cargo unpacks the packaged crates it verifies against, a registry source
-    # directory named after no registry) would be taken for this one's, so they go first.
-    rm -rf "$target/package" "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/metricore-"$version" \
+    # beside it. Cargo takes an earlier run's packaged crates of the same version for
+    # this one's (unpacked where it unpacks the crates it verifies against, a registry
+    # source directory named after no registry, and built in the target directory), so
+    # packaging starts from none: in a target directory of its own, emptied first.
+    local pkg="$target/dist-package"
+    rm -rf "$pkg" "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/metricore-"$version" \
         "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/metricore-ffi-"$version"
-    cargo package --locked -p metricore -p metricore-ffi
-    cp "$target/package/metricore-$version.crate" "$target/package/metricore-ffi-$version.crate" \
+    cargo package --locked --target-dir "$pkg" -p metricore -p metricore-ffi
+    cp "$pkg/package/metricore-$version.crate" "$pkg/package/metricore-ffi-$version.crate" \
         "$dist/crates/"
 }
 
