@@ -294,10 +294,12 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         unsafe { &*self.base.add(i) }
     }
 
-    /// The same number for all handles of one series in this process (the address of
-    /// its first cell); the sink's for handles that record nowhere visible.
+    /// The same number for all handles of one series in this process, and another for
+    /// a series that reuses its cells or record later (the address of its first cell
+    /// mixed with its record's generation); the sink's for handles that record nowhere
+    /// visible.
     pub fn id(&self) -> u64 {
-        self.base as u64
+        (self.base as u64) ^ self.expect.wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     /// The region these cells are in.

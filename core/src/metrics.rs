@@ -242,7 +242,8 @@ macro_rules! counter_methods {
             }
 
             /// Equal for every handle of the same series of one registry in this
-            /// process, so callers can keep one object per series.
+            /// process, and not for a series made later in its space (after a removal
+            /// or an expiry), so callers can keep one object per series.
             pub fn id(&self) -> u64 {
                 self.0.id()
             }
@@ -534,7 +535,8 @@ macro_rules! series_id {
     ($($handle:ident),*) => {$(
         impl $handle {
             /// Equal for every handle of the same series of one registry in this
-            /// process, so callers can keep one object per series.
+            /// process, and not for a series made later in its space (after a removal
+            /// or an expiry), so callers can keep one object per series.
             pub fn id(&self) -> u64 {
                 self.cells.id()
             }

@@ -77,7 +77,8 @@ pub(crate) trait Labeled:
     type Series: Send + Sync + 'static;
     /// The series for `values`, made if new.
     fn series(&self, values: &[&str]) -> metricore::Result<Self::Series>;
-    /// The core's id of `series`: equal for every handle of one series.
+    /// The core's id of `series`: equal for every handle of one series, and not for a
+    /// series made later in its space.
     fn id(series: &Self::Series) -> u64;
     /// Removes the series for `values`.
     fn remove(&self, values: &[&str]) -> metricore::Result<bool>;

@@ -12,7 +12,9 @@
 //!   `metricore_registry_free`;
 //! - a family belongs to the registry object it was created through;
 //! - a handle is a pointer to a series that its family keeps, so it is valid until
-//!   that registry is freed;
+//!   that registry is freed; a series made again after a removal or an expiry gets a
+//!   handle of its own (the old one records nothing, counted as stale), and the family
+//!   keeps both;
 //! - a string from `metricore_registry_render_alloc` belongs to the caller, who frees
 //!   it with `metricore_string_free`.
 //!

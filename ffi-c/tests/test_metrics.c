@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "harness.h"
@@ -683,4 +684,35 @@ void test_exemplars(void) {
     CHECK_HAS(text, "wait_seconds_bucket{le=\"0.1\"} 1\n");
     metricore_string_free(text);
     CHECK_OK(metricore_registry_free(r));
+}
+
+void test_series_made_in_reused_space_get_handles_of_their_own(void) {
+    metricore_registry *r = test_registry();
+    metricore_str labels[] = {METRICORE_LIT("k")};
+    metricore_counter_family *f = NULL;
+    CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("churn"), METRICORE_LIT("C."), labels, 1, NULL, &f));
+    /* Far past the 256 removals after which removed series' cells and records are
+     * reused: every new series records what its own handle adds. */
+    metricore_counter first = NULL;
+    for (int i = 0; i < 2000; i++) {
+        char value[16];
+        int n = snprintf(value, sizeof value, "s%d", i);
+        metricore_str v[] = {{value, (size_t)n}};
+        metricore_counter c;
+        CHECK_OK(metricore_counter_family_labels(f, v, 1, &c));
+        CHECK_OK(metricore_counter_inc_by(c, 3));
+        double got = -1;
+        CHECK_OK(metricore_counter_get(c, &got));
+        CHECK(got == 3);
+        if (i == 0) {
+            first = c;
+        } else {
+            CHECK(c != first);
+        }
+        CHECK_OK(metricore_counter_family_remove(f, v, 1, NULL));
+    }
+    char *text = test_render(r, METRICORE_FORMAT_PROMETHEUS);
+    CHECK_HAS(text, "metricore_stale_recordings_total 0\n");
+    metricore_string_free(text);
+    metricore_registry_free(r);
 }
