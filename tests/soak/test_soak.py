@@ -7,7 +7,8 @@ SOAK_SERIES (default 2,000,000) series are made in all, then the writers stop.
 The run samples the region with `metricore dump` (the self-metrics) and checks at the
 end: peak region use within a fixed budget and no growth between the first and the last
 quarter of the run, every live series' total exact, removed and expired series gone, no
-lookup sent to an overflow series, nothing refused or recorded stale. Each writer's rate
+lookup sent to an overflow series, nothing refused, nothing recorded into a removed
+series (known to fail for the Lua writers, see its test). Each writer's rate
 (series a second, over the first and the last tenth of its run) is printed, not
 asserted.
 """
@@ -69,7 +70,8 @@ NGINX_CONF = NGINX_HEAD + """\
 }}
 """
 
-SELF = ("metricore_region_used_bytes", "metricore_series", "metricore_series_reclaimable", "metricore_cells_free")
+# The self-metrics sampled: region use, live series, removed series not yet reclaimed.
+SELF = ("metricore_region_used_bytes", "metricore_series", "metricore_series_reclaimable")
 
 
 @pytest.fixture(scope="session")
@@ -191,11 +193,13 @@ def run(built, tmp_path_factory):
     quarter = max(1, len(used) // 4)
     r.peak, r.first_peak, r.last_peak = max(used), max(used[:quarter]), max(used[-quarter:])
     r.peak_series = max(s[3] for s in r.samples)
+    peak_reclaimable = max(s[4] for s in r.samples)
     line = [
         f"soak: {r.total} series made in {r.elapsed:.1f} s"
         f" ({', '.join(f'{n} {r.made[n]}' for n in r.names)});",
         f"peak region use {r.peak / 1024:.1f} KiB (first quarter {r.first_peak / 1024:.1f} KiB,"
         f" last {r.last_peak / 1024:.1f} KiB), peak live series {r.peak_series:.0f},"
+        f" peak reclaimable {peak_reclaimable:.0f},"
         f" {len(r.samples)} samples; {r.final['metricore_stale_recordings_total']:.0f} stale recordings;",
         "series/s first/last tenth:",
     ]
