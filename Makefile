@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests python-compat-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests fault-tests e2e-tests
+.PHONY: demo test deps lint unit fuzz-test fuzz loom python-tests python-compat-tests prometheus-tests exporter-tests slowloris-test c-tests lua-tests fault-tests soak-short soak e2e-tests
 .PHONY: dist dist-crates dist-c dist-python dist-lua dist-tests install install-c install-lua uninstall
 
 # The end-to-end scenario in a short form, until Ctrl-C (scripts/demo.sh; without
@@ -10,7 +10,7 @@ CARGO ?= cargo
 demo:
 	./scripts/demo.sh
 
-test: deps lint unit fuzz-test loom python-tests python-compat-tests prometheus-tests exporter-tests c-tests lua-tests fault-tests e2e-tests dist-tests
+test: deps lint unit fuzz-test loom python-tests python-compat-tests prometheus-tests exporter-tests c-tests lua-tests fault-tests soak-short e2e-tests dist-tests
 	@echo "all tests passed"
 
 deps:
@@ -92,6 +92,18 @@ fault-tests:
 	$(CARGO) build --release -p metricore-c -p metricore-lua
 	./bindings-python/build.sh
 	timeout -s INT -k 30 300 .venv/bin/python -m pytest -q tests/faults
+
+# Series made, recorded into, and removed or left to expire, in one file of the default
+# size, by a Python and a Rust writer and 2 nginx workers (Lua): region use stays
+# bounded, live totals exact, no overflow (tests/soak). SOAK_SERIES series in all:
+# `soak-short` 2 million, `soak` 10 million.
+soak-short: SOAK_SERIES ?= 2000000
+soak: SOAK_SERIES ?= 10000000
+soak-short soak:
+	$(CARGO) build --release -p metricore --features cli --bin metricore --example soak_writer
+	$(CARGO) build --release -p metricore-lua
+	./bindings-python/build.sh
+	SOAK_SERIES=$(SOAK_SERIES) timeout -s INT -k 30 1800 .venv/bin/python -m pytest -q -s tests/soak
 
 # One registry file, four languages: nginx (Lua), a uvicorn token service (Python), a C
 # and a Rust program under load, with worker kills and an exporter restart; a real
