@@ -295,11 +295,16 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     }
 
     /// The same number for all handles of one series in this process, and another for
-    /// a series that reuses its cells or record later (the address of its first cell
-    /// mixed with its record's generation); the sink's for handles that record nowhere
-    /// visible.
+    /// a series that reuses its cells or its record later: the address of its first
+    /// cell mixed with its record's (that of its guard word) and the record's
+    /// generation. The sink's for handles that record nowhere visible.
     pub fn id(&self) -> u64 {
-        (self.base as u64) ^ self.expect.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        let mut h = self.base as u64;
+        for w in [self.guard as u64, self.expect] {
+            h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h ^= h >> 29;
+        }
+        h
     }
 
     /// The region these cells are in.

@@ -692,7 +692,8 @@ void test_series_made_in_reused_space_get_handles_of_their_own(void) {
     metricore_counter_family *f = NULL;
     CHECK_OK(metricore_counter_family_new(r, METRICORE_LIT("churn"), METRICORE_LIT("C."), labels, 1, NULL, &f));
     /* Far past the 256 removals after which removed series' cells and records are
-     * reused: every new series records what its own handle adds. */
+     * reused (the cells also by series in fresh records): every new series records
+     * what its own handle adds. */
     metricore_counter first = NULL;
     for (int i = 0; i < 2000; i++) {
         char value[16];
