@@ -307,6 +307,11 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         h
     }
 
+    /// The address of the series' first cell in lane 0.
+    pub fn first_cell(&self) -> u64 {
+        self.base as u64
+    }
+
     /// The region these cells are in.
     pub fn region(&self) -> &Region {
         let r: &Arc<Region> = self.region.borrow();

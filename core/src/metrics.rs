@@ -176,6 +176,10 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     fn id(&self) -> u64 {
         self.cells.id()
     }
+
+    fn first_cell(&self) -> u64 {
+        self.cells.first_cell()
+    }
 }
 
 /// A counter series: integer increments are one `fetch_add` on the thread's lane;
@@ -246,6 +250,13 @@ macro_rules! counter_methods {
             /// or an expiry), so callers can keep one object per series.
             pub fn id(&self) -> u64 {
                 self.0.id()
+            }
+
+            /// Where the series' first cell is in this process: equal for a series
+            /// made later in the same cells, after a removal or an expiry (for tools
+            /// and tests that watch cells being reused).
+            pub fn first_cell(&self) -> u64 {
+                self.0.first_cell()
             }
         }
     )*};

@@ -91,13 +91,18 @@ fn churn(v: &CounterVec, n: usize) {
     }
 }
 
-/// A new series of `v` whose cells are those of the handle `old` (same id), made by
+/// A new series of `v` whose cells are those of the handle `old` (same first cell), made by
 /// creating (and removing) series until one reuses them.
 fn reusing(v: &CounterVec, old: &Counter) -> (String, Counter) {
     for i in 0..20_000 {
         let k = format!("new{i}");
         let c = v.with_labels(&[&k]).unwrap();
-        if c.id() == old.id() {
+        if c.first_cell() == old.first_cell() {
+            assert_ne!(
+                c.id(),
+                old.id(),
+                "a new series in old cells has an id of its own"
+            );
             return (k, c);
         }
         assert!(v.remove(&[&k]).unwrap());
@@ -355,7 +360,8 @@ fn a_handle_held_across_the_reuse_of_its_record_by_another_label_set_records_not
         arena,
         "b took a free record, not fresh arena"
     );
-    assert_eq!(b.id(), held.id(), "b took a's cell too");
+    assert_eq!(b.first_cell(), held.first_cell(), "b took a's cell too");
+    assert_ne!(b.id(), held.id());
     for _ in 0..100 {
         held.inc();
         b.inc_by(2);
