@@ -299,8 +299,10 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     /// cell mixed with its record's (that of its guard word) and the record's
     /// generation. The sink's for handles that record nowhere visible.
     pub fn id(&self) -> u64 {
-        let mut h = self.base as u64;
-        for w in [self.guard as u64, self.expect] {
+        // Each word is multiplied before the next is mixed in: two addresses in one
+        // mapping XORed directly would cancel the mapping's own address.
+        let mut h = 0u64;
+        for w in [self.base as u64, self.guard as u64, self.expect] {
             h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             h ^= h >> 29;
         }
