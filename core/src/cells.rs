@@ -102,15 +102,6 @@ unsafe impl<R: Send> Send for Cells<R> {}
 // SAFETY: as for Send; `&Cells` only hands out `&AtomicU64`.
 unsafe impl<R: Sync> Sync for Cells<R> {}
 
-/// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
-/// lane, past the sink. `first` itself must be inside even when `n` is 0 (an info
-/// series made once every cell was taken gets the end of the lane).
-#[inline]
-pub(crate) fn inside(region: &Region, first: u32, n: usize) -> bool {
-    let cells = region.layout.cells_per_shard;
-    first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
-}
-
 impl<R: Borrow<Arc<Region>>> Cells<R> {
     /// The `n` cells from `first`, written while the region's word `guard` holds
     /// `expect`; the sink (guarded by the header's magic) if they are not all inside
@@ -119,7 +110,7 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     pub fn new(region: R, first: u32, n: usize, guard: usize, expect: u64) -> Cells<R> {
         let r: &Region = region.borrow();
         let l = r.layout;
-        let (first, guard, expect) = if inside(r, first, n) {
+        let (first, guard, expect) = if r.cells_inside(first, n) {
             (first, guard, expect)
         } else {
             (0, 0, r.word(0).load(Ordering::Relaxed))

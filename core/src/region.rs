@@ -380,6 +380,15 @@ pub(crate) struct Region {
 }
 
 impl Region {
+    /// Whether cell `first` and the `n` cells from it (read from a record) lie inside a
+    /// lane, past the sink. `first` itself must be inside even when `n` is 0 (an info
+    /// series made once every cell was taken gets the end of the lane).
+    #[inline]
+    pub(crate) fn cells_inside(&self, first: u32, n: usize) -> bool {
+        let cells = self.layout.cells_per_shard;
+        first as u64 >= SINK_CELLS && (first as usize) < cells && first as usize + n <= cells
+    }
+
     /// A region in anonymous memory, private to this process.
     pub fn anonymous(options: &Options) -> Result<Region> {
         let layout = Layout::from_options(options)?;
@@ -811,7 +820,7 @@ impl Region {
         let mut cur = head.load(Ordering::Acquire);
         loop {
             let first = (cur as u32).checked_sub(1)?;
-            if !crate::cells::inside(self, first, n) {
+            if !self.cells_inside(first, n) {
                 return None; // a head only a hostile write leaves: the list is lost
             }
             let next = self.cell(0, first).load(Ordering::Relaxed) as u32;
@@ -837,7 +846,7 @@ impl Region {
         let Some(head) = self.free_head(n) else {
             return;
         };
-        if !crate::cells::inside(self, first, n) || first as u64 + n as u64 > self.cell_use().0 {
+        if !self.cells_inside(first, n) || first as u64 + n as u64 > self.cell_use().0 {
             return;
         }
         for lane in 0..self.lanes_in_use() {

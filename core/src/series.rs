@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::cells::{self, Cells};
+use crate::cells::Cells;
 use crate::directory::{self, Checks, Ident, Record, Refused, Series, NO_OWNER, OVERFLOW};
 use crate::error::{Error, Result};
 use crate::exemplar::{self, Encoded};
@@ -434,7 +434,7 @@ impl Family {
     /// file).
     #[inline]
     fn resolved(&self, s: Series) -> Resolved<'_> {
-        if !cells::inside(self.region(), s.cell, self.0.cells) {
+        if !self.region().cells_inside(s.cell, self.0.cells) {
             return self.sink();
         }
         // Removed since it was found: as if removed right after.
@@ -516,7 +516,7 @@ impl Family {
         let ident = self.ident(0);
         match directory::find_placed(self.region(), hash, ident, all.clone()) {
             Some(place) => {
-                if !cells::inside(self.region(), place.series.cell, self.0.cells) {
+                if !self.region().cells_inside(place.series.cell, self.0.cells) {
                     return self.sink();
                 }
                 hits::put(self.0.id, values, place);

@@ -11,7 +11,7 @@ pub enum Format {
     OpenMetrics,
     /// Length-delimited `io.prometheus.client.MetricFamily` protobuf messages, the
     /// only format that carries native histograms. It is binary: render it with
-    /// [`render_bytes`](crate::registry::render_bytes); the functions that render
+    /// `registry::render_bytes`; the functions that render
     /// into a `String` write the Prometheus text format for it.
     Protobuf,
 }
