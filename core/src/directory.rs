@@ -1153,18 +1153,7 @@ mod loom_model {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(3);
         model.check(|| {
-            let r = Arc::new(
-                Region::anonymous(&Options {
-                    shards: Some(1),
-                    cells_per_shard: 264,
-                    series_capacity: 4,
-                    family_capacity: 2,
-                    process_capacity: 1,
-                    arena_bytes: 1024,
-                    ..Options::default()
-                })
-                .unwrap(),
-            );
+            let r = churn_region();
             make(&r, HZ, "z");
             let r2 = r.clone();
             let t = loom::thread::spawn(move || make(&r2, HX, "x"));
