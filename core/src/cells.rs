@@ -5,11 +5,11 @@
 //! written ([`Cells::written`]), so that readers skip the lines never written.
 //!
 //! Every write is made inside [`Cells::enter`]: the lane's quiescence word is set to 1,
-//! the series' guard word (its record's cell word) is compared with what it held when
-//! the handle was made, and the word is set to 2 after the write. A removed series'
-//! cell word is dead, so a handle that outlived its series writes nothing (counted in
-//! `metricore_stale_recordings_total`), and the cells are reused only once no lane is
-//! still inside a write that passed the check ([`Region::quiesce`]).
+//! the series' guard word (its record's generation) is compared with what it held when
+//! the handle was made, and the word is set to 2 after the write. Removing a series
+//! moves its generation on, so a handle that outlived its series writes nothing
+//! (counted in `metricore_stale_recordings_total`), and the cells are reused only once
+//! no lane is still inside a write that passed the check ([`Region::quiesce`]).
 
 use std::borrow::Borrow;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub(crate) struct Cells<R = Arc<Region>> {
     mask: usize,
     /// The lanes' quiescence words, [`region::QUIET_WORDS`] apart.
     quiet: *const AtomicU64,
-    /// The series' guard word: its record's cell word (the header's magic for the sink).
+    /// The series' guard word: its record's generation (the header's magic for the sink).
     guard: *const AtomicU64,
     /// What the guard held when the series was resolved.
     expect: u64,
@@ -49,16 +49,12 @@ pub(crate) struct Local<'c> {
     /// The lane's quiescence word, or, in a lane shared by CPU, its count of writes
     /// in flight.
     quiet: &'c AtomicU64,
-    /// What the word is set to at the end; [`SHARED_OUT`] for a count.
-    out: u64,
+    /// Whether `quiet` is a count (the lane is shared by CPU).
+    shared: bool,
 }
 
 /// An own lane's quiescence word during a write; [`INSIDE`] + 1 between writes.
 const INSIDE: u64 = 1;
-
-/// [`Local::out`] of a write in a lane shared by CPU (an odd number, never an own
-/// lane's even word).
-const SHARED_OUT: u64 = u64::MAX;
 
 impl Local<'_> {
     /// Cell `i` of the series in the calling thread's lane. `i` is below the cell count
@@ -71,6 +67,14 @@ impl Local<'_> {
         // which `Cells::new` checked fits in a lane, so the word lies inside the cells
         // area of the mapping that the `Cells` this borrows keeps alive.
         unsafe { &*self.base.add(self.at + i) }
+    }
+
+    /// Word offset of the calling thread's lane from lane 0, for
+    /// [`Cells::local_of`] off the recording's fast branch (a `Local` passed by
+    /// reference would be kept in memory rather than in registers).
+    #[inline(always)]
+    pub fn at(&self) -> usize {
+        self.at
     }
 
     /// Cell `i` of the series in lane 0, for values that are not sharded (gauges,
@@ -87,10 +91,10 @@ impl Drop for Local<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         // Release: a reclaimer that sees the lane leave sees the write done.
-        if self.out == SHARED_OUT {
+        if self.shared {
             self.quiet.fetch_sub(1, Ordering::Release);
         } else {
-            self.quiet.store(self.out, Ordering::Release);
+            self.quiet.store(INSIDE + 1, Ordering::Release);
         }
     }
 }
@@ -149,20 +153,26 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     /// Marks the calling thread's lane inside a write, before the guard is checked.
     #[inline(always)]
     fn begin(&self) -> Local<'_> {
-        let (lane, own) = self.lane();
+        let lane = self.lane();
+        let own = lane & SHARED == 0;
+        let lane = if own {
+            lane as usize & self.mask
+        } else {
+            self.shared_lane(lane)
+        };
         // SAFETY: the quiescence area has a line per lane and `lane` is masked below
         // the capacity; the region `self.region` keeps it mapped.
         let line = unsafe { self.quiet.add(lane * region::QUIET_WORDS) };
-        let (quiet, inside) = if own {
-            // SAFETY: the line's first word.
+        let quiet = if own {
+            // SAFETY: the line's first word, the lane holder's alone.
             let quiet = unsafe { &*line };
             quiet.store(INSIDE, Ordering::Relaxed);
-            (quiet, INSIDE)
+            quiet
         } else {
             // SAFETY: the line's second word: several threads write here.
             let quiet = unsafe { &*line.add(1) };
             quiet.fetch_add(1, Ordering::SeqCst);
-            (quiet, SHARED_OUT.wrapping_sub(1))
+            quiet
         };
         // The reclaimer's global memory barrier orders the store before the load.
         #[cfg(not(loom))]
@@ -173,8 +183,16 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
             base: self.base,
             at: lane * self.stride,
             quiet,
-            out: inside.wrapping_add(1),
+            shared: !own,
         }
+    }
+
+    /// The lane of a thread that shares lanes by CPU (`lane` has [`SHARED`] set): out
+    /// of line, so that the own lane's path stays short.
+    #[cold]
+    #[inline(never)]
+    fn shared_lane(&self, lane: u32) -> usize {
+        shard::current() & (lane & !SHARED) as usize & self.mask
     }
 
     /// Whether the series was not removed since the handle was made: its cells are
@@ -202,27 +220,19 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         self.region().count(region::H_STALE);
     }
 
-    /// The calling thread's lane, and whether it is the thread's own (not shared by
-    /// CPU).
+    /// The calling thread's lane entry in this region: a lane number, with [`SHARED`]
+    /// set for a lane shared by CPU.
     #[inline(always)]
-    fn lane(&self) -> (usize, bool) {
+    fn lane(&self) -> u32 {
         let me = lanes::current();
         let (_, slot) = lanes::split(me);
         // SAFETY: the map has SLOTS entries and `slot` is reduced below SLOTS; the map
         // lives as long as the region `self.region` keeps alive.
         let e = unsafe { &*self.map.add(slot % SLOTS) }.load(Ordering::Relaxed);
-        let lane = if (e ^ me) >> 32 == 0 {
+        if (e ^ me) >> 32 == 0 {
             e as u32
         } else {
             self.claim()
-        };
-        if lane & SHARED == 0 {
-            (lane as usize & self.mask, true)
-        } else {
-            (
-                shard::current() & (lane & !SHARED) as usize & self.mask,
-                false,
-            )
         }
     }
 
@@ -263,10 +273,10 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     }
 
     /// Another cell of the same region in the calling thread's lane (bounds-checked),
-    /// for a write already entered as `local`.
+    /// for a write already entered, whose [`Local::at`] is `at`.
     #[inline]
-    pub fn local_of(&self, local: &Local<'_>, cell: u32) -> &AtomicU64 {
-        self.region().cell(local.at / self.stride, cell)
+    pub fn local_of(&self, at: usize, cell: u32) -> &AtomicU64 {
+        self.region().cell(at / self.stride, cell)
     }
 
     /// Marks the cache line of `cell` (one of this region's) written: a recording found
@@ -315,16 +325,26 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
 /// Adds `v` to an `f64` kept as bits in `cell`; returns the bits it replaced.
 #[inline]
 pub(crate) fn add_f64(cell: &AtomicU64, v: f64) -> u64 {
+    let cur = cell.load(Ordering::Relaxed);
+    let new = (f64::from_bits(cur) + v).to_bits();
+    match cell.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => cur,
+        Err(now) => add_f64_contended(cell, v, now),
+    }
+}
+
+/// [`add_f64`] after its first attempt found `cur` in `cell`: out of line, since a
+/// lane's cell is rarely written by two threads at once.
+#[cold]
+#[inline(never)]
+fn add_f64_contended(cell: &AtomicU64, v: f64, mut cur: u64) -> u64 {
     let backoff = Backoff::new();
-    let mut cur = cell.load(Ordering::Relaxed);
     loop {
+        backoff.spin();
         let new = (f64::from_bits(cur) + v).to_bits();
         match cell.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(_) => return cur,
-            Err(now) => {
-                cur = now;
-                backoff.spin();
-            }
+            Err(now) => cur = now,
         }
     }
 }

@@ -44,7 +44,7 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
             let old = cell.fetch_add(1, Ordering::Relaxed);
             // One test for both rare cases: old is 0 or u64::MAX.
             if old.wrapping_add(1) <= 1 {
-                self.first_or_carry(&l, cell, old);
+                self.first_or_carry(l.at(), cell, old);
             }
         }
     }
@@ -56,7 +56,7 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
             let old = cell.fetch_add(n, Ordering::Relaxed);
             // One test for both rare cases: old is 0, or old + n wrapped.
             if old.wrapping_sub(1) >= u64::MAX - n {
-                self.first_or_carry(&l, cell, old);
+                self.first_or_carry(l.at(), cell, old);
             }
         }
     }
@@ -64,11 +64,11 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     /// `cell` was 0 before the add (its line is marked written) or wrapped.
     #[cold]
     #[inline(never)]
-    fn first_or_carry(&self, l: &Local<'_>, cell: &AtomicU64, old: u64) {
+    fn first_or_carry(&self, at: usize, cell: &AtomicU64, old: u64) {
         if old == 0 {
             self.cells.written(cell);
         } else {
-            self.carry(l, cell);
+            self.carry(at, cell);
         }
     }
 
@@ -76,14 +76,14 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     /// or, without one, puts `cell` back to `u64::MAX`.
     #[cold]
     #[inline(never)]
-    fn carry(&self, l: &Local<'_>, cell: &AtomicU64) {
+    fn carry(&self, at: usize, cell: &AtomicU64) {
         const WRAP: f64 = 18_446_744_073_709_551_616.0; // 2^64
         let region = self.cells.region();
         let float = (!self.float.is_sink())
             .then(|| self.float.get_or_make(region))
             .flatten();
         match float {
-            Some(c) => self.add_float(l, c, WRAP),
+            Some(c) => self.add_float(at, c, WRAP),
             None => cell.store(u64::MAX, Ordering::Relaxed),
         }
     }
@@ -108,7 +108,7 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
         }
         match self.float.get_or_make(self.cells.region()) {
             Some(c) => {
-                self.add_float(&l, c, v);
+                self.add_float(l.at(), c, v);
                 Ok(())
             }
             None => refuse(
@@ -119,8 +119,8 @@ impl<R: Borrow<Arc<Region>>> CounterCells<R> {
     }
 
     /// Adds `v` to float cell `c` in the calling thread's lane.
-    fn add_float(&self, l: &Local<'_>, c: u32, v: f64) {
-        let cell = self.cells.local_of(l, c);
+    fn add_float(&self, at: usize, c: u32, v: f64) {
+        let cell = self.cells.local_of(at, c);
         if add_f64(cell, v) == 0 {
             self.cells.written(cell);
         }
@@ -375,16 +375,28 @@ impl Histogram {
     #[inline]
     pub fn observe(&self, v: f64) -> Result<()> {
         if v.is_nan() {
-            return refuse(self.cells.region(), Error::InvalidObservation(v));
+            return self.refuse_nan();
         }
-        if let Some(n) = &self.native {
-            self.observe_native(n, v);
-            return Ok(());
+        match &self.native {
+            None => self.observe_classic(v),
+            Some(n) => self.observe_native(n, v),
         }
-        let i = crate::buckets::index(&self.bounds, v);
+        Ok(())
+    }
+
+    /// A NaN observation, refused.
+    #[cold]
+    #[inline(never)]
+    fn refuse_nan(&self) -> Result<()> {
+        refuse(self.cells.region(), Error::InvalidObservation(f64::NAN))
+    }
+
+    #[inline(always)]
+    fn observe_classic(&self, v: f64) {
         let Some(l) = self.cells.enter() else {
-            return Ok(());
+            return;
         };
+        let i = crate::buckets::index(&self.bounds, v);
         let (bucket, sum) = (l.cell(i), l.cell(self.bounds.len() + 1));
         if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
             self.cells.written(bucket);
@@ -392,10 +404,10 @@ impl Histogram {
         if add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
-        Ok(())
     }
 
-    #[inline]
+    /// Out of line, so that a classic histogram's path stays short.
+    #[inline(never)]
     fn observe_native(&self, n: &Exponential, v: f64) {
         let classic = self.bounds.len();
         let zero = if classic == 0 { 0 } else { classic + 1 };
