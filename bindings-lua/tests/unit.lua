@@ -136,7 +136,7 @@ test("declarations match include/metricore.h", function()
         end
         checked = checked + 1
     end
-    eq(checked, 24, "declarations checked")
+    eq(checked, 27, "declarations checked")
     eq(ffi.sizeof("metricore_counter"), ffi.sizeof("void *"), "handle size")
 end)
 
@@ -411,6 +411,43 @@ test("del and reset", function()
     has(p:metric_data(), 'c_total{a="y"} 1\n')
     raises("expects 1 label values, got 2", c.del, c, { "x", "y" })
     has(p:metric_data(), "nginx_metric_series_removed_total 3\n")
+end)
+
+test("handles dropped from the cache are given back to the C family", function()
+    local p = fresh({ cache_limit = 3 })
+    local c = p:counter("given", "G.", { "k" })
+    c:inc(1, { "a" })
+    c:inc(1, { 200 })
+    c:inc(1, { "200" }) -- the same series, cached under a second key: two handles out
+    local a, n, s = c._cache["a"], c._cache[200], c._cache["200"]
+    eq(n, s, "one handle per series")
+    c:del({ "a" }) -- drops this worker's cache
+    eq(c._kind.release(c._family_ptr, a), 6, "status of giving back a freed handle")
+    eq(c._kind.release(c._family_ptr, n), 6, "status of giving back a freed handle")
+    -- NaN resolves on every call (it is no table key) and gives back what it replaces.
+    local nan = 0 / 0
+    for _ = 1, 3 do
+        c:inc(1, { nan })
+    end
+    eq(c._cached, 1, "cached NaN entries")
+    local h = c._cache[tostring(nan)]
+    eq(c._kind.release(c._family_ptr, h), 0, "status of giving back the NaN handle")
+    eq(c._kind.release(c._family_ptr, h), 6, "status of giving it back twice")
+    c._cache[tostring(nan)], c._cached = nil, 0
+    -- Past the cache limit the cache starts anew and gives its handles back.
+    for i = 1, 4 do
+        c:inc(1, { "v" .. i })
+    end
+    eq(c._cached, 1, "cached entries after the limit")
+    eq(c._kind.release(c._family_ptr, c._cache["v4"]), 0, "status of giving back the cached handle")
+    c._cache["v4"], c._cached = nil, 0
+    local text = p:metric_data()
+    has(text, 'given_total{k="200"} 2\n')
+    has(text, 'given_total{k="' .. tostring(nan) .. '"} 3\n')
+    has(text, 'given_total{k="v1"} 1\n')
+    -- The module's own counters are resolved again after the flush.
+    c:del({ "v1" })
+    has(p:metric_data(), "nginx_metric_series_removed_total 2\n")
 end)
 
 test("a removal by another worker drops this worker's cached handles", function()

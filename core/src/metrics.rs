@@ -288,7 +288,7 @@ impl Gauge {
     }
 
     /// Sets the value.
-    #[inline]
+    #[inline(always)]
     pub fn set(&self, v: f64) {
         if let Some(l) = self.cells.enter() {
             l.unsharded(0).store(v.to_bits(), Ordering::Relaxed);
@@ -297,7 +297,7 @@ impl Gauge {
     }
 
     /// Adds `v` (negative to subtract).
-    #[inline]
+    #[inline(always)]
     pub fn add(&self, v: f64) {
         if let Some(l) = self.cells.enter() {
             // Readers read gauge cells directly, not by the marks.

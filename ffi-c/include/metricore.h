@@ -42,7 +42,8 @@
  *   _open_existing or _scope not yet passed to metricore_registry_free (closed ones
  *   included). A live family of a kind is a pointer that the kind's _family_new wrote
  *   through a live registry object; a live handle of a kind is a handle that the
- *   kind's _family_labels wrote, of a live family. Each must stay live for the whole
+ *   kind's _family_labels wrote, of a live family, and that was not given back (with
+ *   _family_release) as often as it was written. Each must stay live for the whole
  *   call: no other thread may free it meanwhile.
  * - "Writable memory for" a type means valid for writing it, and aligned for it.
  */
@@ -367,27 +368,33 @@ typedef struct metricore_family_options {
 } metricore_family_options;
 
 /**
- * A resolved counter series: a pointer to the series, which recording takes. Copy
- * it freely, share it between threads; the functions taking it lock nothing, allocate
- * nothing and look nothing up. It stays valid until the registry object its family
- * was created through is freed (closing the registry does not invalidate it). NULL is
- * "no series": functions return `METRICORE_STATUS_NULL_POINTER` for it.
+ * A resolved counter series: a pointer to the series, which recording takes. Copy it
+ * freely, share it between threads; the functions taking it lock nothing, allocate
+ * nothing and look nothing up. It stays valid until it is given back with
+ * `metricore_counter_family_release` as often as it was written, or until the registry
+ * object its family was created through is freed (closing the registry does not
+ * invalidate it). NULL is "no series": functions return
+ * `METRICORE_STATUS_NULL_POINTER` for it.
  */
 typedef const struct metricore_counter_series *metricore_counter;
 
 /**
  * A resolved gauge series: a pointer to the series, which recording takes. Copy it
  * freely, share it between threads; the functions taking it lock nothing, allocate
- * nothing and look nothing up. It stays valid until the registry object its family
- * was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+ * nothing and look nothing up. It stays valid until it is given back with
+ * `metricore_gauge_family_release` as often as it was written, or until the registry
+ * object its family was created through is freed. NULL is "no series"
+ * (`METRICORE_STATUS_NULL_POINTER`).
  */
 typedef const struct metricore_gauge_series *metricore_gauge;
 
 /**
- * A resolved histogram series: a pointer to the series, which recording takes. Copy
- * it freely, share it between threads; the functions taking it lock nothing, allocate
- * nothing and look nothing up. It stays valid until the registry object its family
- * was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+ * A resolved histogram series: a pointer to the series, which recording takes. Copy it
+ * freely, share it between threads; the functions taking it lock nothing, allocate
+ * nothing and look nothing up. It stays valid until it is given back with
+ * `metricore_histogram_family_release` as often as it was written, or until the
+ * registry object its family was created through is freed. NULL is "no series"
+ * (`METRICORE_STATUS_NULL_POINTER`).
  */
 typedef const struct metricore_histogram_series *metricore_histogram;
 
@@ -510,17 +517,20 @@ typedef struct metricore_stats {
 
 /**
  * A resolved state set series: a pointer to the series, which says which of the
- * family's states is current. Copy it freely, share it between threads. It stays
- * valid until the registry object its family was created through is freed. NULL is
- * "no series" (`METRICORE_STATUS_NULL_POINTER`).
+ * family's states is current. Copy it freely, share it between threads. It stays valid
+ * until it is given back with `metricore_state_set_family_release` as often as it was
+ * written, or until the registry object its family was created through is freed. NULL
+ * is "no series" (`METRICORE_STATUS_NULL_POINTER`).
  */
 typedef const struct metricore_state_set_series *metricore_state_set;
 
 /**
- * A resolved summary series: a pointer to the series, which recording takes. Copy
- * it freely, share it between threads; the functions taking it lock nothing, allocate
- * nothing and look nothing up. It stays valid until the registry object its family
- * was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+ * A resolved summary series: a pointer to the series, which recording takes. Copy it
+ * freely, share it between threads; the functions taking it lock nothing, allocate
+ * nothing and look nothing up. It stays valid until it is given back with
+ * `metricore_summary_family_release` as often as it was written, or until the registry
+ * object its family was created through is freed. NULL is "no series"
+ * (`METRICORE_STATUS_NULL_POINTER`).
  */
 typedef const struct metricore_summary_series *metricore_summary;
 
@@ -557,10 +567,11 @@ metricore_status metricore_counter_family_new(const struct metricore_registry *r
  * labels excluded) to a handle in `*out`, making the series if new. Past the family's
  * series limit, or when the registry is full, the handle is the overflow series.
  *
- * The family keeps one small object per series for its handles until the registry
- * object is freed: resolving the same label values again gives the same handle and
- * keeps nothing more. Resolving takes a lock and a lookup: resolve once and keep the
- * handle, or record with `metricore_counter_family_inc_by`, which keeps nothing.
+ * The family keeps one small object per series for its handles, until they are
+ * given back (`metricore_counter_family_release`) or the registry object is freed:
+ * resolving the same label values again gives the same handle and keeps nothing more.
+ * Resolving takes a lock and a lookup: resolve once and keep the handle, or record
+ * with `metricore_counter_family_inc_by`, which keeps nothing.
  *
  * # Safety
  *
@@ -572,6 +583,23 @@ metricore_status metricore_counter_family_labels(const struct metricore_counter_
                                                  const struct metricore_str *label_values,
                                                  size_t label_values_len,
                                                  metricore_counter *out);
+
+/**
+ * Gives back a handle that `metricore_counter_family_labels` wrote. The family keeps
+ * one object per series for its handles; once every handle it wrote for a series is
+ * given back, it frees that object, and those handles must not be used again. A
+ * process that drops series as it goes (removed, expired, or evicted from a cache of
+ * its own) gives their handles back to keep its memory bounded; handles never given
+ * back are freed with the registry object. `METRICORE_STATUS_INVALID_ARGUMENT` when
+ * this family did not write `handle`, or it was given back as often as it was
+ * written (nothing is read through it then).
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live counter family.
+ */
+metricore_status metricore_counter_family_release(const struct metricore_counter_family *family,
+                                                  metricore_counter handle);
 
 /**
  * Adds `n` to the series for `label_values`, without keeping a handle or allocating.
@@ -602,8 +630,9 @@ metricore_status metricore_counter_family_inc_by_f64(const struct metricore_coun
 
 /**
  * Removes the series for `label_values`. `removed` may be NULL; otherwise `*removed`
- * says whether there was such a series. Handles to it stay valid but record into a
- * series that is no longer rendered; resolving the values again makes a new one.
+ * says whether there was such a series. Handles to it stay valid but record nothing
+ * (counted in `metricore_stale_recordings_total`); resolving the values again makes a
+ * new series, with a handle of its own.
  *
  * # Safety
  *
@@ -726,6 +755,17 @@ metricore_status metricore_gauge_family_labels(const struct metricore_gauge_fami
                                                const struct metricore_str *label_values,
                                                size_t label_values_len,
                                                metricore_gauge *out);
+
+/**
+ * Gives back a handle that `metricore_gauge_family_labels` wrote; as
+ * `metricore_counter_family_release`.
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live gauge family.
+ */
+metricore_status metricore_gauge_family_release(const struct metricore_gauge_family *family,
+                                                metricore_gauge handle);
 
 /**
  * Sets the series for `label_values` to `v`, without keeping a handle or allocating.
@@ -946,6 +986,17 @@ metricore_status metricore_histogram_family_labels(const struct metricore_histog
                                                    const struct metricore_str *label_values,
                                                    size_t label_values_len,
                                                    metricore_histogram *out);
+
+/**
+ * Gives back a handle that `metricore_histogram_family_labels` wrote; as
+ * `metricore_counter_family_release`.
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live histogram family.
+ */
+metricore_status metricore_histogram_family_release(const struct metricore_histogram_family *family,
+                                                    metricore_histogram handle);
 
 /**
  * Observes `v` in the series for `label_values`, without keeping a handle or
@@ -1439,6 +1490,17 @@ metricore_status metricore_state_set_family_labels(const struct metricore_state_
                                                    metricore_state_set *out);
 
 /**
+ * Gives back a handle that `metricore_state_set_family_labels` wrote; as
+ * `metricore_counter_family_release`.
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live state set family.
+ */
+metricore_status metricore_state_set_family_release(const struct metricore_state_set_family *family,
+                                                    metricore_state_set handle);
+
+/**
  * Makes `state` current in the series for `label_values`, without keeping a handle.
  *
  * # Safety
@@ -1544,6 +1606,17 @@ metricore_status metricore_summary_family_labels(const struct metricore_summary_
                                                  const struct metricore_str *label_values,
                                                  size_t label_values_len,
                                                  metricore_summary *out);
+
+/**
+ * Gives back a handle that `metricore_summary_family_labels` wrote; as
+ * `metricore_counter_family_release`.
+ *
+ * # Safety
+ *
+ * `family` is NULL or a live summary family.
+ */
+metricore_status metricore_summary_family_release(const struct metricore_summary_family *family,
+                                                  metricore_summary handle);
 
 /**
  * Observes `v` in the series for `label_values`, without keeping a handle or

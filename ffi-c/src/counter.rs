@@ -17,11 +17,13 @@ pub struct CounterSeries(metricore::Counter);
 
 labeled!(CounterVec => CounterSeries);
 
-/// A resolved counter series: a pointer to the series, which recording takes. Copy
-/// it freely, share it between threads; the functions taking it lock nothing, allocate
-/// nothing and look nothing up. It stays valid until the registry object its family
-/// was created through is freed (closing the registry does not invalidate it). NULL is
-/// "no series": functions return `METRICORE_STATUS_NULL_POINTER` for it.
+/// A resolved counter series: a pointer to the series, which recording takes. Copy it
+/// freely, share it between threads; the functions taking it lock nothing, allocate
+/// nothing and look nothing up. It stays valid until it is given back with
+/// `metricore_counter_family_release` as often as it was written, or until the registry
+/// object its family was created through is freed (closing the registry does not
+/// invalidate it). NULL is "no series": functions return
+/// `METRICORE_STATUS_NULL_POINTER` for it.
 pub type CounterHandle = *const CounterSeries;
 
 /// The counter behind `counter`.
@@ -84,10 +86,11 @@ pub unsafe extern "C" fn metricore_counter_family_new(
 /// labels excluded) to a handle in `*out`, making the series if new. Past the family's
 /// series limit, or when the registry is full, the handle is the overflow series.
 ///
-/// The family keeps one small object per series for its handles until the registry
-/// object is freed: resolving the same label values again gives the same handle and
-/// keeps nothing more. Resolving takes a lock and a lookup: resolve once and keep the
-/// handle, or record with `metricore_counter_family_inc_by`, which keeps nothing.
+/// The family keeps one small object per series for its handles, until they are
+/// given back (`metricore_counter_family_release`) or the registry object is freed:
+/// resolving the same label values again gives the same handle and keeps nothing more.
+/// Resolving takes a lock and a lookup: resolve once and keep the handle, or record
+/// with `metricore_counter_family_inc_by`, which keeps nothing.
 ///
 /// # Safety
 ///
@@ -109,6 +112,29 @@ pub unsafe extern "C" fn metricore_counter_family_labels(
                 .0
                 .labels(label_values, label_values_len, out)
         }
+    })
+}
+
+/// Gives back a handle that `metricore_counter_family_labels` wrote. The family keeps
+/// one object per series for its handles; once every handle it wrote for a series is
+/// given back, it frees that object, and those handles must not be used again. A
+/// process that drops series as it goes (removed, expired, or evicted from a cache of
+/// its own) gives their handles back to keep its memory bounded; handles never given
+/// back are freed with the registry object. `METRICORE_STATUS_INVALID_ARGUMENT` when
+/// this family did not write `handle`, or it was given back as often as it was
+/// written (nothing is read through it then).
+///
+/// # Safety
+///
+/// `family` is NULL or a live counter family.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_counter_family_release(
+    family: *const CounterFamily,
+    handle: CounterHandle,
+) -> Status {
+    guard(|| {
+        // SAFETY: `family` is NULL or a live counter family (the caller's contract above).
+        unsafe { raw::obj(family, "family") }?.0.release(handle)
     })
 }
 
@@ -165,8 +191,9 @@ pub unsafe extern "C" fn metricore_counter_family_inc_by_f64(
 }
 
 /// Removes the series for `label_values`. `removed` may be NULL; otherwise `*removed`
-/// says whether there was such a series. Handles to it stay valid but record into a
-/// series that is no longer rendered; resolving the values again makes a new one.
+/// says whether there was such a series. Handles to it stay valid but record nothing
+/// (counted in `metricore_stale_recordings_total`); resolving the values again makes a
+/// new series, with a handle of its own.
 ///
 /// # Safety
 ///

@@ -7,7 +7,7 @@ use metricore::{Kind, Spec};
 
 use crate::raw::{self, Str};
 use crate::registry::{Node, Registry};
-use crate::status::Fail;
+use crate::status::{Fail, Status};
 
 /// Options for a new family; a NULL pointer where options are taken means all defaults.
 #[repr(C)]
@@ -110,7 +110,7 @@ pub(crate) use labeled;
 
 /// A family as C holds it: the core family, the liveness of its registry, and the
 /// series resolved for handles (one per series, however often it is resolved), kept
-/// until the family is dropped with its registry.
+/// until its handles are released or the family is dropped with its registry.
 pub(crate) struct Family<V: Labeled> {
     node: Arc<Node>,
     vec: V,
@@ -177,6 +177,24 @@ impl<V: Labeled> Family<V> {
         let kept = self.series.keep(V::id(&series), || series);
         // SAFETY: `out` is writable for one pointer (this function's contract).
         unsafe { raw::put(out, kept, "out") }
+    }
+
+    /// Gives back a handle that [`labels`](Family::labels) wrote: the series kept for it
+    /// is freed once every handle written for it is given back. Works on a closed
+    /// registry too.
+    pub(crate) fn release(&self, handle: *const V::Series) -> Result<(), Fail> {
+        if handle.is_null() {
+            return Err(Fail::null("handle"));
+        }
+        if self.series.release(handle) {
+            Ok(())
+        } else {
+            Err(Fail::new(
+                Status::InvalidArgument,
+                "handle was not written by this family, or was given back as often as it was written"
+                    .into(),
+            ))
+        }
     }
 
     /// Resolves `values` and records into the series with `f`, keeping nothing.

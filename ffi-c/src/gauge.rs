@@ -18,8 +18,10 @@ labeled!(GaugeVec => GaugeSeries);
 
 /// A resolved gauge series: a pointer to the series, which recording takes. Copy it
 /// freely, share it between threads; the functions taking it lock nothing, allocate
-/// nothing and look nothing up. It stays valid until the registry object its family
-/// was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+/// nothing and look nothing up. It stays valid until it is given back with
+/// `metricore_gauge_family_release` as often as it was written, or until the registry
+/// object its family was created through is freed. NULL is "no series"
+/// (`METRICORE_STATUS_NULL_POINTER`).
 pub type GaugeHandle = *const GaugeSeries;
 
 /// Runs `f` on the gauge behind `gauge`.
@@ -108,6 +110,23 @@ pub unsafe extern "C" fn metricore_gauge_family_labels(
                 .0
                 .labels(label_values, label_values_len, out)
         }
+    })
+}
+
+/// Gives back a handle that `metricore_gauge_family_labels` wrote; as
+/// `metricore_counter_family_release`.
+///
+/// # Safety
+///
+/// `family` is NULL or a live gauge family.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_gauge_family_release(
+    family: *const GaugeFamily,
+    handle: GaugeHandle,
+) -> Status {
+    guard(|| {
+        // SAFETY: `family` is NULL or a live gauge family (the caller's contract above).
+        unsafe { raw::obj(family, "family") }?.0.release(handle)
     })
 }
 

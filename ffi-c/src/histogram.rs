@@ -17,10 +17,12 @@ pub struct HistogramSeries(metricore::Histogram);
 
 labeled!(HistogramVec => HistogramSeries);
 
-/// A resolved histogram series: a pointer to the series, which recording takes. Copy
-/// it freely, share it between threads; the functions taking it lock nothing, allocate
-/// nothing and look nothing up. It stays valid until the registry object its family
-/// was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+/// A resolved histogram series: a pointer to the series, which recording takes. Copy it
+/// freely, share it between threads; the functions taking it lock nothing, allocate
+/// nothing and look nothing up. It stays valid until it is given back with
+/// `metricore_histogram_family_release` as often as it was written, or until the
+/// registry object its family was created through is freed. NULL is "no series"
+/// (`METRICORE_STATUS_NULL_POINTER`).
 pub type HistogramHandle = *const HistogramSeries;
 
 /// Writes to `*bounds` and `*len` the default bucket bounds of the Prometheus client
@@ -207,6 +209,23 @@ pub unsafe extern "C" fn metricore_histogram_family_labels(
                 .0
                 .labels(label_values, label_values_len, out)
         }
+    })
+}
+
+/// Gives back a handle that `metricore_histogram_family_labels` wrote; as
+/// `metricore_counter_family_release`.
+///
+/// # Safety
+///
+/// `family` is NULL or a live histogram family.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_histogram_family_release(
+    family: *const HistogramFamily,
+    handle: HistogramHandle,
+) -> Status {
+    guard(|| {
+        // SAFETY: `family` is NULL or a live histogram family (the caller's contract above).
+        unsafe { raw::obj(family, "family") }?.0.release(handle)
     })
 }
 

@@ -12,9 +12,10 @@
 //!   `metricore_registry_free`;
 //! - a family belongs to the registry object it was created through;
 //! - a handle is a pointer to a series that its family keeps, so it is valid until
-//!   that registry is freed; a series made again after a removal or an expiry gets a
-//!   handle of its own (the old one records nothing, counted as stale), and the family
-//!   keeps both;
+//!   it is given back with the kind's `_family_release` as often as `_family_labels`
+//!   wrote it, or until that registry is freed; a series made again after a removal
+//!   or an expiry gets a handle of its own (the old one records nothing, counted as
+//!   stale);
 //! - a string from `metricore_registry_render_alloc` belongs to the caller, who frees
 //!   it with `metricore_string_free`.
 //!
@@ -37,7 +38,8 @@
 //!   `_open_shared`, `_open_existing`, `_scope` (or [`Registry::from_core`]) not yet
 //!   passed to `metricore_registry_free`; a *live family* of a kind is a pointer that
 //!   the kind's `_family_new` wrote, through a live registry object; a *live handle*
-//!   of a kind is a handle that the kind's `_family_labels` wrote, of a live family;
+//!   of a kind is a handle that the kind's `_family_labels` wrote, of a live family,
+//!   and that was not given back (`_family_release`) as often as it was written;
 //!   each must stay live for the whole call, so no other thread may free it meanwhile;
 //! - an out parameter points to writable, aligned memory for what is written.
 //!

@@ -237,24 +237,60 @@ pub(crate) unsafe fn series<'a, T>(ptr: *const T) -> Result<&'a T, Fail> {
 }
 
 /// The series a family keeps for its handles, one per series id: each in a `Box` that
-/// is never moved or freed before the family, so that the pointer handed to C stays
-/// valid, and that every handle of one series shares. (A B-tree, whose nodes are
+/// is never moved, and freed only when every handle handed out for it was given back
+/// ([`Series::release`]) or with the family, so that the pointer handed to C stays
+/// valid, and that every handle of one series shares. (B-trees, whose nodes are
 /// pointed to at their start, so that memcheck can follow them from a forked child
 /// that exits without freeing its parent's registries.)
-pub(crate) struct Series<T>(Mutex<BTreeMap<u64, Box<T>>>);
+pub(crate) struct Series<T>(Mutex<Kept<T>>);
+
+/// What [`Series`] guards.
+struct Kept<T> {
+    /// By series id: the series, and how many handles to it are out.
+    by_id: BTreeMap<u64, (Box<T>, u64)>,
+    /// The series id of each kept series, by its address.
+    by_address: BTreeMap<usize, u64>,
+}
 
 impl<T> Series<T> {
     /// No series yet.
     pub(crate) fn new() -> Series<T> {
-        Series(Mutex::new(BTreeMap::new()))
+        Series(Mutex::new(Kept {
+            by_id: BTreeMap::new(),
+            by_address: BTreeMap::new(),
+        }))
     }
 
     /// A pointer to the series kept for `id`, keeping `value` (made by `make`) first if
-    /// there is none yet; it stays valid until `self` is dropped.
+    /// there is none yet, and counting one more handle out; it stays valid until as
+    /// many [`release`](Series::release)s, or until `self` is dropped.
     pub(crate) fn keep(&self, id: u64, make: impl FnOnce() -> T) -> *const T {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let series: &T = kept.entry(id).or_insert_with(|| Box::new(make()));
-        series
+        let (series, out) = kept
+            .by_id
+            .entry(id)
+            .or_insert_with(|| (Box::new(make()), 0));
+        *out += 1;
+        let p: *const T = &**series;
+        kept.by_address.insert(p as usize, id);
+        p
+    }
+
+    /// Counts one handle to `series` given back, and frees the series when none is
+    /// left out; `false` if `series` is not kept here (never read through).
+    pub(crate) fn release(&self, series: *const T) -> bool {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(&id) = kept.by_address.get(&(series as usize)) else {
+            return false;
+        };
+        if let Some((_, out)) = kept.by_id.get_mut(&id) {
+            *out -= 1;
+            if *out == 0 {
+                kept.by_id.remove(&id);
+                kept.by_address.remove(&(series as usize));
+            }
+        }
+        true
     }
 }
 
@@ -368,4 +404,49 @@ pub(crate) unsafe fn copy_f64s(values: &[f64], out: *mut f64) -> Result<(), Fail
     // `values.len()` aligned doubles and does not overlap `values`.
     unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len()) };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::Series;
+
+    /// Counts its drops.
+    struct Dropped(Arc<AtomicUsize>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_series_is_freed_when_every_handle_written_is_given_back() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let kept = Series::new();
+        let make = || Dropped(drops.clone());
+        let a = kept.keep(1, make);
+        assert_eq!(kept.keep(1, make), a, "one object per series id");
+        let b = kept.keep(2, make);
+        assert!(kept.release(a));
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            0,
+            "one handle to it is still out"
+        );
+        assert!(kept.release(a));
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert!(!kept.release(a), "given back as often as written");
+        // Churn: made and given back, the kept objects do not pile up.
+        for id in 10..10_010 {
+            let p = kept.keep(id, make);
+            assert!(kept.release(p));
+        }
+        assert_eq!(drops.load(Ordering::Relaxed), 10_001);
+        let inner = kept.0.lock().unwrap();
+        assert_eq!((inner.by_id.len(), inner.by_address.len()), (1, 1));
+        assert!(inner.by_address.contains_key(&(b as usize)));
+    }
 }

@@ -17,9 +17,10 @@ pub struct StateSetSeries(metricore::StateSet);
 labeled!(StateSetVec => StateSetSeries);
 
 /// A resolved state set series: a pointer to the series, which says which of the
-/// family's states is current. Copy it freely, share it between threads. It stays
-/// valid until the registry object its family was created through is freed. NULL is
-/// "no series" (`METRICORE_STATUS_NULL_POINTER`).
+/// family's states is current. Copy it freely, share it between threads. It stays valid
+/// until it is given back with `metricore_state_set_family_release` as often as it was
+/// written, or until the registry object its family was created through is freed. NULL
+/// is "no series" (`METRICORE_STATUS_NULL_POINTER`).
 pub type StateSetHandle = *const StateSetSeries;
 
 /// Creates, or finds if registered before with the same labels, states and options,
@@ -90,6 +91,23 @@ pub unsafe extern "C" fn metricore_state_set_family_labels(
                 .0
                 .labels(label_values, label_values_len, out)
         }
+    })
+}
+
+/// Gives back a handle that `metricore_state_set_family_labels` wrote; as
+/// `metricore_counter_family_release`.
+///
+/// # Safety
+///
+/// `family` is NULL or a live state set family.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_state_set_family_release(
+    family: *const StateSetFamily,
+    handle: StateSetHandle,
+) -> Status {
+    guard(|| {
+        // SAFETY: `family` is NULL or a live state set family (the caller's contract above).
+        unsafe { raw::obj(family, "family") }?.0.release(handle)
     })
 }
 

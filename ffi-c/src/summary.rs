@@ -16,10 +16,12 @@ pub struct SummarySeries(metricore::Summary);
 
 labeled!(SummaryVec => SummarySeries);
 
-/// A resolved summary series: a pointer to the series, which recording takes. Copy
-/// it freely, share it between threads; the functions taking it lock nothing, allocate
-/// nothing and look nothing up. It stays valid until the registry object its family
-/// was created through is freed. NULL is "no series" (`METRICORE_STATUS_NULL_POINTER`).
+/// A resolved summary series: a pointer to the series, which recording takes. Copy it
+/// freely, share it between threads; the functions taking it lock nothing, allocate
+/// nothing and look nothing up. It stays valid until it is given back with
+/// `metricore_summary_family_release` as often as it was written, or until the registry
+/// object its family was created through is freed. NULL is "no series"
+/// (`METRICORE_STATUS_NULL_POINTER`).
 pub type SummaryHandle = *const SummarySeries;
 
 /// Creates, or finds if registered before with the same labels and options, the
@@ -88,6 +90,23 @@ pub unsafe extern "C" fn metricore_summary_family_labels(
                 .0
                 .labels(label_values, label_values_len, out)
         }
+    })
+}
+
+/// Gives back a handle that `metricore_summary_family_labels` wrote; as
+/// `metricore_counter_family_release`.
+///
+/// # Safety
+///
+/// `family` is NULL or a live summary family.
+#[no_mangle]
+pub unsafe extern "C" fn metricore_summary_family_release(
+    family: *const SummaryFamily,
+    handle: SummaryHandle,
+) -> Status {
+    guard(|| {
+        // SAFETY: `family` is NULL or a live summary family (the caller's contract above).
+        unsafe { raw::obj(family, "family") }?.0.release(handle)
     })
 }
 

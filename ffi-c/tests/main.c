@@ -67,6 +67,7 @@ static const struct test TESTS[] = {
     TEST(test_remove_and_clear),
     TEST(test_series_made_in_reused_space_get_handles_of_their_own),
     TEST(test_handles_kept_once),
+    TEST(test_handles_given_back),
     TEST(test_exemplars),
     TEST(test_null_pointers),
     TEST(test_invalid_utf8),

@@ -31,6 +31,7 @@ void test_family_expiry(void);
 void test_remove_and_clear(void);
 void test_series_made_in_reused_space_get_handles_of_their_own(void);
 void test_handles_kept_once(void);
+void test_handles_given_back(void);
 void test_exemplars(void);
 
 /* test_errors.c */

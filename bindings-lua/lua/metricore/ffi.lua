@@ -47,6 +47,12 @@ metricore_status metricore_histogram_family_labels(const struct metricore_histog
                                                    const struct metricore_str *label_values,
                                                    size_t label_values_len,
                                                    metricore_histogram *out);
+metricore_status metricore_counter_family_release(const struct metricore_counter_family *family,
+                                                  metricore_counter handle);
+metricore_status metricore_gauge_family_release(const struct metricore_gauge_family *family,
+                                                metricore_gauge handle);
+metricore_status metricore_histogram_family_release(const struct metricore_histogram_family *family,
+                                                    metricore_histogram handle);
 metricore_status metricore_counter_inc(metricore_counter counter);
 metricore_status metricore_counter_inc_by(metricore_counter counter, uint64_t n);
 metricore_status metricore_counter_inc_by_f64(metricore_counter counter, double v);

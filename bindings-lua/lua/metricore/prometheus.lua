@@ -55,14 +55,18 @@ local Histogram = setmetatable({}, Metric)
 Histogram.__index = Histogram
 
 -- What differs between kinds for resolving: the C family type, the handle (a pointer
--- to the series) the C API writes, and the function that writes it.
+-- to the series) the C API writes, the function that writes it, and the one that
+-- gives it back.
 local KINDS = {
     counter = { family = "const metricore_counter_family *", out = "metricore_counter[1]",
-                labels = C.metricore_counter_family_labels, class = Counter },
+                labels = C.metricore_counter_family_labels,
+                release = C.metricore_counter_family_release, class = Counter },
     gauge = { family = "const metricore_gauge_family *", out = "metricore_gauge[1]",
-              labels = C.metricore_gauge_family_labels, class = Gauge },
+              labels = C.metricore_gauge_family_labels,
+              release = C.metricore_gauge_family_release, class = Gauge },
     histogram = { family = "const metricore_histogram_family *", out = "metricore_histogram[1]",
-                  labels = C.metricore_histogram_family_labels, class = Histogram },
+                  labels = C.metricore_histogram_family_labels,
+                  release = C.metricore_histogram_family_release, class = Histogram },
 }
 
 -- Counts a refused call in the error counter (if there is one yet) and reports
@@ -125,20 +129,32 @@ local function resolve(self, values)
         return refuse(self, last_error())
     end
     local handle = out[0]
+    local release = self._kind.release
     if m == 0 then
+        if self._handle ~= nil then
+            release(self._family_ptr, self._handle)
+        end
         self._handle = handle
         return handle
     end
     if self._cached >= self._prometheus._cache_limit then
-        self._cache, self._cached = {}, 0
+        self:_flush()
     end
     local node = self._cache
     for i = 1, m do
         local key = values[i]
         if key ~= key then
-            return handle -- NaN cannot be a table key: resolved each time.
+            -- NaN cannot be a table key: its text is, which lookups never hit, so NaN
+            -- resolves each time and gives back the handle it replaces.
+            key = strings[i]
         end
         if i == m then
+            local old = node[key]
+            if old ~= nil then
+                release(self._family_ptr, old)
+            else
+                self._cached = self._cached + 1
+            end
             node[key] = handle
         else
             local child = node[key]
@@ -149,7 +165,6 @@ local function resolve(self, values)
             node = child
         end
     end
-    self._cached = self._cached + 1
     return handle
 end
 
@@ -242,8 +257,28 @@ end
 
 local LOOKUPS = { [0] = lookup0, lookup1, lookup2, lookup3, lookup4 }
 
--- Drops every cached handle; the next call of each label set resolves it again.
+-- Gives back every handle under `node`, a table `depth` levels of tables above them.
+local function release_all(release, family, node, depth)
+    for _, child in pairs(node) do
+        if depth == 1 then
+            release(family, child)
+        else
+            release_all(release, family, child, depth - 1)
+        end
+    end
+end
+
+-- Drops every cached handle, giving each back to the C family (which frees a series'
+-- handle object once no cache holds it); the next call of each label set resolves it
+-- again.
 function Metric:_flush()
+    local release, family = self._kind.release, self._family_ptr
+    if self._handle ~= nil then
+        release(family, self._handle)
+    end
+    if self._n > 0 then
+        release_all(release, family, self._cache, self._n)
+    end
     self._cache, self._cached, self._handle = {}, 0, nil
 end
 
@@ -392,11 +427,7 @@ function Prometheus:_refresh()
     local generation = self._registry:follow_file()
     if generation ~= self._generation then
         self._generation = generation
-        for _, metric in ipairs(self._metrics) do
-            metric:_flush()
-        end
-        self._errors = lookup0(self._errors_metric, nil)
-        self._removals = lookup0(self._removals_metric, nil)
+        self:_flush()
     end
     local value = self._removal_value
     if C.metricore_counter_get(self._removals, value) ~= 0 then
@@ -405,10 +436,18 @@ function Prometheus:_refresh()
     local expired = self._registry:series_expired()
     if value[0] ~= self._removals_seen or expired ~= self._expired_seen then
         self._removals_seen, self._expired_seen = value[0], expired
-        for _, metric in ipairs(self._metrics) do
-            metric:_flush()
-        end
+        self:_flush()
     end
+end
+
+-- Drops every metric's cached handles, then resolves the module's own counters again
+-- (their handles were given back with the others).
+function Prometheus:_flush()
+    for _, metric in ipairs(self._metrics) do
+        metric:_flush()
+    end
+    self._errors = lookup0(self._errors_metric, nil)
+    self._removals = lookup0(self._removals_metric, nil)
 end
 
 -- Counts a removal in the shared count and drops this worker's cached handles.
