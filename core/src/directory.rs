@@ -649,7 +649,8 @@ fn make_record<'a>(
 ) -> Option<(TaggedRef, Series)> {
     let mut bytes = Vec::with_capacity(key::encoded_len(values.clone()));
     key::encode(values, &mut bytes);
-    let words = REC_HEAD + bytes.len().div_ceil(8);
+    let (class, key_words) = key_class(bytes.len().div_ceil(8));
+    let words = REC_HEAD + key_words;
     // Records retired but not reclaimed still hold their family's share.
     reclaiming(region, refund, || charge(words as u64).then_some(()))?;
     let give_back = || {
@@ -664,8 +665,11 @@ fn make_record<'a>(
         give_back();
         return None;
     };
-    let space =
-        || take_record(region, words).or_else(|| region.alloc_arena(words).map(|off| (off, 0)));
+    let space = || {
+        class
+            .and_then(|class| take_record(region, class, words))
+            .or_else(|| region.alloc_arena(words).map(|off| (off, 0)))
+    };
     let Some((off, gen)) = reclaiming(region, refund, space) else {
         // Nobody else knows these cells yet.
         region.free_cells(cell, cells);
@@ -736,11 +740,27 @@ fn reclaiming<T>(
     }
 }
 
-/// Takes a reclaimed record of `words` words off its free list: its arena offset and
-/// the generation it lives at once written. A record that does not check out (outside
-/// the arena, or not retired: only a hostile write puts it there) is not used.
-fn take_record(region: &Region, words: usize) -> Option<(u64, u64)> {
-    let class = words - REC_HEAD;
+/// The size class of a record whose key is `key_words` words, and the key words it is
+/// made with: keys up to 11 words exactly, longer ones rounded up to 16, 32, 64 or 128
+/// words (classes 12 to 15, the last [`region::RECORD_CLASSES`]); no class past 128
+/// words (1 KiB: such records are never reused).
+fn key_class(key_words: usize) -> (Option<usize>, usize) {
+    const EXACT: usize = region::RECORD_CLASSES - 4;
+    match key_words {
+        w if w < EXACT => (Some(w), w),
+        w if w <= 128 => {
+            let size = w.next_power_of_two().max(16);
+            (Some(EXACT + size.trailing_zeros() as usize - 4), size)
+        }
+        w => (None, w),
+    }
+}
+
+/// Takes a reclaimed record of size class `class` and `words` words off its free list:
+/// its arena offset and the generation it lives at once written. A record that does
+/// not check out (outside the arena, or not retired: only a hostile write puts it
+/// there) is not used.
+fn take_record(region: &Region, class: usize, words: usize) -> Option<(u64, u64)> {
     let off = region.take_record(class, |off| {
         region
             .arena_array::<REC_HEAD>(off)
@@ -826,8 +846,8 @@ fn retire(region: &Region, off: u64, cells: usize) {
 
 /// Gives back the cells of every retired record once no write through a handle that
 /// passed its check can still land in them ([`Region::quiesce`]), then the record
-/// itself to the free list of its size (records of more key words than
-/// [`region::RECORD_CLASSES`] stay in the arena), and its words to its family's share
+/// itself to the free list of its size class (records of keys past 128 words stay in
+/// the arena; see [`key_class`]), and its words to its family's share
 /// (`refund`); returns how many records. When that cannot be known, the records stay
 /// retired.
 pub(crate) fn reclaim(region: &Region, refund: &dyn Fn(u32, u64)) -> u64 {
@@ -871,16 +891,19 @@ pub(crate) fn reclaim(region: &Region, refund: &dyn Fn(u32, u64)) -> u64 {
 /// Puts the reclaimed record at arena offset `off` on the free list of its size and
 /// refunds its family, if its key length leaves it inside the arena and a size class.
 fn free_record(region: &Region, off: u64, head: &[AtomicU64; REC_HEAD], refund: &dyn Fn(u32, u64)) {
-    let key_words = head[REC_KEY_LEN].load(Ordering::Relaxed).div_ceil(8);
-    let words = REC_HEAD as u64 + key_words;
-    if key_words >= region::RECORD_CLASSES as u64 || region.arena_span(off, words).is_none() {
+    let key_len = head[REC_KEY_LEN].load(Ordering::Relaxed);
+    let (Some(class), key_words) = key_class(key_len.div_ceil(8) as usize) else {
+        return;
+    };
+    let words = (REC_HEAD + key_words) as u64;
+    if region.arena_span(off, words).is_none() {
         return;
     }
     let fam = FamilyWord(head[REC_FAMILY].load(Ordering::Relaxed));
     if fam.flags() & OVERFLOW == 0 {
         refund(fam.family(), words);
     }
-    region.free_record(key_words as usize, off, &head[REC_CELL]);
+    region.free_record(class, off, &head[REC_CELL]);
 }
 
 /// Removes every series of `family` (of `cells` cells each) for which `keep` is false;

@@ -46,7 +46,7 @@ use crate::word::{LaneOwner, Reserved};
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 6;
+pub(crate) const VERSION: u64 = 7;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -119,8 +119,8 @@ pub(crate) const H_FREE_CELLS: usize = 46;
 const H_NO_BARRIER: usize = 47;
 /// Heads of the free lists of records, one per size class ([`RECORD_CLASSES`]).
 const H_FREE_RECORDS: usize = 48;
-/// Size classes of reused records: class `c` holds the records of `c` more words
-/// than the smallest.
+/// Size classes of reused records, by the words of their key: exact below 12 words,
+/// then 16, 32, 64 and 128 words (see `directory::key_class`).
 pub(crate) const RECORD_CLASSES: usize = 16;
 const HEADER_WORDS: usize = 64;
 const STATE_READY: u64 = 1;

@@ -286,6 +286,41 @@ fn a_family_that_makes_and_removes_series_far_past_its_arena_share_reuses_record
 }
 
 #[test]
+fn series_with_long_label_values_reuse_records_too() {
+    let r = Registry::with_options(&small_arena()).unwrap();
+    let v = r
+        .counter_vec("long", "Long keys.", &["model", "tenant", "path"])
+        .unwrap();
+    let arena = r.stats().arena_bytes;
+    // Keys of 3 values from 40 to 300 bytes: records of 16 to 128 key words, each
+    // class many times what the family's share could hold without reuse.
+    const N: usize = 4_000;
+    for i in 0..N {
+        let long = |c: char| c.to_string().repeat(40 + (i * 37) % 260);
+        let labels = [format!("m{i}"), long('t'), long('p')];
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        v.with_labels(&labels).unwrap().inc_by(2);
+        assert_eq!(v.with_labels(&labels).unwrap().get(), 2.0, "{i}");
+        assert!(v.remove(&labels).unwrap());
+    }
+    let s = r.stats();
+    assert_eq!(s.overflows, 0, "no new series went to the overflow series");
+    assert_eq!(s.series, 0);
+    assert!(s.records_reused >= (N - 300) as u64, "{}", s.records_reused);
+    // At most a reclamation's worth of the largest records (128 key words and the
+    // head) past the arena used before.
+    let grown = s.arena_bytes.0 - arena.0;
+    assert!(
+        grown <= 8 * 140 * 300,
+        "arena grew {grown} bytes: {:?}",
+        s.arena_bytes
+    );
+    let t = r.render(Format::Prometheus);
+    assert_eq!(t.matches("long_total{").count(), 0, "{t}");
+    assert_eq!(value(&t, "metricore_stale_recordings_total"), Some(0.0));
+}
+
+#[test]
 fn series_that_expire_far_past_their_familys_arena_share_reuse_records() {
     const IDLE: Duration = Duration::from_millis(50);
     let r = Registry::with_options(&small_arena()).unwrap();
