@@ -266,14 +266,14 @@ impl<T> Series<T> {
     /// many [`release`](Series::release)s, or until `self` is dropped.
     pub(crate) fn keep(&self, id: u64, make: impl FnOnce() -> T) -> *const T {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (series, out) = kept
-            .by_id
-            .entry(id)
-            .or_insert_with(|| (Box::new(make()), 0));
+        let Kept { by_id, by_address } = &mut *kept;
+        let (series, out) = by_id.entry(id).or_insert_with(|| {
+            let series = Box::new(make());
+            by_address.insert(&*series as *const T as usize, id);
+            (series, 0)
+        });
         *out += 1;
-        let p: *const T = &**series;
-        kept.by_address.insert(p as usize, id);
-        p
+        &**series
     }
 
     /// Counts one handle to `series` given back, and frees the series when none is
