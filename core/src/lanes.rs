@@ -14,6 +14,8 @@
 //! A lane is never cleared: a new holder adds to what the last one left, so nothing
 //! needs folding, and two threads that end up in one lane only contend.
 
+#[cfg(all(feature = "shared-library", not(loom)))]
+mod sole;
 pub(crate) mod table;
 
 use std::cell::{Cell, RefCell};
@@ -73,6 +75,8 @@ impl Drop for Held {
     fn drop(&mut self) {
         let (key, slot) = split(KEY.try_with(Cell::get).unwrap_or(join(NO_KEY, 0)));
         // Recordings made later in this thread's exit share the overflow slot.
+        #[cfg(all(feature = "shared-library", not(loom)))]
+        sole::forget();
         let _ = KEY.try_with(|k| k.set(join(overflow_key(), OVERFLOW as u32)));
         if key == NO_KEY || slot == OVERFLOW {
             return;
@@ -96,6 +100,10 @@ pub(crate) const fn split(v: u64) -> (u32, usize) {
 /// that has none yet has a key no map entry carries.
 #[inline(always)]
 pub(crate) fn current() -> u64 {
+    #[cfg(all(feature = "shared-library", not(loom)))]
+    if let Some(key) = sole::key() {
+        return key;
+    }
     KEY.with(Cell::get)
 }
 
@@ -160,6 +168,10 @@ pub(crate) fn assign() -> u64 {
     };
     let v = join(key, slot as u32);
     let _ = KEY.try_with(|k| k.set(v));
+    #[cfg(all(feature = "shared-library", not(loom)))]
+    if slot != OVERFLOW {
+        sole::offer(v);
+    }
     v
 }
 
@@ -187,6 +199,8 @@ fn watch_forks() {
         }
         OVERFLOW_KEY.store(NO_KEY, Ordering::Relaxed);
         if key == NO_KEY {
+            #[cfg(feature = "shared-library")]
+            sole::after_fork(None);
             return;
         }
         if slot != OVERFLOW {
@@ -197,7 +211,10 @@ fn watch_forks() {
         } else {
             new_key()
         };
-        let _ = KEY.try_with(|k| k.set(join(key, slot as u32)));
+        let v = join(key, slot as u32);
+        let _ = KEY.try_with(|k| k.set(v));
+        #[cfg(feature = "shared-library")]
+        sole::after_fork((slot != OVERFLOW).then_some(v));
     }
     ONCE.call_once(|| {
         // SAFETY: registers a handler that only touches atomics and this thread's
