@@ -35,6 +35,7 @@
 //! The directory keeps the header's count of live series. A family's own count, and
 //! its series limit, are the caller's: the directory never touches the family table.
 
+use crate::exemplar;
 use crate::key;
 use crate::region::{self, Region};
 use crate::sync::{fence, AtomicU64, Backoff, Ordering};
@@ -206,10 +207,13 @@ impl Record {
     }
 
     /// The exemplar slots (`words` words) of the record at absolute word `at`, if they
-    /// were made and are in range: their absolute word index.
+    /// were made, that many, and are in range: their absolute word index.
     #[inline]
     pub fn exemplars(region: &Region, at: usize, words: usize) -> Option<usize> {
-        let off = region.word(at + REC_EXEMPLARS).load(Ordering::Acquire);
+        let (off, n) = split_exemplars(region.word(at + REC_EXEMPLARS).load(Ordering::Acquire));
+        if n * exemplar::SLOT_WORDS != words {
+            return None;
+        }
         region.arena_span(off, words as u64)
     }
 
@@ -218,17 +222,15 @@ impl Record {
         region.word(at + REC_EXEMPLARS).load(Ordering::Relaxed) != 0
     }
 
-    /// Gives the record at `at` the exemplar slots at arena offset `off` unless it has
-    /// some already; returns the record's slots afterwards (see [`Record::exemplars`]).
-    pub fn set_exemplars(region: &Region, at: usize, off: u64, words: usize) -> Option<usize> {
+    /// Gives the record at `at` the exemplar slots (`words` words) at arena offset `off`
+    /// unless it has some already; whether it took them.
+    pub fn set_exemplars(region: &Region, at: usize, off: u64, words: usize) -> bool {
+        let n = (words / exemplar::SLOT_WORDS) as u64;
         // Release: whoever loads the offset sees the slots zeroed.
-        let _ = region.word(at + REC_EXEMPLARS).compare_exchange(
-            0,
-            off,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
-        Record::exemplars(region, at, words)
+        region
+            .word(at + REC_EXEMPLARS)
+            .compare_exchange(0, n << 32 | off, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// When the series of the record at `at` was made (or last reset), in seconds
@@ -740,6 +742,12 @@ fn reclaiming<T>(
     }
 }
 
+/// A record's exemplar word: the slots' arena offset (low half) and how many slots
+/// (high half).
+fn split_exemplars(word: u64) -> (u64, usize) {
+    (word & 0xffff_ffff, (word >> 32) as usize)
+}
+
 /// The size class of a record whose key is `key_words` words, and the key words it is
 /// made with: keys up to 11 words exactly, longer ones rounded up to 16, 32, 64 or 128
 /// words (classes 12 to 15, the last [`region::RECORD_CLASSES`]); no class past 128
@@ -881,11 +889,31 @@ pub(crate) fn reclaim(region: &Region, refund: &dyn Fn(u32, u64)) -> u64 {
             if float > 0 && float <= u32::MAX as u64 {
                 region.free_cells((float - 1) as u32, 1);
             }
+            free_exemplars(region, head, refund);
             free_record(region, off, head, refund);
         }
         region::saturating_sub(region.word(region::H_RETIRED_COUNT), 1);
     }
     records.len() as u64
+}
+
+/// Puts the exemplar slots of the reclaimed record `head`, if it has any, on the free
+/// list of their number and refunds its family, which they were charged to, if they
+/// lie inside the arena and that number has a list.
+fn free_exemplars(region: &Region, head: &[AtomicU64; REC_HEAD], refund: &dyn Fn(u32, u64)) {
+    let (off, n) = split_exemplars(head[REC_EXEMPLARS].load(Ordering::Relaxed));
+    let words = (n * exemplar::SLOT_WORDS) as u64;
+    if off == 0 || n == 0 || n > region::EXEMPLAR_CLASSES {
+        return;
+    }
+    let Some(at) = region.arena_span(off, words) else {
+        return;
+    };
+    refund(
+        FamilyWord(head[REC_FAMILY].load(Ordering::Relaxed)).family(),
+        words,
+    );
+    region.free_exemplars(n, off, region.word(at));
 }
 
 /// Puts the reclaimed record at arena offset `off` on the free list of its size and

@@ -13,8 +13,9 @@
 //! Layout, in 8-byte words:
 //!
 //! ```text
-//! header   64 words: identity and capacities (0..12), then bump pointers and
-//!          self-metric counters, each on its own cache line
+//! header   80 words: identity and capacities (0..12), then bump pointers and
+//!          self-metric counters, each on its own cache line, and the heads of the
+//!          free lists of records and exemplar slots
 //! families family_capacity x FAMILY_WORDS (4) words
 //! dir      series_capacity slots (one word each)
 //! procs    process_capacity x PROC_WORDS (2) words
@@ -122,7 +123,12 @@ const H_FREE_RECORDS: usize = 48;
 /// Size classes of reused records, by the words of their key: exact below 12 words,
 /// then 16, 32, 64 and 128 words (see `directory::key_class`).
 pub(crate) const RECORD_CLASSES: usize = 16;
-const HEADER_WORDS: usize = 64;
+/// Heads of the free lists of exemplar slots, one per number of slots.
+const H_FREE_EXEMPLARS: usize = 64;
+/// The most exemplar slots a series' slots may have to be reused (a histogram of 15
+/// buckets and `+Inf`).
+pub(crate) const EXEMPLAR_CLASSES: usize = 16;
+const HEADER_WORDS: usize = 80;
 const STATE_READY: u64 = 1;
 
 /// Cells reserved at the start of every lane as a sink: a series that can get no
@@ -907,27 +913,10 @@ impl Region {
     }
 
     /// Puts the record at arena offset `off`, whose cells were reclaimed, on the free
-    /// list of size class `class`, linked through its dead word `link` (low half). A
-    /// head is a tag (high half, bumped by every pop, so a head popped and pushed again
-    /// in between fails the CAS) and the offset of the first record (low half, 0 for
-    /// an empty list).
+    /// list of size class `class`, linked through its dead word `link` (low half).
     pub fn free_record(&self, class: usize, off: u64, link: &AtomicU64) {
-        if class >= RECORD_CLASSES {
-            return;
-        }
-        let head = self.word(H_FREE_RECORDS + class);
-        let backoff = Backoff::new();
-        let mut cur = head.load(Ordering::Relaxed);
-        loop {
-            link.store(cur & 0xffff_ffff, Ordering::Relaxed);
-            let new = (cur >> 32) << 32 | off;
-            match head.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(v) => {
-                    cur = v;
-                    backoff.spin();
-                }
-            }
+        if class < RECORD_CLASSES {
+            self.push_arena(H_FREE_RECORDS + class, off, link);
         }
     }
 
@@ -943,7 +932,61 @@ impl Region {
         if class >= RECORD_CLASSES {
             return None;
         }
-        let head = self.word(H_FREE_RECORDS + class);
+        let off = self.pop_arena(H_FREE_RECORDS + class, link)?;
+        self.count(H_REUSED);
+        Some(off)
+    }
+
+    /// Puts the exemplar slots of a reclaimed series, `n` of them at arena offset
+    /// `off`, on the free list of `n` slots, linked through their first word `link`.
+    pub fn free_exemplars(&self, n: usize, off: u64, link: &AtomicU64) {
+        if (1..=EXEMPLAR_CLASSES).contains(&n) {
+            self.push_arena(H_FREE_EXEMPLARS + n - 1, off, link);
+        }
+    }
+
+    /// Takes `n` exemplar slots off their free list: their arena offset. `link` gives
+    /// their first word, as for [`Region::take_record`]; the caller zeroes them.
+    pub fn take_exemplars<'a>(
+        &'a self,
+        n: usize,
+        link: impl Fn(u64) -> Option<&'a AtomicU64>,
+    ) -> Option<u64> {
+        if !(1..=EXEMPLAR_CLASSES).contains(&n) {
+            return None;
+        }
+        self.pop_arena(H_FREE_EXEMPLARS + n - 1, link)
+    }
+
+    /// Pushes arena offset `off` on the free list whose head is header word `head`,
+    /// linked through `link` (low half). A head is a tag (high half, bumped by every
+    /// pop, so a head popped and pushed again in between fails the CAS) and the offset
+    /// of the first item (low half, 0 for an empty list).
+    fn push_arena(&self, head: usize, off: u64, link: &AtomicU64) {
+        let head = self.word(head);
+        let backoff = Backoff::new();
+        let mut cur = head.load(Ordering::Relaxed);
+        loop {
+            link.store(cur & 0xffff_ffff, Ordering::Relaxed);
+            let new = (cur >> 32) << 32 | off;
+            match head.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(v) => {
+                    cur = v;
+                    backoff.spin();
+                }
+            }
+        }
+    }
+
+    /// Pops the first item of the free list whose head is header word `head` (see
+    /// [`Region::push_arena`]); `link` gives the word an item links through.
+    fn pop_arena<'a>(
+        &'a self,
+        head: usize,
+        link: impl Fn(u64) -> Option<&'a AtomicU64>,
+    ) -> Option<u64> {
+        let head = self.word(head);
         let backoff = Backoff::new();
         let mut cur = head.load(Ordering::Acquire);
         loop {
@@ -954,10 +997,7 @@ impl Region {
             let next = link(off)?.load(Ordering::Relaxed) & 0xffff_ffff;
             let new = ((cur >> 32) + 1) << 32 | next;
             match head.compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Acquire) {
-                Ok(_) => {
-                    self.count(H_REUSED);
-                    return Some(off);
-                }
+                Ok(_) => return Some(off),
                 Err(v) => {
                     cur = v;
                     backoff.spin();

@@ -242,6 +242,8 @@ impl ExemplarSlots {
         self.make(region, words)
     }
 
+    /// Makes the slots, from those of a reclaimed series with as many if there are
+    /// some (zeroed here), else from fresh arena words.
     #[cold]
     #[inline(never)]
     fn make(self, region: &Region, words: usize) -> Option<usize> {
@@ -251,8 +253,29 @@ impl ExemplarSlots {
         {
             return None;
         }
-        let off = region.alloc_arena(words)?;
-        Record::set_exemplars(region, self.record, off, words)
+        let span = |off| region.arena_span(off, words as u64);
+        let reused = region.take_exemplars(self.n, |off| span(off).map(|at| region.word(at)));
+        let off = match reused.and_then(|off| Some((off, span(off)?))) {
+            Some((off, at)) => {
+                for w in &region.words()[at..at + words] {
+                    w.store(0, Ordering::Relaxed);
+                }
+                Some(off)
+            }
+            None => region.alloc_arena(words),
+        };
+        let Some(off) = off else {
+            refund(region, family, words as u64);
+            return None;
+        };
+        if !Record::set_exemplars(region, self.record, off, words) {
+            // Another thread gave the series its slots first: these go back.
+            if let Some(at) = span(off) {
+                region.free_exemplars(self.n, off, region.word(at));
+            }
+            refund(region, family, words as u64);
+        }
+        Record::exemplars(region, self.record, words)
     }
 }
 

@@ -812,13 +812,15 @@ impl Walker<'_> {
 }
 
 /// The latest exemplar in slot `i` (of `n`: one for a counter, one per bucket of a
-/// histogram) of a series, over the regions that have it (`run`).
+/// histogram) of a series, over the regions that have it (`run`). A slot read after
+/// its series was removed is not the series' (its slots may be another's by then).
 fn latest_exemplar(regions: &[&Region], run: &[Entry], n: usize, i: usize) -> Option<Exemplar> {
     run.iter().fold(None, |best, e| {
         let region = regions[e.src];
         let slot = Record::exemplars(region, e.record.at, n * exemplar::SLOT_WORDS)
             .map(|at| at + i * exemplar::SLOT_WORDS)
-            .and_then(|at| exemplar::read(&region.words()[at..at + exemplar::SLOT_WORDS]));
+            .and_then(|at| exemplar::read(&region.words()[at..at + exemplar::SLOT_WORDS]))
+            .filter(|_| e.record.current(region));
         exemplar::latest(best, slot)
     })
 }
