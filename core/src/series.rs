@@ -909,3 +909,92 @@ mod tests {
         info.unwrap().set_info(&["1"], &[("k", "x")]).unwrap();
     }
 }
+
+/// Loom model of exemplar slots reused: an exemplar written through a handle held
+/// across its series' removal never shows in the series that takes its slot.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::directory::{self, Checks, Ident, NO_OWNER};
+    use crate::exemplar::{Encoded, SLOT_WORDS};
+    use crate::region::Options;
+
+    const X: Ident = Ident {
+        family: 0,
+        flags: 0,
+        owner: NO_OWNER,
+    };
+    const HX: u64 = 0x1111_1111_0000_0000;
+    const HZ: u64 = 0x2222_2222_0000_0000;
+
+    fn make(r: &Region, hash: u64, v: &str) -> directory::Series {
+        let checks = Checks {
+            at_limit: || false,
+            charge: |_| true,
+            refund: |_, _| {},
+            gone: |_| false,
+        };
+        directory::insert(r, hash, X, [v].into_iter(), 1, (1, 0.0), checks)
+            .unwrap()
+            .series
+    }
+
+    /// Writes an exemplar with the trace id `id` in the slot of the series at `record`.
+    fn write(r: &Region, record: usize, id: &str) {
+        let labels = [("trace_id", id)];
+        let e = Encoded::new(&labels).unwrap();
+        FloatCell { record }.exemplar_slots(1).write(r, 0, &e, 1.0);
+    }
+
+    #[test]
+    fn an_exemplar_through_a_handle_held_across_removal_stays_out_of_the_series_that_reuses_its_slot(
+    ) {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(|| {
+            // An arena whose family share (a quarter) holds one slot.
+            let r = Arc::new(
+                Region::anonymous(&Options {
+                    shards: Some(1),
+                    cells_per_shard: 264,
+                    series_capacity: 4,
+                    family_capacity: 2,
+                    process_capacity: 1,
+                    arena_bytes: 4096,
+                    ..Options::default()
+                })
+                .unwrap(),
+            );
+            let z = make(&r, HZ, "z");
+            write(&r, z.record, "a");
+            let z_slot = Record::exemplars(&r, z.record, SLOT_WORDS);
+            let (g, gen) = directory::guard(&r, z).unwrap();
+            let held = crate::cells::Cells::new(r.clone(), z.cell, 1, g, gen);
+            let r2 = r.clone();
+            let t = loom::thread::spawn(move || {
+                if let Some(_entered) = held.enter_again() {
+                    write(&r2, z.record, "b");
+                }
+            });
+            assert!(directory::remove(&r, HZ, X, ["z"].into_iter(), 1));
+            let refund = |f, w| refund(&r, f, w);
+            let reused = (directory::reclaim(&r, &refund) > 0).then(|| make(&r, HX, "x"));
+            let x_slot = reused.map(|x| {
+                FloatCell { record: x.record }
+                    .exemplar_slots(1)
+                    .get_or_make(&r)
+            });
+            t.join().unwrap();
+            if let Some(at) = x_slot {
+                assert_eq!(at, z_slot, "the freed slot went to the new series");
+                let at = at.unwrap();
+                assert!(
+                    exemplar::read(&r.words()[at..at + SLOT_WORDS]).is_none(),
+                    "nothing of the old series in it"
+                );
+            }
+        });
+    }
+}
