@@ -154,6 +154,18 @@ def children(pid):
     return sorted(found)
 
 
+def total_rates(samples):
+    """Series a second that all writers made together over the first and the last
+    tenth of the run, from the samples (time, series made so far, ...)."""
+    def rate(a, b):
+        return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else float("nan")
+
+    end = samples[-1][0]
+    first = [s for s in samples if s[0] <= end / 10]
+    last = [s for s in samples if s[0] >= end * 9 / 10]
+    return rate(samples[0], first[-1]), rate(last[0], samples[-1])
+
+
 class Run:
     """What a soak run left: the writers' reports, the region samples and the file
     rendered at the end."""
@@ -250,6 +262,8 @@ def run(built, tmp_path_factory):
     for n in r.names:
         first, last = rates(r.report[n])
         line.append(f"{n} {first:.0f}/{last:.0f}")
+    first, last = total_rates(r.samples)
+    line.append(f"; all writers {first:.0f}/{last:.0f}")
     line.append("; peak resident MiB first/last quarter:")
     for n in r.names:
         first, last = r.rss[n]
