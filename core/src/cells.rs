@@ -137,9 +137,16 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     /// when the series was removed since the handle was made.
     #[inline(always)]
     pub fn enter(&self) -> Option<Local<'_>> {
+        // Read before the write is entered: only the guard's load must follow it.
+        let (guard, expect) = (self.guard, self.expect);
         let local = self.begin();
+        // SAFETY: `guard` points at a word of the region `self.region` keeps mapped.
+        let ok = unsafe { &*guard }.load(Ordering::Relaxed) == expect;
+        if !ok {
+            self.stale();
+        }
         // Dropping `local` ends the write either way.
-        self.current().then_some(local)
+        ok.then_some(local)
     }
 
     /// [`Cells::enter`] for what goes with a recording already counted (an exemplar
@@ -160,6 +167,8 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         } else {
             self.shared_lane(lane)
         };
+        // Computed before the write is entered: only the guard's load must follow it.
+        let (base, at) = (self.base, lane * self.stride);
         // SAFETY: the quiescence area has a line per lane and `lane` is masked below
         // the capacity; the region `self.region` keeps it mapped.
         let line = unsafe { self.quiet.add(lane * region::QUIET_WORDS) };
@@ -180,8 +189,8 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         #[cfg(loom)]
         crate::sync::fence(Ordering::SeqCst);
         Local {
-            base: self.base,
-            at: lane * self.stride,
+            base,
+            at,
             quiet,
             shared: !own,
         }
@@ -201,16 +210,6 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     pub fn live(&self) -> bool {
         // SAFETY: `guard` points at a word of the region `self.region` keeps mapped.
         unsafe { &*self.guard }.load(Ordering::Relaxed) == self.expect
-    }
-
-    /// [`Cells::live`], counting the write dropped if not.
-    #[inline(always)]
-    fn current(&self) -> bool {
-        let ok = self.live();
-        if !ok {
-            self.stale();
-        }
-        ok
     }
 
     /// A write through a handle of a removed series, dropped.
