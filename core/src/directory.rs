@@ -1171,32 +1171,55 @@ mod tests {
 /// the home slot of `x`, and is removed while two creators make `x`. One creator can
 /// pass `z` and take the next slot while the other takes `z`'s slot once it is freed.
 /// (Preemption bound 3: it finds the missing fence or adoption within it.)
+/// Its region and helpers serve the models of other modules too.
 #[cfg(all(test, loom))]
-mod loom_model {
+pub(crate) mod loom_model {
     use std::sync::Arc;
 
     use super::*;
     use crate::region::Options;
 
-    const X: Ident = Ident {
+    pub(crate) const X: Ident = Ident {
         family: 1,
         flags: 0,
         owner: NO_OWNER,
     };
     /// Home slot 0 for both keys, different tags.
-    const HX: u64 = 0x1111_1111_0000_0000;
-    const HZ: u64 = 0x2222_2222_0000_0000;
+    pub(crate) const HX: u64 = 0x1111_1111_0000_0000;
+    pub(crate) const HZ: u64 = 0x2222_2222_0000_0000;
 
-    fn make(r: &Region, hash: u64, v: &str) -> Series {
+    /// Makes the series of the one value `v` of `ident`, with one cell.
+    pub(crate) fn make_in(r: &Region, ident: Ident, hash: u64, v: &str) -> Series {
         let checks = Checks {
             at_limit: || false,
             charge: |_| true,
             refund: |_, _| {},
             gone: |_| false,
         };
-        insert(r, hash, X, [v].into_iter(), 1, (1, 0.0), checks)
+        insert(r, hash, ident, [v].into_iter(), 1, (1, 0.0), checks)
             .unwrap()
             .series
+    }
+
+    /// [`make_in`] for family `X`.
+    pub(crate) fn make(r: &Region, hash: u64, v: &str) -> Series {
+        make_in(r, X, hash, v)
+    }
+
+    /// A region of one lane, 4 series slots, 2 families and `arena_bytes` of arena.
+    pub(crate) fn region(arena_bytes: u64) -> Arc<Region> {
+        Arc::new(
+            Region::anonymous(&Options {
+                shards: Some(1),
+                cells_per_shard: 264,
+                series_capacity: 4,
+                family_capacity: 2,
+                process_capacity: 1,
+                arena_bytes,
+                ..Options::default()
+            })
+            .unwrap(),
+        )
     }
 
     #[test]
@@ -1221,18 +1244,7 @@ mod loom_model {
     }
 
     fn churn_region() -> Arc<Region> {
-        Arc::new(
-            Region::anonymous(&Options {
-                shards: Some(1),
-                cells_per_shard: 264,
-                series_capacity: 4,
-                family_capacity: 2,
-                process_capacity: 1,
-                arena_bytes: 1024,
-                ..Options::default()
-            })
-            .unwrap(),
-        )
+        region(1024)
     }
 
     #[test]

@@ -102,43 +102,18 @@ fn digest(region: &Region, rec: &Record, cells: usize) -> Option<u64> {
 
 #[cfg(all(test, loom))]
 mod loom_model {
-    use std::sync::Arc;
-
     use super::*;
     use crate::cells::Cells;
-    use crate::directory::{self, Checks, Ident, Series, NO_OWNER};
-    use crate::region::Options;
+    use crate::directory::loom_model::{make_in, region, HX, HZ};
+    use crate::directory::{self, Ident, NO_OWNER};
     use crate::spec::{Kind, Spec};
-
-    fn make(r: &Region, ident: Ident, hash: u64, v: &str) -> Series {
-        let checks = Checks {
-            at_limit: || false,
-            charge: |_| true,
-            refund: |_, _| {},
-            gone: |_| false,
-        };
-        directory::insert(r, hash, ident, [v].into_iter(), 1, (1, 0.0), checks)
-            .unwrap()
-            .series
-    }
 
     #[test]
     fn an_increment_racing_the_expiry_of_its_series_is_seen_counted_or_lost_never_reused() {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(2);
         model.check(|| {
-            let r = Arc::new(
-                Region::anonymous(&Options {
-                    shards: Some(1),
-                    cells_per_shard: 264,
-                    series_capacity: 4,
-                    family_capacity: 2,
-                    process_capacity: 1,
-                    arena_bytes: 2048,
-                    ..Options::default()
-                })
-                .unwrap(),
-            );
+            let r = region(2048);
             let spec = Spec::new("jobs", "", Kind::Counter).labels(&["k"]);
             let mut spec = spec.normalize().unwrap();
             spec.expire_ms = 10;
@@ -147,7 +122,7 @@ mod loom_model {
                 flags: 0,
                 owner: NO_OWNER,
             };
-            let z = make(&r, ident, 0x2222_2222_0000_0000, "z");
+            let z = make_in(&r, ident, HZ, "z");
             let (g, e) = directory::guard(&r, z).unwrap();
             let held = Cells::new(r.clone(), z.cell, 1, g, e);
             let mut idle = Idle::default();
@@ -158,8 +133,8 @@ mod loom_model {
                 }
             });
             let expired = sweep(&r, &mut idle, 10);
-            let reused = (directory::reclaim(&r, &|_, _| {}) > 0)
-                .then(|| make(&r, ident, 0x1111_1111_0000_0000, "x"));
+            let reused =
+                (directory::reclaim(&r, &|_, _| {}) > 0).then(|| make_in(&r, ident, HX, "x"));
             t.join().unwrap();
             let stale = r.counter(region::H_STALE);
             if expired == 0 {

@@ -914,32 +914,10 @@ mod tests {
 /// across its series' removal never shows in the series that takes its slot.
 #[cfg(all(test, loom))]
 mod loom_model {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::directory::{self, Checks, Ident, NO_OWNER};
+    use crate::directory;
+    use crate::directory::loom_model::{make, region, HX, HZ, X};
     use crate::exemplar::{Encoded, SLOT_WORDS};
-    use crate::region::Options;
-
-    const X: Ident = Ident {
-        family: 0,
-        flags: 0,
-        owner: NO_OWNER,
-    };
-    const HX: u64 = 0x1111_1111_0000_0000;
-    const HZ: u64 = 0x2222_2222_0000_0000;
-
-    fn make(r: &Region, hash: u64, v: &str) -> directory::Series {
-        let checks = Checks {
-            at_limit: || false,
-            charge: |_| true,
-            refund: |_, _| {},
-            gone: |_| false,
-        };
-        directory::insert(r, hash, X, [v].into_iter(), 1, (1, 0.0), checks)
-            .unwrap()
-            .series
-    }
 
     /// Writes an exemplar with the trace id `id` in the slot of the series at `record`.
     fn write(r: &Region, record: usize, id: &str) {
@@ -955,18 +933,7 @@ mod loom_model {
         model.preemption_bound = Some(2);
         model.check(|| {
             // An arena whose family share (a quarter) holds one slot.
-            let r = Arc::new(
-                Region::anonymous(&Options {
-                    shards: Some(1),
-                    cells_per_shard: 264,
-                    series_capacity: 4,
-                    family_capacity: 2,
-                    process_capacity: 1,
-                    arena_bytes: 4096,
-                    ..Options::default()
-                })
-                .unwrap(),
-            );
+            let r = region(4096);
             let z = make(&r, HZ, "z");
             write(&r, z.record, "a");
             let z_slot = Record::exemplars(&r, z.record, SLOT_WORDS);
