@@ -142,6 +142,9 @@ struct State {
 pub struct Registry {
     state: Mutex<State>,
     hooks: Arc<Hooks>,
+    /// The buffer of the last render, kept for the next one: a render writes into
+    /// memory it already has instead of growing a new buffer page by page.
+    body: Mutex<Vec<u8>>,
 }
 
 impl Registry {
@@ -164,6 +167,7 @@ impl Registry {
                 names: HashSet::new(),
             }),
             hooks,
+            body: Mutex::new(Vec::new()),
         }
     }
 
@@ -403,8 +407,9 @@ impl Registry {
         let cores = self.cores(py);
         let outer = CAPTURE.replace(Some(None));
         let outer_without = WITHOUT_COLLECTORS.replace(false);
+        // A render at the same time as this one takes a new buffer.
+        let mut out = std::mem::take(&mut *lock(&self.body));
         let body = py.detach(|| {
-            let mut out = Vec::new();
             let filter = names.map_or_else(metricore::Filter::all, metricore::Filter::names);
             metricore::registry::render_escaped(&cores, format, escaping, &filter, &mut out);
             out
@@ -412,10 +417,12 @@ impl Registry {
         WITHOUT_COLLECTORS.set(outer_without);
 
         let failed = CAPTURE.replace(outer).flatten();
-        match failed {
+        let result = match failed {
             Some(e) => Err(e),
             None => Ok(PyBytes::new(py, &body)),
-        }
+        };
+        *lock(&self.body) = body;
+        result
     }
 
     /// The registry's families with their samples, as `metricore.metrics_core.Metric`

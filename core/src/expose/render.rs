@@ -168,6 +168,7 @@ pub(crate) fn render(
         plain: true,
         reused: false,
         slots: &slots,
+        later: (String::new(), Vec::new()),
     };
     let mut rest = &entries[..];
     for (r, m) in fams.iter().enumerate() {
@@ -358,6 +359,9 @@ struct Walker<'a> {
     reused: bool,
     /// Per region, its process table (empty when no family keeps per-process values).
     slots: &'a [Vec<ProcSlot>],
+    /// With [`Created::Family`], the current family's series as written: their labels
+    /// one after another, and where each one's end with its creation time.
+    later: (String, Vec<(usize, f64)>),
 }
 
 impl Walker<'_> {
@@ -381,28 +385,25 @@ impl Walker<'_> {
         if self.created == Created::Family && has_created(&spec.kind) && !entries.is_empty() {
             self.enc
                 .family(&format!("{name}_created"), "gauge", &spec.help, &spec.unit);
-            let mut i = 0;
-            while i < entries.len() {
-                let e = &entries[i];
-                let run = 1 + entries[i + 1..]
-                    .iter()
-                    .take_while(|o| o.same_series(e, self.regions))
-                    .count();
-                self.set_labels(spec, e);
-                self.created_line(name, &entries[i..i + run]);
-                i += run;
+            let (text, mut ends) = std::mem::take(&mut self.later);
+            let mut from = 0;
+            for &(end, t) in &ends {
+                self.labels.set_text(&text[from..end]);
+                self.enc
+                    .sample(name, "_created", &self.labels, None, Value::F(t), None);
+                from = end;
             }
+            ends.clear();
+            self.later = (text, ends);
+            self.later.0.clear();
         }
     }
 
-    /// Writes the `_created` sample of the series `run`: the earliest creation time of
-    /// the regions that have it.
-    fn created_line(&mut self, name: &str, run: &[Entry]) {
-        let t = run
-            .iter()
+    /// The creation time of the series `run`: the earliest of the regions that have it.
+    fn created(&self, run: &[Entry]) -> f64 {
+        run.iter()
             .map(|e| Record::created(self.regions[e.src], e.record.at))
-            .fold(f64::INFINITY, f64::min);
-        self.line(name, "_created", None, Value::F(t));
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Renders the labels of `e` into `self.labels`, without braces.
@@ -469,8 +470,20 @@ impl Walker<'_> {
 
     fn series(&mut self, spec: &Spec, run: &[Entry]) {
         self.values(spec, run);
-        if self.created == Created::Series && has_created(&spec.kind) {
-            self.created_line(&spec.name, run);
+        if !has_created(&spec.kind) || self.reused {
+            return;
+        }
+        match self.created {
+            Created::Series => {
+                let t = self.created(run);
+                self.line(&spec.name, "_created", None, Value::F(t));
+            }
+            Created::Family => {
+                let t = self.created(run);
+                self.later.0.push_str(self.labels.text());
+                self.later.1.push((self.later.0.len(), t));
+            }
+            Created::Off => {}
         }
     }
 
@@ -836,7 +849,8 @@ fn plain_labels(out: &mut Labels, names: &[String], stored: &[u8], plain: bool) 
     let mut rest = text;
     for n in names {
         // Each value ends at its `00 01` terminator; a valid UTF-8 key has no other NUL.
-        let Some(end) = memchr::memchr(0, rest.as_bytes()) else {
+        // Values are mostly short: a plain loop, not a vectorised search.
+        let Some(end) = rest.bytes().position(|b| b == 0) else {
             return false;
         };
         if rest.as_bytes().get(end + 1) != Some(&1) {

@@ -73,7 +73,8 @@ fn python_is_shortest(v: f64) -> bool {
 }
 
 /// Python's `repr` of a finite float, but with Go's exponent form for positive values
-/// of 10^6 or more, as `prometheus_client` writes values.
+/// of 10^6 or more, as `prometheus_client` writes values. Nothing is allocated: the
+/// shortest digits are gathered on the stack.
 fn write_python(v: f64, out: &mut String) {
     let mut buf = ryu::Buffer::new();
     let short = buf.format_finite(v.abs());
@@ -83,10 +84,16 @@ fn write_python(v: f64, out: &mut String) {
         None => (short, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut digits: String = int.chars().chain(frac.chars()).collect();
-    let lead = digits.len() - digits.trim_start_matches('0').len();
-    digits.drain(..lead);
+    // ryu writes fewer than 25 characters.
+    let mut all = [0u8; 32];
+    let mut n = 0;
+    for (d, b) in all.iter_mut().zip(int.bytes().chain(frac.bytes())) {
+        *d = b;
+        n += 1;
+    }
+    let lead = all[..n].iter().take_while(|&&d| d == b'0').count();
     let exp = exp + int.len() as i32 - 1 - lead as i32;
+    let digits = std::str::from_utf8(&all[lead..n]).unwrap_or_default();
     let digits = digits.trim_end_matches('0');
     if v.is_sign_negative() {
         out.push('-');
@@ -177,6 +184,17 @@ impl Labels {
     /// The encoded `LabelPair` fields (empty for text labels).
     pub fn proto_fields(&self) -> &[u8] {
         self.proto.as_deref().unwrap_or_default()
+    }
+
+    /// The labels as the text formats write them.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Text labels again, as [`Labels::text`] gave them.
+    pub fn set_text(&mut self, text: &str) {
+        self.text.clear();
+        self.text.push_str(text);
     }
 
     /// Removes every label.
@@ -473,8 +491,17 @@ pub(crate) fn proto_name(name: &str, label: bool, escaping: Escaping) -> Cow<'_,
     }
 }
 
+/// Values up to this long are searched byte by byte.
+const SHORT: usize = 32;
+
 /// Escapes a label value: `\`, `"` and newline; runs without them are copied whole.
 fn escape_into(out: &mut String, v: &str) {
+    // Most values are short and need no escape: a plain loop finds that sooner than a
+    // vectorised search is set up.
+    if v.len() <= SHORT && !v.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(v);
+        return;
+    }
     let mut rest = v;
     while let Some(i) = memchr::memchr3(b'\\', b'"', b'\n', rest.as_bytes()) {
         out.push_str(&rest[..i]);
