@@ -14,7 +14,7 @@
 use std::borrow::Borrow;
 use std::sync::Arc;
 
-use crate::lanes::{self, SHARED, SLOTS};
+use crate::lanes::{self, CONTENDED, SHARED, SLOTS};
 use crate::procs;
 use crate::region::{self, Region, SINK_CELLS};
 use crate::shard;
@@ -51,6 +51,9 @@ pub(crate) struct Local<'c> {
     quiet: &'c AtomicU64,
     /// Whether `quiet` is a count (the lane is shared by CPU).
     shared: bool,
+    /// Whether the thread is its lane's only writer: it holds the lane, and no thread
+    /// sharing lanes by CPU may write there (see [`Local::add`]).
+    alone: bool,
 }
 
 /// An own lane's quiescence word during a write; [`INSIDE`] + 1 between writes.
@@ -75,6 +78,32 @@ impl Local<'_> {
     #[inline(always)]
     pub fn at(&self) -> usize {
         self.at
+    }
+
+    /// Adds `n` to `cell`, a cell of this write's lane, and returns what it held. In a
+    /// lane with no other writer that is a plain load and store: the reuse of its
+    /// cells waits for the write to end, and a thread about to share it by CPU waits
+    /// too. Elsewhere it is an atomic add. Not for cells that something else stores
+    /// to while the lane is held, as a counter's reset does.
+    #[inline(always)]
+    pub fn add(&self, cell: &AtomicU64, n: u64) -> u64 {
+        if !self.alone {
+            return cell.fetch_add(n, Ordering::Relaxed);
+        }
+        let old = cell.load(Ordering::Relaxed);
+        cell.store(old.wrapping_add(n), Ordering::Relaxed);
+        old
+    }
+
+    /// As [`Local::add`], for an `f64` kept as bits: returns the bits it replaced.
+    #[inline(always)]
+    pub fn add_f64(&self, cell: &AtomicU64, v: f64) -> u64 {
+        if !self.alone {
+            return add_f64(cell, v);
+        }
+        let old = cell.load(Ordering::Relaxed);
+        cell.store((f64::from_bits(old) + v).to_bits(), Ordering::Relaxed);
+        old
     }
 
     /// Cell `i` of the series in lane 0, for values that are not sharded (gauges,
@@ -160,7 +189,12 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
     /// Marks the calling thread's lane inside a write, before the guard is checked.
     #[inline(always)]
     fn begin(&self) -> Local<'_> {
-        let lane = self.lane();
+        self.begin_in(self.lane())
+    }
+
+    /// [`Cells::begin`] in the lane of map entry `lane`.
+    #[inline(always)]
+    fn begin_in(&self, lane: u32) -> Local<'_> {
         let own = lane & SHARED == 0;
         let lane = if own {
             lane as usize & self.mask
@@ -188,20 +222,29 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         std::sync::atomic::compiler_fence(Ordering::SeqCst);
         #[cfg(loom)]
         crate::sync::fence(Ordering::SeqCst);
+        // Read after the store, as the guard is: a thread that starts sharing lanes by
+        // CPU sets the flag, then waits for the lanes seen inside a write.
+        // SAFETY: a word of the line `line` points at (QUIET_ATOMIC < QUIET_WORDS).
+        let alone = own && unsafe { &*line.add(region::QUIET_ATOMIC) }.load(Ordering::Relaxed) == 0;
         Local {
             base,
             at,
             quiet,
             shared: !own,
+            alone,
         }
     }
 
-    /// The lane of a thread that shares lanes by CPU (`lane` has [`SHARED`] set): out
-    /// of line, so that the own lane's path stays short.
+    /// The lane of a thread that shares lanes by CPU, or one of the overflow slot
+    /// (`lane` has [`SHARED`] set): out of line, so that the own lane's path stays
+    /// short.
     #[cold]
     #[inline(never)]
     fn shared_lane(&self, lane: u32) -> usize {
-        shard::current() & (lane & !SHARED) as usize & self.mask
+        match lanes::own_lane(lane) {
+            Some(own) => own & self.mask,
+            None => shard::current() & (lane & !SHARED) as usize & self.mask,
+        }
     }
 
     /// Whether the series was not removed since the handle was made: its cells are
@@ -252,7 +295,13 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
             }
             let owner = lanes::me();
             let lane = region.claim_lane(owner, |o| procs::alive(o.pid(), o.started()));
-            let new = (key as u64) << 32 | lane as u64;
+            // The overflow slot's threads write their lane together: as a shared one.
+            let entry_lane = if lanes::is_overflow(slot) && lane & SHARED == 0 {
+                lane | SHARED | CONTENDED
+            } else {
+                lane
+            };
+            let new = (key as u64) << 32 | entry_lane as u64;
             if entry
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
@@ -262,7 +311,7 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
                     let holder: Arc<dyn lanes::Holder> = region.clone();
                     lanes::remember(Arc::downgrade(&holder));
                 }
-                return lane;
+                return entry_lane;
             }
             if lane & SHARED == 0 {
                 region.release_lane(lane as usize, owner);
@@ -345,5 +394,72 @@ fn add_f64_contended(cell: &AtomicU64, v: f64, mut cur: u64) -> u64 {
             Ok(_) => return cur,
             Err(now) => cur = now,
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::*;
+    use crate::directory::loom_model::{make, region, HX, HZ, X};
+    use crate::directory::{self};
+    use crate::word::LaneOwner;
+
+    /// A plain add (a load and a store, in a lane the thread holds alone) through a
+    /// handle held across its series' removal lands in the series or is dropped, never
+    /// in the series that reuses its cell.
+    #[test]
+    fn a_plain_add_through_a_handle_held_across_removal_stays_out_of_the_reusing_series() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(|| {
+            let r = region(2048);
+            let z = make(&r, HZ, "z");
+            let (g, e) = directory::guard(&r, z).unwrap();
+            let held = Cells::new(r.clone(), z.cell, 1, g, e);
+            let t = loom::thread::spawn(move || {
+                if let Some(l) = held.enter() {
+                    assert!(l.alone, "a lane of the thread's own");
+                    l.add(l.cell(0), 1);
+                }
+            });
+            assert!(directory::remove(&r, HZ, X, ["z"].into_iter(), 1));
+            let reused = (directory::reclaim(&r, &|_, _| {}) > 0).then(|| make(&r, HX, "x"));
+            t.join().unwrap();
+            if let Some(x) = reused {
+                assert_eq!(x.cell, z.cell, "the freed cell went to the new series");
+                assert_eq!(r.cell_sum(x.cell), 0, "nothing of the old series in it");
+            }
+        });
+    }
+
+    /// A lane's holder adds with a plain load and store while a thread of another
+    /// process, finding no lane free (the capacity is one), starts sharing lanes by
+    /// CPU and adds to the same cell: neither add is lost.
+    #[test]
+    fn a_holders_plain_add_races_a_thread_that_starts_sharing_its_lane() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let r = region(2048);
+            let z = make(&r, HZ, "z");
+            let (g, e) = directory::guard(&r, z).unwrap();
+            let cells = Cells::new(r.clone(), z.cell, 1, g, e);
+            let alive = |_| true;
+            let held = r.claim_lane(LaneOwner::new(1, 1), alive);
+            assert_eq!(held & SHARED, 0, "the one lane");
+            let holder = cells.clone();
+            let t = loom::thread::spawn(move || {
+                let l = holder.begin_in(held);
+                l.add(l.cell(0), 1);
+            });
+            let shared = r.claim_lane(LaneOwner::new(2, 1), alive);
+            assert_ne!(shared & SHARED, 0, "no lane left: shared by CPU");
+            let l = cells.begin_in(shared);
+            assert!(!l.alone);
+            l.add(l.cell(0), 1);
+            drop(l);
+            t.join().unwrap();
+            assert_eq!(r.cell_sum(z.cell), 2);
+        });
     }
 }

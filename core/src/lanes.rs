@@ -39,6 +39,29 @@ const OVERFLOW: usize = SLOTS - 1;
 /// applied to the CPU number.
 pub(crate) const SHARED: u32 = 1 << 31;
 
+/// With [`SHARED`], in a map entry's lane: the low bits are a lane this process holds,
+/// written by all the threads of the overflow slot, not a CPU mask.
+pub(crate) const CONTENDED: u32 = 1 << 30;
+
+/// The lane of its own that a map entry's lane names, if any: one this process
+/// claimed, whether one thread writes it or the overflow slot's threads together.
+#[inline]
+pub(crate) fn own_lane(lane: u32) -> Option<usize> {
+    if lane & SHARED == 0 {
+        Some(lane as usize)
+    } else if lane & CONTENDED != 0 {
+        Some((lane & !(SHARED | CONTENDED)) as usize)
+    } else {
+        None
+    }
+}
+
+/// Whether `slot` is the overflow slot, whose threads share one key and one lane.
+#[inline]
+pub(crate) fn is_overflow(slot: usize) -> bool {
+    slot == OVERFLOW
+}
+
 /// A thread key that no thread has: the calling thread's before it gets one.
 const NO_KEY: u32 = u32::MAX;
 
@@ -268,7 +291,7 @@ impl Map {
     pub fn own_lanes(&self) -> impl Iterator<Item = usize> + '_ {
         self.entries.iter().filter_map(|e| {
             let (key, lane) = split(e.load(Ordering::Acquire));
-            (key != 0 && lane as u32 & SHARED == 0).then_some(lane)
+            own_lane(lane as u32).filter(|_| key != 0)
         })
     }
 }

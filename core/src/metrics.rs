@@ -398,10 +398,10 @@ impl Histogram {
         };
         let i = crate::buckets::index(&self.bounds, v);
         let (bucket, sum) = (l.cell(i), l.cell(self.bounds.len() + 1));
-        if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
+        if l.add(bucket, 1) == 0 {
             self.cells.written(bucket);
         }
-        if add_f64(sum, v) == 0 {
+        if l.add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
     }
@@ -428,16 +428,16 @@ impl Histogram {
             return;
         };
         let (bucket, sum) = (l.cell(cell), l.cell(zero + 1 + 2 * n.per));
-        if bucket.fetch_add(1, Ordering::Relaxed) == 0 {
+        if l.add(bucket, 1) == 0 {
             self.cells.written(bucket);
         }
         if classic > 0 {
             let b = l.cell(buckets::index(&self.bounds, v));
-            if b.fetch_add(1, Ordering::Relaxed) == 0 {
+            if l.add(b, 1) == 0 {
                 self.cells.written(b);
             }
         }
-        if add_f64(sum, v) == 0 {
+        if l.add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
     }
@@ -506,10 +506,10 @@ impl Summary {
             return Ok(());
         };
         let (count, sum) = (l.cell(0), l.cell(1));
-        if count.fetch_add(1, Ordering::Relaxed) == 0 {
+        if l.add(count, 1) == 0 {
             self.cells.written(count);
         }
-        if add_f64(sum, v) == 0 {
+        if l.add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
         Ok(())

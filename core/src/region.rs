@@ -47,7 +47,7 @@ use crate::word::{LaneOwner, Reserved};
 /// `b"METRICO1"` read as a little-endian word.
 const MAGIC: u64 = u64::from_le_bytes(*b"METRICO1");
 /// Bumped whenever the layout of the file changes.
-pub(crate) const VERSION: u64 = 7;
+pub(crate) const VERSION: u64 = 8;
 
 const H_MAGIC: usize = 0;
 const H_VERSION: usize = 1;
@@ -143,6 +143,10 @@ pub(crate) const PROC_WORDS: usize = 2;
 const PAGE_WORDS: usize = 4096 / 8;
 /// Words per lane of the quiescence area: one cache line.
 pub(crate) const QUIET_WORDS: usize = 8;
+/// In a lane's quiescence line: nonzero once threads that share lanes by CPU may write
+/// the lane, so that its holder adds atomically too (until then it is the lane's only
+/// writer, and adds with a plain load and store).
+pub(crate) const QUIET_ATOMIC: usize = 2;
 /// How long a reclamation waits for the recordings in flight to finish before it gives
 /// up (and leaves the removed series' cells for a later one).
 #[cfg(not(loom))]
@@ -1035,9 +1039,14 @@ impl Region {
         if !self.writable || self.word(H_NO_BARRIER).load(Ordering::SeqCst) != 0 {
             return false;
         }
-        if !global_barrier() {
-            return false;
-        }
+        global_barrier() && self.wait_quiet(true)
+    }
+
+    /// The waiting part of [`Region::quiesce`], after its barrier: waits until every
+    /// lane seen inside a write has left it (or its holder is gone), and with
+    /// `sharers` until every lane's count of writes by threads sharing it was seen at
+    /// 0; `false` if that took too long.
+    fn wait_quiet(&self, sharers: bool) -> bool {
         let n = self.lanes_in_use();
         let quiet = |lane: usize| self.word(self.layout.quiet_off + lane * QUIET_WORDS);
         let owner = |lane: usize| self.lane_table().owners[lane].load(Ordering::Acquire);
@@ -1047,13 +1056,17 @@ impl Region {
             .map(|lane| (lane, quiet(lane).load(Ordering::Acquire), owner(lane)))
             .filter(|&(_, q, o)| q & 1 == 1 && o != 0)
             .collect();
-        let sharers = |lane: usize| self.word(self.layout.quiet_off + lane * QUIET_WORDS + 1);
-        let mut shared: Vec<usize> = (0..n).collect();
+        let counts = |lane: usize| self.word(self.layout.quiet_off + lane * QUIET_WORDS + 1);
+        let mut shared: Vec<usize> = if sharers {
+            (0..n).collect()
+        } else {
+            Vec::new()
+        };
         #[cfg(not(loom))]
         let start = std::time::Instant::now();
         let backoff = Backoff::new();
         loop {
-            shared.retain(|&lane| sharers(lane).load(Ordering::Acquire) != 0);
+            shared.retain(|&lane| counts(lane).load(Ordering::Acquire) != 0);
             // Seen even once, the lane left every write it was in at the barrier.
             waiting.retain(|&(lane, _, o)| {
                 quiet(lane).load(Ordering::Acquire) & 1 == 1 && owner(lane) == o
@@ -1133,10 +1146,32 @@ impl Region {
             if shared.load(Ordering::Relaxed) == 0 {
                 shared.store(1, Ordering::Release);
             }
+            self.make_lanes_atomic();
         }
         // The largest power of two of lanes in use, all of them reserved.
         let shared = 1u32 << self.lanes_in_use().ilog2();
         lanes::SHARED | (shared - 1)
+    }
+
+    /// Before the calling thread's first add in a lane shared by CPU: has every lane's
+    /// holder add atomically from now on, and waits until the plain adds begun before
+    /// have ended, so that no add of either is lost. Without a global barrier, a
+    /// holder's flag read that missed the store shows as a write in flight once every
+    /// store buffer has drained, which takes far less than the pause here.
+    fn make_lanes_atomic(&self) {
+        let l = &self.layout;
+        for lane in 0..l.shards {
+            let flag = self.word(l.quiet_off + lane * QUIET_WORDS + QUIET_ATOMIC);
+            if flag.load(Ordering::Relaxed) == 0 {
+                flag.store(1, Ordering::SeqCst);
+            }
+        }
+        if self.quiesce() {
+            return;
+        }
+        #[cfg(not(loom))]
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        self.wait_quiet(false);
     }
 
     /// Gives `lane` back to the table if `me` holds it.
@@ -1432,7 +1467,7 @@ impl lanes::Holder for Region {
         {
             return;
         }
-        if lane as u32 & lanes::SHARED == 0 {
+        if let Some(lane) = lanes::own_lane(lane as u32) {
             self.release_lane(lane, lanes::me());
         }
     }

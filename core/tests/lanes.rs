@@ -97,3 +97,26 @@ fn by_default_a_main_thread_and_a_thread_per_cpu_each_have_a_lane() {
     assert_eq!(r.stats().lanes_in_use, cpus + 1, "none shares a lane");
     assert_eq!(c.get(), (cpus * 1000 + 1) as f64);
 }
+
+#[test]
+fn threads_past_the_thread_slots_share_one_lane_and_lose_nothing() {
+    // More threads than a process has slots (1,024): the last share one slot, and with
+    // it one lane, which they write with atomic adds.
+    let r = registry(2048);
+    let h = r.histogram("h", "", &[1.0]).unwrap();
+    let s = r.summary("s", "").unwrap();
+    at_once(1100, 2000, || {
+        h.observe(1.0).unwrap();
+        s.observe(1.0).unwrap();
+    });
+    let t = r.render(Format::Prometheus);
+    for series in [
+        "h_count",
+        "h_sum",
+        "h_bucket{le=\"1.0\"}",
+        "s_count",
+        "s_sum",
+    ] {
+        assert_eq!(value(&t, series), Some(2_200_000.0), "{series}");
+    }
+}
