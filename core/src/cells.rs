@@ -51,8 +51,13 @@ pub(crate) struct Local<'c> {
     quiet: &'c AtomicU64,
     /// Whether `quiet` is a count (the lane is shared by CPU).
     shared: bool,
+}
+
+/// How a write adds to its lane's cells (see [`Local::adds`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Adds {
     /// Whether the thread is its lane's only writer: it holds the lane, and no thread
-    /// sharing lanes by CPU may write there (see [`Local::add`]).
+    /// sharing lanes by CPU may write there.
     alone: bool,
 }
 
@@ -80,30 +85,21 @@ impl Local<'_> {
         self.at
     }
 
-    /// Adds `n` to `cell`, a cell of this write's lane, and returns what it held. In a
-    /// lane with no other writer that is a plain load and store: the reuse of its
-    /// cells waits for the write to end, and a thread about to share it by CPU waits
-    /// too. Elsewhere it is an atomic add. Not for cells that something else stores
-    /// to while the lane is held, as a counter's reset does.
+    /// How this write adds to its lane's cells: plain loads and stores if the thread
+    /// is the lane's only writer, atomic adds if not. Not for cells that something
+    /// else stores to while the lane is held, as a counter's reset does.
     #[inline(always)]
-    pub fn add(&self, cell: &AtomicU64, n: u64) -> u64 {
-        if !self.alone {
-            return cell.fetch_add(n, Ordering::Relaxed);
-        }
-        let old = cell.load(Ordering::Relaxed);
-        cell.store(old.wrapping_add(n), Ordering::Relaxed);
-        old
-    }
-
-    /// As [`Local::add`], for an `f64` kept as bits: returns the bits it replaced.
-    #[inline(always)]
-    pub fn add_f64(&self, cell: &AtomicU64, v: f64) -> u64 {
-        if !self.alone {
-            return add_f64(cell, v);
-        }
-        let old = cell.load(Ordering::Relaxed);
-        cell.store((f64::from_bits(old) + v).to_bits(), Ordering::Relaxed);
-        old
+    pub fn adds(&self) -> Adds {
+        // Read after the quiescence word's store, as the guard is: a thread that starts
+        // sharing lanes by CPU sets the flag, then waits for the lanes seen inside a
+        // write. In an own lane `quiet` is the first word of the lane's line.
+        let alone = !self.shared && {
+            // SAFETY: a word of that line (QUIET_ATOMIC < QUIET_WORDS), which the
+            // `Cells` this borrows keeps mapped.
+            let flag = unsafe { &*(self.quiet as *const AtomicU64).add(region::QUIET_ATOMIC) };
+            flag.load(Ordering::Relaxed) == 0
+        };
+        Adds { alone }
     }
 
     /// Cell `i` of the series in lane 0, for values that are not sharded (gauges,
@@ -113,6 +109,33 @@ impl Local<'_> {
         debug_assert!(i < SINK_CELLS as usize);
         // SAFETY: as in `cell`, with lane 0.
         unsafe { &*self.base.add(i) }
+    }
+}
+
+impl Adds {
+    /// Adds `n` to `cell`, a cell of the write's lane, and returns what it held. In a
+    /// lane with no other writer that is a plain load and store: the reuse of its
+    /// cells waits for the write to end, and a thread about to share it by CPU waits
+    /// too. Elsewhere it is an atomic add.
+    #[inline(always)]
+    pub fn add(self, cell: &AtomicU64, n: u64) -> u64 {
+        if !self.alone {
+            return cell.fetch_add(n, Ordering::Relaxed);
+        }
+        let old = cell.load(Ordering::Relaxed);
+        cell.store(old.wrapping_add(n), Ordering::Relaxed);
+        old
+    }
+
+    /// As [`Adds::add`], for an `f64` kept as bits: returns the bits it replaced.
+    #[inline(always)]
+    pub fn add_f64(self, cell: &AtomicU64, v: f64) -> u64 {
+        if !self.alone {
+            return add_f64(cell, v);
+        }
+        let old = cell.load(Ordering::Relaxed);
+        cell.store((f64::from_bits(old) + v).to_bits(), Ordering::Relaxed);
+        old
     }
 }
 
@@ -222,16 +245,11 @@ impl<R: Borrow<Arc<Region>>> Cells<R> {
         std::sync::atomic::compiler_fence(Ordering::SeqCst);
         #[cfg(loom)]
         crate::sync::fence(Ordering::SeqCst);
-        // Read after the store, as the guard is: a thread that starts sharing lanes by
-        // CPU sets the flag, then waits for the lanes seen inside a write.
-        // SAFETY: a word of the line `line` points at (QUIET_ATOMIC < QUIET_WORDS).
-        let alone = own && unsafe { &*line.add(region::QUIET_ATOMIC) }.load(Ordering::Relaxed) == 0;
         Local {
             base,
             at,
             quiet,
             shared: !own,
-            alone,
         }
     }
 
@@ -418,8 +436,9 @@ mod loom_model {
             let held = Cells::new(r.clone(), z.cell, 1, g, e);
             let t = loom::thread::spawn(move || {
                 if let Some(l) = held.enter() {
-                    assert!(l.alone, "a lane of the thread's own");
-                    l.add(l.cell(0), 1);
+                    let adds = l.adds();
+                    assert!(adds.alone, "a lane of the thread's own");
+                    adds.add(l.cell(0), 1);
                 }
             });
             assert!(directory::remove(&r, HZ, X, ["z"].into_iter(), 1));
@@ -450,13 +469,14 @@ mod loom_model {
             let holder = cells.clone();
             let t = loom::thread::spawn(move || {
                 let l = holder.begin_in(held);
-                l.add(l.cell(0), 1);
+                l.adds().add(l.cell(0), 1);
             });
             let shared = r.claim_lane(LaneOwner::new(2, 1), alive);
             assert_ne!(shared & SHARED, 0, "no lane left: shared by CPU");
             let l = cells.begin_in(shared);
-            assert!(!l.alone);
-            l.add(l.cell(0), 1);
+            let adds = l.adds();
+            assert!(!adds.alone);
+            adds.add(l.cell(0), 1);
             drop(l);
             t.join().unwrap();
             assert_eq!(r.cell_sum(z.cell), 2);

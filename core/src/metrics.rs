@@ -396,12 +396,13 @@ impl Histogram {
         let Some(l) = self.cells.enter() else {
             return;
         };
+        let adds = l.adds();
         let i = crate::buckets::index(&self.bounds, v);
         let (bucket, sum) = (l.cell(i), l.cell(self.bounds.len() + 1));
-        if l.add(bucket, 1) == 0 {
+        if adds.add(bucket, 1) == 0 {
             self.cells.written(bucket);
         }
-        if l.add_f64(sum, v) == 0 {
+        if adds.add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
     }
@@ -427,17 +428,18 @@ impl Histogram {
         let Some(l) = self.cells.enter() else {
             return;
         };
+        let adds = l.adds();
         let (bucket, sum) = (l.cell(cell), l.cell(zero + 1 + 2 * n.per));
-        if l.add(bucket, 1) == 0 {
+        if adds.add(bucket, 1) == 0 {
             self.cells.written(bucket);
         }
         if classic > 0 {
             let b = l.cell(buckets::index(&self.bounds, v));
-            if l.add(b, 1) == 0 {
+            if adds.add(b, 1) == 0 {
                 self.cells.written(b);
             }
         }
-        if l.add_f64(sum, v) == 0 {
+        if adds.add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
     }
@@ -505,11 +507,12 @@ impl Summary {
         let Some(l) = self.cells.enter() else {
             return Ok(());
         };
+        let adds = l.adds();
         let (count, sum) = (l.cell(0), l.cell(1));
-        if l.add(count, 1) == 0 {
+        if adds.add(count, 1) == 0 {
             self.cells.written(count);
         }
-        if l.add_f64(sum, v) == 0 {
+        if adds.add_f64(sum, v) == 0 {
             self.cells.written(sum);
         }
         Ok(())
