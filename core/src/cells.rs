@@ -49,7 +49,8 @@ pub(crate) struct Local<'c> {
     /// The lane's quiescence word, or, in a lane shared by CPU, its count of writes
     /// in flight.
     quiet: &'c AtomicU64,
-    /// Whether `quiet` is a count (the lane is shared by CPU).
+    /// Whether `quiet` is a count (the lane is shared by CPU, or by the threads of the
+    /// overflow slot).
     shared: bool,
 }
 

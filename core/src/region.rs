@@ -1155,7 +1155,8 @@ impl Region {
 
     /// Before the calling thread's first add in a lane shared by CPU: has every lane's
     /// holder add atomically from now on, and waits until the plain adds begun before
-    /// have ended, so that no add of either is lost. Without a global barrier, a
+    /// have ended, so that no add of either is lost (as [`Region::quiesce`] waits,
+    /// but not for other sharers, which add atomically). Without a global barrier, a
     /// holder's flag read that missed the store shows as a write in flight once every
     /// store buffer has drained, which takes far less than the pause here.
     fn make_lanes_atomic(&self) {
@@ -1166,11 +1167,13 @@ impl Region {
                 flag.store(1, Ordering::SeqCst);
             }
         }
-        if self.quiesce() {
-            return;
-        }
+        let barrier = self.word(H_NO_BARRIER).load(Ordering::SeqCst) == 0 && global_barrier();
         #[cfg(not(loom))]
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        if !barrier {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        #[cfg(loom)]
+        let _ = barrier;
         self.wait_quiet(false);
     }
 
