@@ -78,14 +78,16 @@ pub fn with_clock<R>(clock: fn() -> f64, f: impl FnOnce() -> R) -> R {
 }
 
 /// The time a series is made or reset: the thread's clock's (see [`with_clock`]), else
-/// the system's, in seconds since the Unix epoch.
+/// the system's, in seconds since the Unix epoch, to the microsecond (which renders
+/// write without a search for the shortest digits).
 pub(crate) fn now() -> f64 {
-    match CLOCK.get() {
-        Some(clock) => clock(),
+    let micros = match CLOCK.get() {
+        Some(clock) => (clock() * 1e6).round(),
         None => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64()),
-    }
+            .map_or(0.0, |d| d.as_micros() as f64),
+    };
+    micros / 1e6
 }
 
 /// What every handle of one family shares.

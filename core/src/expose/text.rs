@@ -73,9 +73,16 @@ fn python_is_shortest(v: f64) -> bool {
 }
 
 /// Python's `repr` of a finite float, but with Go's exponent form for positive values
-/// of 10^6 or more, as `prometheus_client` writes values. Nothing is allocated: the
-/// shortest digits are gathered on the stack.
+/// of 10^6 or more, as `prometheus_client` writes values. Nothing is allocated.
 fn write_python(v: f64, out: &mut String) {
+    match whole_micros(v) {
+        Some(m) => write_go_micros(m, out),
+        None => write_shortest_python(v, out),
+    }
+}
+
+/// [`write_python`] by a search for the shortest digits.
+fn write_shortest_python(v: f64, out: &mut String) {
     let mut buf = ryu::Buffer::new();
     let short = buf.format_finite(v.abs());
     // The shortest digits and the decimal exponent of the first one.
@@ -135,6 +142,34 @@ fn write_python(v: f64, out: &mut String) {
             out.push_str(".0");
         }
     }
+}
+
+/// `v` as a whole number of microseconds, if it is the double nearest one and lies in
+/// [10^6, 2^32), where doubles are less than a microsecond apart: then no shorter
+/// decimal reads back as `v`, so its shortest form is that number's digits (trailing
+/// zeros left out), found without a search. Creation times are such numbers.
+fn whole_micros(v: f64) -> Option<u64> {
+    if !(1e6..4_294_967_296.0).contains(&v) {
+        return None;
+    }
+    let m = (v * 1e6).round();
+    (m / 1e6 == v).then_some(m as u64)
+}
+
+/// Writes `m` microseconds (10^12 or more) in Go's exponent form, as [`write_python`]
+/// writes values of 10^6 or more: `1.7649345671234e+09`.
+fn write_go_micros(m: u64, out: &mut String) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(m);
+    let exp = digits.len() - 7;
+    let digits = digits.trim_end_matches('0');
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push_str("e+0");
+    out.push_str(itoa::Buffer::new().format(exp));
 }
 
 /// A series' labels as `name="value"` pairs without braces (or, for the protobuf
@@ -611,4 +646,56 @@ pub fn render_external(
     enc.family(family.name, kind, family.help, family.unit);
     write(&mut enc, &|_| true);
     Ok(())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Whole microseconds are written as the search for the shortest digits writes
+    /// them.
+    #[test]
+    fn whole_microseconds_are_written_as_the_shortest_form_is() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut checked = 0;
+        for i in 0..200_000 {
+            // Seconds over the whole range, and times of today, with 0 to 6 decimals.
+            let secs = if i % 2 == 0 {
+                1_000_000 + next() % 4_293_967_296
+            } else {
+                1_764_000_000 + next() % 1_000_000
+            };
+            let d = (next() % 7) as usize;
+            let frac = next() % 10u64.pow(d as u32);
+            let text = if d == 0 {
+                format!("{secs}")
+            } else {
+                format!("{secs}.{frac:0>d$}")
+            };
+            let v: f64 = text.parse().unwrap();
+            let Some(m) = whole_micros(v) else {
+                continue;
+            };
+            let (mut fast, mut slow) = (String::new(), String::new());
+            write_go_micros(m, &mut fast);
+            write_shortest_python(v, &mut slow);
+            assert_eq!(fast, slow, "{v}");
+            checked += 1;
+        }
+        assert!(checked > 190_000, "{checked}");
+        for v in [1e6, 1234567.0, 1e9 + 0.5, 4294967295.999999] {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            write_go_micros(whole_micros(v).unwrap(), &mut fast);
+            write_shortest_python(v, &mut slow);
+            assert_eq!(fast, slow, "{v}");
+        }
+        assert_eq!(whole_micros(4294967296.0), None);
+        assert_eq!(whole_micros(1764934567.1234567), None);
+    }
 }
