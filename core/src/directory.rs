@@ -494,6 +494,7 @@ where
                     continue 'probe;
                 }
             } else if let Some(series) = is_match(region, slot, hash, ident, values.clone()) {
+                discard(region, prepared, cells);
                 return Ok(Inserted {
                     series,
                     made: false,
@@ -501,6 +502,7 @@ where
             }
         }
         let Some((i, was)) = free else {
+            discard(region, prepared, cells);
             return Err(Refused::Full);
         };
         if prepared.is_none() && (checks.at_limit)() {
@@ -562,6 +564,7 @@ where
             }
             Verdict::Adopt(series) => {
                 withdraw(region, at, pending);
+                discard(region, prepared, cells);
                 return Ok(Inserted {
                     series,
                     made: false,
@@ -572,6 +575,15 @@ where
                 backoff.spin();
             }
         }
+    }
+}
+
+/// Gives back the record a creator made but did not publish (another's record of the
+/// series came first, or no slot was left): lookups may have read it while it was
+/// pending, so it is retired as a removed series' record is.
+fn discard(region: &Region, prepared: Option<(TaggedRef, Series)>, cells: usize) {
+    if let Some((word, _)) = prepared {
+        retire(region, word.offset(), cells);
     }
 }
 
@@ -1245,6 +1257,45 @@ pub(crate) mod loom_model {
 
     fn churn_region() -> Arc<Region> {
         region(1024)
+    }
+
+    /// Two creators of one series: the record of the one that did not publish is
+    /// retired, and a reclaim gives its words back, so the family is charged for one.
+    #[test]
+    fn the_record_of_a_creator_that_lost_the_race_is_given_back() {
+        use std::sync::atomic::AtomicU64 as Count;
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let r = churn_region();
+            let charged = Arc::new(Count::new(0));
+            let create = |r: &Region, charged: &Count| {
+                let checks = Checks {
+                    at_limit: || false,
+                    charge: |w| {
+                        charged.fetch_add(w, Ordering::Relaxed);
+                        true
+                    },
+                    refund: |_, w| {
+                        charged.fetch_sub(w, Ordering::Relaxed);
+                    },
+                    gone: |_| false,
+                };
+                insert(r, HX, X, ["x"].into_iter(), 1, (1, 0.0), checks)
+                    .unwrap()
+                    .series
+            };
+            let (r2, c2) = (r.clone(), charged.clone());
+            let t = loom::thread::spawn(move || create(&r2, &c2));
+            let mine = create(&r, &charged);
+            assert_eq!(mine, t.join().unwrap(), "both creators use one series");
+            let refund = |_, w| {
+                charged.fetch_sub(w, Ordering::Relaxed);
+            };
+            reclaim(&r, &refund);
+            let one = (REC_HEAD + key_class(1).1) as u64;
+            assert_eq!(charged.load(Ordering::Relaxed), one);
+        });
     }
 
     #[test]
