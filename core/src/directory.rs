@@ -483,12 +483,16 @@ where
                     // Another creator is publishing the series: wait for it, unless it
                     // was killed before it could.
                     waits += 1;
-                    if waits % PENDING_WAITS == 0
-                        && (waits >= PENDING_GIVE_UP
-                            || maker(region, slot).is_some_and(&checks.gone))
-                    {
-                        waits = 0;
-                        withdraw(region, slot_index(region, hash, i), slot);
+                    if waits % PENDING_WAITS == 0 {
+                        let gone = maker(region, slot).is_some_and(&checks.gone);
+                        if gone || waits >= PENDING_GIVE_UP {
+                            waits = 0;
+                            // Only a maker that is gone no longer holds its record; one
+                            // that is slow may still publish it elsewhere.
+                            if withdraw(region, slot_index(region, hash, i), slot) && gone {
+                                retire(region, TaggedRef(slot & !PENDING).offset(), cells);
+                            }
+                        }
                     }
                     backoff.spin();
                     continue 'probe;
@@ -641,15 +645,16 @@ fn recheck<'a>(
 }
 
 /// Turns the pending slot word `pending` at absolute word `at` into a tombstone, unless
-/// it changed. Its record is never published.
-fn withdraw(region: &Region, at: usize, pending: u64) {
-    if region
+/// it changed; returns whether it did. Its record is never published.
+fn withdraw(region: &Region, at: usize, pending: u64) -> bool {
+    let done = region
         .word(at)
         .compare_exchange(pending, TOMBSTONE, Ordering::AcqRel, Ordering::Relaxed)
-        .is_ok()
-    {
+        .is_ok();
+    if done {
         region.count(region::H_TOMBSTONES);
     }
+    done
 }
 
 fn make_record<'a>(
@@ -1176,6 +1181,8 @@ mod tests {
         let mut live = 0;
         for_each(&r, |_| live += 1);
         assert_eq!(live, 1);
+        // Its maker is gone: the withdrawn record is retired, and reclaimed.
+        assert_eq!(reclaim(&r, &|_, _| {}), 1);
     }
 }
 
