@@ -360,7 +360,8 @@ struct Walker<'a> {
     /// Per region, its process table (empty when no family keeps per-process values).
     slots: &'a [Vec<ProcSlot>],
     /// With [`Created::Family`], the current family's series as written: their labels
-    /// one after another, and where each one's end with its creation time.
+    /// one after another, and for each series where its labels end and its creation
+    /// time.
     later: (String, Vec<(usize, f64)>),
 }
 
