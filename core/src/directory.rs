@@ -1305,18 +1305,20 @@ pub(crate) mod loom_model {
         });
     }
 
-    #[test]
-    fn an_increment_through_a_held_handle_racing_removal_and_reuse_stays_out_of_the_new_series() {
+    /// A write through a handle held across its series' removal and the reuse of its
+    /// cell, made by `add`, lands in the series or is dropped, never in the series that
+    /// reuses the cell.
+    fn held_handle_racing_removal_and_reuse(add: fn(&crate::cells::Local<'_>)) {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(3);
-        model.check(|| {
+        model.check(move || {
             let r = churn_region();
             let z = make(&r, HZ, "z");
             let (g, e) = guard(&r, z).unwrap();
             let held = crate::cells::Cells::new(r.clone(), z.cell, 1, g, e);
             let t = loom::thread::spawn(move || {
                 if let Some(l) = held.enter() {
-                    l.cell(0).fetch_add(1, Ordering::Relaxed);
+                    add(&l);
                 }
             });
             assert!(remove(&r, HZ, X, ["z"].into_iter(), 1));
@@ -1326,6 +1328,22 @@ pub(crate) mod loom_model {
                 assert_eq!(x.cell, z.cell, "the freed cell went to the new series");
                 assert_eq!(r.cell_sum(x.cell), 0, "nothing of the old series in it");
             }
+        });
+    }
+
+    #[test]
+    fn an_increment_through_a_held_handle_racing_removal_and_reuse_stays_out_of_the_new_series() {
+        held_handle_racing_removal_and_reuse(|l| {
+            l.cell(0).fetch_add(1, Ordering::Relaxed);
+        });
+    }
+
+    /// As above with the plain load and store a histogram makes in a lane its thread
+    /// writes alone (the only lane here, held by the writer alone).
+    #[test]
+    fn a_plain_add_through_a_held_handle_racing_removal_and_reuse_stays_out_of_the_new_series() {
+        held_handle_racing_removal_and_reuse(|l| {
+            l.adds().add(l.cell(0), 1);
         });
     }
 
