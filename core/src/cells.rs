@@ -419,7 +419,6 @@ fn add_f64_contended(cell: &AtomicU64, v: f64, mut cur: u64) -> u64 {
 #[cfg(all(test, loom))]
 mod loom_model {
     use super::*;
-    use crate::region::Options;
     use crate::word::LaneOwner;
 
     /// A lane's holder adds with a plain load and store while a thread of another
@@ -430,18 +429,7 @@ mod loom_model {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(3);
         model.check(|| {
-            let r = Arc::new(
-                Region::anonymous(&Options {
-                    shards: Some(1),
-                    cells_per_shard: 264,
-                    series_capacity: 4,
-                    family_capacity: 2,
-                    process_capacity: 1,
-                    arena_bytes: 1024,
-                    ..Options::default()
-                })
-                .unwrap(),
-            );
+            let r = Region::for_models(1024);
             // A cell past the sink, guarded as the sink is, by the header's magic.
             let cell = SINK_CELLS as u32;
             let magic = r.word(0).load(Ordering::Relaxed);

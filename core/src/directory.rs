@@ -1196,7 +1196,6 @@ pub(crate) mod loom_model {
     use std::sync::Arc;
 
     use super::*;
-    use crate::region::Options;
 
     pub(crate) const X: Ident = Ident {
         family: 1,
@@ -1227,18 +1226,7 @@ pub(crate) mod loom_model {
 
     /// A region of one lane, 4 series slots, 2 families and `arena_bytes` of arena.
     pub(crate) fn region(arena_bytes: u64) -> Arc<Region> {
-        Arc::new(
-            Region::anonymous(&Options {
-                shards: Some(1),
-                cells_per_shard: 264,
-                series_capacity: 4,
-                family_capacity: 2,
-                process_capacity: 1,
-                arena_bytes,
-                ..Options::default()
-            })
-            .unwrap(),
-        )
+        Region::for_models(arena_bytes)
     }
 
     #[test]

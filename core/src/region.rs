@@ -1458,6 +1458,26 @@ impl Region {
     }
 }
 
+/// The small region the loom models share.
+#[cfg(all(test, loom))]
+impl Region {
+    /// One lane, 4 series slots, 2 families and `arena_bytes` of arena.
+    pub(crate) fn for_models(arena_bytes: u64) -> std::sync::Arc<Region> {
+        std::sync::Arc::new(
+            Region::anonymous(&Options {
+                shards: Some(1),
+                cells_per_shard: 264,
+                series_capacity: 4,
+                family_capacity: 2,
+                process_capacity: 1,
+                arena_bytes,
+                ..Options::default()
+            })
+            .unwrap(),
+        )
+    }
+}
+
 impl lanes::Holder for Region {
     fn release(&self, slot: usize, key: u32) {
         let entry = self.lanes.entry(slot);
